@@ -1,0 +1,56 @@
+// swift-tools-version:6.2
+import PackageDescription
+
+/// Every target compiles in Swift 6 language mode with warnings treated as errors.
+let strict: [SwiftSetting] = [.treatAllWarnings(as: .error)]
+
+let package = Package(
+    name: "ReplicatedTracker",
+    products: [
+        .executable(name: "tracker-node", targets: ["TrackerNode"]),
+        .executable(name: "client", targets: ["Client"]),
+        .executable(name: "consensus-bench", targets: ["ConsensusBench"]),
+    ],
+    targets: [
+        // The OS's libcrypto (OpenSSL 3): SHA-1, PBKDF2, HMAC, secure random bytes.
+        .systemLibrary(
+            name: "CLibCrypto",
+            pkgConfig: "libcrypto",
+            providers: [.apt(["libssl-dev"])]
+        ),
+        // Swift wrappers over libcrypto, plus CRC32C.
+        .target(name: "Hashing", dependencies: ["CLibCrypto"], swiftSettings: strict),
+        // Big-endian fixed-width binary encoding shared by the cores, the disk and the wire.
+        .target(name: "BinaryCoding", swiftSettings: strict),
+        // Pure Raft: no clock, no randomness of its own, no I/O.
+        .target(name: "Consensus", dependencies: ["BinaryCoding"], swiftSettings: strict),
+        // The file implementation of Consensus's storage protocol: CRC'd log segments, hard state.
+        .target(name: "DurableLog", dependencies: ["Consensus", "BinaryCoding", "Hashing"], swiftSettings: strict),
+        // Pure tracker domain: users, sessions, groups, files.
+        .target(name: "TrackerStateMachine", dependencies: ["BinaryCoding"], swiftSettings: strict),
+        // Deterministic simulation of a tracker cluster over a faulty network and disk.
+        .target(name: "SimNet", dependencies: ["Consensus", "TrackerStateMachine", "BinaryCoding"], swiftSettings: strict),
+        .executableTarget(
+            name: "TrackerNode",
+            dependencies: ["Consensus", "DurableLog", "TrackerStateMachine", "Hashing", "BinaryCoding"],
+            swiftSettings: strict
+        ),
+        .executableTarget(
+            name: "Client",
+            dependencies: ["TrackerStateMachine", "Hashing", "BinaryCoding"],
+            swiftSettings: strict
+        ),
+        .executableTarget(
+            name: "ConsensusBench",
+            dependencies: ["Consensus", "DurableLog"],
+            path: "bench/ConsensusBench",
+            swiftSettings: strict
+        ),
+        .testTarget(name: "ConsensusTests", dependencies: ["Consensus"], swiftSettings: strict),
+        .testTarget(name: "DurableLogTests", dependencies: ["DurableLog", "Consensus"], swiftSettings: strict),
+        .testTarget(name: "HashingTests", dependencies: ["Hashing"], swiftSettings: strict),
+        .testTarget(name: "TrackerStateMachineTests", dependencies: ["TrackerStateMachine"], swiftSettings: strict),
+        .testTarget(name: "SimulationTests", dependencies: ["SimNet", "Consensus"], swiftSettings: strict),
+    ],
+    swiftLanguageModes: [.v6]
+)

@@ -1,0 +1,68 @@
+import BinaryCoding
+
+/// Binary encodings of entries and messages: fixed-width big-endian fields, decoded without
+/// trusting the input (every length is bounded, every enum value checked).
+public enum RaftCodec {
+    /// The largest entry payload a decoder accepts.
+    public static let entryDataBytesMax = 64 << 20
+    /// The most entries one message may carry.
+    public static let entriesPerMessageMax = 1 << 16
+
+    /// Appends an entry: term, index, kind, length-prefixed data.
+    public static func encode(_ entry: Entry, into writer: inout ByteWriter) {
+        writer.write(entry.term)
+        writer.write(entry.index)
+        writer.write(entry.kind.rawValue)
+        writer.writeBlob(entry.data)
+    }
+
+    /// Reads an entry written by `encode(_:into:)`.
+    public static func decodeEntry(from reader: inout ByteReader) throws -> Entry {
+        let term = try reader.readUInt64()
+        let index = try reader.readUInt64()
+        let kindOffset = reader.position
+        guard let kind = EntryKind(rawValue: try reader.readUInt8()) else {
+            throw DecodingError("unknown entry kind", offset: kindOffset)
+        }
+        let data = try reader.readBlob(maxCount: entryDataBytesMax)
+        return Entry(term: term, index: index, kind: kind, data: data)
+    }
+
+    /// Encodes a message as one self-contained byte string.
+    public static func encode(_ message: Message) -> [UInt8] {
+        var writer = ByteWriter(capacity: 80 + message.entries.reduce(0) { $0 + $1.sizeBytes + 4 })
+        writer.write(message.kind.rawValue)
+        writer.write(message.from)
+        writer.write(message.to)
+        writer.write(message.term)
+        writer.write(message.logTerm)
+        writer.write(message.index)
+        writer.write(message.commit)
+        writer.write(message.reject)
+        writer.write(message.rejectHint)
+        writer.write(message.context)
+        writer.write(UInt32(message.entries.count))
+        for entry in message.entries { encode(entry, into: &writer) }
+        return writer.bytes
+    }
+
+    /// Decodes a message; any malformed input throws, nothing traps.
+    public static func decodeMessage(_ bytes: [UInt8]) throws -> Message {
+        var reader = ByteReader(bytes)
+        guard let kind = MessageKind(rawValue: try reader.readUInt8()) else {
+            throw DecodingError("unknown message kind", offset: 0)
+        }
+        var message = Message(kind: kind, from: try reader.readUInt64(), to: try reader.readUInt64(), term: try reader.readUInt64())
+        message.logTerm = try reader.readUInt64()
+        message.index = try reader.readUInt64()
+        message.commit = try reader.readUInt64()
+        message.reject = try reader.readBool()
+        message.rejectHint = try reader.readUInt64()
+        message.context = try reader.readUInt64()
+        let count = try reader.readCount(maxCount: entriesPerMessageMax)
+        message.entries.reserveCapacity(count)
+        for _ in 0..<count { message.entries.append(try decodeEntry(from: &reader)) }
+        try reader.expectEnd()
+        return message
+    }
+}

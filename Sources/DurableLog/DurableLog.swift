@@ -1,0 +1,1 @@
+// Filled by the DurableLog part of the Consensus issue.

@@ -1,0 +1,1 @@
+// Filled by the Hashing part of the Consensus issue.
