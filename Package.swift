@@ -10,6 +10,7 @@ let package = Package(
         .executable(name: "tracker-node", targets: ["TrackerNode"]),
         .executable(name: "client", targets: ["Client"]),
         .executable(name: "consensus-bench", targets: ["ConsensusBench"]),
+        .executable(name: "state-machine-bench", targets: ["StateMachineBench"]),
     ],
     targets: [
         // The OS's libcrypto (OpenSSL 3): SHA-1, PBKDF2, HMAC, secure random bytes.
@@ -26,18 +27,21 @@ let package = Package(
         .target(name: "Consensus", dependencies: ["BinaryCoding"], swiftSettings: strict),
         // The file implementation of Consensus's storage protocol: CRC'd log segments, hard state.
         .target(name: "DurableLog", dependencies: ["Consensus", "BinaryCoding", "Hashing"], swiftSettings: strict),
+        // Sockets, length-prefixed frames, the peer handshake and cluster.conf parsing, shared by
+        // tracker-node and client.
+        .target(name: "Networking", dependencies: ["Hashing", "BinaryCoding"], swiftSettings: strict),
         // Pure tracker domain: users, sessions, groups, files.
         .target(name: "TrackerStateMachine", dependencies: ["BinaryCoding"], swiftSettings: strict),
         // Deterministic simulation of a tracker cluster over a faulty network and disk.
         .target(name: "SimNet", dependencies: ["Consensus", "TrackerStateMachine", "BinaryCoding"], swiftSettings: strict),
         .executableTarget(
             name: "TrackerNode",
-            dependencies: ["Consensus", "DurableLog", "TrackerStateMachine", "Hashing", "BinaryCoding"],
+            dependencies: ["Consensus", "DurableLog", "TrackerStateMachine", "Networking", "Hashing", "BinaryCoding"],
             swiftSettings: strict
         ),
         .executableTarget(
             name: "Client",
-            dependencies: ["TrackerStateMachine", "Hashing", "BinaryCoding"],
+            dependencies: ["TrackerStateMachine", "Networking", "Hashing", "BinaryCoding"],
             swiftSettings: strict
         ),
         .executableTarget(
@@ -46,10 +50,17 @@ let package = Package(
             path: "bench/ConsensusBench",
             swiftSettings: strict
         ),
+        .executableTarget(
+            name: "StateMachineBench",
+            dependencies: ["TrackerStateMachine"],
+            path: "bench/StateMachineBench",
+            swiftSettings: strict
+        ),
         .testTarget(name: "ConsensusTests", dependencies: ["Consensus"], swiftSettings: strict),
         .testTarget(name: "DurableLogTests", dependencies: ["DurableLog", "Consensus"], swiftSettings: strict),
         .testTarget(name: "HashingTests", dependencies: ["Hashing"], swiftSettings: strict),
         .testTarget(name: "TrackerStateMachineTests", dependencies: ["TrackerStateMachine"], swiftSettings: strict),
+        .testTarget(name: "NetworkingTests", dependencies: ["Networking"], swiftSettings: strict),
         .testTarget(name: "SimulationTests", dependencies: ["SimNet", "Consensus"], swiftSettings: strict),
     ],
     swiftLanguageModes: [.v6]
