@@ -154,6 +154,8 @@ public enum ProposalError: Error, Equatable, Sendable {
     case uncommittedBytesExceeded
     /// The proposal is larger than one append may carry.
     case entryTooLarge
+    /// Too many reads are waiting for confirmation; retry later.
+    case tooManyPendingReads
 }
 
 /// Where a proposal landed: if the entry at `index` is later applied with `term`, it was this one.

@@ -1,0 +1,91 @@
+/// The leader's view of one follower's log (Raft's nextIndex and matchIndex, plus flow control).
+struct Progress: Sendable {
+    enum State: Sendable {
+        /// One append at a time until the follower's position is known.
+        case probe
+        /// Appends pipelined, up to the in-flight limit.
+        case replicate
+    }
+
+    var match: UInt64 = 0
+    var next: UInt64
+    var state: State = .probe
+    /// In probe state: an append was sent and no answer has come yet.
+    var isProbeSent = false
+    /// Last index of each append in flight, oldest first.
+    var inflight: [UInt64] = []
+    /// Ticks since the leader last heard from this follower (for check-quorum).
+    var ticksSinceHeard = 0
+    /// The commit index last sent to this follower.
+    var sentCommit: UInt64 = 0
+
+    init(next: UInt64) { self.next = next }
+
+    func isPaused(inflightMax: Int) -> Bool {
+        switch state {
+        case .probe: isProbeSent
+        case .replicate: inflight.count >= inflightMax
+        }
+    }
+
+    mutating func becomeProbe() {
+        state = .probe
+        next = match + 1
+        isProbeSent = false
+        inflight.removeAll()
+    }
+
+    mutating func becomeReplicate() {
+        state = .replicate
+        next = match + 1
+        isProbeSent = false
+        inflight.removeAll()
+    }
+
+    /// In replicate state with a full window: forget the oldest append in flight so one more
+    /// can go (its answer may have been lost; a heartbeat answer shows the follower is there).
+    mutating func freeFirstInflightIfFull(inflightMax: Int) {
+        if state == .replicate && inflight.count >= inflightMax { inflight.removeFirst() }
+    }
+
+    /// Records an append sent with entries up to `lastIndex` (nil when it carried none).
+    mutating func sentAppend(lastIndex: UInt64?, commit: UInt64) {
+        sentCommit = max(sentCommit, commit)
+        switch state {
+        case .probe:
+            isProbeSent = true
+        case .replicate:
+            if let lastIndex {
+                next = lastIndex + 1
+                inflight.append(lastIndex)
+            }
+        }
+    }
+
+    /// The follower holds everything through `index`; returns whether that was news.
+    mutating func maybeUpdate(_ index: UInt64) -> Bool {
+        var isNews = false
+        if index > match {
+            match = index
+            isNews = true
+            isProbeSent = false
+        }
+        next = max(next, index + 1)
+        inflight.removeAll { $0 <= index }
+        return isNews
+    }
+
+    /// Handles a rejection of the append at `rejected`; `hint` is the leader's computed guess of
+    /// where the logs agree. Returns false when the rejection is stale.
+    mutating func maybeDecrease(rejected: UInt64, hint: UInt64) -> Bool {
+        if state == .replicate {
+            guard rejected > match else { return false }
+            becomeProbe()
+            return true
+        }
+        guard next - 1 == rejected else { return false }
+        next = max(min(rejected, hint + 1), match + 1)
+        isProbeSent = false
+        return true
+    }
+}

@@ -1,0 +1,195 @@
+/// The leader's work: replication with flow control, commitment, heartbeats, ReadIndex and
+/// leadership transfer.
+extension RaftNode {
+    mutating func appendToLeaderLog(_ entry: Entry) {
+        log.append([entry])
+        needsBroadcast = true
+    }
+
+    /// Sends what proposals and reads accumulated since the last batch: appends go out once per
+    /// batch, so many proposals share one message.
+    mutating func flushLeaderSends() {
+        if needsBroadcast {
+            needsBroadcast = false
+            broadcastAppend(sendIfEmpty: false)
+        }
+        if reads.hasUnsent && !reads.hasRoundInFlight && !isSingleNode {
+            reads.startRound(index: log.committed)
+            broadcastHeartbeat()
+        }
+    }
+
+    mutating func stepLeader(_ m: Message) {
+        guard progress[m.from] != nil else { return }
+        progress[m.from]!.ticksSinceHeard = 0
+        switch m.kind {
+        case .appendResponse:
+            handleAppendResponse(m)
+        case .heartbeatResponse:
+            if progress[m.from]!.state == .probe { progress[m.from]!.isProbeSent = false }
+            progress[m.from]!.freeFirstInflightIfFull(inflightMax: config.inflightAppendsMax)
+            if progress[m.from]!.match < log.lastIndex { sendAppend(to: m.from, sendIfEmpty: false) }
+            if m.context != 0 { handleReadAck(from: m.from, round: m.context) }
+        default:
+            break
+        }
+    }
+
+    mutating func handleAppendResponse(_ m: Message) {
+        if m.reject {
+            var hint = m.rejectHint
+            if m.logTerm > 0 { hint = log.findConflictByTerm(index: m.rejectHint, term: m.logTerm).index }
+            if progress[m.from]!.maybeDecrease(rejected: m.index, hint: hint) {
+                sendAppend(to: m.from, sendIfEmpty: true)
+            }
+            return
+        }
+        let wasProbe = progress[m.from]!.state == .probe
+        guard progress[m.from]!.maybeUpdate(m.index) else {
+            if wasProbe { sendAppend(to: m.from, sendIfEmpty: false) }
+            return
+        }
+        if wasProbe { progress[m.from]!.becomeReplicate() }
+        if !maybeCommitAndBroadcast() {
+            sendAppends(to: m.from)
+            // Tell a follower the commit index it has not heard yet, even with nothing new to send.
+            if progress[m.from]!.sentCommit < log.committed { sendAppend(to: m.from, sendIfEmpty: true) }
+        }
+        if m.from == transferee && progress[m.from]!.match == log.lastIndex {
+            send(Message(kind: .timeoutNow, from: config.id, to: m.from, term: term))
+        }
+    }
+
+    /// Sends appends to `id` until it is caught up or its in-flight window is full.
+    mutating func sendAppends(to id: NodeID) {
+        var sent = 0
+        while sent < config.inflightAppendsMax && sendAppend(to: id, sendIfEmpty: false) { sent += 1 }
+    }
+
+    /// Commits what a quorum holds, if it is of this term (Figure 8), and then tells followers.
+    @discardableResult
+    mutating func maybeCommitAndBroadcast() -> Bool {
+        let matches = config.peers.map { progress[$0]!.match }.sorted(by: >)
+        let quorumMatch = matches[quorum - 1]
+        guard quorumMatch > log.committed, log.term(at: quorumMatch) == term else { return false }
+        let committedBytes = log.entries(from: log.committed + 1, through: quorumMatch)
+            .reduce(0) { $0 + ($1.kind == .normal ? $1.sizeBytes : 0) }
+        uncommittedBytes = max(0, uncommittedBytes - committedBytes)
+        log.commit(to: quorumMatch)
+        reads.markCommittedInTerm()
+        if isSingleNode { confirmReadsIfSingle() }
+        broadcastAppend(sendIfEmpty: true)
+        return true
+    }
+
+    mutating func broadcastAppend(sendIfEmpty: Bool) {
+        for id in otherPeers {
+            if sendIfEmpty { sendAppend(to: id, sendIfEmpty: true) }
+            sendAppends(to: id)
+        }
+    }
+
+    /// Sends one append to `id` from its next index; returns whether a message went out.
+    @discardableResult
+    mutating func sendAppend(to id: NodeID, sendIfEmpty: Bool) -> Bool {
+        var pr = progress[id]!
+        guard !pr.isPaused(inflightMax: config.inflightAppendsMax) else { return false }
+        let prevIndex = pr.next - 1
+        guard let prevTerm = log.term(at: prevIndex) else {
+            preconditionFailure("entry \(prevIndex) for follower \(id) is compacted; snapshots are not built yet")
+        }
+        let entries = log.slice(from: pr.next, maxCount: config.appendEntriesMax, maxBytes: config.appendBytesMax)
+        if entries.isEmpty && !sendIfEmpty { return false }
+        send(Message(kind: .appendEntries, from: config.id, to: id, term: term, logTerm: prevTerm,
+                     index: prevIndex, entries: entries, commit: log.committed))
+        pr.sentAppend(lastIndex: entries.last?.index, commit: log.committed)
+        progress[id] = pr
+        return true
+    }
+
+    mutating func broadcastHeartbeat() {
+        let round = reads.lastRoundSent
+        for id in otherPeers {
+            let commit = min(progress[id]!.match, log.committed)
+            send(Message(kind: .heartbeat, from: config.id, to: id, term: term, commit: commit, context: round))
+        }
+    }
+
+    // MARK: - ReadIndex
+
+    mutating func handleReadAck(from id: NodeID, round: UInt64) {
+        let confirmed = reads.acknowledge(round: round, from: id, quorum: quorum, selfID: config.id)
+        readStates.append(contentsOf: confirmed)
+    }
+
+    mutating func confirmReadsIfSingle() {
+        guard reads.isCommittedInTerm else { return }
+        readStates.append(contentsOf: reads.confirmAllUnsent(index: log.committed))
+    }
+}
+
+/// Reads waiting for a leader's confirmation. Reads that arrive while a heartbeat round is in
+/// flight wait for the next round, so many reads share one round.
+struct ReadQueue: Sendable {
+    struct Round: Sendable {
+        var number: UInt64
+        var index: UInt64
+        var requestIDs: [UInt64]
+        var acks: Set<NodeID> = []
+    }
+
+    /// Whether the leader has committed an entry of its term (reads wait until it has).
+    private(set) var isCommittedInTerm = false
+    private var unsent: [UInt64] = []
+    private var rounds: [Round] = []
+    private(set) var lastRoundSent: UInt64 = 0
+    private var nextRoundNumber: UInt64 = 1
+
+    var count: Int { unsent.count + rounds.reduce(0) { $0 + $1.requestIDs.count } }
+    var hasUnsent: Bool { isCommittedInTerm && !unsent.isEmpty }
+    var hasRoundInFlight: Bool { !rounds.isEmpty }
+
+    mutating func add(_ requestID: UInt64, isCommittedInTerm committedInTerm: Bool) {
+        if committedInTerm { isCommittedInTerm = true }
+        unsent.append(requestID)
+    }
+
+    mutating func markCommittedInTerm() { isCommittedInTerm = true }
+
+    mutating func startRound(index: UInt64) {
+        rounds.append(Round(number: nextRoundNumber, index: index, requestIDs: unsent))
+        lastRoundSent = nextRoundNumber
+        nextRoundNumber += 1
+        unsent.removeAll()
+    }
+
+    /// Records an acknowledgement of `round` (and so of every earlier round); returns the reads
+    /// that a quorum has now confirmed.
+    mutating func acknowledge(round: UInt64, from id: NodeID, quorum: Int, selfID: NodeID) -> [ReadState] {
+        var confirmedThrough = -1
+        for i in rounds.indices where rounds[i].number <= round {
+            rounds[i].acks.insert(id)
+            if rounds[i].acks.count + 1 >= quorum { confirmedThrough = i }
+        }
+        guard confirmedThrough >= 0 else { return [] }
+        var states: [ReadState] = []
+        for round in rounds[...confirmedThrough] {
+            states.append(contentsOf: round.requestIDs.map { ReadState(requestID: $0, index: round.index) })
+        }
+        rounds.removeSubrange(...confirmedThrough)
+        return states
+    }
+
+    mutating func confirmAllUnsent(index: UInt64) -> [ReadState] {
+        defer { unsent.removeAll() }
+        return unsent.map { ReadState(requestID: $0, index: index) }
+    }
+
+    /// Empties the queue (leadership lost), returning every waiting read's id.
+    mutating func removeAll() -> [UInt64] {
+        let ids = unsent + rounds.flatMap(\.requestIDs)
+        self = ReadQueue()
+        // Round numbers only grow, so an old acknowledgement can never confirm a new round.
+        return ids
+    }
+}

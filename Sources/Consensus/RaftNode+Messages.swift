@@ -1,0 +1,123 @@
+/// Message handling: the term rules first, then votes, then the role's own handler.
+extension RaftNode {
+    mutating func stepTerm(_ m: Message) {
+        if m.term > term {
+            if m.kind == .preVote || m.kind == .requestVote {
+                let isForced = m.context == 1
+                let isInLease = config.isCheckQuorumEnabled && leader != 0 && electionElapsed < config.electionTimeoutTicks
+                // A node that hears from a leader ignores elections (pre-vote and check-quorum).
+                if !isForced && isInLease { return }
+            }
+            switch m.kind {
+            case .preVote:
+                break // a pre-vote never changes our term
+            case .preVoteResponse where !m.reject:
+                break // granted pre-votes carry the future term we asked for
+            case .appendEntries, .heartbeat:
+                becomeFollower(term: m.term, leader: m.from)
+            default:
+                becomeFollower(term: m.term, leader: 0)
+            }
+        } else if m.term < term {
+            stepStaleTerm(m)
+            return
+        }
+        switch m.kind {
+        case .preVote, .requestVote:
+            stepVoteRequest(m)
+        default:
+            switch role {
+            case .leader: stepLeader(m)
+            case .candidate, .preCandidate: stepCandidate(m)
+            case .follower: stepFollower(m)
+            }
+        }
+    }
+
+    /// A message from an older term: tell a stale leader our term so it steps down, refuse a
+    /// stale pre-vote, drop the rest.
+    mutating func stepStaleTerm(_ m: Message) {
+        switch m.kind {
+        case .appendEntries, .heartbeat:
+            send(Message(kind: .appendResponse, from: config.id, to: m.from, term: term))
+        case .preVote:
+            send(Message(kind: .preVoteResponse, from: config.id, to: m.from, term: term, reject: true))
+        default:
+            break
+        }
+    }
+
+    /// RequestVote receiver rules, for real votes and pre-votes.
+    mutating func stepVoteRequest(_ m: Message) {
+        let isPreVote = m.kind == .preVote
+        let canVote = vote == m.from || (vote == 0 && leader == 0) || (isPreVote && m.term > term)
+        let responseKind: MessageKind = isPreVote ? .preVoteResponse : .requestVoteResponse
+        if canVote && log.isUpToDate(lastIndex: m.index, term: m.logTerm) {
+            send(Message(kind: responseKind, from: config.id, to: m.from, term: m.term))
+            if !isPreVote {
+                electionElapsed = 0
+                vote = m.from
+            }
+        } else {
+            send(Message(kind: responseKind, from: config.id, to: m.from, term: term, reject: true))
+        }
+    }
+
+    mutating func stepFollower(_ m: Message) {
+        switch m.kind {
+        case .appendEntries:
+            electionElapsed = 0
+            leader = m.from
+            handleAppend(m)
+        case .heartbeat:
+            electionElapsed = 0
+            leader = m.from
+            handleHeartbeat(m)
+        case .timeoutNow:
+            campaign(isTransfer: true)
+        default:
+            break
+        }
+    }
+
+    mutating func stepCandidate(_ m: Message) {
+        switch m.kind {
+        case .appendEntries:
+            becomeFollower(term: m.term, leader: m.from)
+            handleAppend(m)
+        case .heartbeat:
+            becomeFollower(term: m.term, leader: m.from)
+            handleHeartbeat(m)
+        case .preVoteResponse where role == .preCandidate:
+            poll(m.from, granted: !m.reject)
+        case .requestVoteResponse where role == .candidate:
+            poll(m.from, granted: !m.reject)
+        default:
+            break
+        }
+    }
+
+    /// AppendEntries receiver: consistency check, append, commit, answer.
+    mutating func handleAppend(_ m: Message) {
+        if m.index < log.committed {
+            send(Message(kind: .appendResponse, from: config.id, to: m.from, term: term, index: log.committed))
+            return
+        }
+        if let lastNew = log.maybeAppend(prevIndex: m.index, prevTerm: m.logTerm, leaderCommit: m.commit, newEntries: m.entries) {
+            send(Message(kind: .appendResponse, from: config.id, to: m.from, term: term, index: lastNew))
+            return
+        }
+        let hint = log.findConflictByTerm(index: min(m.index, log.lastIndex), term: m.logTerm)
+        send(Message(kind: .appendResponse, from: config.id, to: m.from, term: term, logTerm: hint.term,
+                     index: m.index, reject: true, rejectHint: hint.index))
+    }
+
+    mutating func handleHeartbeat(_ m: Message) {
+        log.commit(to: min(m.commit, log.lastIndex))
+        send(Message(kind: .heartbeatResponse, from: config.id, to: m.from, term: term, context: m.context))
+    }
+
+    mutating func send(_ m: Message) {
+        messages.append(m)
+    }
+}

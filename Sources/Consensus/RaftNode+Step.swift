@@ -1,0 +1,140 @@
+/// Roles, elections and message handling: one `step` that settles the term first, then
+/// dispatches on role, as in the Raft paper and etcd raft.
+extension RaftNode {
+    // MARK: - Role changes
+
+    mutating func becomeFollower(term newTerm: UInt64, leader newLeader: NodeID) {
+        reset(term: newTerm)
+        leader = newLeader
+        role = .follower
+    }
+
+    mutating func becomePreCandidate() {
+        precondition(role != .leader, "leader cannot become pre-candidate")
+        dropLeaderState()
+        votes = [:]
+        leader = 0
+        role = .preCandidate
+    }
+
+    mutating func becomeCandidate() {
+        precondition(role != .leader, "leader cannot become candidate")
+        reset(term: term + 1)
+        vote = config.id
+        role = .candidate
+    }
+
+    mutating func becomeLeader() {
+        precondition(role == .candidate, "only a candidate becomes leader")
+        reset(term: term)
+        leader = config.id
+        role = .leader
+        for id in config.peers {
+            progress[id] = Progress(next: log.lastIndex + 1)
+        }
+        progress[config.id]!.match = log.stable
+        progress[config.id]!.becomeReplicate()
+        appendToLeaderLog(Entry(term: term, index: log.lastIndex + 1, kind: .noop))
+    }
+
+    /// Clears per-term state; pending reads are dropped because this node cannot confirm them.
+    mutating func reset(term newTerm: UInt64) {
+        if newTerm != term {
+            term = newTerm
+            vote = 0
+        }
+        leader = 0
+        electionElapsed = 0
+        heartbeatElapsed = 0
+        randomizedElectionTimeout = config.electionTimeoutTicks
+            + Int.random(in: 0..<config.electionTimeoutTicks, using: &random)
+        votes = [:]
+        dropLeaderState()
+    }
+
+    mutating func dropLeaderState() {
+        progress = [:]
+        transferee = 0
+        uncommittedBytes = 0
+        needsBroadcast = false
+        droppedReads.append(contentsOf: reads.removeAll())
+    }
+
+    // MARK: - Ticks
+
+    mutating func tickElection() {
+        electionElapsed += 1
+        guard electionElapsed >= randomizedElectionTimeout else { return }
+        electionElapsed = 0
+        campaign(isTransfer: false)
+    }
+
+    mutating func tickLeader() {
+        heartbeatElapsed += 1
+        electionElapsed += 1
+        for id in otherPeers { progress[id]!.ticksSinceHeard += 1 }
+        if config.isCheckQuorumEnabled && !hasActiveQuorum() {
+            becomeFollower(term: term, leader: 0)
+            return
+        }
+        if electionElapsed >= config.electionTimeoutTicks {
+            electionElapsed = 0
+            transferee = 0 // a transfer not done within an election timeout is abandoned
+        }
+        if heartbeatElapsed >= config.heartbeatTicks {
+            heartbeatElapsed = 0
+            broadcastHeartbeat()
+        }
+    }
+
+    /// Whether a quorum (this node included) was heard from within the last election timeout.
+    func hasActiveQuorum() -> Bool {
+        let active = otherPeers.filter { progress[$0]!.ticksSinceHeard < config.electionTimeoutTicks }.count
+        return active + 1 >= quorum
+    }
+
+    // MARK: - Elections
+
+    mutating func campaign(isTransfer: Bool) {
+        if config.isPreVoteEnabled && !isTransfer {
+            becomePreCandidate()
+            requestVotes(kind: .preVote, term: term + 1, isTransfer: false)
+        } else {
+            becomeCandidate()
+            requestVotes(kind: .requestVote, term: term, isTransfer: isTransfer)
+        }
+    }
+
+    mutating func requestVotes(kind: MessageKind, term voteTerm: UInt64, isTransfer: Bool) {
+        if poll(config.id, granted: true) { return }
+        for id in otherPeers {
+            send(Message(kind: kind, from: config.id, to: id, term: voteTerm, logTerm: log.lastTerm,
+                         index: log.lastIndex, context: isTransfer ? 1 : 0))
+        }
+    }
+
+    /// Counts a vote; returns true when it decided the election (won or lost).
+    @discardableResult
+    mutating func poll(_ id: NodeID, granted: Bool) -> Bool {
+        if votes[id] == nil { votes[id] = granted }
+        let granted = votes.values.filter { $0 }.count
+        let rejected = votes.count - granted
+        if granted >= quorum {
+            if role == .preCandidate {
+                // The pre-vote is won: hold the real election (this recurses at most once).
+                becomeCandidate()
+                requestVotes(kind: .requestVote, term: term, isTransfer: false)
+            } else {
+                becomeLeader()
+                broadcastAppend(sendIfEmpty: true)
+            }
+            return true
+        }
+        if rejected >= quorum {
+            becomeFollower(term: term, leader: 0)
+            return true
+        }
+        return false
+    }
+
+}
