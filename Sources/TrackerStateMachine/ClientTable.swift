@@ -1,0 +1,67 @@
+/// The last result of each client, for exactly-once application (Raft dissertation §6.3).
+///
+/// Every applied command gets a stamp, its position in log order. When more than
+/// `Limits.clientsMax` clients are remembered, the one whose last request is oldest in log order
+/// is forgotten: deterministic on every replica. A forgotten client that retries an old request
+/// would have it applied again, so `clientsMax` should far exceed the clients active at once.
+struct ClientTable: Sendable {
+    struct Entry: Equatable, Sendable {
+        var sequence: UInt64
+        var result: TrackerResult
+        var lastUsedStamp: UInt64
+    }
+
+    private(set) var entries: [UInt64: Entry] = [:]
+    /// (client, stamp) in stamp order, with stale pairs (the client was used again later) left
+    /// in place and skipped: eviction is amortized O(1).
+    private var usage: [(clientID: UInt64, stamp: UInt64)] = []
+    private var usageHead = 0
+
+    init() {}
+
+    /// Rebuilds a table from entries (after restore); the usage order follows from the stamps.
+    init(entries: [UInt64: Entry]) {
+        self.entries = entries
+        usage = entries.map { (clientID: $0.key, stamp: $0.value.lastUsedStamp) }.sorted { $0.stamp < $1.stamp }
+    }
+
+    subscript(clientID: UInt64) -> Entry? { entries[clientID] }
+
+    mutating func touch(_ clientID: UInt64, stamp: UInt64) {
+        precondition(entries[clientID] != nil, "touching an unknown client")
+        entries[clientID]!.lastUsedStamp = stamp
+        usage.append((clientID, stamp))
+        compactIfSparse()
+    }
+
+    mutating func record(_ clientID: UInt64, sequence: UInt64, result: TrackerResult, stamp: UInt64, clientsMax: Int) {
+        entries[clientID] = Entry(sequence: sequence, result: result, lastUsedStamp: stamp)
+        usage.append((clientID, stamp))
+        while entries.count > clientsMax {
+            precondition(usageHead < usage.count, "usage queue lost a client")
+            let oldest = usage[usageHead]
+            usageHead += 1
+            if entries[oldest.clientID]?.lastUsedStamp == oldest.stamp { entries[oldest.clientID] = nil }
+        }
+        compactIfSparse()
+    }
+
+    private mutating func compactIfSparse() {
+        let live = usage.count - usageHead
+        guard usage.count > 1_024, live * 2 < usage.count || usageHead * 2 > usage.count else { return }
+        usage = usage[usageHead...].filter { entries[$0.clientID]?.lastUsedStamp == $0.stamp }
+        usageHead = 0
+    }
+
+    /// Whether the usage queue holds each client's latest stamp exactly once among live pairs.
+    func usageViolation() -> String? {
+        var live = 0
+        for pair in usage[usageHead...] where entries[pair.clientID]?.lastUsedStamp == pair.stamp { live += 1 }
+        return live == entries.count ? nil : "client usage queue does not match the table"
+    }
+}
+
+extension ClientTable: Equatable {
+    /// Equal when the remembered clients are; the usage queue is a derived index.
+    static func == (lhs: ClientTable, rhs: ClientTable) -> Bool { lhs.entries == rhs.entries }
+}

@@ -1,0 +1,192 @@
+import BinaryCoding
+
+/// The binary formats of commands, queries and results: a version byte, a tag byte, then the
+/// fields, big-endian, strings and byte arrays length-prefixed. Decoding never traps: garbage,
+/// truncation, unknown tags and oversized lengths throw `DecodingError`.
+public enum TrackerCodec {
+    /// The format version written first in every encoded command, envelope, query and result.
+    public static let version: UInt8 = 1
+    /// Longest string or small byte array accepted on decode. Generous on purpose: a committed
+    /// command must decode on every replica; semantic limits are checked when it is applied.
+    public static let fieldBytesMax = 4_096
+
+    static func readVersion(_ reader: inout ByteReader) throws {
+        let start = reader.position
+        let version = try reader.readUInt8()
+        guard version == TrackerCodec.version else { throw DecodingError("unknown version \(version)", offset: start) }
+    }
+
+    static func unknownTag(_ tag: UInt8, _ reader: ByteReader) -> DecodingError {
+        DecodingError("unknown tag \(tag)", offset: reader.position - 1)
+    }
+}
+
+extension ByteWriter {
+    mutating func write(_ token: TokenHash) { writeBlob(token.bytes) }
+
+    mutating func write(_ metadata: FileMetadata) {
+        write(metadata.name)
+        write(metadata.sizeBytes)
+        write(metadata.pieceSizeBytes)
+        writeBlob(metadata.pieceHashes)
+        writeBlob(metadata.fileHash)
+    }
+}
+
+extension ByteReader {
+    mutating func readField() throws -> String { try readString(maxBytes: TrackerCodec.fieldBytesMax) }
+
+    mutating func readSmallBlob() throws -> [UInt8] { try readBlob(maxCount: TrackerCodec.fieldBytesMax) }
+
+    mutating func readToken() throws -> TokenHash { TokenHash(try readSmallBlob()) }
+
+    mutating func readMetadata(limits: Limits) throws -> FileMetadata {
+        let name = try readField()
+        let size = try readUInt64()
+        let pieceSize = try readUInt32()
+        let hashes = try readBlob(maxCount: limits.piecesPerFileMax * Limits.sha1Bytes)
+        let fileHash = try readSmallBlob()
+        return FileMetadata(name: name, sizeBytes: size, pieceSizeBytes: pieceSize, pieceHashes: hashes, fileHash: fileHash)
+    }
+
+    mutating func readBitfield(limits: Limits) throws -> [UInt8] {
+        try readBlob(maxCount: PieceBitfield.byteCount(pieceCount: limits.piecesPerFileMax))
+    }
+
+    /// A list count no larger than the bytes left, so a forged count cannot make a loop run long.
+    mutating func readListCount() throws -> Int { try readCount(maxCount: remainingCount) }
+}
+
+extension TrackerCommand {
+    /// The command's bytes: version, tag, fields.
+    public func encode() -> [UInt8] {
+        var writer = ByteWriter()
+        writer.write(TrackerCodec.version)
+        write(into: &writer)
+        return writer.bytes
+    }
+
+    /// Decodes bytes made by `encode()`; throws on anything else.
+    public static func decode(_ bytes: [UInt8], limits: Limits = .standard) throws -> TrackerCommand {
+        var reader = ByteReader(bytes)
+        try TrackerCodec.readVersion(&reader)
+        let command = try read(from: &reader, limits: limits)
+        try reader.expectEnd()
+        return command
+    }
+
+    func write(into w: inout ByteWriter) {
+        switch self {
+        case let .createUser(userID, salt, passwordHash):
+            w.write(UInt8(1)); w.write(userID); w.writeBlob(salt); w.writeBlob(passwordHash)
+        case let .openSession(userID, tokenHash, peerAddress, nowMillis):
+            w.write(UInt8(2)); w.write(userID); w.write(tokenHash); w.write(peerAddress); w.write(nowMillis)
+        case let .keepAlive(tokenHash, nowMillis):
+            w.write(UInt8(3)); w.write(tokenHash); w.write(nowMillis)
+        case let .logout(tokenHash):
+            w.write(UInt8(4)); w.write(tokenHash)
+        case let .expireSessions(nowMillis):
+            w.write(UInt8(5)); w.write(nowMillis)
+        case let .createGroup(tokenHash, groupID):
+            w.write(UInt8(6)); w.write(tokenHash); w.write(groupID)
+        case let .joinGroup(tokenHash, groupID):
+            w.write(UInt8(7)); w.write(tokenHash); w.write(groupID)
+        case let .acceptRequest(tokenHash, groupID, userID):
+            w.write(UInt8(8)); w.write(tokenHash); w.write(groupID); w.write(userID)
+        case let .leaveGroup(tokenHash, groupID):
+            w.write(UInt8(9)); w.write(tokenHash); w.write(groupID)
+        case let .uploadFile(tokenHash, groupID, metadata):
+            w.write(UInt8(10)); w.write(tokenHash); w.write(groupID); w.write(metadata)
+        case let .announcePieces(tokenHash, groupID, fileName, pieces):
+            w.write(UInt8(11)); w.write(tokenHash); w.write(groupID); w.write(fileName); w.writeBlob(pieces)
+        case let .stopShare(tokenHash, groupID, fileName):
+            w.write(UInt8(12)); w.write(tokenHash); w.write(groupID); w.write(fileName)
+        }
+    }
+
+    static func read(from r: inout ByteReader, limits: Limits) throws -> TrackerCommand {
+        let tag = try r.readUInt8()
+        switch tag {
+        case 1: return .createUser(userID: try r.readField(), salt: try r.readSmallBlob(), passwordHash: try r.readSmallBlob())
+        case 2:
+            return .openSession(userID: try r.readField(), tokenHash: try r.readToken(),
+                                peerAddress: try r.readField(), nowMillis: try r.readUInt64())
+        case 3: return .keepAlive(tokenHash: try r.readToken(), nowMillis: try r.readUInt64())
+        case 4: return .logout(tokenHash: try r.readToken())
+        case 5: return .expireSessions(nowMillis: try r.readUInt64())
+        case 6: return .createGroup(tokenHash: try r.readToken(), groupID: try r.readField())
+        case 7: return .joinGroup(tokenHash: try r.readToken(), groupID: try r.readField())
+        case 8: return .acceptRequest(tokenHash: try r.readToken(), groupID: try r.readField(), userID: try r.readField())
+        case 9: return .leaveGroup(tokenHash: try r.readToken(), groupID: try r.readField())
+        case 10:
+            return .uploadFile(tokenHash: try r.readToken(), groupID: try r.readField(),
+                               metadata: try r.readMetadata(limits: limits))
+        case 11:
+            return .announcePieces(tokenHash: try r.readToken(), groupID: try r.readField(),
+                                   fileName: try r.readField(), pieces: try r.readBitfield(limits: limits))
+        case 12: return .stopShare(tokenHash: try r.readToken(), groupID: try r.readField(), fileName: try r.readField())
+        default: throw TrackerCodec.unknownTag(tag, r)
+        }
+    }
+}
+
+extension CommandEnvelope {
+    /// The envelope's bytes, what the leader proposes as a log entry: version, client id,
+    /// sequence, then the command's tag and fields.
+    public func encode() -> [UInt8] {
+        var writer = ByteWriter()
+        writer.write(TrackerCodec.version)
+        writer.write(clientID)
+        writer.write(sequence)
+        command.write(into: &writer)
+        return writer.bytes
+    }
+
+    /// Decodes bytes made by `encode()`; throws on anything else.
+    public static func decode(_ bytes: [UInt8], limits: Limits = .standard) throws -> CommandEnvelope {
+        var reader = ByteReader(bytes)
+        try TrackerCodec.readVersion(&reader)
+        let clientID = try reader.readUInt64()
+        let sequence = try reader.readUInt64()
+        let command = try TrackerCommand.read(from: &reader, limits: limits)
+        try reader.expectEnd()
+        return CommandEnvelope(clientID: clientID, sequence: sequence, command: command)
+    }
+}
+
+extension TrackerQuery {
+    /// The query's bytes: version, tag, fields.
+    public func encode() -> [UInt8] {
+        var w = ByteWriter()
+        w.write(TrackerCodec.version)
+        switch self {
+        case let .credentials(userID): w.write(UInt8(1)); w.write(userID)
+        case let .session(tokenHash): w.write(UInt8(2)); w.write(tokenHash)
+        case let .listGroups(tokenHash): w.write(UInt8(3)); w.write(tokenHash)
+        case let .listRequests(tokenHash, groupID): w.write(UInt8(4)); w.write(tokenHash); w.write(groupID)
+        case let .listFiles(tokenHash, groupID): w.write(UInt8(5)); w.write(tokenHash); w.write(groupID)
+        case let .downloadInfo(tokenHash, groupID, fileName):
+            w.write(UInt8(6)); w.write(tokenHash); w.write(groupID); w.write(fileName)
+        }
+        return w.bytes
+    }
+
+    /// Decodes bytes made by `encode()`; throws on anything else.
+    public static func decode(_ bytes: [UInt8]) throws -> TrackerQuery {
+        var r = ByteReader(bytes)
+        try TrackerCodec.readVersion(&r)
+        let tag = try r.readUInt8()
+        let query: TrackerQuery
+        switch tag {
+        case 1: query = .credentials(userID: try r.readField())
+        case 2: query = .session(tokenHash: try r.readToken())
+        case 3: query = .listGroups(tokenHash: try r.readToken())
+        case 4: query = .listRequests(tokenHash: try r.readToken(), groupID: try r.readField())
+        case 5: query = .listFiles(tokenHash: try r.readToken(), groupID: try r.readField())
+        case 6: query = .downloadInfo(tokenHash: try r.readToken(), groupID: try r.readField(), fileName: try r.readField())
+        default: throw TrackerCodec.unknownTag(tag, r)
+        }
+        try r.expectEnd()
+        return query
+    }
+}

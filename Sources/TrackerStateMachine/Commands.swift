@@ -1,0 +1,70 @@
+/// Every command that changes the tracker. The leader fills in what needs effects (password
+/// hashing, token generation, the time) before proposing, so applying a command is pure.
+public enum TrackerCommand: Equatable, Sendable {
+    /// Registers a user. The leader hashed the password (PBKDF2-HMAC-SHA256 or scrypt) with a
+    /// random salt; the password itself never enters the log.
+    case createUser(userID: String, salt: [UInt8], passwordHash: [UInt8])
+    /// Opens a session for a user whose password the leader checked against `credentials`.
+    /// `tokenHash` is the hash of a random token (≥ 128 bits) the leader gives the client.
+    /// A user has at most one session: a new login replaces (ends) the previous one.
+    case openSession(userID: String, tokenHash: TokenHash, peerAddress: String, nowMillis: UInt64)
+    /// Renews a session's lease to `nowMillis + Limits.sessionLeaseMillis`.
+    case keepAlive(tokenHash: TokenHash, nowMillis: UInt64)
+    /// Ends a session. The user's shares pause until it logs in again.
+    case logout(tokenHash: TokenHash)
+    /// Ends every session whose lease expiry is at or before `nowMillis` (the leader's clock).
+    case expireSessions(nowMillis: UInt64)
+    /// Creates a group; the caller becomes its owner and first member.
+    case createGroup(tokenHash: TokenHash, groupID: String)
+    /// Asks to join a group; the request waits for the owner.
+    case joinGroup(tokenHash: TokenHash, groupID: String)
+    /// The owner accepts a pending request; the user becomes the newest member.
+    case acceptRequest(tokenHash: TokenHash, groupID: String, userID: String)
+    /// The caller leaves a group; its shares there end. An owner leaving hands ownership to the
+    /// longest-standing member; a group left empty is deleted.
+    case leaveGroup(tokenHash: TokenHash, groupID: String)
+    /// Registers a file in a group, or adds the caller as a complete sharer of the same content.
+    case uploadFile(tokenHash: TokenHash, groupID: String, metadata: FileMetadata)
+    /// Adds pieces (a `PieceBitfield`, merged with what the caller already holds) to the
+    /// caller's share of a file, making it a sharer if it was not one.
+    case announcePieces(tokenHash: TokenHash, groupID: String, fileName: String, pieces: [UInt8])
+    /// Ends the caller's share of a file; a file nobody shares leaves the group.
+    case stopShare(tokenHash: TokenHash, groupID: String, fileName: String)
+}
+
+/// A command with the client's identity for exactly-once application: a client numbers its
+/// requests 1, 2, 3…; a retry reuses the number and gets the cached result.
+public struct CommandEnvelope: Equatable, Sendable {
+    /// The client's id, unique per client process (random from the shell). 0 means "not
+    /// deduplicated": for commands the leader proposes itself, like `expireSessions`.
+    public var clientID: UInt64
+    /// The request's number, increasing per client.
+    public var sequence: UInt64
+    /// What to do.
+    public var command: TrackerCommand
+
+    /// Makes an envelope.
+    public init(clientID: UInt64, sequence: UInt64, command: TrackerCommand) {
+        self.clientID = clientID
+        self.sequence = sequence
+        self.command = command
+    }
+}
+
+/// Every read. Queries never change state; the shell answers them from the leader's applied
+/// state after a ReadIndex round.
+public enum TrackerQuery: Equatable, Sendable {
+    /// A user's salt and password hash, for the leader to check a login. Shell-internal:
+    /// never answer this for a client.
+    case credentials(userID: String)
+    /// The session a token hash belongs to.
+    case session(tokenHash: TokenHash)
+    /// Every group with its owner and member count, sorted by group id.
+    case listGroups(tokenHash: TokenHash)
+    /// A group's pending join requests, oldest first; owner only.
+    case listRequests(tokenHash: TokenHash, groupID: String)
+    /// A group's files with size and online sharer count, sorted by name; members only.
+    case listFiles(tokenHash: TokenHash, groupID: String)
+    /// A file's metadata and online sharers with their pieces; members only.
+    case downloadInfo(tokenHash: TokenHash, groupID: String, fileName: String)
+}

@@ -1,0 +1,71 @@
+/// What must always hold; checked by tests after every step and by `restore` on every snapshot.
+extension TrackerStateMachine {
+    /// Traps if any invariant is broken. Tests and the simulator call it after every step.
+    public func checkInvariants() {
+        if let why = invariantViolation() { preconditionFailure("tracker invariant broken: \(why)") }
+    }
+
+    /// The first broken invariant, or nil when the whole state is coherent.
+    public func invariantViolation() -> String? {
+        if let why = usersAndSessionsViolation() { return why }
+        for id in state.groups.keys.sorted() {
+            if let why = groupViolation(id, state.groups[id]!) { return "group \(id): \(why)" }
+        }
+        if clients.entries.count > limits.clientsMax { return "too many cached clients" }
+        for (clientID, entry) in clients.entries where entry.lastUsedStamp > appliedCount || entry.lastUsedStamp == 0 {
+            return "client \(clientID) stamped outside 1...\(appliedCount)"
+        }
+        return clients.usageViolation()
+    }
+
+    func usersAndSessionsViolation() -> String? {
+        if state.users.count > limits.usersMax { return "too many users" }
+        for (userID, user) in state.users {
+            if NameRule.violation(of: userID, limits: limits) != nil { return "bad user id \(userID)" }
+            if !(limits.saltBytesMin...limits.saltBytesMax).contains(user.salt.count) { return "bad salt of \(userID)" }
+            if !(limits.hashBytesMin...limits.hashBytesMax).contains(user.passwordHash.count) { return "bad hash of \(userID)" }
+        }
+        if state.sessions.count != state.sessionOfUser.count { return "sessions and their inverse differ in size" }
+        for (token, session) in state.sessions {
+            if state.users[session.userID] == nil { return "session of unknown user \(session.userID)" }
+            if state.sessionOfUser[session.userID] != token { return "user \(session.userID) has two sessions" }
+            if !(limits.hashBytesMin...limits.hashBytesMax).contains(token.bytes.count) { return "bad token hash length" }
+            if NameRule.addressViolation(of: session.peerAddress, limits: limits) != nil { return "bad peer address" }
+        }
+        if state.groups.count > limits.groupsMax { return "too many groups" }
+        return nil
+    }
+
+    func groupViolation(_ groupID: String, _ group: Group) -> String? {
+        if NameRule.violation(of: groupID, limits: limits) != nil { return "bad group id" }
+        if group.members.isEmpty { return "no members (an empty group must be deleted)" }
+        if group.members.count > limits.membersPerGroupMax { return "too many members" }
+        if group.pendingRequests.count > limits.pendingRequestsPerGroupMax { return "too many requests" }
+        if Set(group.members).count != group.members.count { return "duplicate member" }
+        if Set(group.pendingRequests).count != group.pendingRequests.count { return "duplicate request" }
+        for userID in group.members + group.pendingRequests where state.users[userID] == nil {
+            return "unknown user \(userID)"
+        }
+        if group.pendingRequests.contains(where: group.isMember) { return "a member is also pending" }
+        if group.files.count > limits.filesPerGroupMax { return "too many files" }
+        for name in group.files.keys.sorted() {
+            if let why = fileViolation(name, group.files[name]!, group) { return "file \(name): \(why)" }
+        }
+        return nil
+    }
+
+    func fileViolation(_ name: String, _ file: StoredFile, _ group: Group) -> String? {
+        if file.metadata.name != name { return "stored under another name" }
+        if let why = file.metadata.violation(limits: limits) { return why }
+        if file.sharers.isEmpty { return "no sharers (it must leave the group)" }
+        if file.sharers.count > limits.sharersPerFileMax { return "too many sharers" }
+        for (i, sharer) in file.sharers.enumerated() {
+            if i > 0, !(file.sharers[i - 1].userID < sharer.userID) { return "sharers not strictly sorted" }
+            if !group.isMember(sharer.userID) { return "sharer \(sharer.userID) is not a member" }
+            let count = file.metadata.pieceCount
+            if let why = PieceBitfield.violation(of: sharer.pieces, pieceCount: count) { return why }
+            if count > 0, PieceBitfield.isEmpty(sharer.pieces) { return "sharer \(sharer.userID) holds no piece" }
+        }
+        return nil
+    }
+}

@@ -1,0 +1,64 @@
+/// Every bound the tracker state machine enforces, in one place.
+///
+/// All replicas of a cluster must run with equal limits: they are part of the deterministic
+/// rules, exactly like the code. A limit that is reached makes the command fail with
+/// `TrackerError.Code.limitReached` and leaves the state unchanged.
+public struct Limits: Sendable, Equatable {
+    /// Bytes of a user id, group id or file name (names are ASCII, so bytes equal characters).
+    public var nameBytesMax: Int = 64
+    /// Bytes of a peer address `IP:PORT`.
+    public var peerAddressBytesMax: Int = 64
+    /// Registered users.
+    public var usersMax: Int = 1_000_000
+    /// Groups.
+    public var groupsMax: Int = 100_000
+    /// Members of one group, owner included.
+    public var membersPerGroupMax: Int = 1_000
+    /// Pending join requests of one group.
+    public var pendingRequestsPerGroupMax: Int = 1_000
+    /// Files of one group.
+    public var filesPerGroupMax: Int = 10_000
+    /// Sharers (complete or partial) of one file.
+    public var sharersPerFileMax: Int = 1_000
+    /// Pieces of one file; with 512 KiB pieces, 65,536 pieces is 32 GiB.
+    public var piecesPerFileMax: Int = 65_536
+    /// The one piece size every file uses.
+    public var pieceSizeBytes: UInt32 = 524_288
+    /// Bytes of a password salt: at least `saltBytesMin`, at most `saltBytesMax`.
+    public var saltBytesMin: Int = 8
+    /// See `saltBytesMin`.
+    public var saltBytesMax: Int = 64
+    /// Bytes of a stored password hash (or of a session token hash).
+    public var hashBytesMin: Int = 16
+    /// See `hashBytesMin`.
+    public var hashBytesMax: Int = 64
+    /// How long a session lives after login or its last keepalive.
+    public var sessionLeaseMillis: UInt64 = 30_000
+    /// Clients whose last result is kept for exactly-once answers; the least recently used (in
+    /// log order) is forgotten first.
+    public var clientsMax: Int = 100_000
+
+    /// Bytes of a SHA-1 digest: each piece hash and the whole-file hash.
+    public static let sha1Bytes = 20
+
+    /// The limits every tracker uses unless a test says otherwise.
+    public static let standard = Limits()
+
+    /// Makes the standard limits; change fields to make others, then call `checkValid()`.
+    public init() {}
+
+    /// Traps unless every limit is positive and coherent. Called once when a machine is made.
+    public func checkValid() {
+        precondition(nameBytesMax >= 1 && peerAddressBytesMax >= 3, "name limits")
+        precondition(usersMax >= 1 && groupsMax >= 1, "user and group limits")
+        precondition(membersPerGroupMax >= 1 && pendingRequestsPerGroupMax >= 1, "group limits")
+        precondition(filesPerGroupMax >= 1 && sharersPerFileMax >= 1, "file limits")
+        precondition(piecesPerFileMax >= 1 && pieceSizeBytes >= 1, "piece limits")
+        precondition(saltBytesMin >= 1 && saltBytesMin <= saltBytesMax, "salt limits")
+        precondition(hashBytesMin >= 1 && hashBytesMin <= hashBytesMax, "hash limits")
+        precondition(sessionLeaseMillis >= 1 && clientsMax >= 1, "lease and client limits")
+    }
+
+    /// The largest file size accepted: `piecesPerFileMax` full pieces.
+    public var fileSizeBytesMax: UInt64 { UInt64(piecesPerFileMax) * UInt64(pieceSizeBytes) }
+}

@@ -1,0 +1,103 @@
+import BinaryCoding
+
+/// Why a snapshot could not be restored.
+public struct SnapshotError: Error, Equatable, Sendable, CustomStringConvertible {
+    /// What was wrong, e.g. "bad magic", "checksum mismatch", "truncated u32 at byte 12".
+    public var reason: String
+
+    /// Makes an error with a reason.
+    public init(_ reason: String) { self.reason = reason }
+
+    /// "corrupt tracker snapshot: " and the reason.
+    public var description: String { "corrupt tracker snapshot: \(reason)" }
+}
+
+/// The snapshot format: magic `TRSM`, a 16-bit version, the state in sorted order (users by
+/// id, sessions by token hash, groups by id, files by name, sharers by user id, cached clients
+/// by id; members and requests in their stored order), then an FNV-1a 64 checksum of every byte
+/// before it. Only one byte sequence encodes a given state, so snapshots compare as bytes.
+extension TrackerStateMachine {
+    /// The snapshot's first four bytes, "TRSM".
+    public static let snapshotMagic: UInt32 = 0x5452_534D
+    /// The snapshot format version.
+    public static let snapshotVersion: UInt16 = 1
+
+    /// The whole state as bytes, deterministically: equal states give equal bytes on every
+    /// replica and process.
+    public func snapshot() -> [UInt8] {
+        var w = ByteWriter(capacity: snapshotCapacityEstimate())
+        w.write(Self.snapshotMagic)
+        w.write(Self.snapshotVersion)
+        w.write(appliedCount)
+        w.write(UInt32(state.users.count))
+        for id in state.users.keys.sorted() {
+            let user = state.users[id]!
+            w.write(id); w.writeBlob(user.salt); w.writeBlob(user.passwordHash)
+        }
+        w.write(UInt32(state.sessions.count))
+        for token in state.sessions.keys.sorted() {
+            let session = state.sessions[token]!
+            w.write(token); w.write(session.userID); w.write(session.peerAddress); w.write(session.leaseExpiryMillis)
+        }
+        w.write(UInt32(state.groups.count))
+        for id in state.groups.keys.sorted() { Self.write(group: state.groups[id]!, id: id, into: &w) }
+        w.write(UInt32(clients.entries.count))
+        for clientID in clients.entries.keys.sorted() {
+            let entry = clients.entries[clientID]!
+            w.write(clientID); w.write(entry.sequence); w.write(entry.lastUsedStamp)
+            entry.result.write(into: &w)
+        }
+        w.write(FNV1a64.hash(w.bytes[...]))
+        return w.bytes
+    }
+
+    private static func write(group: Group, id: String, into w: inout ByteWriter) {
+        w.write(id)
+        w.write(UInt32(group.members.count))
+        for member in group.members { w.write(member) }
+        w.write(UInt32(group.pendingRequests.count))
+        for userID in group.pendingRequests { w.write(userID) }
+        w.write(UInt32(group.files.count))
+        for name in group.files.keys.sorted() {
+            let file = group.files[name]!
+            w.write(file.metadata)
+            w.write(UInt32(file.sharers.count))
+            for sharer in file.sharers { w.write(sharer.userID); w.writeBlob(sharer.pieces) }
+        }
+    }
+
+    private func snapshotCapacityEstimate() -> Int {
+        var bytes = 64 + state.users.count * 128 + state.sessions.count * 128 + clients.entries.count * 64
+        for group in state.groups.values {
+            bytes += 64 + (group.members.count + group.pendingRequests.count) * 40
+            for file in group.files.values { bytes += 128 + file.metadata.pieceHashes.count + file.sharers.count * 64 }
+        }
+        return bytes
+    }
+
+    /// Rebuilds a machine from `snapshot()` bytes. Throws `SnapshotError` on a bad magic,
+    /// version or checksum, truncation, trailing bytes, unsorted or duplicate keys, or any state
+    /// that breaks an invariant under `limits`.
+    public static func restore(_ bytes: [UInt8], limits: Limits = .standard) throws(SnapshotError) -> TrackerStateMachine {
+        guard bytes.count >= 14 else { throw SnapshotError("truncated: \(bytes.count) bytes") }
+        var header = ByteReader(bytes[0..<6])
+        guard (try? header.readUInt32()) == snapshotMagic else { throw SnapshotError("bad magic") }
+        let version = (try? header.readUInt16()) ?? 0
+        guard version == snapshotVersion else { throw SnapshotError("unsupported version \(version)") }
+        var trailer = ByteReader(bytes[(bytes.count - 8)...])
+        let stored = (try? trailer.readUInt64()) ?? 0
+        guard stored == FNV1a64.hash(bytes[..<(bytes.count - 8)]) else { throw SnapshotError("checksum mismatch") }
+        var machine = TrackerStateMachine(limits: limits)
+        do {
+            var r = ByteReader(bytes[6..<(bytes.count - 8)])
+            try machine.readBody(from: &r)
+            try r.expectEnd()
+        } catch let error as SnapshotError {
+            throw error
+        } catch {
+            throw SnapshotError("\(error)")
+        }
+        if let why = machine.invariantViolation() { throw SnapshotError("inconsistent state: \(why)") }
+        return machine
+    }
+}

@@ -1,0 +1,83 @@
+import BinaryCoding
+
+/// FNV-1a, 64-bit: a fast checksum against accidental corruption (not cryptography).
+public enum FNV1a64 {
+    /// The FNV-1a 64 hash of `bytes`.
+    public static func hash(_ bytes: ArraySlice<UInt8>) -> UInt64 {
+        var hash: UInt64 = 0xCBF2_9CE4_8422_2325
+        for byte in bytes { hash = (hash ^ UInt64(byte)) &* 0x0000_0100_0000_01B3 }
+        return hash
+    }
+}
+
+extension TrackerStateMachine {
+    /// Reads everything between the header and the checksum, insisting on strictly sorted keys.
+    mutating func readBody(from r: inout ByteReader) throws {
+        appliedCount = try r.readUInt64()
+        var previous: String? = nil
+        for _ in 0..<(try r.readListCount()) {
+            let id = try r.readField()
+            try Self.requireAscending(previous, id, "user ids")
+            previous = id
+            state.users[id] = User(salt: try r.readSmallBlob(), passwordHash: try r.readSmallBlob())
+        }
+        var previousToken: TokenHash? = nil
+        for _ in 0..<(try r.readListCount()) {
+            let token = try r.readToken()
+            try Self.requireAscending(previousToken, token, "session tokens")
+            previousToken = token
+            let session = Session(userID: try r.readField(), peerAddress: try r.readField(), leaseExpiryMillis: try r.readUInt64())
+            guard state.sessionOfUser[session.userID] == nil else { throw SnapshotError("user with two sessions") }
+            state.sessions[token] = session
+            state.sessionOfUser[session.userID] = token
+        }
+        previous = nil
+        for _ in 0..<(try r.readListCount()) {
+            let id = try r.readField()
+            try Self.requireAscending(previous, id, "group ids")
+            previous = id
+            state.groups[id] = try readGroup(from: &r)
+        }
+        try readClients(from: &r)
+    }
+
+    private func readGroup(from r: inout ByteReader) throws -> Group {
+        var members: [String] = []
+        for _ in 0..<(try r.readListCount()) { members.append(try r.readField()) }
+        var group = Group(members: members)
+        for _ in 0..<(try r.readListCount()) { group.pendingRequests.append(try r.readField()) }
+        var previous: String? = nil
+        for _ in 0..<(try r.readListCount()) {
+            let metadata = try r.readMetadata(limits: limits)
+            try Self.requireAscending(previous, metadata.name, "file names")
+            previous = metadata.name
+            var file = StoredFile(metadata: metadata, sharers: [])
+            for _ in 0..<(try r.readListCount()) {
+                file.sharers.append(Sharer(userID: try r.readField(), pieces: try r.readBitfield(limits: limits)))
+            }
+            group.files[metadata.name] = file
+        }
+        return group
+    }
+
+    private mutating func readClients(from r: inout ByteReader) throws {
+        var entries: [UInt64: ClientTable.Entry] = [:]
+        var stamps = Set<UInt64>()
+        var previous: UInt64? = nil
+        for _ in 0..<(try r.readListCount()) {
+            let clientID = try r.readUInt64()
+            try Self.requireAscending(previous, clientID, "client ids")
+            previous = clientID
+            let sequence = try r.readUInt64()
+            let stamp = try r.readUInt64()
+            guard stamps.insert(stamp).inserted else { throw SnapshotError("two clients with one stamp") }
+            entries[clientID] = ClientTable.Entry(sequence: sequence, result: try TrackerResult.read(from: &r, limits: limits),
+                                                  lastUsedStamp: stamp)
+        }
+        clients = ClientTable(entries: entries)
+    }
+
+    private static func requireAscending<T: Comparable>(_ previous: T?, _ next: T, _ what: String) throws {
+        if let previous, !(previous < next) { throw SnapshotError("\(what) not strictly ascending") }
+    }
+}
