@@ -32,16 +32,19 @@ let package = Package(
         .target(name: "Networking", dependencies: ["Hashing", "BinaryCoding"], swiftSettings: strict),
         // Pure tracker domain: users, sessions, groups, files.
         .target(name: "TrackerStateMachine", dependencies: ["BinaryCoding"], swiftSettings: strict),
+        // The tracker service without I/O: client wire protocol, leader discovery and retry, and
+        // the host that drives Raft and the state machine for tracker-node and SimNet alike.
+        .target(name: "TrackerService", dependencies: ["Consensus", "TrackerStateMachine", "BinaryCoding"], swiftSettings: strict),
         // Deterministic simulation of a tracker cluster over a faulty network and disk.
-        .target(name: "SimNet", dependencies: ["Consensus", "TrackerStateMachine", "BinaryCoding"], swiftSettings: strict),
+        .target(name: "SimNet", dependencies: ["Consensus", "TrackerStateMachine", "TrackerService", "BinaryCoding"], swiftSettings: strict),
         .executableTarget(
             name: "TrackerNode",
-            dependencies: ["Consensus", "DurableLog", "TrackerStateMachine", "Networking", "Hashing", "BinaryCoding"],
+            dependencies: ["Consensus", "DurableLog", "TrackerStateMachine", "TrackerService", "Networking", "Hashing", "BinaryCoding"],
             swiftSettings: strict
         ),
         .executableTarget(
             name: "Client",
-            dependencies: ["TrackerStateMachine", "Networking", "Hashing", "BinaryCoding"],
+            dependencies: ["TrackerStateMachine", "TrackerService", "Networking", "Hashing", "BinaryCoding"],
             swiftSettings: strict
         ),
         .executableTarget(
@@ -60,6 +63,7 @@ let package = Package(
         .testTarget(name: "DurableLogTests", dependencies: ["DurableLog", "Consensus"], swiftSettings: strict),
         .testTarget(name: "HashingTests", dependencies: ["Hashing"], swiftSettings: strict),
         .testTarget(name: "TrackerStateMachineTests", dependencies: ["TrackerStateMachine"], swiftSettings: strict),
+        .testTarget(name: "TrackerServiceTests", dependencies: ["TrackerService", "TrackerStateMachine", "Consensus"], swiftSettings: strict),
         .testTarget(name: "NetworkingTests", dependencies: ["Networking"], swiftSettings: strict),
         .testTarget(name: "SimulationTests", dependencies: ["SimNet", "Consensus"], swiftSettings: strict),
     ],

@@ -185,6 +185,9 @@ public struct Ready: Sendable {
     /// Reads that will never be confirmed here (this node lost leadership): fail or redirect them.
     public var droppedReads: [UInt64] = []
 
+    /// An empty batch.
+    public init() {}
+
     /// Whether the batch carries nothing.
     public var isEmpty: Bool {
         softState == nil && hardState == nil && entries.isEmpty && messages.isEmpty

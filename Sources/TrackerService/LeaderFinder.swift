@@ -1,0 +1,82 @@
+import Consensus
+
+/// Where a client sends its next attempt, and how long it waits first. Pure: the real client
+/// and SimNet's simulated clients share it, so both find the leader the same way.
+///
+/// The client starts at a random tracker, follows redirects at once (a bounded number in a row),
+/// and after a failure (no leader, timeout, refused connection) moves to the next tracker; once
+/// every tracker has failed in a row it backs off exponentially, with jitter, up to a ceiling.
+public struct LeaderFinder: Sendable {
+    /// One tracker: its id and its `host:port`.
+    public struct Tracker: Equatable, Sendable {
+        public var id: NodeID
+        public var address: String
+
+        /// Makes a tracker entry.
+        public init(id: NodeID, address: String) {
+            self.id = id
+            self.address = address
+        }
+    }
+
+    /// Timing and bounds of the search.
+    public struct Policy: Sendable {
+        /// Pause after every tracker failed once in a row.
+        public var backoffMinMillis: UInt64 = 50
+        /// The longest pause.
+        public var backoffMaxMillis: UInt64 = 1_000
+        /// Redirects followed in a row before they count as a failure (a redirect loop).
+        public var redirectsInRowMax = 3
+
+        /// The default policy.
+        public init() {}
+    }
+
+    /// Every tracker, sorted by id.
+    public let trackers: [Tracker]
+    public let policy: Policy
+    private var cursor: Int
+    private var failuresInRow = 0
+    private var redirectsInRow = 0
+    private var random: SeededGenerator
+
+    /// Starts at a tracker chosen with `seed`.
+    public init(trackers: [Tracker], seed: UInt64, policy: Policy = Policy()) {
+        precondition(!trackers.isEmpty, "no trackers")
+        self.trackers = trackers.sorted { $0.id < $1.id }
+        self.policy = policy
+        random = SeededGenerator(seed: seed)
+        cursor = Int.random(in: 0..<trackers.count, using: &random)
+    }
+
+    /// The tracker to send the next attempt to.
+    public var target: Tracker { trackers[cursor] }
+
+    /// The attempt succeeded: stay with this tracker.
+    public mutating func succeeded() {
+        failuresInRow = 0
+        redirectsInRow = 0
+    }
+
+    /// The tracker named another as leader. Returns the pause before the next attempt.
+    public mutating func redirected(to leader: NodeID) -> UInt64 {
+        redirectsInRow += 1
+        guard redirectsInRow <= policy.redirectsInRowMax, let i = trackers.firstIndex(where: { $0.id == leader }) else {
+            redirectsInRow = 0
+            return failed()
+        }
+        cursor = i
+        return 0
+    }
+
+    /// The attempt failed (no leader, timeout, connection refused). Moves to the next tracker
+    /// and returns the pause before the next attempt.
+    public mutating func failed() -> UInt64 {
+        failuresInRow += 1
+        cursor = (cursor + 1) % trackers.count
+        guard failuresInRow >= trackers.count else { return 0 }
+        let rounds = min(failuresInRow / trackers.count, 16)
+        let ceiling = min(policy.backoffMaxMillis, policy.backoffMinMillis << UInt64(rounds - 1))
+        return ceiling / 2 + UInt64.random(in: 0...(ceiling / 2), using: &random)
+    }
+}

@@ -1,0 +1,118 @@
+import Consensus
+import TrackerStateMachine
+
+extension TrackerHost {
+    /// Whether `ready()` has work for the shell.
+    public var hasReady: Bool {
+        batchInFlight == nil && (raft.hasReady || !replies.isEmpty || !jobsOut.isEmpty)
+    }
+
+    /// Takes the next batch. The shell carries it out in order, then calls `advance()`.
+    public mutating func ready() -> HostBatch {
+        precondition(batchInFlight == nil, "ready() twice without advance()")
+        let isFromRaft = raft.hasReady
+        let rd = isFromRaft ? raft.ready() : Ready()
+        batchInFlight = (rd, isFromRaft)
+        let batch = HostBatch(raft: rd, replies: replies, passwordJobs: jobsOut)
+        replies.removeAll()
+        jobsOut.removeAll()
+        return batch
+    }
+
+    /// Acknowledges the batch: applies its committed entries to the state machine, serves the
+    /// reads that are now safe, and returns the replies that became ready.
+    public mutating func advance() -> [Reply] {
+        guard let (rd, isFromRaft) = batchInFlight else { preconditionFailure("advance() without ready()") }
+        batchInFlight = nil
+        for entry in rd.committedEntries { apply(entry) }
+        if isFromRaft { raft.advance() }
+        for id in rd.droppedReads {
+            if let read = pendingReads.removeValue(forKey: id) { answerNotLeader(read) }
+        }
+        for state in rd.readStates {
+            if let read = pendingReads.removeValue(forKey: state.requestID) { confirmedReads.append((state.index, read)) }
+        }
+        serveConfirmedReads()
+        if raft.role != .leader { failPendingJobs() }
+        defer { replies.removeAll() }
+        return replies
+    }
+
+    /// Applies one committed entry and answers the request that proposed it, if it was ours.
+    mutating func apply(_ entry: Entry) {
+        let result: TrackerResult? = entry.kind == .normal ? machine.apply(encoded: entry.data) : nil
+        guard let pending = pendingWrites.removeValue(forKey: entry.index), let target = pending.target else { return }
+        guard pending.term == entry.term, let result else {
+            // Another leader's entry took this index: ours was lost. The client retries with
+            // the same sequence, so it cannot be applied twice.
+            reply(target, notLeaderResponse)
+            return
+        }
+        switch pending.kind {
+        case let .login(token):
+            answerLogin(token: token, result: result, target: target)
+        case .plain, .leaderOwn:
+            reply(target, .result(result))
+        }
+    }
+
+    /// A login applied: the token is good only if its session is the one now open (a retried
+    /// login may have been answered from the exactly-once cache, with an older token).
+    mutating func answerLogin(token: [UInt8], result: TrackerResult, target: ReplyTarget) {
+        guard case .ok = result else {
+            reply(target, .result(result))
+            return
+        }
+        if case let .ok(.session(session)) = machine.query(.session(tokenHash: hashToken(token))) {
+            reply(target, .loggedIn(token: token, session: session))
+        } else {
+            reply(target, .retryLater(reason: "login was completed by an earlier attempt; log in again"))
+        }
+    }
+
+    /// Serves confirmed reads whose index the state machine has reached.
+    mutating func serveConfirmedReads() {
+        let applied = raft.appliedIndex
+        var waiting: [(index: UInt64, read: PendingRead)] = []
+        for (index, read) in confirmedReads {
+            guard index <= applied else {
+                waiting.append((index, read))
+                continue
+            }
+            switch read {
+            case let .query(query, target):
+                reply(target, .result(machine.query(query)))
+            case let .login(request, target):
+                continueLogin(request, target: target)
+            }
+        }
+        confirmedReads = waiting
+    }
+
+    /// The credentials are read (linearizably): check the password off the Raft path.
+    mutating func continueLogin(_ request: ClientRequest, target: ReplyTarget) {
+        guard case let .login(userID, password, _) = request.operation else { return }
+        switch machine.query(.credentials(userID: userID)) {
+        case let .ok(.credentials(salt, passwordHash)):
+            startJob(.verify(password: password, salt: salt, passwordHash: passwordHash), pending: .login(request, target))
+        case .ok, .failed:
+            // Do not tell a stranger which user ids exist.
+            reply(target, .rejected(reason: "wrong user id or password"))
+        }
+    }
+
+    mutating func failPendingJobs() {
+        for (_, job) in pendingJobs.sorted(by: { $0.key < $1.key }) {
+            switch job {
+            case let .createUser(_, target), let .login(_, target): reply(target, notLeaderResponse)
+            }
+        }
+        pendingJobs.removeAll()
+    }
+
+    mutating func answerNotLeader(_ read: PendingRead) {
+        switch read {
+        case let .query(_, target), let .login(_, target): reply(target, notLeaderResponse)
+        }
+    }
+}

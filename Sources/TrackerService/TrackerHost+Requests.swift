@@ -1,0 +1,72 @@
+import Consensus
+import TrackerStateMachine
+
+extension TrackerHost {
+    /// What a tracker that is not the leader answers: where the leader is, or that none is known.
+    var notLeaderResponse: ClientResponse {
+        let leader = raft.leader
+        if leader != 0, leader != raft.config.id, let address = options.addresses[leader] {
+            return .redirect(leader: leader, address: address)
+        }
+        return .noLeader
+    }
+
+    mutating func reply(_ target: ReplyTarget, _ response: ClientResponse) {
+        replies.append(Reply(target: target, response: response))
+    }
+
+    mutating func reject(_ target: ReplyTarget) {
+        reply(target, .rejected(reason: "operation not allowed from a client"))
+    }
+
+    /// The hash of the request's session token; answers "not logged in" and returns nil when
+    /// the request carries none.
+    mutating func sessionHash(_ request: ClientRequest, _ target: ReplyTarget) -> TokenHash? {
+        guard !request.token.isEmpty else {
+            reply(target, .result(.failure(.notLoggedIn)))
+            return nil
+        }
+        return hashToken(request.token)
+    }
+
+    mutating func startJob(_ work: PasswordJob.Work, pending: PendingJob) {
+        let id = takeID()
+        pendingJobs[id] = pending
+        jobsOut.append(PasswordJob(id: id, work: work))
+    }
+
+    mutating func startRead(_ query: TrackerQuery, pending: PendingRead) {
+        let id = takeID()
+        do throws(ProposalError) {
+            try raft.readIndex(requestID: id)
+            pendingReads[id] = pending
+        } catch {
+            switch pending {
+            case let .query(_, target), let .login(_, target): reply(target, response(for: error))
+            }
+        }
+    }
+
+    mutating func propose(_ envelope: CommandEnvelope, kind: WriteKind, target: ReplyTarget?) {
+        do throws(ProposalError) {
+            let ticket = try raft.propose(envelope.encode())
+            pendingWrites[ticket.index] = PendingWrite(term: ticket.term, target: target, kind: kind)
+        } catch {
+            if let target { reply(target, response(for: error)) }
+        }
+    }
+
+    func response(for error: ProposalError) -> ClientResponse {
+        switch error {
+        case .notLeader: notLeaderResponse
+        case .transferring: .retryLater(reason: "leadership transfer in progress")
+        case .uncommittedBytesExceeded, .tooManyPendingReads: .retryLater(reason: "tracker overloaded")
+        case .entryTooLarge: .rejected(reason: "request too large")
+        }
+    }
+
+    mutating func takeID() -> UInt64 {
+        defer { nextID += 1 }
+        return nextID
+    }
+}

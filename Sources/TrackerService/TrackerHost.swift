@@ -1,0 +1,233 @@
+import Consensus
+import TrackerStateMachine
+
+/// Where a reply goes: the shell's connection number and the request's tag on it.
+public struct ReplyTarget: Hashable, Sendable {
+    public var connection: UInt64
+    public var tag: UInt64
+
+    /// Makes a reply target.
+    public init(connection: UInt64, tag: UInt64) {
+        self.connection = connection
+        self.tag = tag
+    }
+}
+
+/// A response to send to a client.
+public struct Reply: Equatable, Sendable {
+    public var target: ReplyTarget
+    public var response: ClientResponse
+}
+
+/// Slow password work the shell does off the path that drives Raft, then hands back with
+/// `TrackerHost.completePasswordJob`. The password lives only in the job, never in the log.
+public struct PasswordJob: Sendable {
+    public enum Work: Sendable {
+        /// Make a random salt and the slow hash of the password (create_user).
+        case hash(password: String)
+        /// Check the password against a stored salt and hash; on a match also make a random
+        /// session token (login).
+        case verify(password: String, salt: [UInt8], passwordHash: [UInt8])
+    }
+
+    public var id: UInt64
+    public var work: Work
+}
+
+/// The shell's answer to a `PasswordJob`.
+public enum PasswordOutcome: Sendable {
+    /// For `.hash`: the salt and hash to store.
+    case hashed(salt: [UInt8], passwordHash: [UInt8])
+    /// For `.verify`: whether the password matched and, if so, a new random token.
+    case verified(isMatch: Bool, newToken: [UInt8])
+}
+
+/// Settings of a tracker host.
+public struct HostOptions: Sendable {
+    /// Milliseconds between ticks (the shell calls `tick` this often).
+    public var tickMillis: UInt64 = 10
+    /// How often a leader looks for sessions whose lease ran out.
+    public var expiryCheckMillis: UInt64 = 1_000
+    /// Requests waiting for a commit, a read round or password work, at most.
+    public var pendingRequestsMax = 10_000
+    /// The state machine's limits; equal on every tracker.
+    public var limits: Limits = .standard
+    /// Each tracker's client address, for redirects.
+    public var addresses: [NodeID: String] = [:]
+
+    /// Default settings.
+    public init() {}
+}
+
+/// One batch of work for the shell, in order: persist `raft.hardState` and `raft.entries`
+/// (fsync when `raft.mustSync`), send `raft.messages`, send `replies`, start `passwordJobs`;
+/// then call `advance()`, which applies what committed and returns more replies.
+public struct HostBatch: Sendable {
+    public var raft: Ready
+    public var replies: [Reply]
+    public var passwordJobs: [PasswordJob]
+}
+
+/// The whole tracker without I/O: a Raft node, the tracker state machine, and the bookkeeping
+/// between client requests and log entries. tracker-node drives it with sockets, disk and a
+/// clock; SimNet drives the same code with simulated ones.
+public struct TrackerHost: Sendable {
+    /// The Raft core.
+    public internal(set) var raft: RaftNode
+    /// The applied state.
+    public internal(set) var machine: TrackerStateMachine
+    public let options: HostOptions
+    let hashToken: @Sendable ([UInt8]) -> TokenHash
+
+    var nowMillis: UInt64 = 0
+    var leaderSinceMillis: UInt64?
+    var lastExpiryCheckMillis: UInt64 = 0
+    var pendingWrites: [UInt64: PendingWrite] = [:]
+    var pendingReads: [UInt64: PendingRead] = [:]
+    var confirmedReads: [(index: UInt64, read: PendingRead)] = []
+    var pendingJobs: [UInt64: PendingJob] = [:]
+    var nextID: UInt64 = 1
+    var replies: [Reply] = []
+    var jobsOut: [PasswordJob] = []
+    /// The batch the shell is carrying out, and whether it came from the Raft core.
+    var batchInFlight: (ready: Ready, isFromRaft: Bool)?
+
+    enum WriteKind: Sendable {
+        case plain
+        case login(token: [UInt8])
+        case leaderOwn
+    }
+
+    struct PendingWrite: Sendable {
+        var term: UInt64
+        var target: ReplyTarget?
+        var kind: WriteKind
+    }
+
+    enum PendingRead: Sendable {
+        case query(TrackerQuery, ReplyTarget)
+        case login(ClientRequest, ReplyTarget)
+    }
+
+    enum PendingJob: Sendable {
+        case createUser(ClientRequest, ReplyTarget)
+        case login(ClientRequest, ReplyTarget)
+    }
+
+    /// Starts a host from stored Raft state; `hashToken` turns a session token into the hash
+    /// the log keeps (SHA-256 in tracker-node).
+    public init(raftConfig: Config, persisted: PersistedState, options: HostOptions,
+                hashToken: @escaping @Sendable ([UInt8]) -> TokenHash) throws {
+        raft = try RaftNode(config: raftConfig, persisted: persisted)
+        machine = TrackerStateMachine(limits: options.limits)
+        self.options = options
+        self.hashToken = hashToken
+    }
+
+    var pendingCount: Int { pendingWrites.count + pendingReads.count + confirmedReads.count + pendingJobs.count }
+
+    // MARK: - Inputs
+
+    /// Advances time: one Raft tick, and on a leader the periodic expiry of sessions.
+    public mutating func tick(nowMillis now: UInt64) {
+        nowMillis = max(nowMillis, now)
+        raft.tick()
+        guard raft.role == .leader else {
+            leaderSinceMillis = nil
+            return
+        }
+        let since = leaderSinceMillis ?? nowMillis
+        leaderSinceMillis = since
+        // A new leader waits one lease before expiring anything, so every live client has had
+        // time to renew its lease against this leader's clock.
+        guard nowMillis - since >= options.limits.sessionLeaseMillis,
+              nowMillis - lastExpiryCheckMillis >= options.expiryCheckMillis else { return }
+        lastExpiryCheckMillis = nowMillis
+        guard machine.state.hasSessionExpiring(atOrBefore: nowMillis) else { return }
+        let envelope = CommandEnvelope(clientID: 0, sequence: 0, command: .expireSessions(nowMillis: nowMillis))
+        propose(envelope, kind: .leaderOwn, target: nil)
+    }
+
+    /// Hands a Raft message from another tracker to the core.
+    public mutating func receive(_ message: Message) {
+        raft.step(message)
+    }
+
+    /// Takes a client's request. The answer comes back as a `Reply` from `ready()` or `advance()`.
+    public mutating func submit(_ request: ClientRequest, replyTo target: ReplyTarget) {
+        if case .clusterStatus = request.operation {
+            reply(target, .status(status))
+            return
+        }
+        guard raft.role == .leader else {
+            reply(target, notLeaderResponse)
+            return
+        }
+        guard pendingCount < options.pendingRequestsMax else {
+            reply(target, .retryLater(reason: "too many requests in progress"))
+            return
+        }
+        switch request.operation {
+        case let .createUser(_, password):
+            guard !password.isEmpty, password.utf8.count <= 256 else {
+                reply(target, .rejected(reason: "password must be 1 to 256 bytes"))
+                return
+            }
+            startJob(.hash(password: password), pending: .createUser(request, target))
+        case let .login(userID, _, _):
+            startRead(.credentials(userID: userID), pending: .login(request, target))
+        case let .command(command):
+            guard let hash = sessionHash(request, target) else { return }
+            guard let bound = command.bound(to: hash, nowMillis: nowMillis) else { return reject(target) }
+            propose(CommandEnvelope(clientID: request.clientID, sequence: request.sequence, command: bound), kind: .plain, target: target)
+        case let .query(query):
+            guard let hash = sessionHash(request, target) else { return }
+            guard let bound = query.bound(to: hash) else { return reject(target) }
+            startRead(bound, pending: .query(bound, target))
+        case .clusterStatus:
+            break
+        }
+    }
+
+    /// Hands back the outcome of a `PasswordJob`.
+    public mutating func completePasswordJob(id: UInt64, outcome: PasswordOutcome) {
+        guard let job = pendingJobs.removeValue(forKey: id) else { return }
+        switch (job, outcome) {
+        case let (.createUser(request, target), .hashed(salt, passwordHash)):
+            guard case let .createUser(userID, _) = request.operation else { return }
+            let command = TrackerCommand.createUser(userID: userID, salt: salt, passwordHash: passwordHash)
+            propose(CommandEnvelope(clientID: request.clientID, sequence: request.sequence, command: command), kind: .plain, target: target)
+        case let (.login(request, target), .verified(isMatch, newToken)):
+            guard case let .login(userID, _, peerAddress) = request.operation else { return }
+            guard isMatch else {
+                reply(target, .rejected(reason: "wrong user id or password"))
+                return
+            }
+            let command = TrackerCommand.openSession(userID: userID, tokenHash: hashToken(newToken),
+                                                     peerAddress: peerAddress, nowMillis: nowMillis)
+            propose(CommandEnvelope(clientID: request.clientID, sequence: request.sequence, command: command),
+                    kind: .login(token: newToken), target: target)
+        case let (.createUser(_, target), _), let (.login(_, target), _):
+            reply(target, .retryLater(reason: "internal password error"))
+        }
+    }
+
+    /// Asks the leader to hand leadership to its most caught-up follower (clean shutdown).
+    /// Returns false when this tracker is not the leader or has no follower.
+    public mutating func transferLeadership() -> Bool {
+        guard raft.role == .leader else { return false }
+        guard let best = raft.matchIndexes.filter({ $0.id != raft.config.id }).max(by: { $0.match < $1.match }) else { return false }
+        do { try raft.transferLeadership(to: best.id) } catch { return false }
+        return true
+    }
+
+    /// This tracker's view of the cluster.
+    public var status: TrackerStatus {
+        let followers = raft.role == .leader
+            ? raft.matchIndexes.filter { $0.id != raft.config.id }.map { TrackerStatus.FollowerMatch(id: $0.id, matchIndex: $0.match) }
+            : []
+        return TrackerStatus(id: raft.config.id, role: raft.role, term: raft.term, leader: raft.leader,
+                             commitIndex: raft.commitIndex, appliedIndex: raft.appliedIndex,
+                             lastIndex: raft.lastIndex, followerMatch: followers)
+    }
+}

@@ -1,0 +1,166 @@
+import Testing
+import Consensus
+import TrackerStateMachine
+@testable import TrackerService
+
+@Suite("Tracker host")
+struct TrackerHostTests {
+    /// Creates a user and logs in through the leader; returns the session token.
+    func loggedIn(_ cluster: inout HostCluster, user: String, clientID: UInt64) throws -> [UInt8] {
+        let leader = try #require(cluster.leader)
+        let created = cluster.send(ClientRequest(clientID: clientID, sequence: 1, operation: .createUser(userID: user, password: "pw-\(user)")), to: leader)
+        #expect(created == .result(.ok(.done)))
+        let login = cluster.send(ClientRequest(clientID: clientID, sequence: 2, operation: .login(userID: user, password: "pw-\(user)", peerAddress: "127.0.0.1:9\(clientID)")), to: leader)
+        guard case let .loggedIn(token, session) = login else {
+            Issue.record("login failed: \(String(describing: login))")
+            return []
+        }
+        #expect(session.userID == user)
+        return token
+    }
+
+    @Test("create a user, log in, create a group and list it, through the leader")
+    func happyPath() throws {
+        var cluster = HostCluster()
+        let leader = cluster.electLeader()
+        let token = try loggedIn(&cluster, user: "alice", clientID: 7)
+        let created = cluster.send(ClientRequest(clientID: 7, sequence: 3, token: token, operation: .command(.createGroup(tokenHash: unboundTokenHash, groupID: "g1"))), to: leader)
+        #expect(created == .result(.ok(.done)))
+        let listed = cluster.send(ClientRequest(clientID: 7, sequence: 4, token: token, operation: .query(.listGroups(tokenHash: unboundTokenHash))), to: leader)
+        #expect(listed == .result(.ok(.groups([GroupSummary(groupID: "g1", ownerID: "alice", memberCount: 1)]))))
+        // Every replica applied the same state.
+        cluster.tick(10)
+        let states = cluster.ids.map { cluster.hosts[$0]!.machine.state }
+        #expect(states.allSatisfy { $0 == states[0] })
+    }
+
+    @Test("a follower redirects to the leader's address")
+    func followerRedirects() {
+        var cluster = HostCluster()
+        let leader = cluster.electLeader()
+        let follower = cluster.ids.first { $0 != leader }!
+        let answer = cluster.send(ClientRequest(clientID: 1, sequence: 1, operation: .createUser(userID: "bob", password: "x")), to: follower)
+        #expect(answer == .redirect(leader: leader, address: "127.0.0.1:\(7000 + leader)"))
+    }
+
+    @Test("without a leader the answer is noLeader")
+    func noLeaderYet() {
+        var cluster = HostCluster()
+        let answer = cluster.send(ClientRequest(clientID: 1, sequence: 1, operation: .createUser(userID: "bob", password: "x")), to: 1)
+        #expect(answer == .noLeader)
+    }
+
+    @Test("a wrong password and an unknown user get the same refusal")
+    func wrongPassword() throws {
+        var cluster = HostCluster()
+        let leader = cluster.electLeader()
+        _ = try loggedIn(&cluster, user: "carol", clientID: 3)
+        let wrong = cluster.send(ClientRequest(clientID: 3, sequence: 3, operation: .login(userID: "carol", password: "nope", peerAddress: "127.0.0.1:1")), to: leader)
+        let unknown = cluster.send(ClientRequest(clientID: 3, sequence: 4, operation: .login(userID: "nobody", password: "nope", peerAddress: "127.0.0.1:1")), to: leader)
+        #expect(wrong == .rejected(reason: "wrong user id or password"))
+        #expect(unknown == wrong)
+    }
+
+    @Test("a command without a token is refused as not logged in; leader-only commands are refused")
+    func authorization() {
+        var cluster = HostCluster()
+        let leader = cluster.electLeader()
+        let noToken = cluster.send(ClientRequest(clientID: 1, sequence: 1, operation: .command(.createGroup(tokenHash: unboundTokenHash, groupID: "g"))), to: leader)
+        #expect(noToken == .result(.failure(.notLoggedIn)))
+        let forged = cluster.send(ClientRequest(clientID: 1, sequence: 2, token: [1, 2, 3], operation: .command(.expireSessions(nowMillis: 1 << 60))), to: leader)
+        #expect(forged == .rejected(reason: "operation not allowed from a client"))
+        let credentials = cluster.send(ClientRequest(clientID: 1, sequence: 3, token: [1, 2, 3], operation: .query(.credentials(userID: "x"))), to: leader)
+        #expect(credentials == .rejected(reason: "operation not allowed from a client"))
+    }
+
+    @Test("a retried request with the same sequence is applied once and answered the same")
+    func retryAppliedOnce() throws {
+        var cluster = HostCluster()
+        let leader = cluster.electLeader()
+        let token = try loggedIn(&cluster, user: "dave", clientID: 4)
+        let request = ClientRequest(clientID: 4, sequence: 3, token: token, operation: .command(.createGroup(tokenHash: unboundTokenHash, groupID: "g")))
+        let first = cluster.send(request, to: leader, connection: 1)
+        let second = cluster.send(request, to: leader, connection: 2)
+        #expect(first == .result(.ok(.done)))
+        #expect(second == first, "a second apply would say the group exists")
+    }
+
+    @Test("sessions whose lease ran out are expired by the leader, and their token stops working")
+    func leaseExpiry() throws {
+        var cluster = HostCluster()
+        let leader = cluster.electLeader()
+        let token = try loggedIn(&cluster, user: "erin", clientID: 5)
+        let lease = Limits.standard.sessionLeaseMillis
+        cluster.tick(Int(lease / 10) + 300)
+        #expect(cluster.hosts[leader]!.machine.state.sessionCount == 0)
+        let after = cluster.send(ClientRequest(clientID: 5, sequence: 9, token: token, operation: .query(.listGroups(tokenHash: unboundTokenHash))), to: leader)
+        #expect(after == .result(.failure(.notLoggedIn)))
+    }
+
+    @Test("keepalives hold a session open past its lease")
+    func keepAliveHolds() throws {
+        var cluster = HostCluster()
+        let leader = cluster.electLeader()
+        let token = try loggedIn(&cluster, user: "fay", clientID: 6)
+        let lease = Limits.standard.sessionLeaseMillis
+        var sequence: UInt64 = 3
+        for _ in 0..<6 {
+            cluster.tick(Int(lease / 30))
+            let renewed = cluster.send(ClientRequest(clientID: 6, sequence: sequence, token: token, operation: .command(.keepAlive(tokenHash: unboundTokenHash, nowMillis: 0))), to: leader)
+            sequence += 1
+            guard case .result(.ok(.session)) = renewed else {
+                Issue.record("keepalive failed: \(String(describing: renewed))")
+                return
+            }
+        }
+        #expect(cluster.hosts[leader]!.machine.state.sessionCount == 1)
+    }
+}
+
+@Suite("Service wire format and leader finding")
+struct ServiceCodecTests {
+    @Test("requests and responses round-trip; truncated bytes are refused")
+    func roundTrip() throws {
+        let requests = [
+            ClientRequest(clientID: 1, sequence: 2, operation: .createUser(userID: "u", password: "p")),
+            ClientRequest(clientID: 1, sequence: 3, operation: .login(userID: "u", password: "p", peerAddress: "1.2.3.4:5")),
+            ClientRequest(clientID: 1, sequence: 4, token: [9, 9], operation: .command(.joinGroup(tokenHash: unboundTokenHash, groupID: "g"))),
+            ClientRequest(clientID: 1, sequence: 5, token: [9], operation: .query(.listFiles(tokenHash: unboundTokenHash, groupID: "g"))),
+            ClientRequest(clientID: 1, sequence: 6, operation: .clusterStatus),
+        ]
+        for request in requests {
+            let bytes = ServiceCodec.encode(request)
+            #expect(try ServiceCodec.decodeRequest(bytes) == request)
+            for cut in 0..<bytes.count { #expect(throws: (any Error).self) { _ = try ServiceCodec.decodeRequest(Array(bytes[..<cut])) } }
+        }
+        let responses: [ClientResponse] = [
+            .result(.ok(.done)), .result(.failure(.notMember, "g")), .loggedIn(token: [1, 2], session: SessionInfo(userID: "u", peerAddress: "a:1", leaseExpiryMillis: 5)),
+            .redirect(leader: 2, address: "127.0.0.1:7002"), .noLeader, .retryLater(reason: "r"), .rejected(reason: "x"),
+            .status(TrackerStatus(id: 1, role: .leader, term: 3, leader: 1, commitIndex: 9, appliedIndex: 9, lastIndex: 10,
+                                  followerMatch: [.init(id: 2, matchIndex: 8)])),
+        ]
+        for response in responses {
+            let bytes = ServiceCodec.encode(response)
+            #expect(try ServiceCodec.decodeResponse(bytes) == response)
+            for cut in 0..<bytes.count { #expect(throws: (any Error).self) { _ = try ServiceCodec.decodeResponse(Array(bytes[..<cut])) } }
+        }
+    }
+
+    @Test("the leader finder follows redirects, rotates on failure and backs off once all failed")
+    func leaderFinder() {
+        let trackers = (1...3).map { LeaderFinder.Tracker(id: NodeID($0), address: "127.0.0.1:\(7000 + $0)") }
+        var finder = LeaderFinder(trackers: trackers, seed: 5)
+        #expect(finder.redirected(to: 2) == 0)
+        #expect(finder.target.id == 2)
+        #expect(finder.failed() == 0)
+        #expect(finder.target.id == 3)
+        #expect(finder.failed() == 0)
+        let pause = finder.failed()
+        #expect(pause >= 25 && pause <= 50, "a full round of failures backs off")
+        var longest: UInt64 = 0
+        for _ in 0..<60 { longest = max(longest, finder.failed()) }
+        #expect(longest <= finder.policy.backoffMaxMillis && longest >= finder.policy.backoffMaxMillis / 2)
+        finder.succeeded()
+        #expect(finder.failed() == 0)
+    }
+}
