@@ -13,6 +13,7 @@ public struct CryptoError: Error, Equatable, Sendable, CustomStringConvertible {
         self.detail = detail
     }
 
+    /// "<function> failed: <detail>".
     public var description: String { "\(function) failed: \(detail)" }
 }
 
