@@ -45,7 +45,7 @@ struct DamageTests {
         let storage = try FileStorage(directory: directory.path, segmentBytesTarget: 3 * recordBytes())
         try storage.save(hardState: nil, entries: makeEntries(1...3, term: 1), mustSync: true)
         try storage.save(hardState: nil, entries: makeEntries(4...6, term: 1), mustSync: true)
-        try flipBit(directory.segmentPath(1), atByte: recordBytes() + 20)
+        try flipBit(directory.segmentPath(1), atByte: recordBytes() + 8 + 21 + 3)  // a data byte: only the CRC sees it
         let error = try #require(throws: DurableLogError.self) { try FileStorage(directory: directory.path).load() }
         #expect(error.kind == .corruptRecord)
         #expect(error.path == directory.segmentPath(1))
