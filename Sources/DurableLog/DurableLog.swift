@@ -1,1 +1,0 @@
-// Filled by the DurableLog part of the Consensus issue.

@@ -1,0 +1,113 @@
+import Glibc
+
+/// Thin wrappers over the POSIX file calls the log needs: each retries `EINTR`, loops partial
+/// reads and writes, and turns failures into `DurableLogError`s carrying the path and errno text.
+enum SystemFiles {
+    /// Bytes read per `read` call when loading a file.
+    static let readChunkBytes = 1 << 20
+
+    static func failure(_ operation: String, _ path: String, errno code: Int32 = errno) -> DurableLogError {
+        let text = String(cString: strerror(code))
+        return DurableLogError(.system(operation: operation, errno: code), path: path, reason: "\(operation) failed: \(text)")
+    }
+
+    /// Runs `call` until it does not fail with EINTR.
+    static func retrying<T: BinaryInteger>(_ call: () -> T) -> T {
+        while true {
+            let result = call()
+            if result != -1 || errno != EINTR { return result }
+        }
+    }
+
+    static func open(_ path: String, flags: Int32, mode: mode_t = 0o644) throws -> Int32 {
+        let fd = retrying { Glibc.open(path, flags | O_CLOEXEC, mode) }
+        guard fd >= 0 else { throw failure("open", path) }
+        return fd
+    }
+
+    static func close(_ fd: Int32) {
+        // close is not retried on EINTR: on Linux the descriptor is released either way.
+        _ = Glibc.close(fd)
+    }
+
+    /// Writes every byte of `bytes` at `offset`.
+    static func writeAll(_ fd: Int32, _ bytes: [UInt8], at offset: Int, path: String) throws {
+        try bytes.withUnsafeBytes { buffer in
+            var written = 0
+            while written < buffer.count {
+                let result = retrying {
+                    pwrite(fd, buffer.baseAddress! + written, buffer.count - written, off_t(offset + written))
+                }
+                guard result > 0 else { throw failure("pwrite", path) }
+                written += result
+            }
+        }
+    }
+
+    /// Reads the whole file at `path`; returns nil when it does not exist.
+    static func readAll(_ path: String) throws -> [UInt8]? {
+        let fd = retrying { Glibc.open(path, O_RDONLY | O_CLOEXEC) }
+        if fd < 0, errno == ENOENT { return nil }
+        guard fd >= 0 else { throw failure("open", path) }
+        defer { close(fd) }
+        var bytes: [UInt8] = []
+        var chunk = [UInt8](repeating: 0, count: readChunkBytes)
+        while true {
+            let count = chunk.withUnsafeMutableBytes { buffer in retrying { read(fd, buffer.baseAddress, buffer.count) } }
+            guard count >= 0 else { throw failure("read", path) }
+            if count == 0 { return bytes }
+            bytes.append(contentsOf: chunk[0..<count])
+        }
+    }
+
+    static func syncData(_ fd: Int32, path: String) throws {
+        guard retrying({ fdatasync(fd) }) == 0 else { throw failure("fdatasync", path) }
+    }
+
+    static func syncAll(_ fd: Int32, path: String) throws {
+        guard retrying({ fsync(fd) }) == 0 else { throw failure("fsync", path) }
+    }
+
+    static func truncate(_ fd: Int32, toBytes length: Int, path: String) throws {
+        guard retrying({ ftruncate(fd, off_t(length)) }) == 0 else { throw failure("ftruncate", path) }
+    }
+
+    static func rename(_ from: String, to: String) throws {
+        guard Glibc.rename(from, to) == 0 else { throw failure("rename to \(to)", from) }
+    }
+
+    /// Removes `path`; a file that is already gone is not an error.
+    static func remove(_ path: String) throws {
+        guard unlink(path) == 0 || errno == ENOENT else { throw failure("unlink", path) }
+    }
+
+    /// Creates `path` and any missing parents; returns whether the last component was created.
+    static func makeDirectories(_ path: String) throws -> Bool {
+        var prefix = path.hasPrefix("/") ? "/" : ""
+        var created = false
+        for component in path.split(separator: "/") {
+            prefix += prefix.isEmpty || prefix.hasSuffix("/") ? String(component) : "/" + component
+            created = mkdir(prefix, 0o755) == 0
+            guard created || errno == EEXIST else { throw failure("mkdir", prefix) }
+        }
+        return created
+    }
+
+    /// The names in a directory, sorted, without "." and "..".
+    static func list(_ path: String) throws -> [String] {
+        guard let directory = opendir(path) else { throw failure("opendir", path) }
+        defer { closedir(directory) }
+        var names: [String] = []
+        while true {
+            errno = 0
+            guard let entry = readdir(directory) else {
+                guard errno == 0 else { throw failure("readdir", path) }
+                return names.sorted()
+            }
+            let name = withUnsafePointer(to: &entry.pointee.d_name) {
+                String(cString: UnsafeRawPointer($0).assumingMemoryBound(to: CChar.self))
+            }
+            if name != ".", name != ".." { names.append(name) }
+        }
+    }
+}

@@ -1,1 +1,0 @@
-// Filled by the Hashing part of the Consensus issue.
