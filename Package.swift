@@ -9,6 +9,7 @@ let package = Package(
     products: [
         .executable(name: "tracker-node", targets: ["TrackerNode"]),
         .executable(name: "client", targets: ["Client"]),
+        .executable(name: "tracker-sim", targets: ["TrackerSim"]),
         .executable(name: "consensus-bench", targets: ["ConsensusBench"]),
         .executable(name: "state-machine-bench", targets: ["StateMachineBench"]),
     ],
@@ -47,6 +48,7 @@ let package = Package(
             dependencies: ["TrackerStateMachine", "TrackerService", "Networking", "Hashing", "BinaryCoding"],
             swiftSettings: strict
         ),
+        .executableTarget(name: "TrackerSim", dependencies: ["SimNet"], swiftSettings: strict),
         .executableTarget(
             name: "ConsensusBench",
             dependencies: ["Consensus", "DurableLog"],
