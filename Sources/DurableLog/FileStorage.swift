@@ -110,9 +110,11 @@ public final class FileStorage: RaftStorage {
         if !isLoaded { _ = try load() }
         do {
             if !entries.isEmpty { try append(entries, mustSync: mustSync) }
-            if let hardState, hardState != writtenHardState {
-                let isCommitOnly = hardState.term == writtenHardState.term && hardState.vote == writtenHardState.vote
-                try writeHardState(hardState, isDurable: mustSync || !isCommitOnly)
+            // A change of commit alone is not written: the commit index is re-learned from the
+            // leader after a restart, and writing it would cost a file replace per batch. It
+            // goes to disk with the next change of term or vote.
+            if let hardState, hardState.term != writtenHardState.term || hardState.vote != writtenHardState.vote {
+                try writeHardState(hardState, isDurable: true)
             }
         } catch let error as DurableLogError {
             failure = error
