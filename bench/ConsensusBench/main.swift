@@ -1,4 +1,5 @@
 import Consensus
+import DurableLog
 import Foundation
 
 // consensus-bench: proposals committed per second by a 3-node cluster of the pure core driven in
@@ -74,11 +75,40 @@ func measureCore() {
             cluster.drain()
         }
         let seconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
-        precondition(cluster.appliedCount == total, "applied \(cluster.appliedCount) of \(total)")
-        let rate = Double(total) / seconds
+        precondition(cluster.appliedCount == proposed, "applied \(cluster.appliedCount) of \(proposed)")
+        let rate = Double(proposed) / seconds
         print(String(format: "core: 3 nodes, in-memory, 128-byte proposals, %3d per batch: %10.0f committed/s (%d in %.2f s)",
                      batchSize, rate, total, seconds))
     }
 }
 
 measureCore()
+
+/// Appends per second to the file log, each batch fsynced (group commit), at several batch sizes.
+func measureFileLog() {
+    let directory = FileManager.default.temporaryDirectory.appendingPathComponent("consensus-bench-\(getpid())").path
+    defer { try? FileManager.default.removeItem(atPath: directory) }
+    let payload = [UInt8](repeating: 7, count: 128)
+    for batchSize in [1, 16, 256] {
+        try? FileManager.default.removeItem(atPath: directory)
+        let storage = try! FileStorage(directory: directory)
+        _ = try! storage.load()
+        let batches = max(200, 20_000 / batchSize)
+        var index: UInt64 = 0
+        let start = DispatchTime.now().uptimeNanoseconds
+        for _ in 0..<batches {
+            var entries: [Entry] = []
+            entries.reserveCapacity(batchSize)
+            for _ in 0..<batchSize {
+                index += 1
+                entries.append(Entry(term: 1, index: index, data: payload))
+            }
+            try! storage.save(hardState: nil, entries: entries, mustSync: true)
+        }
+        let seconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
+        print(String(format: "file log: 128-byte entries, fdatasync per batch of %3d: %9.0f appends/s, %7.0f batches/s (%.3f ms per batch)",
+                     batchSize, Double(index) / seconds, Double(batches) / seconds, seconds * 1000 / Double(batches)))
+    }
+}
+
+measureFileLog()
