@@ -36,6 +36,9 @@ let package = Package(
         // The tracker service without I/O: client wire protocol, leader discovery and retry, and
         // the host that drives Raft and the state machine for tracker-node and SimNet alike.
         .target(name: "TrackerService", dependencies: ["Consensus", "TrackerStateMachine", "BinaryCoding"], swiftSettings: strict),
+        // A blocking client of the tracker cluster over real TCP: connections, leader discovery,
+        // retries with the same request number. Used by client, the benchmarks and the tests.
+        .target(name: "TrackerClient", dependencies: ["TrackerService", "Networking", "Consensus", "Hashing"], swiftSettings: strict),
         // Deterministic simulation of a tracker cluster over a faulty network and disk.
         .target(name: "SimNet", dependencies: ["Consensus", "TrackerStateMachine", "TrackerService", "BinaryCoding"], swiftSettings: strict),
         .executableTarget(
@@ -45,7 +48,7 @@ let package = Package(
         ),
         .executableTarget(
             name: "Client",
-            dependencies: ["TrackerStateMachine", "TrackerService", "Networking", "Hashing", "BinaryCoding"],
+            dependencies: ["TrackerStateMachine", "TrackerService", "TrackerClient", "Networking", "Hashing", "BinaryCoding"],
             swiftSettings: strict
         ),
         .executableTarget(name: "TrackerSim", dependencies: ["SimNet"], swiftSettings: strict),
@@ -66,6 +69,11 @@ let package = Package(
         .testTarget(name: "HashingTests", dependencies: ["Hashing"], swiftSettings: strict),
         .testTarget(name: "TrackerStateMachineTests", dependencies: ["TrackerStateMachine"], swiftSettings: strict),
         .testTarget(name: "TrackerServiceTests", dependencies: ["TrackerService", "TrackerStateMachine", "Consensus"], swiftSettings: strict),
+        .testTarget(
+            name: "TrackerNodeTests",
+            dependencies: ["TrackerClient", "TrackerService", "TrackerStateMachine", "Networking", "Consensus"],
+            swiftSettings: strict
+        ),
         .testTarget(name: "NetworkingTests", dependencies: ["Networking"], swiftSettings: strict),
         .testTarget(name: "SimulationTests", dependencies: ["SimNet", "Consensus"], swiftSettings: strict),
     ],

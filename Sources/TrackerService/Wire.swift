@@ -224,3 +224,28 @@ public enum ServiceCodec {
         return s
     }
 }
+
+/// Frame types of the tracker protocol (after the handshake), carried by Networking's frames.
+public enum ServiceFrame {
+    /// A Raft message between trackers: `RaftCodec.encode(message)`.
+    public static let raftMessage: UInt8 = 16
+    /// A client's request: u64 tag, then `ServiceCodec.encode(request)`.
+    public static let request: UInt8 = 17
+    /// A tracker's response: u64 tag (the request's), then `ServiceCodec.encode(response)`.
+    public static let response: UInt8 = 18
+
+    /// A tag followed by a body.
+    public static func tagged(_ tag: UInt64, _ body: [UInt8]) -> [UInt8] {
+        var w = ByteWriter(capacity: body.count + 8)
+        w.write(tag)
+        w.writeRaw(body)
+        return w.bytes
+    }
+
+    /// Splits a tagged payload into its tag and body.
+    public static func untagged(_ payload: [UInt8]) throws -> (tag: UInt64, body: [UInt8]) {
+        var r = ByteReader(payload)
+        let tag = try r.readUInt64()
+        return (tag, Array(payload[8...]))
+    }
+}

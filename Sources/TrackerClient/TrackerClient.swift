@@ -1,0 +1,179 @@
+import Consensus
+import Foundation
+import Hashing
+import Networking
+import Synchronization
+import TrackerService
+
+/// Why a call to the cluster gave up.
+public enum TrackerClientError: Error, Equatable, Sendable, CustomStringConvertible {
+    /// No tracker answered with a result before the deadline.
+    case unavailable(String)
+
+    public var description: String {
+        switch self {
+        case let .unavailable(detail): "tracker cluster unavailable: \(detail)"
+        }
+    }
+}
+
+/// A blocking client of the tracker cluster. It keeps one connection to the tracker it believes
+/// leads, follows redirects, moves on after failures with backoff (`LeaderFinder`), and retries
+/// a request with the same sequence number, so a retry after a failover is applied at most once.
+/// Calls are serialized: one request at a time per client (make several clients for concurrency).
+public final class TrackerClient: Sendable {
+    /// Timing of calls.
+    public struct Timing: Sendable {
+        /// How long one attempt waits for an answer.
+        public var attemptTimeoutMillis = 2_000
+        /// How long a call keeps trying before it gives up.
+        public var callDeadlineMillis = 15_000
+        /// Connection timeout.
+        public var connectTimeoutMillis = 500
+
+        /// Default timing.
+        public init() {}
+    }
+
+    private struct State: ~Copyable {
+        var finder: LeaderFinder
+        var sequence: UInt64 = 0
+        var connection: FramedConnection?
+        var connectedTo: NodeID = 0
+        var nextTag: UInt64 = 1
+    }
+
+    /// This client's id for exactly-once answers.
+    public let clientID: UInt64
+    public let timing: Timing
+    private let state: Mutex<State>
+    private let authenticator: HandshakeAuthenticator
+
+    /// Makes a client of the trackers in `cluster`, with a random client id.
+    public init(cluster: ClusterConfig, timing: Timing = Timing()) throws {
+        let trackers = cluster.trackers.map { LeaderFinder.Tracker(id: $0.id, address: $0.address.description) }
+        clientID = try SecureRandom.uint64() | 1
+        self.timing = timing
+        state = Mutex(State(finder: LeaderFinder(trackers: trackers, seed: try SecureRandom.uint64())))
+        authenticator = HandshakeAuthenticator(
+            mac: { key, message in HMACSHA256.authenticate(key: key, message: message) },
+            randomBytes: { count in (try? SecureRandom.bytes(count: count)) ?? [UInt8](repeating: 0, count: count) },
+            isEqual: { ConstantTime.isEqual($0, $1) })
+    }
+
+    /// Sends `operation` to the leader and returns its answer: a result, a login, or a refusal
+    /// that retrying cannot fix. Redirects, "no leader", timeouts and lost connections are
+    /// retried (same sequence number) until the call's deadline.
+    public func call(_ operation: Operation, token: [UInt8] = []) throws -> ClientResponse {
+        try state.withLock { state in
+            state.sequence += 1
+            let request = ClientRequest(clientID: clientID, sequence: state.sequence, token: token, operation: operation)
+            return try send(request, state: &state)
+        }
+    }
+
+    /// Asks one tracker for its status, without retries.
+    public func status(of tracker: ClusterConfig.Tracker) -> Result<TrackerStatus, any Error> {
+        Result {
+            guard case let .status(status) = try askOnce(.clusterStatus, tracker: tracker) else {
+                throw TrackerClientError.unavailable("unexpected answer to a status request")
+            }
+            return status
+        }
+    }
+
+    /// Sends one request to one tracker over a new connection and returns its answer as it is
+    /// (a redirect included): no retry, no leader search.
+    public func askOnce(_ operation: Operation, token: [UInt8] = [], tracker: ClusterConfig.Tracker) throws -> ClientResponse {
+        let connection = try connect(to: tracker.address.description)
+        defer { connection.close() }
+        let sequence = state.withLock { state in
+            state.sequence += 1
+            return state.sequence
+        }
+        let request = ClientRequest(clientID: clientID, sequence: sequence, token: token, operation: operation)
+        return try exchange(request, tag: 1, on: connection)
+    }
+
+    /// Closes the connection; the next call opens a new one.
+    public func close() {
+        state.withLock { state in
+            state.connection?.close()
+            state.connection = nil
+        }
+    }
+
+    private func send(_ request: ClientRequest, state: inout State) throws -> ClientResponse {
+        let deadline = monotonicMillis() + UInt64(timing.callDeadlineMillis)
+        var lastProblem = "no attempt made"
+        while monotonicMillis() < deadline {
+            let pause: UInt64
+            do {
+                let connection = try currentConnection(&state)
+                let tag = state.nextTag
+                state.nextTag += 1
+                let response = try exchange(request, tag: tag, on: connection)
+                switch response {
+                case let .redirect(leader, _):
+                    lastProblem = "redirected to tracker \(leader)"
+                    pause = state.finder.redirected(to: leader)
+                case .noLeader:
+                    lastProblem = "no leader elected"
+                    pause = state.finder.failed()
+                case let .retryLater(reason):
+                    lastProblem = reason
+                    pause = max(state.finder.failed(), 20)
+                default:
+                    state.finder.succeeded()
+                    return response
+                }
+            } catch {
+                lastProblem = "\(error)"
+                state.connection?.close()
+                state.connection = nil
+                pause = state.finder.failed()
+            }
+            if pause > 0 { usleep(UInt32(min(pause, 1_000) * 1_000)) }
+        }
+        throw TrackerClientError.unavailable(lastProblem)
+    }
+
+    private func currentConnection(_ state: inout State) throws -> FramedConnection {
+        let target = state.finder.target
+        if let connection = state.connection, state.connectedTo == target.id { return connection }
+        state.connection?.close()
+        state.connection = nil
+        let connection = try connect(to: target.address)
+        state.connection = connection
+        state.connectedTo = target.id
+        return connection
+    }
+
+    private func connect(to address: String) throws -> FramedConnection {
+        let parsed = try PeerAddress.parse(address)
+        let socket = try Socket.connect(host: parsed.host, port: parsed.port, timeoutMillis: timing.connectTimeoutMillis)
+        let connection = FramedConnection(socket: socket)
+        _ = try Handshake.perform(on: connection, as: .dialer, role: .client, id: clientID, key: nil, auth: authenticator)
+        try socket.setReceiveTimeout(millis: timing.attemptTimeoutMillis)
+        return connection
+    }
+
+    private func exchange(_ request: ClientRequest, tag: UInt64, on connection: FramedConnection) throws -> ClientResponse {
+        let payload = ServiceFrame.tagged(tag, ServiceCodec.encode(request))
+        try connection.writeFrame(Frame(type: ServiceFrame.request, payload: payload))
+        // Answers to earlier attempts on this connection may still arrive: skip them.
+        for _ in 0..<64 {
+            let frame = try connection.readFrame(maxBytes: ServiceCodec.bodyBytesMax + 64)
+            guard frame.type == ServiceFrame.response else { continue }
+            let (answerTag, body) = try ServiceFrame.untagged(frame.payload)
+            if answerTag == tag { return try ServiceCodec.decodeResponse(body) }
+        }
+        throw TrackerClientError.unavailable("no answer with the expected tag")
+    }
+}
+
+func monotonicMillis() -> UInt64 {
+    var now = timespec()
+    clock_gettime(CLOCK_MONOTONIC, &now)
+    return UInt64(now.tv_sec) * 1000 + UInt64(now.tv_nsec) / 1_000_000
+}

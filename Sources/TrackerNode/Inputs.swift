@@ -1,0 +1,14 @@
+import Consensus
+import TrackerService
+
+/// Everything that reaches the event loop from other threads.
+enum Input: Sendable {
+    /// A Raft message from an authenticated peer tracker.
+    case raft(Message)
+    /// A client's request and where to reply.
+    case request(ClientRequest, ReplyTarget)
+    /// A finished password job.
+    case passwordDone(id: UInt64, outcome: PasswordOutcome)
+    /// Stop: a signal or `quit`.
+    case shutdown(reason: String)
+}

@@ -1,0 +1,121 @@
+import Consensus
+import Foundation
+import Networking
+import TrackerService
+
+/// Accepts connections on the tracker's port and gives each a reader thread. After the
+/// handshake a peer tracker may send only Raft messages (from the id it proved), and a client
+/// only requests. A malformed frame closes that connection with a logged reason; the tracker
+/// and its state are untouched.
+final class Listener: Sendable {
+    private let socket: Socket
+    private let selfID: NodeID
+    private let peerIDs: Set<NodeID>
+    private let security: PeerSecurity
+    private let inputs: BlockingQueue<Input>
+    private let clients: ClientConnections
+    static let clientConnectionsMax = 4_096
+
+    init(socket: Socket, selfID: NodeID, peerIDs: Set<NodeID>, security: PeerSecurity,
+         inputs: BlockingQueue<Input>, clients: ClientConnections) {
+        self.socket = socket
+        self.selfID = selfID
+        self.peerIDs = peerIDs
+        self.security = security
+        self.inputs = inputs
+        self.clients = clients
+    }
+
+    func start() {
+        let thread = Thread { [self] in acceptLoop() }
+        thread.name = "listener"
+        thread.start()
+    }
+
+    private func acceptLoop() {
+        while true {
+            do {
+                let connectionSocket = try socket.accept()
+                let thread = Thread { [self] in serve(connectionSocket) }
+                thread.name = "connection"
+                thread.start()
+            } catch {
+                Log.warn("accept failed", ["error": "\(error)"])
+                usleep(10_000)
+            }
+        }
+    }
+
+    private func serve(_ connectionSocket: Socket) {
+        let connection = FramedConnection(socket: connectionSocket)
+        let remote = (try? connectionSocket.remoteAddress.description) ?? "?"
+        let hello: Hello
+        do {
+            hello = try Handshake.perform(on: connection, as: .acceptor, role: .tracker, id: selfID,
+                                          key: security.key, auth: security.authenticator,
+                                          keyFor: { $0 == .tracker ? self.security.key : nil })
+        } catch {
+            Log.warn("handshake refused", ["remote": remote, "reason": "\(error)"])
+            return
+        }
+        switch hello.role {
+        case .tracker where peerIDs.contains(hello.senderID) && hello.senderID != selfID:
+            readRaftMessages(from: connection, peer: hello.senderID, remote: remote)
+        case .client:
+            readRequests(from: connection, remote: remote)
+        default:
+            Log.warn("connection refused", ["remote": remote, "reason": "role \(hello.role) id \(hello.senderID) not allowed"])
+            connection.close()
+        }
+    }
+
+    private func readRaftMessages(from connection: FramedConnection, peer: NodeID, remote: String) {
+        defer { connection.close() }
+        do {
+            while true {
+                let frame = try connection.readFrame()
+                guard frame.type == ServiceFrame.raftMessage else { throw RejectedFrame("unexpected frame type \(frame.type)") }
+                let message = try RaftCodec.decodeMessage(frame.payload)
+                guard message.from == peer, message.to == selfID else { throw RejectedFrame("message from \(message.from) to \(message.to) on link of \(peer)") }
+                inputs.push(.raft(message))
+            }
+        } catch {
+            logClosed(error, remote: remote, peer: "\(peer)")
+        }
+    }
+
+    private func readRequests(from connection: FramedConnection, remote: String) {
+        guard clients.count < Self.clientConnectionsMax else {
+            Log.warn("connection refused", ["remote": remote, "reason": "too many client connections"])
+            connection.close()
+            return
+        }
+        let number = clients.add(connection)
+        defer {
+            clients.remove(number)
+            connection.close()
+        }
+        do {
+            while true {
+                let frame = try connection.readFrame(maxBytes: ServiceCodec.bodyBytesMax + 64)
+                guard frame.type == ServiceFrame.request else { throw RejectedFrame("unexpected frame type \(frame.type)") }
+                let (tag, body) = try ServiceFrame.untagged(frame.payload)
+                let request = try ServiceCodec.decodeRequest(body)
+                inputs.push(.request(request, ReplyTarget(connection: number, tag: tag)))
+            }
+        } catch {
+            logClosed(error, remote: remote, peer: "client")
+        }
+    }
+
+    private func logClosed(_ error: any Error, remote: String, peer: String) {
+        if case FrameError.closed = error { return }
+        Log.warn("rejected frame, connection closed", ["remote": remote, "peer": peer, "reason": "\(error)"])
+    }
+}
+
+/// A frame that decoded but is not allowed here.
+struct RejectedFrame: Error, CustomStringConvertible {
+    var description: String
+    init(_ description: String) { self.description = description }
+}

@@ -1,0 +1,90 @@
+import Consensus
+import Foundation
+import Networking
+import TrackerService
+
+/// How this tracker proves itself to its peers: the cluster key (if any) and libcrypto.
+struct PeerSecurity: Sendable {
+    var key: [UInt8]?
+    var authenticator: HandshakeAuthenticator
+}
+
+/// One outgoing connection to each peer tracker, each with its own thread: it connects (with
+/// backoff), runs the handshake, then writes batches of Raft messages. Messages queued while
+/// the link is down are dropped; Raft resends what matters.
+final class PeerLinks: Sendable {
+    private let queues: [NodeID: BlockingQueue<Message>]
+    private let addresses: [NodeID: PeerAddress]
+    private let selfID: NodeID
+    private let security: PeerSecurity
+    static let queueCapacity = 8_192
+    static let connectTimeoutMillis = 500
+    static let backoffMaxMillis = 1_000
+
+    init(selfID: NodeID, peers: [NodeID: PeerAddress], security: PeerSecurity) {
+        self.selfID = selfID
+        addresses = peers
+        self.security = security
+        var queues: [NodeID: BlockingQueue<Message>] = [:]
+        for id in peers.keys { queues[id] = BlockingQueue(capacity: Self.queueCapacity) }
+        self.queues = queues
+    }
+
+    func start() {
+        for id in addresses.keys.sorted() {
+            let thread = Thread { [self] in runLink(to: id) }
+            thread.name = "peer-\(id)"
+            thread.start()
+        }
+    }
+
+    func send(_ messages: [Message]) {
+        guard !messages.isEmpty else { return }
+        var byPeer: [NodeID: [Message]] = [:]
+        for m in messages { byPeer[m.to, default: []].append(m) }
+        for (id, batch) in byPeer { queues[id]?.push(contentsOf: batch) }
+    }
+
+    private func runLink(to id: NodeID) {
+        let address = addresses[id]!
+        let queue = queues[id]!
+        var backoffMillis = 50
+        var hasLoggedFailure = false
+        while true {
+            do {
+                let connection = try dial(address)
+                Log.info("peer connected", ["peer.id": "\(id)", "peer.address": "\(address)"])
+                backoffMillis = 50
+                hasLoggedFailure = false
+                _ = queue.drain(timeoutMillis: 0) // stale messages from before the connection
+                try pump(queue, into: connection)
+            } catch {
+                if !hasLoggedFailure {
+                    Log.warn("peer unreachable", ["peer.id": "\(id)", "peer.address": "\(address)", "error": "\(error)"])
+                    hasLoggedFailure = true
+                }
+                _ = queue.drain(timeoutMillis: 0)
+                usleep(UInt32(backoffMillis * 1000))
+                backoffMillis = min(backoffMillis * 2, Self.backoffMaxMillis)
+            }
+        }
+    }
+
+    private func dial(_ address: PeerAddress) throws -> FramedConnection {
+        let socket = try Socket.connect(host: address.host, port: address.port, timeoutMillis: Self.connectTimeoutMillis)
+        try socket.setSendTimeout(millis: 2_000)
+        let connection = FramedConnection(socket: socket)
+        _ = try Handshake.perform(on: connection, as: .dialer, role: .tracker, id: selfID, key: security.key,
+                                  auth: security.authenticator)
+        return connection
+    }
+
+    private func pump(_ queue: BlockingQueue<Message>, into connection: FramedConnection) throws {
+        defer { connection.close() }
+        while true {
+            let batch = queue.drain(timeoutMillis: nil)
+            let frames = batch.map { Frame(type: ServiceFrame.raftMessage, payload: RaftCodec.encode($0)) }
+            try connection.writeFrames(frames)
+        }
+    }
+}

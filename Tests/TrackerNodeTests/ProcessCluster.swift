@@ -1,0 +1,128 @@
+import Consensus
+import Foundation
+import Networking
+import Synchronization
+import TrackerClient
+import TrackerService
+
+/// Real `tracker-node` processes on 127.0.0.1 with free ports and a temporary folder, for
+/// process-level tests. Every process it starts is killed, and the folder removed, in `stop()`.
+final class ProcessCluster: @unchecked Sendable {
+    // @unchecked: used by one test at a time; the only shared state is behind `processes`.
+    let directory: String
+    let ids: [NodeID]
+    let ports: [NodeID: UInt16]
+    private let processes = Mutex<[NodeID: Process]>([:])
+    let extraArguments: [String]
+
+    /// The tracker-node binary beside the test bundle (swift test builds every product).
+    static var binary: String {
+        let bundle = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
+        var candidate = bundle
+        for _ in 0..<4 {
+            let path = candidate.appendingPathComponent("tracker-node").path
+            if FileManager.default.isExecutableFile(atPath: path) { return path }
+            candidate = candidate.deletingLastPathComponent()
+        }
+        return bundle.appendingPathComponent("tracker-node").path
+    }
+
+    init(size: Int = 3, extraArguments: [String] = [], clusterKey: String? = nil) throws {
+        directory = FileManager.default.temporaryDirectory.appendingPathComponent("tracker-test-\(UUID().uuidString)").path
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        ids = (1...UInt64(size)).map { $0 }
+        var ports: [NodeID: UInt16] = [:]
+        for id in ids { ports[id] = try Self.freePort() }
+        self.ports = ports
+        self.extraArguments = extraArguments
+        let conf = ids.map { "\($0) 127.0.0.1:\(ports[$0]!)" }.joined(separator: "\n") + "\n"
+        try conf.write(toFile: confPath, atomically: true, encoding: .utf8)
+        if let clusterKey { try clusterKey.write(toFile: directory + "/cluster.key", atomically: true, encoding: .utf8) }
+    }
+
+    var confPath: String { directory + "/cluster.conf" }
+    func dataDirectory(_ id: NodeID) -> String { directory + "/data-\(id)" }
+    func logPath(_ id: NodeID) -> String { directory + "/tracker-\(id).log" }
+
+    static func freePort() throws -> UInt16 {
+        let socket = try Socket.listen(host: "127.0.0.1", port: 0)
+        defer { socket.close() }
+        return socket.localPort
+    }
+
+    func startAll() throws {
+        for id in ids { try start(id) }
+    }
+
+    func start(_ id: NodeID) throws {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: Self.binary)
+        process.arguments = ["--conf", confPath, "--id", "\(id)", "--data-dir", dataDirectory(id)] + extraArguments
+        FileManager.default.createFile(atPath: logPath(id), contents: nil)
+        let log = try FileHandle(forWritingTo: URL(fileURLWithPath: logPath(id)))
+        log.seekToEndOfFile()
+        process.standardError = log
+        process.standardOutput = log
+        process.standardInput = Pipe()
+        try process.run()
+        processes.withLock { $0[id] = process }
+    }
+
+    /// SIGKILL: the process gets no chance to clean up.
+    func kill(_ id: NodeID) {
+        guard let process = processes.withLock({ $0.removeValue(forKey: id) }) else { return }
+        Glibc.kill(process.processIdentifier, SIGKILL)
+        process.waitUntilExit()
+    }
+
+    /// SIGTERM, then wait for a clean exit (at most `timeoutMillis`, then SIGKILL).
+    func terminate(_ id: NodeID, timeoutMillis: Int = 5_000) -> Int32? {
+        guard let process = processes.withLock({ $0.removeValue(forKey: id) }) else { return nil }
+        process.terminate()
+        let deadline = Date().addingTimeInterval(Double(timeoutMillis) / 1000)
+        while process.isRunning && Date() < deadline { usleep(10_000) }
+        if process.isRunning {
+            Glibc.kill(process.processIdentifier, SIGKILL)
+            process.waitUntilExit()
+            return nil
+        }
+        return process.terminationStatus
+    }
+
+    func isRunning(_ id: NodeID) -> Bool { processes.withLock { $0[id]?.isRunning ?? false } }
+
+    func stop() {
+        for id in ids { kill(id) }
+        try? FileManager.default.removeItem(atPath: directory)
+    }
+
+    func config() throws -> ClusterConfig { try ClusterConfig.load(path: confPath) }
+
+    func client(deadlineMillis: Int = 15_000) throws -> TrackerClient {
+        var timing = TrackerClient.Timing()
+        timing.callDeadlineMillis = deadlineMillis
+        timing.attemptTimeoutMillis = 1_000
+        return try TrackerClient(cluster: try config(), timing: timing)
+    }
+
+    /// Statuses of the running trackers that answer.
+    func statuses(using client: TrackerClient) throws -> [TrackerStatus] {
+        try config().trackers.filter { isRunning($0.id) }.compactMap { try? client.status(of: $0).get() }
+    }
+
+    /// Waits until exactly one running tracker is leader of the highest term; returns it.
+    func waitForLeader(using client: TrackerClient, timeoutMillis: Int = 10_000) throws -> NodeID? {
+        let deadline = Date().addingTimeInterval(Double(timeoutMillis) / 1000)
+        while Date() < deadline {
+            let statuses = try statuses(using: client)
+            let leaders = statuses.filter { $0.role == .leader }
+            if leaders.count == 1, let leader = leaders.first, statuses.allSatisfy({ $0.term <= leader.term }) {
+                return leader.id
+            }
+            usleep(20_000)
+        }
+        return nil
+    }
+
+    func log(_ id: NodeID) -> String { (try? String(contentsOfFile: logPath(id), encoding: .utf8)) ?? "" }
+}
