@@ -95,3 +95,17 @@ public struct RandomWorkload: Sendable {
         }
     }
 }
+
+extension RandomWorkload {
+    /// Applies `commandCount` envelopes of the workload seeded `seed` to a fresh machine and
+    /// returns an FNV-1a 64 digest of every result's bytes followed by the final snapshot.
+    /// Two processes (with different hash seeds) must print the same digest.
+    public static func replayDigest(seed: UInt64, commandCount: Int, limits: Limits = .standard) -> UInt64 {
+        var workload = RandomWorkload(seed: seed)
+        var machine = TrackerStateMachine(limits: limits)
+        var transcript: [UInt8] = []
+        for _ in 0..<commandCount { transcript += machine.apply(workload.next()).encode() }
+        transcript += machine.snapshot()
+        return FNV1a64.hash(transcript[...])
+    }
+}

@@ -1,3 +1,9 @@
 import Foundation
-FileHandle.standardError.write(Data("state-machine-bench is not implemented yet.\n".utf8))
-exit(1)
+import TrackerStateMachine
+
+if CommandLine.arguments.count == 4, CommandLine.arguments[1] == "--determinism-digest",
+   let seed = UInt64(CommandLine.arguments[2]), let count = Int(CommandLine.arguments[3]) {
+    print(String(RandomWorkload.replayDigest(seed: seed, commandCount: count), radix: 16))
+    exit(0)
+}
+print("bench todo")
