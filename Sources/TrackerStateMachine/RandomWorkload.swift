@@ -40,7 +40,7 @@ public struct RandomWorkload: Sendable {
     /// A deterministic 16-byte token hash numbered `n`.
     public static func tokenHash(_ n: UInt64) -> TokenHash {
         var bytes = [UInt8](repeating: 0xA5, count: 16)
-        for i in 0..<8 { bytes[i] = UInt8(truncatingIfNeeded: n >> UInt64(56 - 8 * i)) }
+        for i in 0..<8 { bytes[i] ^= UInt8(truncatingIfNeeded: n >> UInt64(8 * i)) }
         return TokenHash(bytes)
     }
 
