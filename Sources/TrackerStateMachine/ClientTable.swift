@@ -29,6 +29,9 @@ struct ClientTable: Sendable {
 
     subscript(clientID: UInt64) -> Entry? { entries[clientID] }
 
+    /// Pairs held in the usage queue, live and stale: stays within about twice the clients.
+    var queuedPairCount: Int { usage.count - usageHead }
+
     mutating func touch(_ clientID: UInt64, stamp: UInt64) {
         precondition(entries[clientID] != nil, "touching an unknown client")
         entries[clientID]!.lastUsedStamp = stamp

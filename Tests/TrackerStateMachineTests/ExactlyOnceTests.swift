@@ -80,3 +80,19 @@ struct ExactlyOnceTests {
         #expect(m.apply(encoded: envelope.encode()) == .ok(.done))
     }
 }
+
+@Suite("Exactly once, bounded")
+struct ExactlyOnceBoundTests {
+    @Test("retries and new requests of few clients keep the cache's bookkeeping bounded")
+    func usageQueueBounded() {
+        var m = TrackerStateMachine()
+        let expire = TrackerCommand.expireSessions(nowMillis: 0)
+        for i in 0..<20_000 {
+            let clientID = UInt64(1 + i % 3)
+            _ = m.apply(CommandEnvelope(clientID: clientID, sequence: UInt64(1 + i / 6), command: expire))
+        }
+        m.checkInvariants()
+        #expect(m.cachedClientCount == 3)
+        #expect(m.clients.queuedPairCount <= 2 * 1_024 + 6)
+    }
+}
