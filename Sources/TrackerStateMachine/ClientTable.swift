@@ -16,6 +16,8 @@ struct ClientTable: Sendable {
     /// in place and skipped: eviction is amortized O(1).
     private var usage: [(clientID: UInt64, stamp: UInt64)] = []
     private var usageHead = 0
+    /// Pairs at or after `usageHead` whose client was used again later (or forgotten).
+    private var staleCount = 0
 
     init() {}
 
@@ -27,37 +29,48 @@ struct ClientTable: Sendable {
 
     subscript(clientID: UInt64) -> Entry? { entries[clientID] }
 
+    /// Pairs held in the usage queue, live and stale: stays within about twice the clients.
+    var queuedPairCount: Int { usage.count - usageHead }
+
     mutating func touch(_ clientID: UInt64, stamp: UInt64) {
         precondition(entries[clientID] != nil, "touching an unknown client")
         entries[clientID]!.lastUsedStamp = stamp
         usage.append((clientID, stamp))
+        staleCount += 1
         compactIfSparse()
     }
 
     mutating func record(_ clientID: UInt64, sequence: UInt64, result: TrackerResult, stamp: UInt64, clientsMax: Int) {
-        entries[clientID] = Entry(sequence: sequence, result: result, lastUsedStamp: stamp)
+        if entries.updateValue(Entry(sequence: sequence, result: result, lastUsedStamp: stamp), forKey: clientID) != nil {
+            staleCount += 1
+        }
         usage.append((clientID, stamp))
         while entries.count > clientsMax {
             precondition(usageHead < usage.count, "usage queue lost a client")
             let oldest = usage[usageHead]
             usageHead += 1
-            if entries[oldest.clientID]?.lastUsedStamp == oldest.stamp { entries[oldest.clientID] = nil }
+            if entries[oldest.clientID]?.lastUsedStamp == oldest.stamp {
+                entries[oldest.clientID] = nil
+            } else {
+                staleCount -= 1
+            }
         }
         compactIfSparse()
     }
 
     private mutating func compactIfSparse() {
-        let live = usage.count - usageHead
-        guard usage.count > 1_024, live * 2 < usage.count || usageHead * 2 > usage.count else { return }
+        guard usage.count > 1_024, staleCount + usageHead > usage.count / 2 else { return }
         usage = usage[usageHead...].filter { entries[$0.clientID]?.lastUsedStamp == $0.stamp }
         usageHead = 0
+        staleCount = 0
     }
 
     /// Whether the usage queue holds each client's latest stamp exactly once among live pairs.
     func usageViolation() -> String? {
         var live = 0
         for pair in usage[usageHead...] where entries[pair.clientID]?.lastUsedStamp == pair.stamp { live += 1 }
-        return live == entries.count ? nil : "client usage queue does not match the table"
+        if live != entries.count { return "client usage queue does not match the table" }
+        return usage.count - usageHead - live == staleCount ? nil : "client usage queue miscounts stale pairs"
     }
 }
 

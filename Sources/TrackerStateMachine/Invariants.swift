@@ -12,21 +12,25 @@ extension TrackerStateMachine {
             if let why = groupViolation(id, state.groups[id]!) { return "group \(id): \(why)" }
         }
         if clients.entries.count > limits.clientsMax { return "too many cached clients" }
-        for (clientID, entry) in clients.entries where entry.lastUsedStamp > appliedCount || entry.lastUsedStamp == 0 {
-            return "client \(clientID) stamped outside 1...\(appliedCount)"
+        for clientID in clients.entries.keys.sorted() {
+            let stamp = clients.entries[clientID]!.lastUsedStamp
+            if stamp > appliedCount || stamp == 0 { return "client \(clientID) stamped outside 1...\(appliedCount)" }
         }
         return clients.usageViolation()
     }
 
     func usersAndSessionsViolation() -> String? {
         if state.users.count > limits.usersMax { return "too many users" }
-        for (userID, user) in state.users {
+        // Sorted, so the first violation found (and the error text) is the same in every process.
+        for userID in state.users.keys.sorted() {
+            let user = state.users[userID]!
             if NameRule.violation(of: userID, limits: limits) != nil { return "bad user id \(userID)" }
             if !(limits.saltBytesMin...limits.saltBytesMax).contains(user.salt.count) { return "bad salt of \(userID)" }
             if !(limits.hashBytesMin...limits.hashBytesMax).contains(user.passwordHash.count) { return "bad hash of \(userID)" }
         }
         if state.sessions.count != state.sessionOfUser.count { return "sessions and their inverse differ in size" }
-        for (token, session) in state.sessions {
+        for token in state.sessions.keys.sorted() {
+            let session = state.sessions[token]!
             if state.users[session.userID] == nil { return "session of unknown user \(session.userID)" }
             if state.sessionOfUser[session.userID] != token { return "user \(session.userID) has two sessions" }
             if !(limits.hashBytesMin...limits.hashBytesMax).contains(token.bytes.count) { return "bad token hash length" }

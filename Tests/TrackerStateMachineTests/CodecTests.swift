@@ -1,0 +1,82 @@
+import Testing
+@testable import TrackerStateMachine
+
+@Suite("Binary formats")
+struct CodecTests {
+    static let token = tok(1)
+    static let commands: [TrackerCommand] = [
+        .createUser(userID: "alice", salt: [1, 2, 3, 4, 5, 6, 7, 8], passwordHash: [9, 9]),
+        .openSession(userID: "alice", tokenHash: token, peerAddress: "1.2.3.4:5", nowMillis: 77),
+        .keepAlive(tokenHash: token, nowMillis: UInt64.max),
+        .logout(tokenHash: token),
+        .expireSessions(nowMillis: 12),
+        .createGroup(tokenHash: token, groupID: "g"),
+        .joinGroup(tokenHash: token, groupID: "g"),
+        .acceptRequest(tokenHash: token, groupID: "g", userID: "bob"),
+        .leaveGroup(tokenHash: token, groupID: "g"),
+        .uploadFile(tokenHash: token, groupID: "g", metadata: meta("f", pieces: 5)),
+        .announcePieces(tokenHash: token, groupID: "g", fileName: "f", pieces: [0x80]),
+        .stopShare(tokenHash: token, groupID: "g", fileName: "f"),
+    ]
+    static let queries: [TrackerQuery] = [
+        .credentials(userID: "a"), .session(tokenHash: token), .listGroups(tokenHash: token),
+        .listRequests(tokenHash: token, groupID: "g"), .listFiles(tokenHash: token, groupID: "g"),
+        .downloadInfo(tokenHash: token, groupID: "g", fileName: "f"),
+    ]
+    static let results: [TrackerResult] = [
+        .ok(.done), .ok(.expiredSessions(count: 3)), .ok(.credentials(salt: [1], passwordHash: [2])),
+        .ok(.session(SessionInfo(userID: "a", peerAddress: "h:1", leaseExpiryMillis: 5))),
+        .ok(.groups([GroupSummary(groupID: "g", ownerID: "a", memberCount: 2)])), .ok(.requests(["a", "b"])),
+        .ok(.files([FileSummary(name: "f", sizeBytes: 9, onlineSharerCount: 1)])),
+        .ok(.download(DownloadInfo(metadata: meta("f"), peers: [PeerInfo(userID: "a", peerAddress: "h:1", pieces: [0xE0])]))),
+        .failure(.notOwner, "g"), .failure(.staleRequest),
+    ]
+
+    @Test("every command, envelope, query and result survives encode then decode")
+    func roundTrips() throws {
+        for command in Self.commands {
+            #expect(try TrackerCommand.decode(command.encode()) == command)
+            let envelope = CommandEnvelope(clientID: 3, sequence: 4, command: command)
+            #expect(try CommandEnvelope.decode(envelope.encode()) == envelope)
+        }
+        for query in Self.queries { #expect(try TrackerQuery.decode(query.encode()) == query) }
+        for result in Self.results { #expect(try TrackerResult.decode(result.encode()) == result) }
+        for code in TrackerError.Code.allCases {
+            #expect(try TrackerResult.decode(TrackerResult.failure(code, "d").encode()) == .failure(code, "d"))
+        }
+    }
+
+    @Test("every truncation, trailing byte, bad version and unknown tag throws instead of trapping")
+    func garbage() {
+        let cases: [([[UInt8]], ([UInt8]) throws -> Void)] = [
+            (Self.commands.map { $0.encode() }, { _ = try TrackerCommand.decode($0) }),
+            (Self.commands.map { CommandEnvelope(clientID: 1, sequence: 1, command: $0).encode() }, { _ = try CommandEnvelope.decode($0) }),
+            (Self.queries.map { $0.encode() }, { _ = try TrackerQuery.decode($0) }),
+            (Self.results.map { $0.encode() }, { _ = try TrackerResult.decode($0) }),
+        ]
+        for (encodings, decode) in cases {
+            for bytes in encodings {
+                for cut in 0..<bytes.count { #expect(throws: (any Error).self) { try decode(Array(bytes[..<cut])) } }
+                #expect(throws: (any Error).self) { try decode(bytes + [0]) }
+                #expect(throws: (any Error).self) { try decode([2] + bytes.dropFirst()) }
+            }
+            #expect(throws: (any Error).self) { try decode([1, 99]) }
+        }
+        #expect(throws: (any Error).self) { try TrackerCommand.decode([1, 1, 0xFF, 0xFF, 0xFF, 0xFF]) }
+    }
+
+    @Test("random bytes never trap the decoders", arguments: [1, 2, 3] as [UInt64])
+    func fuzz(seed: UInt64) {
+        var rng = seed
+        for _ in 0..<2_000 {
+            rng = rng &* 6_364_136_223_846_793_005 &+ 1_442_695_040_888_963_407
+            let count = Int(rng >> 58)
+            var bytes: [UInt8] = [1, UInt8(rng >> 8 & 15)]
+            for i in 0..<count { bytes.append(UInt8(truncatingIfNeeded: rng >> UInt64(i % 56))) }
+            _ = try? TrackerCommand.decode(bytes)
+            _ = try? TrackerQuery.decode(bytes)
+            _ = try? TrackerResult.decode(bytes)
+            _ = try? CommandEnvelope.decode(bytes)
+        }
+    }
+}
