@@ -1,0 +1,148 @@
+import BinaryCoding
+
+/// The connection handshake, the same function for both ends.
+///
+/// 1. Both sides send a `Hello` and read the peer's; bad magic or another version fails here,
+///    on both sides, each with its own clear error.
+/// 2. The acceptor sends `challenge` when it has a cluster key, else `welcome` (done).
+/// 3. On `challenge` the dialer sends its proof; the acceptor verifies it (else `rejection`)
+///    and answers with its own proof, which the dialer verifies.
+///
+/// A proof is MAC(key, "p2pt-auth" | own nonce | peer nonce | own role | own id). A side with a
+/// key never accepts a peer that did not prove it, and a peer echoing our nonce is refused. The
+/// handshake authenticates the peer; it does not encrypt or protect the frames that follow.
+public enum Handshake {
+    /// The protocol version this build speaks.
+    public static let protocolVersion: UInt16 = 1
+    /// Domain-separation label at the start of every proof message.
+    public static let proofLabel: [UInt8] = Array("p2pt-auth".utf8)
+
+    /// Which end of the connection this side is.
+    public enum Side: Sendable {
+        /// The side that called `connect`.
+        case dialer
+        /// The side that called `accept`; it decides whether proof is required.
+        case acceptor
+    }
+
+    /// Runs the handshake and returns the peer's hello. Each read waits at most `timeoutMillis`;
+    /// the previous receive timeout is restored on success. On any failure the connection is
+    /// closed (after a best-effort `rejection` frame) and the error rethrown.
+    public static func perform(
+        on connection: FramedConnection, as side: Side, role: PeerRole, id: UInt64, key: [UInt8]?,
+        auth: HandshakeAuthenticator, protocolVersion: UInt16 = Handshake.protocolVersion,
+        timeoutMillis: Int = NetworkingLimits.handshakeTimeoutMillis
+    ) throws -> Hello {
+        do {
+            let previousTimeout = try connection.socket.receiveTimeoutMillis()
+            try connection.socket.setReceiveTimeout(millis: timeoutMillis)
+            let nonce = auth.randomBytes(NetworkingLimits.nonceBytes)
+            let ours = Hello(protocolVersion: protocolVersion, role: role, senderID: id, nonce: nonce)
+            try connection.writeFrame(Frame(type: HandshakeFrameType.hello.rawValue, payload: ours.encoded()))
+            let helloFrame = try read(.hello, from: connection)
+            let peer = try Hello.decode(helloFrame.payload, expectedVersion: protocolVersion)
+            guard peer.nonce != ours.nonce else { throw refuse(connection, .reflectedNonce) }
+            let session = Session(connection: connection, ours: ours, peer: peer, key: key, auth: auth)
+            switch side {
+            case .dialer: try session.authenticateAsDialer()
+            case .acceptor: try session.authenticateAsAcceptor()
+            }
+            try connection.socket.setReceiveTimeout(millis: previousTimeout)
+            return peer
+        } catch {
+            connection.close()
+            throw error
+        }
+    }
+
+    /// Whether two byte arrays are equal, in time that depends only on their lengths.
+    public static func constantTimeEquals(_ lhs: [UInt8], _ rhs: [UInt8]) -> Bool {
+        guard lhs.count == rhs.count else { return false }
+        var difference: UInt8 = 0
+        for index in lhs.indices { difference |= lhs[index] ^ rhs[index] }
+        return difference == 0
+    }
+
+    /// The message a side MACs to prove the key: label | own nonce | peer nonce | role | id.
+    public static func proofMessage(own: Hello, peerNonce: [UInt8]) -> [UInt8] {
+        var writer = ByteWriter(capacity: 64)
+        writer.writeRaw(proofLabel)
+        writer.writeRaw(own.nonce)
+        writer.writeRaw(peerNonce)
+        writer.write(own.role.rawValue)
+        writer.write(own.senderID)
+        return writer.bytes
+    }
+
+    /// Reads the next handshake frame, accepting only `expected` types; a rejection becomes
+    /// `.rejectedByPeer`, framing errors become handshake errors.
+    static func read(_ expected: HandshakeFrameType..., from connection: FramedConnection) throws -> Frame {
+        let frame: Frame
+        do {
+            frame = try connection.readFrame(maxBytes: NetworkingLimits.handshakeFrameBytesMax)
+        } catch let error as FrameError {
+            switch error {
+            case .oversized: throw HandshakeError.notAHello(error.description)
+            case .truncated, .closed: throw HandshakeError.connectionClosed
+            }
+        }
+        if frame.type == HandshakeFrameType.rejection.rawValue, !expected.contains(.rejection) {
+            throw HandshakeError.rejectedByPeer(String(decoding: frame.payload, as: UTF8.self))
+        }
+        guard expected.contains(where: { $0.rawValue == frame.type }) else {
+            let names = expected.map { "\($0)" }.joined(separator: " or ")
+            throw HandshakeError.unexpectedFrame(type: frame.type, expecting: "\(names) frame")
+        }
+        return frame
+    }
+
+    /// Sends a best-effort rejection naming `error`, and returns the error for the caller to throw.
+    static func refuse(_ connection: FramedConnection, _ error: HandshakeError) -> HandshakeError {
+        let reason = Array(error.description.utf8.prefix(NetworkingLimits.rejectionReasonBytesMax))
+        try? connection.writeFrame(Frame(type: HandshakeFrameType.rejection.rawValue, payload: reason))
+        return error
+    }
+}
+
+/// The authentication step of one handshake, after the hellos.
+private struct Session {
+    let connection: FramedConnection
+    let ours: Hello
+    let peer: Hello
+    let key: [UInt8]?
+    let auth: HandshakeAuthenticator
+
+    func authenticateAsAcceptor() throws {
+        guard let key else {
+            try connection.writeFrame(Frame(type: HandshakeFrameType.welcome.rawValue))
+            return
+        }
+        try connection.writeFrame(Frame(type: HandshakeFrameType.challenge.rawValue))
+        let proof = try Handshake.read(.proof, from: connection)
+        guard isValid(proof.payload, key: key) else { throw Handshake.refuse(connection, .authenticationFailed) }
+        try sendProof(key: key)
+    }
+
+    func authenticateAsDialer() throws {
+        let decision = try Handshake.read(.challenge, .welcome, from: connection)
+        if decision.type == HandshakeFrameType.welcome.rawValue {
+            if key != nil { throw Handshake.refuse(connection, .peerSkippedAuthentication) }
+            return
+        }
+        guard let key else { throw Handshake.refuse(connection, .keyRequiredByPeer) }
+        try sendProof(key: key)
+        let proof = try Handshake.read(.proof, from: connection)
+        guard isValid(proof.payload, key: key) else { throw Handshake.refuse(connection, .authenticationFailed) }
+    }
+
+    private func sendProof(key: [UInt8]) throws {
+        let mac = auth.mac(key, Handshake.proofMessage(own: ours, peerNonce: peer.nonce))
+        precondition(mac.count == NetworkingLimits.proofBytes, "the injected MAC must return 32 bytes")
+        try connection.writeFrame(Frame(type: HandshakeFrameType.proof.rawValue, payload: mac))
+    }
+
+    private func isValid(_ proof: [UInt8], key: [UInt8]) -> Bool {
+        let expected = auth.mac(key, Handshake.proofMessage(own: peer, peerNonce: ours.nonce))
+        return proof.count == NetworkingLimits.proofBytes && auth.isEqual(proof, expected)
+    }
+}
