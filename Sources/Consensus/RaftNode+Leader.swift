@@ -26,6 +26,12 @@ extension RaftNode {
         case .appendResponse:
             handleAppendResponse(m)
         case .heartbeatResponse:
+            if m.index < progress[m.from]!.match {
+                // The follower holds less than it once acknowledged: its disk was lost. Start
+                // over from what it has (lowering match never uncommits anything).
+                progress[m.from]!.match = m.index
+                progress[m.from]!.becomeProbe()
+            }
             if progress[m.from]!.state == .probe { progress[m.from]!.isProbeSent = false }
             progress[m.from]!.freeFirstInflightIfFull(inflightMax: config.inflightAppendsMax)
             if progress[m.from]!.match < log.lastIndex { sendAppend(to: m.from, sendIfEmpty: false) }

@@ -114,7 +114,8 @@ extension RaftNode {
 
     mutating func handleHeartbeat(_ m: Message) {
         log.commit(to: min(m.commit, log.lastIndex))
-        send(Message(kind: .heartbeatResponse, from: config.id, to: m.from, term: term, context: m.context))
+        // The last index lets a leader notice a follower that lost its log (a wiped disk).
+        send(Message(kind: .heartbeatResponse, from: config.id, to: m.from, term: term, index: log.lastIndex, context: m.context))
     }
 
     mutating func send(_ m: Message) {

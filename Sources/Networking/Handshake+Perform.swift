@@ -25,13 +25,16 @@ public enum Handshake {
         case acceptor
     }
 
-    /// Runs the handshake and returns the peer's hello. Each read waits at most `timeoutMillis`;
+    /// Runs the handshake and returns the peer's hello. `keyFor`, when given, picks the key by
+    /// the role the peer announces (a tracker requires the cluster key of peer trackers, not of
+    /// clients); otherwise `key` applies to every peer. Each read waits at most `timeoutMillis`;
     /// the previous receive timeout is restored on success. On any failure the connection is
     /// closed (after a best-effort `rejection` frame) and the error rethrown.
     public static func perform(
         on connection: FramedConnection, as side: Side, role: PeerRole, id: UInt64, key: [UInt8]?,
         auth: HandshakeAuthenticator, protocolVersion: UInt16 = Handshake.protocolVersion,
-        timeoutMillis: Int = NetworkingLimits.handshakeTimeoutMillis
+        timeoutMillis: Int = NetworkingLimits.handshakeTimeoutMillis,
+        keyFor: (@Sendable (PeerRole) -> [UInt8]?)? = nil
     ) throws -> Hello {
         do {
             let previousTimeout = try connection.socket.receiveTimeoutMillis()
@@ -42,7 +45,8 @@ public enum Handshake {
             let helloFrame = try read(.hello, from: connection)
             let peer = try Hello.decode(helloFrame.payload, expectedVersion: protocolVersion)
             guard peer.nonce != ours.nonce else { throw refuse(connection, .reflectedNonce) }
-            let session = Session(connection: connection, ours: ours, peer: peer, key: key, auth: auth)
+            let effectiveKey = keyFor.map { $0(peer.role) } ?? key
+            let session = Session(connection: connection, ours: ours, peer: peer, key: effectiveKey, auth: auth)
             switch side {
             case .dialer: try session.authenticateAsDialer()
             case .acceptor: try session.authenticateAsAcceptor()

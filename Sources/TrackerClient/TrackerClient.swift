@@ -64,7 +64,7 @@ public final class TrackerClient: Sendable {
     /// Sends `operation` to the leader and returns its answer: a result, a login, or a refusal
     /// that retrying cannot fix. Redirects, "no leader", timeouts and lost connections are
     /// retried (same sequence number) until the call's deadline.
-    public func call(_ operation: Operation, token: [UInt8] = []) throws -> ClientResponse {
+    public func call(_ operation: ServiceOperation, token: [UInt8] = []) throws -> ClientResponse {
         try state.withLock { state in
             state.sequence += 1
             let request = ClientRequest(clientID: clientID, sequence: state.sequence, token: token, operation: operation)
@@ -84,7 +84,7 @@ public final class TrackerClient: Sendable {
 
     /// Sends one request to one tracker over a new connection and returns its answer as it is
     /// (a redirect included): no retry, no leader search.
-    public func askOnce(_ operation: Operation, token: [UInt8] = [], tracker: ClusterConfig.Tracker) throws -> ClientResponse {
+    public func askOnce(_ operation: ServiceOperation, token: [UInt8] = [], tracker: ClusterConfig.Tracker) throws -> ClientResponse {
         let connection = try connect(to: tracker.address.description)
         defer { connection.close() }
         let sequence = state.withLock { state in

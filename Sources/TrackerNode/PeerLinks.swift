@@ -72,7 +72,6 @@ final class PeerLinks: Sendable {
 
     private func dial(_ address: PeerAddress) throws -> FramedConnection {
         let socket = try Socket.connect(host: address.host, port: address.port, timeoutMillis: Self.connectTimeoutMillis)
-        try socket.setSendTimeout(millis: 2_000)
         let connection = FramedConnection(socket: socket)
         _ = try Handshake.perform(on: connection, as: .dialer, role: .tracker, id: selfID, key: security.key,
                                   auth: security.authenticator)

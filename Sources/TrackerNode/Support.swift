@@ -37,7 +37,7 @@ func loadClusterKey(confPath: String) -> [UInt8]? {
 
 /// SIGINT, SIGTERM and a `quit` line on standard input all ask the event loop to shut down.
 /// End of input does not: a tracker started in the background keeps running.
-final class ShutdownSignals: Sendable {
+final class ShutdownSignals {
     private let inputs: BlockingQueue<Input>
     private let sources: [any DispatchSourceSignal]
 

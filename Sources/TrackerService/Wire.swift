@@ -5,7 +5,7 @@ import TrackerStateMachine
 /// What a client asks a tracker. Commands and queries travel with an empty token hash: the
 /// client sends its raw session token beside them, and the leader puts the token's hash in, so
 /// the log only ever holds hashes and the token itself is proof of the session.
-public enum Operation: Equatable, Sendable {
+public enum ServiceOperation: Equatable, Sendable {
     /// Register a user; the leader hashes the password before anything is logged.
     case createUser(userID: String, password: String)
     /// Check a password and open a session bound to the client's piece-serving address.
@@ -28,10 +28,10 @@ public struct ClientRequest: Equatable, Sendable {
     /// The raw session token, or empty.
     public var token: [UInt8]
     /// What to do.
-    public var operation: Operation
+    public var operation: ServiceOperation
 
     /// Makes a request.
-    public init(clientID: UInt64, sequence: UInt64, token: [UInt8] = [], operation: Operation) {
+    public init(clientID: UInt64, sequence: UInt64, token: [UInt8] = [], operation: ServiceOperation) {
         self.clientID = clientID
         self.sequence = sequence
         self.token = token
@@ -136,7 +136,7 @@ public enum ServiceCodec {
         let sequence = try r.readUInt64()
         let token = try r.readBlob(maxCount: tokenBytesMax)
         let tagOffset = r.position
-        let operation: Operation
+        let operation: ServiceOperation
         switch try r.readUInt8() {
         case 1: operation = .createUser(userID: try field(&r), password: try field(&r))
         case 2: operation = .login(userID: try field(&r), password: try field(&r), peerAddress: try field(&r))

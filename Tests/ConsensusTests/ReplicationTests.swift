@@ -161,6 +161,22 @@ struct ReplicationTests {
         #expect(net.appliedData(2) == (0..<5).map { "r\($0)" })
     }
 
+    @Test("a follower that lost its whole log (a wiped disk) is caught up again from the start")
+    func wipedFollowerCaughtUp() throws {
+        var net = TestNetwork(size: 3)
+        net.campaign(1)
+        for i in 0..<10 { _ = try net.propose(1, "w\(i)") }
+        net.stabilize()
+        net.tickAll(times: 6)
+        let config = net.node(3).config
+        net.storages[3] = MemoryStorage()
+        net.nodes[3] = try RaftNode(config: config, persisted: PersistedState())
+        net.applied[3] = []
+        net.tickAll(times: 2 * config.heartbeatTicks)
+        #expect(net.node(3).lastIndex == net.node(1).lastIndex)
+        #expect(net.appliedData(3) == (0..<10).map { "w\($0)" })
+    }
+
     @Test("a configuration with an impossible limit is refused at start")
     func limitsValidated() {
         var config = Config(id: 1, peers: [1, 2, 3])

@@ -47,7 +47,7 @@ final class ProcessCluster: @unchecked Sendable {
     static func freePort() throws -> UInt16 {
         let socket = try Socket.listen(host: "127.0.0.1", port: 0)
         defer { socket.close() }
-        return socket.localPort
+        return try socket.localPort
     }
 
     func startAll() throws {
@@ -58,7 +58,7 @@ final class ProcessCluster: @unchecked Sendable {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: Self.binary)
         process.arguments = ["--conf", confPath, "--id", "\(id)", "--data-dir", dataDirectory(id)] + extraArguments
-        FileManager.default.createFile(atPath: logPath(id), contents: nil)
+        _ = FileManager.default.createFile(atPath: logPath(id), contents: nil)
         let log = try FileHandle(forWritingTo: URL(fileURLWithPath: logPath(id)))
         log.seekToEndOfFile()
         process.standardError = log
