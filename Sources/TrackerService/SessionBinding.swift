@@ -49,6 +49,8 @@ extension TrackerQuery {
             return .listFiles(tokenHash: tokenHash, groupID: groupID)
         case let .downloadInfo(_, groupID, fileName):
             return .downloadInfo(tokenHash: tokenHash, groupID: groupID, fileName: fileName)
+        case let .memberSession(_, groupID, userID):
+            return .memberSession(tokenHash: tokenHash, groupID: groupID, userID: userID)
         }
     }
 }

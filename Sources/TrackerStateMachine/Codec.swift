@@ -167,6 +167,8 @@ extension TrackerQuery {
         case let .listFiles(tokenHash, groupID): w.write(UInt8(5)); w.write(tokenHash); w.write(groupID)
         case let .downloadInfo(tokenHash, groupID, fileName):
             w.write(UInt8(6)); w.write(tokenHash); w.write(groupID); w.write(fileName)
+        case let .memberSession(tokenHash, groupID, userID):
+            w.write(UInt8(7)); w.write(tokenHash); w.write(groupID); w.write(userID)
         }
         return w.bytes
     }
@@ -184,6 +186,7 @@ extension TrackerQuery {
         case 4: query = .listRequests(tokenHash: try r.readToken(), groupID: try r.readField())
         case 5: query = .listFiles(tokenHash: try r.readToken(), groupID: try r.readField())
         case 6: query = .downloadInfo(tokenHash: try r.readToken(), groupID: try r.readField(), fileName: try r.readField())
+        case 7: query = .memberSession(tokenHash: try r.readToken(), groupID: try r.readField(), userID: try r.readField())
         default: throw TrackerCodec.unknownTag(tag, r)
         }
         try r.expectEnd()

@@ -67,4 +67,7 @@ public enum TrackerQuery: Equatable, Sendable {
     case listFiles(tokenHash: TokenHash, groupID: String)
     /// A file's metadata and online sharers with their pieces; members only.
     case downloadInfo(tokenHash: TokenHash, groupID: String, fileName: String)
+    /// For a peer serving pieces: the session of `userID` if it is a member of the group and
+    /// online (the caller must be a member too). Answers `.session`, else `notMember`.
+    case memberSession(tokenHash: TokenHash, groupID: String, userID: String)
 }

@@ -38,6 +38,13 @@ extension TrackerStateMachine {
                 let online = file.sharers.count { state.isOnline($0.userID) }
                 return FileSummary(name: name, sizeBytes: file.metadata.sizeBytes, onlineSharerCount: UInt32(online))
             })
+        case let .memberSession(tokenHash, groupID, userID):
+            _ = try state.memberAndGroup(tokenHash, groupID, limits: limits)
+            let group = try state.existingGroup(groupID, limits: limits)
+            guard group.isMember(userID), let token = state.sessionOfUser[userID], let session = state.sessions[token] else {
+                throw TrackerError(.notMember, "\(userID) is not an online member of \(groupID)")
+            }
+            return .session(SessionInfo(userID: userID, peerAddress: session.peerAddress, leaseExpiryMillis: session.leaseExpiryMillis))
         case let .downloadInfo(tokenHash, groupID, fileName):
             let (userID, group) = try state.memberAndGroup(tokenHash, groupID, limits: limits)
             let file = try state.existingFile(fileName, in: group, limits: limits)

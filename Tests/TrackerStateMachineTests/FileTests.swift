@@ -123,3 +123,30 @@ struct FileTests {
         #expect(h.state == expected)
     }
 }
+
+@Suite("Member sessions for peer servers")
+struct MemberSessionTests {
+    @Test("a member learns another online member's session; non-members and offline users are refused")
+    func memberSession() {
+        var (h, a, b, c) = FileTests.setUp()
+        let state = h.state
+        guard case let .ok(.session(info)) = h.query(.memberSession(tokenHash: a, groupID: "g1", userID: "bob")) else {
+            Issue.record("expected bob's session")
+            return
+        }
+        #expect(info.userID == "bob")
+        #expect(h.query(.memberSession(tokenHash: a, groupID: "g1", userID: "carol")).errorCode == .notMember)
+        #expect(h.query(.memberSession(tokenHash: c, groupID: "g1", userID: "bob")).errorCode == .notMember)
+        #expect(h.query(.memberSession(tokenHash: a, groupID: "nope", userID: "bob")).errorCode == .noSuchGroup)
+        h.ok(.logout(tokenHash: b))
+        #expect(h.query(.memberSession(tokenHash: a, groupID: "g1", userID: "bob")).errorCode == .notMember)
+        _ = state
+    }
+}
+
+extension TrackerResult {
+    var errorCode: TrackerError.Code? {
+        if case let .failed(error) = self { return error.code }
+        return nil
+    }
+}
