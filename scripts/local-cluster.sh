@@ -1,0 +1,63 @@
+#!/usr/bin/env bash
+# A local tracker cluster in one command.
+#   scripts/local-cluster.sh up [IP:PORT]   build, start the trackers of cluster.conf in the
+#                                           background, then run a client in the foreground
+#                                           (serving pieces on IP:PORT, default 127.0.0.1:9001)
+#   scripts/local-cluster.sh start          build and start the trackers only
+#   scripts/local-cluster.sh stop           stop the trackers this script started (SIGTERM)
+#   scripts/local-cluster.sh status         which trackers run, and the cluster's view
+# Logs: data/logs/tracker-<id>.log; data: data/tracker-<id>; pids: data/pids/tracker-<id>.pid
+set -euo pipefail
+cd "$(dirname "$0")/.."
+conf=cluster.conf
+bin=.build/release
+
+build() { swift build -c release --product tracker-node >/dev/null && swift build -c release --product client >/dev/null; }
+
+ids() { grep -v '^[[:space:]]*#' "$conf" | awk 'NF >= 2 { print $1 }'; }
+
+start() {
+    build
+    mkdir -p data/logs data/pids
+    for id in $(ids); do
+        pidfile=data/pids/tracker-$id.pid
+        if [ -f "$pidfile" ] && kill -0 "$(cat "$pidfile")" 2>/dev/null; then
+            echo "tracker $id already running (pid $(cat "$pidfile"))"
+            continue
+        fi
+        nohup "$bin/tracker-node" --conf "$conf" --id "$id" </dev/null >>"data/logs/tracker-$id.log" 2>&1 &
+        echo $! >"$pidfile"
+        echo "tracker $id started (pid $!, log data/logs/tracker-$id.log)"
+    done
+}
+
+stop() {
+    for pidfile in data/pids/tracker-*.pid; do
+        [ -f "$pidfile" ] || continue
+        pid=$(cat "$pidfile")
+        if kill -0 "$pid" 2>/dev/null; then
+            kill -TERM "$pid"
+            for _ in $(seq 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+            kill -0 "$pid" 2>/dev/null && kill -KILL "$pid"
+            echo "stopped $(basename "$pidfile" .pid) (pid $pid)"
+        fi
+        rm -f "$pidfile"
+    done
+}
+
+status() {
+    for pidfile in data/pids/tracker-*.pid; do
+        [ -f "$pidfile" ] || continue
+        pid=$(cat "$pidfile")
+        if kill -0 "$pid" 2>/dev/null; then echo "$(basename "$pidfile" .pid): running (pid $pid)"; else echo "$(basename "$pidfile" .pid): not running"; fi
+    done
+    echo cluster_status | "$bin/client" 127.0.0.1:9999 "$conf" 2>/dev/null || true
+}
+
+case "${1:-up}" in
+    up) start; exec "$bin/client" "${2:-127.0.0.1:9001}" "$conf" ;;
+    start) start ;;
+    stop) stop ;;
+    status) status ;;
+    *) echo "usage: $0 [up [IP:PORT]|start|stop|status]" >&2; exit 2 ;;
+esac
