@@ -7,6 +7,8 @@ public enum RaftCodec {
     public static let entryDataBytesMax = 64 << 20
     /// The most entries one message may carry.
     public static let entriesPerMessageMax = 1 << 16
+    /// The largest snapshot a decoder accepts.
+    public static let snapshotBytesMax = 1 << 30
 
     /// Appends an entry: term, index, kind, length-prefixed data.
     public static func encode(_ entry: Entry, into writer: inout ByteWriter) {
@@ -43,6 +45,12 @@ public enum RaftCodec {
         writer.write(message.context)
         writer.write(UInt32(message.entries.count))
         for entry in message.entries { encode(entry, into: &writer) }
+        writer.write(message.snapshot != nil)
+        if let snapshot = message.snapshot {
+            writer.write(snapshot.meta.index)
+            writer.write(snapshot.meta.term)
+            writer.writeBlob(snapshot.data)
+        }
         return writer.bytes
     }
 
@@ -62,6 +70,10 @@ public enum RaftCodec {
         let count = try reader.readCount(maxCount: entriesPerMessageMax)
         message.entries.reserveCapacity(count)
         for _ in 0..<count { message.entries.append(try decodeEntry(from: &reader)) }
+        if try reader.readBool() {
+            let meta = SnapshotMeta(index: try reader.readUInt64(), term: try reader.readUInt64())
+            message.snapshot = Snapshot(meta: meta, data: try reader.readBlob(maxCount: snapshotBytesMax))
+        }
         try reader.expectEnd()
         return message
     }

@@ -34,6 +34,8 @@ public struct Config: Sendable {
     public var applyEntriesMax = 4096
     /// The most reads waiting for confirmation at once.
     public var pendingReadsMax = 65536
+    /// Ticks a leader waits for a follower to install a snapshot before sending it again.
+    public var snapshotTimeoutTicks = 1_000
 
     /// Makes a configuration with the default timing and limits.
     public init(id: NodeID, peers: [NodeID]) {
@@ -56,5 +58,6 @@ public struct Config: Sendable {
         guard uncommittedBytesMax >= 1 else { throw fail("uncommittedBytesMax must be at least 1") }
         guard applyEntriesMax >= 1 else { throw fail("applyEntriesMax must be at least 1") }
         guard pendingReadsMax >= 1 else { throw fail("pendingReadsMax must be at least 1") }
+        guard snapshotTimeoutTicks > electionTimeoutTicks else { throw fail("snapshotTimeoutTicks must exceed electionTimeoutTicks") }
     }
 }

@@ -5,6 +5,8 @@ struct Progress: Sendable {
         case probe
         /// Appends pipelined, up to the in-flight limit.
         case replicate
+        /// A snapshot was sent; appends wait until the follower has it.
+        case snapshot
     }
 
     var match: UInt64 = 0
@@ -18,6 +20,9 @@ struct Progress: Sendable {
     var ticksSinceHeard = 0
     /// The commit index last sent to this follower.
     var sentCommit: UInt64 = 0
+    /// In snapshot state: the index of the snapshot sent, and ticks spent waiting for it.
+    var pendingSnapshotIndex: UInt64 = 0
+    var ticksInSnapshot = 0
 
     init(next: UInt64) { self.next = next }
 
@@ -25,7 +30,16 @@ struct Progress: Sendable {
         switch state {
         case .probe: isProbeSent
         case .replicate: inflight.count >= inflightMax
+        case .snapshot: true
         }
+    }
+
+    mutating func becomeSnapshot(index: UInt64) {
+        state = .snapshot
+        pendingSnapshotIndex = index
+        ticksInSnapshot = 0
+        isProbeSent = false
+        inflight.removeAll()
     }
 
     mutating func becomeProbe() {
@@ -59,6 +73,8 @@ struct Progress: Sendable {
                 next = lastIndex + 1
                 inflight.append(lastIndex)
             }
+        case .snapshot:
+            break
         }
     }
 
@@ -78,6 +94,7 @@ struct Progress: Sendable {
     /// Handles a rejection of the append at `rejected`; `hint` is the leader's computed guess of
     /// where the logs agree. Returns false when the rejection is stale.
     mutating func maybeDecrease(rejected: UInt64, hint: UInt64) -> Bool {
+        if state == .snapshot { return false }
         if state == .replicate {
             guard rejected > match else { return false }
             becomeProbe()

@@ -14,11 +14,14 @@ struct RaftLog: Sendable {
     /// Highest index handed to storage.
     var stable: UInt64 = 0
 
-    init(entries: [Entry], committed: UInt64, applied: UInt64) {
-        self.entries = entries
-        stable = entries.last?.index ?? 0
-        self.committed = min(committed, stable)
-        self.applied = min(applied, self.committed)
+    init(snapshot: SnapshotMeta?, entries: [Entry], committed: UInt64, applied: UInt64) {
+        offsetIndex = snapshot?.index ?? 0
+        offsetTerm = snapshot?.term ?? 0
+        self.entries = entries.filter { $0.index > offsetIndex }
+        precondition(self.entries.first.map { $0.index == offsetIndex + 1 } ?? true, "stored log does not continue the snapshot")
+        stable = offsetIndex + UInt64(self.entries.count)
+        self.committed = min(max(committed, offsetIndex), stable)
+        self.applied = min(max(applied, offsetIndex), self.committed)
     }
 
     var lastIndex: UInt64 { offsetIndex + UInt64(entries.count) }
@@ -87,6 +90,8 @@ struct RaftLog: Sendable {
     /// findConflictByTerm), with that term: where the logs may agree.
     func findConflictByTerm(index: UInt64, term: UInt64) -> (index: UInt64, term: UInt64) {
         var i = min(index, lastIndex)
+        // Below the compaction point the term is unknown: the caller sends a snapshot.
+        if i < offsetIndex { return (i, 0) }
         while i > offsetIndex {
             let t = self.term(at: i)!
             if t <= term { return (i, t) }
@@ -105,6 +110,28 @@ struct RaftLog: Sendable {
         }
         commit(to: min(leaderCommit, lastNewIndex))
         return lastNewIndex
+    }
+
+    /// Replaces the whole log with a snapshot's end point (a follower installing a snapshot
+    /// whose last entry it does not hold): everything through it is committed and applied.
+    mutating func restore(_ meta: SnapshotMeta) {
+        precondition(meta.index > committed, "restoring a snapshot behind the commit index")
+        entries.removeAll()
+        offsetIndex = meta.index
+        offsetTerm = meta.term
+        committed = meta.index
+        applied = meta.index
+        stable = meta.index
+    }
+
+    /// Drops the entries through `index`, which a snapshot covers and which are applied.
+    mutating func compact(through index: UInt64) {
+        guard index > offsetIndex else { return }
+        precondition(index <= applied, "compacting entry \(index) that is not applied")
+        let newTerm = term(at: index)!
+        entries.removeSubrange(..<Int(index - offsetIndex))
+        offsetIndex = index
+        offsetTerm = newTerm
     }
 
     /// Raises the commit index; it never goes down and never passes the last index.
@@ -126,6 +153,7 @@ struct RaftLog: Sendable {
         precondition(committed <= lastIndex, "committed \(committed) > last \(lastIndex)")
         precondition(stable <= lastIndex, "stable \(stable) > last \(lastIndex)")
         precondition(applied <= stable, "applied \(applied) > stable \(stable)")
+        precondition(offsetIndex <= applied, "compacted \(offsetIndex) beyond applied \(applied)")
         var expected = offsetIndex + 1
         var previousTerm = offsetTerm
         for entry in entries {

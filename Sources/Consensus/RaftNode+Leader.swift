@@ -34,7 +34,8 @@ extension RaftNode {
             }
             if progress[m.from]!.state == .probe { progress[m.from]!.isProbeSent = false }
             progress[m.from]!.freeFirstInflightIfFull(inflightMax: config.inflightAppendsMax)
-            if progress[m.from]!.match < log.lastIndex { sendAppend(to: m.from, sendIfEmpty: false) }
+            // Behind: probe again even with nothing new (lost appends are found by the rejection).
+            if progress[m.from]!.match < log.lastIndex { sendAppend(to: m.from, sendIfEmpty: true) }
             if m.context != 0 { handleReadAck(from: m.from, round: m.context) }
         default:
             break
@@ -53,6 +54,12 @@ extension RaftNode {
         let wasProbe = progress[m.from]!.state == .probe
         guard progress[m.from]!.maybeUpdate(m.index) else {
             if wasProbe { sendAppend(to: m.from, sendIfEmpty: false) }
+            return
+        }
+        if progress[m.from]!.state == .snapshot {
+            guard progress[m.from]!.match >= progress[m.from]!.pendingSnapshotIndex else { return }
+            progress[m.from]!.becomeProbe() // the follower installed it: back to appends
+            sendAppend(to: m.from, sendIfEmpty: false)
             return
         }
         if wasProbe { progress[m.from]!.becomeReplicate() }
@@ -102,7 +109,8 @@ extension RaftNode {
         guard !pr.isPaused(inflightMax: config.inflightAppendsMax) else { return false }
         let prevIndex = pr.next - 1
         guard let prevTerm = log.term(at: prevIndex) else {
-            preconditionFailure("entry \(prevIndex) for follower \(id) is compacted; snapshots are not built yet")
+            sendSnapshot(to: id)
+            return true
         }
         let entries = log.slice(from: pr.next, maxCount: config.appendEntriesMax, maxBytes: config.appendBytesMax)
         if entries.isEmpty && !sendIfEmpty { return false }
@@ -111,6 +119,15 @@ extension RaftNode {
         pr.sentAppend(lastIndex: entries.last?.index, commit: log.committed)
         progress[id] = pr
         return true
+    }
+
+    /// The follower needs entries this log no longer holds: send the newest snapshot. The core
+    /// sends its metadata; the host attaches the bytes of its newest snapshot.
+    mutating func sendSnapshot(to id: NodeID) {
+        guard let meta = snapshotMeta else { preconditionFailure("entries compacted without a snapshot") }
+        send(Message(kind: .installSnapshot, from: config.id, to: id, term: term,
+                     snapshot: Snapshot(meta: meta, data: [])))
+        progress[id]!.becomeSnapshot(index: meta.index)
     }
 
     mutating func broadcastHeartbeat() {

@@ -13,7 +13,7 @@ extension RaftNode {
                 break // a pre-vote never changes our term
             case .preVoteResponse where !m.reject:
                 break // granted pre-votes carry the future term we asked for
-            case .appendEntries, .heartbeat:
+            case .appendEntries, .heartbeat, .installSnapshot:
                 becomeFollower(term: m.term, leader: m.from)
             default:
                 becomeFollower(term: m.term, leader: 0)
@@ -38,7 +38,7 @@ extension RaftNode {
     /// stale pre-vote, drop the rest.
     mutating func stepStaleTerm(_ m: Message) {
         switch m.kind {
-        case .appendEntries, .heartbeat:
+        case .appendEntries, .heartbeat, .installSnapshot:
             send(Message(kind: .appendResponse, from: config.id, to: m.from, term: term))
         case .preVote:
             send(Message(kind: .preVoteResponse, from: config.id, to: m.from, term: term, reject: true))
@@ -73,6 +73,10 @@ extension RaftNode {
             electionElapsed = 0
             leader = m.from
             handleHeartbeat(m)
+        case .installSnapshot:
+            electionElapsed = 0
+            leader = m.from
+            handleSnapshot(m)
         case .timeoutNow:
             campaign(isTransfer: true)
         default:
@@ -88,6 +92,9 @@ extension RaftNode {
         case .heartbeat:
             becomeFollower(term: m.term, leader: m.from)
             handleHeartbeat(m)
+        case .installSnapshot:
+            becomeFollower(term: m.term, leader: m.from)
+            handleSnapshot(m)
         case .preVoteResponse where role == .preCandidate:
             poll(m.from, granted: !m.reject)
         case .requestVoteResponse where role == .candidate:
@@ -110,6 +117,24 @@ extension RaftNode {
         let hint = log.findConflictByTerm(index: min(m.index, log.lastIndex), term: m.logTerm)
         send(Message(kind: .appendResponse, from: config.id, to: m.from, term: term, logTerm: hint.term,
                      index: m.index, reject: true, rejectHint: hint.index))
+    }
+
+    /// InstallSnapshot receiver (Raft §7): a snapshot behind the commit index changes nothing;
+    /// one whose last entry this log holds only moves the commit index (the entries after it
+    /// stay); otherwise the whole log is replaced by the snapshot.
+    mutating func handleSnapshot(_ m: Message) {
+        guard let snapshot = m.snapshot else { return }
+        let meta = snapshot.meta
+        if meta.index > log.committed {
+            if log.matchTerm(meta.index, meta.term) {
+                log.commit(to: meta.index)
+            } else {
+                log.restore(meta)
+                snapshotMeta = meta
+                pendingSnapshot = snapshot
+            }
+        }
+        send(Message(kind: .appendResponse, from: config.id, to: m.from, term: term, index: log.committed))
     }
 
     mutating func handleHeartbeat(_ m: Message) {

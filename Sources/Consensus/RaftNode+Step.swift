@@ -72,7 +72,14 @@ extension RaftNode {
     mutating func tickLeader() {
         heartbeatElapsed += 1
         electionElapsed += 1
-        for id in otherPeers { progress[id]!.ticksSinceHeard += 1 }
+        for id in otherPeers {
+            progress[id]!.ticksSinceHeard += 1
+            if progress[id]!.state == .snapshot {
+                progress[id]!.ticksInSnapshot += 1
+                // A snapshot that got no answer in time is sent again.
+                if progress[id]!.ticksInSnapshot >= config.snapshotTimeoutTicks { progress[id]!.becomeProbe() }
+            }
+        }
         if config.isCheckQuorumEnabled && !hasActiveQuorum() {
             becomeFollower(term: term, leader: 0)
             return

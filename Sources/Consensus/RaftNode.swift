@@ -20,6 +20,10 @@ public struct RaftNode: Sendable {
     public internal(set) var role: Role = .follower
 
     var log: RaftLog
+    /// The newest snapshot this node holds (its own, or installed from a leader).
+    public internal(set) var snapshotMeta: SnapshotMeta?
+    /// A snapshot received from the leader, for the next Ready.
+    var pendingSnapshot: Snapshot?
     var random: SeededGenerator
     var electionElapsed = 0
     var heartbeatElapsed = 0
@@ -46,7 +50,8 @@ public struct RaftNode: Sendable {
         self.config = config
         quorum = config.peers.count / 2 + 1
         random = SeededGenerator(seed: config.randomSeed)
-        log = RaftLog(entries: persisted.entries, committed: persisted.hardState.commit, applied: applied)
+        snapshotMeta = persisted.snapshot?.meta
+        log = RaftLog(snapshot: snapshotMeta, entries: persisted.entries, committed: persisted.hardState.commit, applied: applied)
         term = persisted.hardState.term
         vote = persisted.hardState.vote
         lastHardState = persisted.hardState
@@ -139,7 +144,7 @@ public struct RaftNode: Sendable {
     public var hasReady: Bool {
         guard !isAwaitingAdvance else { return false }
         return softState != lastSoftState || hardState != lastHardState || log.lastIndex > log.stable
-            || !messages.isEmpty || log.committed > log.applied || !readStates.isEmpty || !droppedReads.isEmpty
+            || pendingSnapshot != nil || !messages.isEmpty || log.committed > log.applied || !readStates.isEmpty || !droppedReads.isEmpty
             || (role == .leader && (needsBroadcast || reads.hasUnsent))
     }
 
@@ -153,8 +158,11 @@ public struct RaftNode: Sendable {
         if soft != lastSoftState { batch.softState = soft }
         let hard = hardState
         if hard != lastHardState { batch.hardState = hard }
+        batch.snapshot = pendingSnapshot
+        pendingSnapshot = nil
         batch.entries = log.entries(from: log.stable + 1, through: log.lastIndex)
-        batch.mustSync = !batch.entries.isEmpty || hard.term != lastHardState.term || hard.vote != lastHardState.vote
+        batch.mustSync = !batch.entries.isEmpty || batch.snapshot != nil
+            || hard.term != lastHardState.term || hard.vote != lastHardState.vote
         batch.messages = messages
         batch.committedEntries = log.nextEntriesToApply(maxCount: config.applyEntriesMax)
         batch.readStates = readStates
@@ -181,6 +189,27 @@ public struct RaftNode: Sendable {
         if role == .leader, done.lastTerm == term {
             if progress[config.id]!.maybeUpdate(done.lastIndex) { maybeCommitAndBroadcast() }
         }
+    }
+
+    /// The host made `meta` durable as a snapshot of its applied state: entries through
+    /// `meta.index - retainedEntries` leave the in-memory log (a little is kept so that a
+    /// follower slightly behind gets entries, not a whole snapshot). Followers that need
+    /// compacted entries are sent an InstallSnapshot whose bytes the host attaches.
+    public mutating func compact(through meta: SnapshotMeta, retainedEntries: UInt64 = 0) {
+        precondition(!isAwaitingAdvance, "input before advance()")
+        precondition(meta.index <= log.applied, "snapshot \(meta.index) beyond applied \(log.applied)")
+        precondition(log.term(at: meta.index).map { $0 == meta.term } ?? (meta == snapshotMeta), "snapshot term mismatch")
+        if meta.index > (snapshotMeta?.index ?? 0) { snapshotMeta = meta }
+        guard meta.index > retainedEntries else { return }
+        log.compact(through: meta.index - retainedEntries)
+    }
+
+    /// The host could not deliver the snapshot sent to `id` (or did): on failure the leader
+    /// goes back to probing and will send it again.
+    public mutating func reportSnapshot(to id: NodeID, isDelivered: Bool) {
+        precondition(!isAwaitingAdvance, "input before advance()")
+        guard role == .leader, progress[id]?.state == .snapshot, !isDelivered else { return }
+        progress[id]!.becomeProbe()
     }
 
     /// Checks the core's invariants; traps when one is broken. Tests and the simulator call

@@ -2,12 +2,15 @@
 public struct PersistedState: Equatable, Sendable {
     /// The last hard state saved.
     public var hardState: HardState
-    /// Every stored entry, contiguous, starting at index 1.
+    /// The newest snapshot, if any.
+    public var snapshot: Snapshot?
+    /// Every stored entry after the snapshot (or from index 1 without one), contiguous.
     public var entries: [Entry]
 
     /// Makes a persisted state.
-    public init(hardState: HardState = HardState(), entries: [Entry] = []) {
+    public init(hardState: HardState = HardState(), snapshot: Snapshot? = nil, entries: [Entry] = []) {
         self.hardState = hardState
+        self.snapshot = snapshot
         self.entries = entries
     }
 }
@@ -23,6 +26,15 @@ public protocol RaftStorage: AnyObject {
     /// one past the stored last index; any stored entry at or after it is replaced. When
     /// `mustSync` is true, the batch is on stable storage before this returns.
     func save(hardState: HardState?, entries: [Entry], mustSync: Bool) throws
+
+    /// Makes `snapshot` durable as the newest snapshot. If the stored log holds the snapshot's
+    /// last entry (same index and term) the entries after it stay (Raft §7); otherwise every
+    /// stored entry is discarded and the log continues at `snapshot.meta.index + 1`.
+    func saveSnapshot(_ snapshot: Snapshot) throws
+
+    /// Discards stored entries up to `index` (which a durable snapshot covers). A store may
+    /// keep some of them (whole segments); `load` never returns entries a snapshot covers.
+    func compact(through index: UInt64) throws
 }
 
 /// Storage in memory, for tests and benchmarks. It loses nothing because it never restarts.
@@ -39,10 +51,27 @@ public final class MemoryStorage: RaftStorage {
     public func save(hardState: HardState?, entries: [Entry], mustSync: Bool) throws {
         if let hardState { state.hardState = hardState }
         if let first = entries.first {
-            precondition(first.index >= 1 && first.index <= UInt64(state.entries.count) + 1, "gap in stored log")
-            state.entries.removeSubrange(Int(first.index - 1)...)
+            let base = state.snapshot?.meta.index ?? 0
+            precondition(first.index > base && first.index <= base + UInt64(state.entries.count) + 1, "gap in stored log")
+            state.entries.removeSubrange(Int(first.index - base - 1)...)
             state.entries.append(contentsOf: entries)
         }
         if mustSync { syncCount += 1 }
+    }
+
+    public func saveSnapshot(_ snapshot: Snapshot) throws {
+        let base = state.snapshot?.meta.index ?? 0
+        let position = snapshot.meta.index > base ? Int(snapshot.meta.index - base - 1) : -1
+        if position >= 0, position < state.entries.count, state.entries[position].term == snapshot.meta.term {
+            state.entries.removeSubrange(...position)
+        } else {
+            state.entries.removeAll()
+        }
+        state.snapshot = snapshot
+        syncCount += 1
+    }
+
+    public func compact(through index: UInt64) throws {
+        // Entries covered by the snapshot were already dropped by saveSnapshot.
     }
 }

@@ -51,6 +51,35 @@ public struct HardState: Equatable, Sendable {
     }
 }
 
+/// Where a snapshot ends: the index and term of the last entry it covers.
+public struct SnapshotMeta: Equatable, Sendable {
+    /// Index of the last entry the snapshot reflects.
+    public var index: UInt64
+    /// Term of that entry.
+    public var term: UInt64
+
+    /// Makes snapshot metadata.
+    public init(index: UInt64, term: UInt64) {
+        self.index = index
+        self.term = term
+    }
+}
+
+/// A state machine snapshot: the host's opaque bytes for the state after applying every entry
+/// through `meta.index`.
+public struct Snapshot: Equatable, Sendable {
+    /// Where it ends.
+    public var meta: SnapshotMeta
+    /// The host's serialized state.
+    public var data: [UInt8]
+
+    /// Makes a snapshot.
+    public init(meta: SnapshotMeta, data: [UInt8]) {
+        self.meta = meta
+        self.data = data
+    }
+}
+
 /// The kinds of Raft message.
 public enum MessageKind: UInt8, Sendable, CaseIterable {
     case appendEntries = 1
@@ -62,6 +91,8 @@ public enum MessageKind: UInt8, Sendable, CaseIterable {
     case heartbeat = 7
     case heartbeatResponse = 8
     case timeoutNow = 9
+    /// InstallSnapshot (Raft §7): carries `snapshot`; answered with an `appendResponse`.
+    case installSnapshot = 10
 }
 
 /// A message between Raft nodes: one flat record whose fields mean what the kind says
@@ -91,13 +122,16 @@ public struct Message: Equatable, Sendable {
     public var rejectHint: UInt64
     /// Heartbeat round number for ReadIndex, echoed in the response.
     public var context: UInt64
+    /// InstallSnapshot: the snapshot. Hosts move its bytes in chunks; the core sees it whole.
+    public var snapshot: Snapshot?
 
     /// Makes a message; unused fields default to zero.
     public init(
         kind: MessageKind, from: NodeID, to: NodeID, term: UInt64,
         logTerm: UInt64 = 0, index: UInt64 = 0, entries: [Entry] = [], commit: UInt64 = 0,
-        reject: Bool = false, rejectHint: UInt64 = 0, context: UInt64 = 0
+        reject: Bool = false, rejectHint: UInt64 = 0, context: UInt64 = 0, snapshot: Snapshot? = nil
     ) {
+        self.snapshot = snapshot
         self.kind = kind
         self.from = from
         self.to = to
@@ -172,6 +206,9 @@ public struct Ready: Sendable {
     public var softState: SoftState?
     /// Hard state, when it changed since the last batch.
     public var hardState: HardState?
+    /// A snapshot received from the leader: persist it (before the entries), then restore the
+    /// state machine from it before applying `committedEntries`.
+    public var snapshot: Snapshot?
     /// Entries to write to the log; the first may overwrite (truncate) a stored suffix.
     public var entries: [Entry] = []
     /// Whether the writes must reach stable storage before anything else happens.
@@ -190,7 +227,7 @@ public struct Ready: Sendable {
 
     /// Whether the batch carries nothing.
     public var isEmpty: Bool {
-        softState == nil && hardState == nil && entries.isEmpty && messages.isEmpty
+        softState == nil && hardState == nil && snapshot == nil && entries.isEmpty && messages.isEmpty
             && committedEntries.isEmpty && readStates.isEmpty && droppedReads.isEmpty
     }
 }

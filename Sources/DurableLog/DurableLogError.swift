@@ -11,6 +11,9 @@ public struct DurableLogError: Error, Equatable, Sendable, CustomStringConvertib
         case corruptHardState
         /// The set of segment files is wrong: a bad name, a missing or overlapping segment.
         case badSegments
+        /// No snapshot file is intact (checksum, length or header), so the state it held is
+        /// lost: the tracker must not start from the log alone.
+        case corruptSnapshot
         /// An earlier write or sync failed; the in-memory view may no longer match the disk, so
         /// the store refuses further work. Restart the process and `load()` again.
         case unusable

@@ -51,6 +51,7 @@ extension FileStorage {
                 }
                 entries.append(entry)
                 segment.recordOffsets.append(offset)
+                segment.recordTerms.append(entry.term)
                 offset = end
             case let .damaged(reason):
                 guard isLast, !RecordFormat.hasValidRecord(bytes, after: offset) else {

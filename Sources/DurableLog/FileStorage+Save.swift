@@ -6,7 +6,7 @@ extension FileStorage {
     /// Appends a contiguous batch after replacing any stored suffix it overlaps, as one write.
     func append(_ entries: [Entry], mustSync: Bool) throws {
         let first = entries[0].index
-        precondition(first >= 1 && first <= lastIndex + 1, "gap between the stored log and the new entries")
+        precondition(first > baseIndex && first <= lastIndex + 1, "gap between the stored log and the new entries")
         for (position, entry) in entries.enumerated() {
             precondition(entry.index == first + UInt64(position), "entries in a batch are not contiguous")
         }
@@ -20,6 +20,7 @@ extension FileStorage {
             offsets.append(base + writer.bytes.count)
             RecordFormat.appendRecord(entry, to: &writer)
         }
+        segments[segments.count - 1].recordTerms.append(contentsOf: entries.map(\.term))
         let path = segments[segments.count - 1].path
         try SystemFiles.writeAll(currentFD, writer.bytes, at: base, path: path)
         segments[segments.count - 1].recordOffsets.append(contentsOf: offsets)
@@ -51,6 +52,7 @@ extension FileStorage {
         let newSize = last.recordOffsets[kept]
         try SystemFiles.truncate(currentFD, toBytes: newSize, path: last.path)
         segments[segments.count - 1].recordOffsets.removeSubrange(kept...)
+        segments[segments.count - 1].recordTerms.removeSubrange(kept...)
         segments[segments.count - 1].sizeBytes = newSize
     }
 

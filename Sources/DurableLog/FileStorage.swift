@@ -24,6 +24,8 @@ public final class FileStorage: RaftStorage {
         let path: String
         /// Byte offset of each record; record k holds entry `firstIndex + k`.
         var recordOffsets: [Int]
+        /// Term of each record's entry (to check a snapshot's last entry without reading).
+        var recordTerms: [UInt64] = []
         var sizeBytes: Int
 
         /// The index of its last entry, or `firstIndex - 1` when it is empty.
@@ -47,9 +49,13 @@ public final class FileStorage: RaftStorage {
     /// The first write or sync failure; once set, every call throws.
     var failure: DurableLogError?
 
+    /// The newest snapshot's index: the log continues after it.
+    var baseIndex: UInt64 = 0
+    let snapshots: SnapshotStore
+
     var hardStatePath: String { directory + "/hardstate" }
     var hardStateTempPath: String { directory + "/hardstate.tmp" }
-    var lastIndex: UInt64 { segments.last?.lastIndex ?? 0 }
+    var lastIndex: UInt64 { max(segments.last?.lastIndex ?? 0, baseIndex) }
 
     /// Opens (creating if missing, with its parents) the store in `directory`. Nothing is read
     /// until `load()`; a `save` before `load()` loads first.
@@ -65,6 +71,7 @@ public final class FileStorage: RaftStorage {
             try SystemFiles.syncAll(parentFD, path: parent)
         }
         directoryFD = try SystemFiles.open(directory, flags: O_RDONLY | O_DIRECTORY)
+        snapshots = SnapshotStore(directory: directory)
     }
 
     deinit {
@@ -79,25 +86,86 @@ public final class FileStorage: RaftStorage {
         try checkUsable()
         isLoaded = false
         let hardState = try loadHardState()
+        let snapshot = try snapshots.loadNewest().snapshot
+        baseIndex = snapshot?.meta.index ?? 0
         var entries: [Entry] = []
         let found = try segmentFiles()
         closeCurrentSegment()
         segments = []
         for (position, (firstIndex, path)) in found.enumerated() {
-            let expected = UInt64(entries.count) + 1
-            guard firstIndex == expected else {
+            let expected = (segments.last?.lastIndex ?? 0) + 1
+            let isContinuing = position == 0 ? (firstIndex == 1 || (snapshot != nil && firstIndex <= baseIndex + 1)) : firstIndex == expected
+            guard isContinuing else {
                 throw DurableLogError(.badSegments, path: path,
-                    reason: "segment starts at index \(firstIndex), expected \(expected): a segment is missing or overlaps")
+                    reason: "segment starts at index \(firstIndex), expected \(position == 0 ? 1 : expected): a segment is missing or overlaps")
             }
             let isLast = position == found.count - 1
             let segment = try loadSegment(path: path, firstIndex: firstIndex, isLast: isLast, into: &entries)
             segments.append(segment)
         }
+        if let snapshot { try reconcile(with: snapshot.meta) }
         if let last = segments.last { currentFD = try SystemFiles.open(last.path, flags: O_RDWR) }
         hasUnsyncedWrites = false
         writtenHardState = hardState
         isLoaded = true
-        return PersistedState(hardState: hardState, entries: entries)
+        return PersistedState(hardState: hardState, snapshot: snapshot, entries: entries.filter { $0.index > baseIndex })
+    }
+
+    /// Makes the log continue the snapshot: a stored log that does not hold the snapshot's last
+    /// entry (a follower's log replaced by an installed snapshot) is discarded whole.
+    func reconcile(with meta: SnapshotMeta) throws {
+        if storedTerm(at: meta.index) == meta.term { return } // the log holds the snapshot's last entry
+        if segments.first?.firstIndex == meta.index + 1 { return } // the log starts right after it
+        try removeAllSegments() // it ends before the snapshot, or conflicts with it
+    }
+
+    /// The term of the stored entry at `index`, if a segment holds it.
+    func storedTerm(at index: UInt64) -> UInt64? {
+        for segment in segments where segment.firstIndex <= index && index <= segment.lastIndex {
+            return segment.recordTerms[Int(index - segment.firstIndex)]
+        }
+        return nil
+    }
+
+    /// Deletes every segment file (the log restarts after `baseIndex`).
+    func removeAllSegments() throws {
+        closeCurrentSegment()
+        for segment in segments.reversed() { try SystemFiles.remove(segment.path) }
+        segments = []
+        try SystemFiles.syncAll(directoryFD, path: directory)
+        hasUnsyncedWrites = false
+    }
+
+    public func saveSnapshot(_ snapshot: Snapshot) throws {
+        try checkUsable()
+        if !isLoaded { _ = try load() }
+        do {
+            try snapshots.write(snapshot)
+            let meta = snapshot.meta
+            if storedTerm(at: meta.index) == meta.term {
+                baseIndex = max(baseIndex, meta.index)
+                try compact(through: meta.index)
+            } else {
+                try removeAllSegments()
+                baseIndex = max(baseIndex, meta.index)
+            }
+        } catch let error as DurableLogError {
+            failure = error
+            throw error
+        }
+    }
+
+    /// Deletes the segments whose every entry is at or below `index`, oldest first; the
+    /// segment being written is kept.
+    public func compact(through index: UInt64) throws {
+        try checkUsable()
+        var removed = false
+        while segments.count > 1, segments[0].lastIndex <= index {
+            try SystemFiles.remove(segments[0].path)
+            segments.removeFirst()
+            removed = true
+        }
+        if removed { try SystemFiles.syncAll(directoryFD, path: directory) }
     }
 
     /// Saves a batch: replaces any stored suffix from the first new entry's index, appends the

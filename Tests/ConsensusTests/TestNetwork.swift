@@ -16,6 +16,8 @@ struct TestNetwork {
     var droppedKinds: Set<MessageKind> = []
     /// Every message that was sent, for tests that count them.
     var sent: [Message] = []
+    /// Each node's newest snapshot: its bytes are the applied entries' data, one per line.
+    var snapshots: [NodeID: Snapshot] = [:]
 
     init(size: Int, seed: UInt64 = 1, configure: (inout Config) -> Void = { _ in }) {
         let ids = (1...UInt64(size)).map { $0 }
@@ -92,8 +94,14 @@ struct TestNetwork {
                 rounds += 1
                 precondition(rounds < 1000, "ready loop")
                 let rd = nodes[id]!.ready()
+                if let snapshot = rd.snapshot {
+                    try! storages[id]!.saveSnapshot(snapshot)
+                    snapshots[id] = snapshot
+                    applied[id] = Self.entries(fromSnapshot: snapshot)
+                }
                 try! storages[id]!.save(hardState: rd.hardState, entries: rd.entries, mustSync: rd.mustSync)
-                for m in rd.messages {
+                for var m in rd.messages {
+                    if m.kind == .installSnapshot { m.snapshot = snapshots[id] } // the host attaches the bytes
                     sent.append(m)
                     if !cutLinks.contains([m.from, m.to]) && !droppedKinds.contains(m.kind) { inFlight.append(m) }
                 }
@@ -139,8 +147,27 @@ struct TestNetwork {
         let config = nodes[id]!.config
         let persisted = try! storages[id]!.load()
         nodes[id] = try! RaftNode(config: config, persisted: persisted)
-        applied[id] = []
+        applied[id] = persisted.snapshot.map(Self.entries(fromSnapshot:)) ?? []
         inFlight.removeAll { $0.to == id || $0.from == id }
+    }
+
+    /// Takes a snapshot of what `id` has applied, makes it durable and compacts the log.
+    mutating func takeSnapshot(_ id: NodeID, retainedEntries: UInt64 = 0) {
+        let node = nodes[id]!
+        let meta = SnapshotMeta(index: node.appliedIndex, term: node.term(at: node.appliedIndex)!)
+        let data = Array(appliedData(id).joined(separator: "\n").utf8)
+        let snapshot = Snapshot(meta: meta, data: data)
+        try! storages[id]!.saveSnapshot(snapshot)
+        snapshots[id] = snapshot
+        nodes[id]!.compact(through: meta, retainedEntries: retainedEntries)
+        nodes[id]!.checkInvariants()
+    }
+
+    /// The applied entries a snapshot stands for (as normal entries with only data).
+    static func entries(fromSnapshot snapshot: Snapshot) -> [Entry] {
+        guard !snapshot.data.isEmpty else { return [] }
+        return String(decoding: snapshot.data, as: UTF8.self).split(separator: "\n", omittingEmptySubsequences: false)
+            .map { Entry(term: 0, index: 0, data: Array($0.utf8)) }
     }
 
     /// Data of normal entries applied at `id`, as strings.

@@ -1,0 +1,120 @@
+import BinaryCoding
+import Consensus
+import Glibc
+import Hashing
+
+/// Snapshot files in a directory: `snapshot-<index, 20 digits>.snap`, each `magic "RSNP" |
+/// u16 version | u64 index | u64 term | u64 length | data | u32 CRC32C of everything before`.
+/// A snapshot is written crash-safely (temporary file, fsync, rename, directory fsync); the
+/// newest `keptCount` are kept, older ones deleted.
+///
+/// Thread safety: an instance is used from one thread at a time. Two instances on the same
+/// directory (the event loop's and a background writer's) are safe: files appear only by rename.
+public final class SnapshotStore {
+    /// How many snapshots are kept, so that a damaged newest one has an intact predecessor.
+    public static let keptCount = 2
+    static let magic: [UInt8] = Array("RSNP".utf8)
+    static let version: UInt16 = 1
+    static let headerBytes = 4 + 2 + 8 + 8 + 8
+    static let prefix = "snapshot-"
+    static let suffix = ".snap"
+
+    /// The directory holding the snapshots.
+    public let directory: String
+
+    /// Uses `directory` (which must exist).
+    public init(directory: String) { self.directory = directory }
+
+    static func fileName(index: UInt64) -> String {
+        let digits = String(index)
+        return prefix + String(repeating: "0", count: max(0, 20 - digits.count)) + digits + suffix
+    }
+
+    /// Writes `snapshot` durably, then deletes all but the newest `keptCount` snapshots.
+    public func write(_ snapshot: Snapshot) throws {
+        let path = directory + "/" + Self.fileName(index: snapshot.meta.index)
+        let temp = path + ".tmp"
+        let fd = try SystemFiles.open(temp, flags: O_WRONLY | O_CREAT | O_TRUNC)
+        do {
+            try SystemFiles.writeAll(fd, Self.encode(snapshot), at: 0, path: temp)
+            try SystemFiles.syncAll(fd, path: temp)
+        } catch {
+            SystemFiles.close(fd)
+            throw error
+        }
+        SystemFiles.close(fd)
+        try SystemFiles.rename(temp, to: path)
+        let directoryFD = try SystemFiles.open(directory, flags: O_RDONLY | O_DIRECTORY)
+        defer { SystemFiles.close(directoryFD) }
+        try SystemFiles.syncAll(directoryFD, path: directory)
+        for old in try snapshotFiles().dropFirst(Self.keptCount) { try SystemFiles.remove(old.path) }
+    }
+
+    /// The newest intact snapshot, or nil when there is none at all. Damaged newer ones are
+    /// skipped (their errors are returned) when an older intact one exists; when snapshots
+    /// exist but none is intact, this throws rather than let the node start without its state.
+    public func loadNewest() throws -> (snapshot: Snapshot?, skipped: [DurableLogError]) {
+        for name in try SystemFiles.list(directory) where name.hasPrefix(Self.prefix) && name.hasSuffix(".tmp") {
+            try SystemFiles.remove(directory + "/" + name)
+        }
+        var skipped: [DurableLogError] = []
+        for file in try snapshotFiles() {
+            do {
+                let bytes = try SystemFiles.readAll(file.path) ?? []
+                let snapshot = try Self.decode(bytes, path: file.path)
+                guard snapshot.meta.index == file.index else {
+                    throw DurableLogError(.corruptSnapshot, path: file.path, reason: "holds index \(snapshot.meta.index)")
+                }
+                return (snapshot, skipped)
+            } catch let error as DurableLogError where error.kind == .corruptSnapshot {
+                skipped.append(error)
+            }
+        }
+        if let newest = skipped.first {
+            throw DurableLogError(.corruptSnapshot, path: newest.path,
+                                  reason: "no intact snapshot is left (\(skipped.map(\.description).joined(separator: "; "))); refusing to start without the state it held")
+        }
+        return (nil, [])
+    }
+
+    /// Snapshot files, newest first.
+    func snapshotFiles() throws -> [(index: UInt64, path: String)] {
+        var found: [(index: UInt64, path: String)] = []
+        for name in try SystemFiles.list(directory) where name.hasPrefix(Self.prefix) && name.hasSuffix(Self.suffix) {
+            let digits = name.dropFirst(Self.prefix.count).dropLast(Self.suffix.count)
+            guard digits.count == 20, let index = UInt64(digits) else { continue }
+            found.append((index, directory + "/" + name))
+        }
+        return found.sorted { $0.index > $1.index }
+    }
+
+    static func encode(_ snapshot: Snapshot) -> [UInt8] {
+        var writer = ByteWriter(capacity: headerBytes + snapshot.data.count + 4)
+        writer.writeRaw(magic)
+        writer.write(version)
+        writer.write(snapshot.meta.index)
+        writer.write(snapshot.meta.term)
+        writer.write(UInt64(snapshot.data.count))
+        writer.writeRaw(snapshot.data)
+        writer.write(CRC32C.checksum(writer.bytes))
+        return writer.bytes
+    }
+
+    static func decode(_ bytes: [UInt8], path: String) throws -> Snapshot {
+        func damaged(_ reason: String) -> DurableLogError { DurableLogError(.corruptSnapshot, path: path, reason: reason) }
+        guard bytes.count >= headerBytes + 4 else { throw damaged("shorter than a snapshot header (\(bytes.count) bytes)") }
+        guard Array(bytes[0..<4]) == magic else { throw damaged("bad magic") }
+        var reader = ByteReader(bytes[4..<headerBytes])
+        guard (try? reader.readUInt16()) == version else { throw damaged("unknown version") }
+        let index = try reader.readUInt64()
+        let term = try reader.readUInt64()
+        let length = try reader.readUInt64()
+        guard length == UInt64(bytes.count - headerBytes - 4) else {
+            throw damaged("length \(length) does not match the file size \(bytes.count): half-written or cut")
+        }
+        var trailer = ByteReader(bytes[(bytes.count - 4)...])
+        let stored = try trailer.readUInt32()
+        guard CRC32C.checksum(bytes[..<(bytes.count - 4)]) == stored else { throw damaged("checksum mismatch") }
+        return Snapshot(meta: SnapshotMeta(index: index, term: term), data: Array(bytes[headerBytes..<(bytes.count - 4)]))
+    }
+}
