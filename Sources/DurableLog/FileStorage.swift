@@ -103,7 +103,10 @@ public final class FileStorage: RaftStorage {
             let segment = try loadSegment(path: path, firstIndex: firstIndex, isLast: isLast, into: &entries)
             segments.append(segment)
         }
-        if let snapshot { try reconcile(with: snapshot.meta) }
+        if let snapshot {
+            try reconcile(with: snapshot.meta)
+            if segments.isEmpty { entries = [] }
+        }
         if let last = segments.last { currentFD = try SystemFiles.open(last.path, flags: O_RDWR) }
         hasUnsyncedWrites = false
         writtenHardState = hardState
