@@ -3,11 +3,22 @@ import Glibc
 extension Socket {
     /// Sets how long a receive (or an accept on a listener) may block; nil or 0 means forever.
     public func setReceiveTimeout(millis: Int?) throws {
+        try setTimeout(option: SO_RCVTIMEO, millis: millis, operation: "set receive timeout")
+    }
+
+    /// Sets how long one send call may block without progress; nil or 0 means forever. When it
+    /// expires after a partial write, `send(all:)` keeps going with the rest; when nothing at all
+    /// could be sent, it throws `SocketError.timedOut` (a stalled peer cannot block a writer forever).
+    public func setSendTimeout(millis: Int?) throws {
+        try setTimeout(option: SO_SNDTIMEO, millis: millis, operation: "set send timeout")
+    }
+
+    private func setTimeout(option: Int32, millis: Int?, operation: String) throws {
         let fd = try liveDescriptor()
         let total = max(0, millis ?? 0)
         var value = timeval(tv_sec: total / 1000, tv_usec: (total % 1000) * 1000)
-        guard setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &value, socklen_t(MemoryLayout<timeval>.size)) == 0 else {
-            throw SocketError.system(operation: "set receive timeout", code: errno)
+        guard setsockopt(fd, SOL_SOCKET, option, &value, socklen_t(MemoryLayout<timeval>.size)) == 0 else {
+            throw SocketError.system(operation: operation, code: errno)
         }
     }
 

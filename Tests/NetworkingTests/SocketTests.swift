@@ -1,3 +1,4 @@
+import Glibc
 import Networking
 import Testing
 
@@ -71,5 +72,32 @@ struct SocketTests {
         } throws: { error in
             "\(error)" == "connect to 127.0.0.1:\(port): Connection refused"
         }
+    }
+
+    @Test("send(all:) keeps going after partial writes and delivers every byte in order")
+    func partialWritesAreLooped() throws {
+        let (dialer, acceptor) = try makeConnectedPair()
+        defer { dialer.close(); acceptor.close() }
+        // A short send timeout makes the kernel return partial counts while a slow reader drains.
+        try dialer.setSendTimeout(millis: 50)
+        let payload = (0..<(8 * 1024 * 1024)).map { UInt8(truncatingIfNeeded: $0 &* 7 &+ $0 >> 13) }
+        let reader = PeerThread<[UInt8]>.start {
+            var received: [UInt8] = []
+            var chunk = [UInt8](repeating: 0, count: 16 * 1024)
+            for _ in 0..<100_000 {
+                let count = try acceptor.receive(into: &chunk)
+                if count == 0 { break }
+                received += chunk[0..<count]
+                usleep(500)
+            }
+            return received
+        }
+        try dialer.send(all: payload)
+        try dialer.shutdown(.write)
+        let received = try reader.join()
+        #expect(received.count == payload.count)
+        // A Bool, not the arrays: a failing #expect would render megabytes of elements.
+        let isIntact = received == payload
+        #expect(isIntact)
     }
 }
