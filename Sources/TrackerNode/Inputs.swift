@@ -9,6 +9,8 @@ enum Input: Sendable {
     case request(ClientRequest, ReplyTarget)
     /// A finished password job.
     case passwordDone(id: UInt64, outcome: PasswordOutcome)
+    /// A snapshot the background writer made durable (nil: it failed).
+    case snapshotWritten(Snapshot?)
     /// Stop: a signal or `quit`.
     case shutdown(reason: String)
 }

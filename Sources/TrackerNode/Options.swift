@@ -9,14 +9,18 @@ struct Options {
     var heartbeatMillis: UInt64 = 50
     var electionMillis: UInt64 = 150
     var sessionLeaseMillis: UInt64 = 10_000
+    var snapshotEntries: UInt64 = 10_000
+    var segmentBytes = 8 << 20
 
     static let usage = """
         usage: tracker-node --conf <cluster.conf> --id <n> [--data-dir DIR]
                             [--heartbeat-ms 50] [--election-ms 150] [--tick-ms 10] [--lease-ms 10000]
+                            [--snapshot-entries 10000] [--segment-bytes 8388608]
 
         Runs tracker <n> of the cluster described in cluster.conf: it listens on its address for
         both peer trackers and clients. The data directory (default data/tracker-<n>) holds the
-        Raft log and hard state. Type `quit`, or send SIGINT/SIGTERM, to stop cleanly (a leader
+        Raft log, hard state and snapshots: a snapshot is taken every --snapshot-entries applied
+        entries, and the log segments it covers are deleted. Type `quit`, or send SIGINT/SIGTERM, to stop cleanly (a leader
         hands leadership over first). The election timeout is randomized in [E, 2E).
         If the file cluster.key exists beside cluster.conf, trackers prove to each other that
         they know it before exchanging Raft messages (make one: openssl rand -hex 32 > cluster.key).
@@ -41,13 +45,15 @@ struct Options {
             case "--help", "-h": return .help
             case "--conf": guard let v = value() else { return .usageError("--conf needs a path") }; options.confPath = v
             case "--data-dir": guard let v = value() else { return .usageError("--data-dir needs a path") }; options.dataDirectory = v
-            case "--id", "--tick-ms", "--heartbeat-ms", "--election-ms", "--lease-ms":
+            case "--id", "--tick-ms", "--heartbeat-ms", "--election-ms", "--lease-ms", "--snapshot-entries", "--segment-bytes":
                 guard let text = value(), let number = UInt64(text), number > 0 else { return .usageError("\(flag) needs a positive number") }
                 switch flag {
                 case "--id": options.id = number
                 case "--tick-ms": options.tickMillis = number
                 case "--heartbeat-ms": options.heartbeatMillis = number
                 case "--election-ms": options.electionMillis = number
+                case "--snapshot-entries": options.snapshotEntries = number
+                case "--segment-bytes": options.segmentBytes = Int(min(number, 1 << 30))
                 default: options.sessionLeaseMillis = number
                 }
             default:

@@ -13,6 +13,7 @@ final class TrackerServer {
     private let peers: PeerLinks
     private let clients: ClientConnections
     private let passwords: PasswordWorker
+    private let snapshotWriter: SnapshotWriter
     private let tickMillis: UInt64
     private var lastSoft: SoftState?
     private var shutdownDeadline: UInt64?
@@ -20,7 +21,8 @@ final class TrackerServer {
     static let shutdownTransferMillis: UInt64 = 1_000
 
     init(host: TrackerHost, storage: FileStorage, inputs: BlockingQueue<Input>, peers: PeerLinks,
-         clients: ClientConnections, passwords: PasswordWorker, tickMillis: UInt64) {
+         clients: ClientConnections, passwords: PasswordWorker, snapshotWriter: SnapshotWriter, tickMillis: UInt64) {
+        self.snapshotWriter = snapshotWriter
         self.host = host
         self.storage = storage
         self.inputs = inputs
@@ -59,6 +61,13 @@ final class TrackerServer {
             host.submit(request, replyTo: target)
         case let .passwordDone(id, outcome):
             host.completePasswordJob(id: id, outcome: outcome)
+        case let .snapshotWritten(snapshot):
+            guard let snapshot else {
+                host.snapshotFailed()
+                return
+            }
+            let through = host.snapshotTaken(snapshot)
+            do { try storage.compact(through: through) } catch { Log.warn("log compaction failed", ["error": "\(error)"]) }
         case let .shutdown(reason):
             guard shutdownDeadline == nil else { return }
             Log.info("shutdown requested", ["reason": reason])
@@ -81,14 +90,19 @@ final class TrackerServer {
             clients.send(batch.replies)
             passwords.submit(batch.passwordJobs)
             clients.send(host.advance())
+            if let job = batch.snapshotJob { snapshotWriter.submit(job) }
         }
         return true
     }
 
     private func persist(_ rd: Ready) -> Bool {
-        guard rd.hardState != nil || !rd.entries.isEmpty else { return true }
+        guard rd.hardState != nil || !rd.entries.isEmpty || rd.snapshot != nil else { return true }
         let start = monotonicMillis()
         do {
+            if let snapshot = rd.snapshot {
+                try storage.saveSnapshot(snapshot)
+                Log.info("snapshot installed from leader", ["snapshot.index": "\(snapshot.meta.index)", "snapshot.bytes": "\(snapshot.data.count)"])
+            }
             try storage.save(hardState: rd.hardState, entries: rd.entries, mustSync: rd.mustSync)
         } catch {
             Log.error("storage failed, stopping", ["error": "\(error)"])

@@ -43,7 +43,7 @@ let dataDirectory = options.dataDirectory ?? "data/tracker-\(options.id)"
 let storage: FileStorage
 let persisted: PersistedState
 do {
-    storage = try FileStorage(directory: dataDirectory)
+    storage = try FileStorage(directory: dataDirectory, segmentBytesTarget: options.segmentBytes)
     persisted = try storage.load()
 } catch {
     fail("cannot open data directory \(dataDirectory): \(error)")
@@ -56,6 +56,8 @@ raftConfig.randomSeed = (try? SecureRandom.uint64()) ?? UInt64(getpid())
 var hostOptions = HostOptions()
 hostOptions.tickMillis = options.tickMillis
 hostOptions.limits.sessionLeaseMillis = options.sessionLeaseMillis
+hostOptions.snapshotThresholdEntries = options.snapshotEntries
+hostOptions.retainedEntries = min(1_000, options.snapshotEntries / 2)
 for tracker in cluster.trackers { hostOptions.addresses[tracker.id] = tracker.address.description }
 let host: TrackerHost
 do {
@@ -66,7 +68,8 @@ do {
 }
 
 Log.info("tracker starting", ["id": "\(options.id)", "address": "\(ownAddress)", "data": dataDirectory,
-                              "raft.term": "\(persisted.hardState.term)", "log.entries": "\(persisted.entries.count)"])
+                              "raft.term": "\(persisted.hardState.term)", "snapshot.index": "\(persisted.snapshot?.meta.index ?? 0)",
+                              "log.entries": "\(persisted.entries.count)"])
 
 let inputs = BlockingQueue<Input>(capacity: 1_000_000)
 var peerAddresses: [NodeID: PeerAddress] = [:]
@@ -83,6 +86,8 @@ clients.start()
 passwords.start()
 listener.start()
 
+let snapshotWriter = SnapshotWriter(directory: dataDirectory, inputs: inputs)
+snapshotWriter.start()
 let server = TrackerServer(host: host, storage: storage, inputs: inputs, peers: peers, clients: clients,
-                           passwords: passwords, tickMillis: options.tickMillis)
+                           passwords: passwords, snapshotWriter: snapshotWriter, tickMillis: options.tickMillis)
 exit(server.run())

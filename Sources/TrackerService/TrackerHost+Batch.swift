@@ -4,18 +4,22 @@ import TrackerStateMachine
 extension TrackerHost {
     /// Whether `ready()` has work for the shell.
     public var hasReady: Bool {
-        batchInFlight == nil && (raft.hasReady || !replies.isEmpty || !jobsOut.isEmpty)
+        batchInFlight == nil && (raft.hasReady || !replies.isEmpty || !jobsOut.isEmpty || snapshotJobOut != nil)
     }
 
     /// Takes the next batch. The shell carries it out in order, then calls `advance()`.
     public mutating func ready() -> HostBatch {
         precondition(batchInFlight == nil, "ready() twice without advance()")
         let isFromRaft = raft.hasReady
-        let rd = isFromRaft ? raft.ready() : Ready()
+        var rd = isFromRaft ? raft.ready() : Ready()
         batchInFlight = (rd, isFromRaft)
-        let batch = HostBatch(raft: rd, replies: replies, passwordJobs: jobsOut)
+        for i in rd.messages.indices where rd.messages[i].kind == .installSnapshot {
+            rd.messages[i].snapshot = latestSnapshot // the core names the snapshot; the host has its bytes
+        }
+        let batch = HostBatch(raft: rd, replies: replies, passwordJobs: jobsOut, snapshotJob: snapshotJobOut)
         replies.removeAll()
         jobsOut.removeAll()
+        snapshotJobOut = nil
         return batch
     }
 
@@ -24,6 +28,13 @@ extension TrackerHost {
     public mutating func advance() -> [Reply] {
         guard let (rd, isFromRaft) = batchInFlight else { preconditionFailure("advance() without ready()") }
         batchInFlight = nil
+        if let snapshot = rd.snapshot {
+            guard let restored = receivedMachine else { preconditionFailure("installed snapshot was not restored") }
+            machine = restored
+            receivedMachine = nil
+            latestSnapshot = snapshot
+        }
+        receivedMachine = nil // a snapshot not installed (behind the commit index, or matching the log)
         for entry in rd.committedEntries { apply(entry) }
         if isFromRaft { raft.advance() }
         for id in rd.droppedReads {
@@ -34,8 +45,18 @@ extension TrackerHost {
         }
         serveConfirmedReads()
         if raft.role != .leader { failPendingJobs() }
+        maybeStartSnapshot()
         defer { replies.removeAll() }
         return replies
+    }
+
+    /// Asks the shell for a snapshot once enough entries were applied since the last one.
+    mutating func maybeStartSnapshot() {
+        let applied = raft.appliedIndex
+        guard !isSnapshotInProgress, applied >= (latestSnapshot?.meta.index ?? 0) + options.snapshotThresholdEntries,
+              let term = raft.term(at: applied) else { return }
+        isSnapshotInProgress = true
+        snapshotJobOut = SnapshotJob(meta: SnapshotMeta(index: applied, term: term), machine: machine)
     }
 
     /// Applies one committed entry and answers the request that proposed it, if it was ours.

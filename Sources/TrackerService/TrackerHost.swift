@@ -54,6 +54,10 @@ public struct HostOptions: Sendable {
     public var limits: Limits = .standard
     /// Each tracker's client address, for redirects.
     public var addresses: [NodeID: String] = [:]
+    /// Applied entries after which a snapshot of the state machine is taken.
+    public var snapshotThresholdEntries: UInt64 = 10_000
+    /// Entries kept in the log before a snapshot, so slightly lagging followers get appends.
+    public var retainedEntries: UInt64 = 1_000
 
     /// Default settings.
     public init() {}
@@ -66,6 +70,16 @@ public struct HostBatch: Sendable {
     public var raft: Ready
     public var replies: [Reply]
     public var passwordJobs: [PasswordJob]
+    /// When set: serialize `machine.snapshot()` off the Raft path, make it durable as a
+    /// snapshot ending at `meta`, then call `snapshotTaken`.
+    public var snapshotJob: SnapshotJob?
+}
+
+/// A copy of the state machine to snapshot (a value: copying it is cheap, and the event loop
+/// goes on while the shell serializes it).
+public struct SnapshotJob: Sendable {
+    public var meta: SnapshotMeta
+    public var machine: TrackerStateMachine
 }
 
 /// The whole tracker without I/O: a Raft node, the tracker state machine, and the bookkeeping
@@ -91,6 +105,12 @@ public struct TrackerHost: Sendable {
     var jobsOut: [PasswordJob] = []
     /// The batch the shell is carrying out, and whether it came from the Raft core.
     var batchInFlight: (ready: Ready, isFromRaft: Bool)?
+    /// The newest durable snapshot: its bytes go to followers that need them.
+    public internal(set) var latestSnapshot: Snapshot?
+    var isSnapshotInProgress = false
+    var snapshotJobOut: SnapshotJob?
+    /// The state restored from a snapshot the leader sent, until its Ready is carried out.
+    var receivedMachine: TrackerStateMachine?
 
     enum WriteKind: Sendable {
         case plain
@@ -118,8 +138,13 @@ public struct TrackerHost: Sendable {
     /// the log keeps (SHA-256 in tracker-node).
     public init(raftConfig: Config, persisted: PersistedState, options: HostOptions,
                 hashToken: @escaping @Sendable ([UInt8]) -> TokenHash) throws {
-        raft = try RaftNode(config: raftConfig, persisted: persisted)
-        machine = TrackerStateMachine(limits: options.limits)
+        raft = try RaftNode(config: raftConfig, persisted: persisted, applied: persisted.snapshot?.meta.index ?? 0)
+        if let snapshot = persisted.snapshot {
+            machine = try TrackerStateMachine.restore(snapshot.data, limits: options.limits)
+            latestSnapshot = snapshot
+        } else {
+            machine = TrackerStateMachine(limits: options.limits)
+        }
         self.options = options
         self.hashToken = hashToken
     }
@@ -148,9 +173,28 @@ public struct TrackerHost: Sendable {
         propose(envelope, kind: .leaderOwn, target: nil)
     }
 
-    /// Hands a Raft message from another tracker to the core.
+    /// Hands a Raft message from another tracker to the core. A snapshot whose bytes do not
+    /// restore is dropped here (the leader sends it again), so the core never installs it.
     public mutating func receive(_ message: Message) {
+        if message.kind == .installSnapshot, let snapshot = message.snapshot, snapshot.meta.index > raft.commitIndex {
+            guard let restored = try? TrackerStateMachine.restore(snapshot.data, limits: options.limits) else { return }
+            receivedMachine = restored
+        }
         raft.step(message)
+    }
+
+    /// The shell made the job's snapshot durable. Returns the index through which the shell
+    /// may delete stored log entries.
+    public mutating func snapshotTaken(_ snapshot: Snapshot) -> UInt64 {
+        isSnapshotInProgress = false
+        if snapshot.meta.index > (latestSnapshot?.meta.index ?? 0) { latestSnapshot = snapshot }
+        raft.compact(through: snapshot.meta, retainedEntries: options.retainedEntries)
+        return snapshot.meta.index > options.retainedEntries ? snapshot.meta.index - options.retainedEntries : 0
+    }
+
+    /// The shell could not make the job's snapshot durable; a later batch asks again.
+    public mutating func snapshotFailed() {
+        isSnapshotInProgress = false
     }
 
     /// Takes a client's request. The answer comes back as a `Reply` from `ready()` or `advance()`.

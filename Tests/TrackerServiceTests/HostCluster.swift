@@ -23,10 +23,13 @@ struct HostCluster {
     var isolated: Set<NodeID> = []
     var now: UInt64 = 1_000
     var tokenCounter: UInt8 = 0
+    var snapshotsTaken = 0
 
-    init(size: Int = 3) {
+    init(size: Int = 3, snapshotThreshold: UInt64 = 10_000, retained: UInt64 = 1_000) {
         let ids = (1...UInt64(size)).map { $0 }
         var options = HostOptions()
+        options.snapshotThresholdEntries = snapshotThreshold
+        options.retainedEntries = retained
         for id in ids { options.addresses[id] = "127.0.0.1:\(7000 + id)" }
         for id in ids {
             var config = Config(id: id, peers: ids)
@@ -49,11 +52,19 @@ struct HostCluster {
             for id in ids where hosts[id]!.hasReady {
                 moved = true
                 let batch = hosts[id]!.ready()
+                if let snapshot = batch.raft.snapshot { try! storages[id]!.saveSnapshot(snapshot) }
                 try! storages[id]!.save(hardState: batch.raft.hardState, entries: batch.raft.entries, mustSync: batch.raft.mustSync)
                 messages.append(contentsOf: batch.raft.messages.filter { !isolated.contains($0.from) && !isolated.contains($0.to) })
                 collect(batch.replies)
                 for job in batch.passwordJobs { doJob(job, on: id) }
                 collect(hosts[id]!.advance())
+                if let job = batch.snapshotJob {
+                    let snapshot = Snapshot(meta: job.meta, data: job.machine.snapshot())
+                    try! storages[id]!.saveSnapshot(snapshot)
+                    let through = hosts[id]!.snapshotTaken(snapshot)
+                    try! storages[id]!.compact(through: through)
+                    snapshotsTaken += 1
+                }
             }
             let inFlight = messages
             messages.removeAll()
@@ -91,6 +102,13 @@ struct HostCluster {
     mutating func electLeader() -> NodeID {
         tick(60)
         return leader!
+    }
+
+    /// Restarts host `id` from its storage (a crash: volatile state lost).
+    mutating func restart(_ id: NodeID) throws {
+        let old = hosts[id]!
+        hosts[id] = try TrackerHost(raftConfig: old.raft.config, persisted: try storages[id]!.load(), options: old.options, hashToken: fakeTokenHash)
+        messages.removeAll { $0.to == id || $0.from == id }
     }
 
     /// Sends a request to tracker `id` and returns its answer once the cluster settles.

@@ -164,3 +164,48 @@ struct ServiceCodecTests {
         #expect(finder.failed() == 0)
     }
 }
+
+@Suite("Tracker host snapshots")
+struct TrackerHostSnapshotTests {
+    /// A leader with a logged-in user who created `count` groups.
+    func clusterWithGroups(_ count: Int, isolatingAFollower: Bool = false) throws -> (HostCluster, NodeID) {
+        var cluster = HostCluster(snapshotThreshold: 20, retained: 5)
+        let leader = cluster.electLeader()
+        if isolatingAFollower { cluster.isolated.insert(cluster.ids.last { $0 != leader }!) }
+        let login = try #require({ () -> [UInt8]? in
+            _ = cluster.send(ClientRequest(clientID: 9, sequence: 1, operation: .createUser(userID: "snap", password: "pw")), to: leader)
+            if case let .loggedIn(token, _) = cluster.send(ClientRequest(clientID: 9, sequence: 2, operation: .login(userID: "snap", password: "pw", peerAddress: "127.0.0.1:1")), to: leader) { return token }
+            return nil
+        }())
+        for i in 0..<count {
+            let answer = cluster.send(ClientRequest(clientID: 9, sequence: UInt64(3 + i), token: login, operation: .command(.createGroup(tokenHash: unboundTokenHash, groupID: "g\(i)"))), to: leader)
+            #expect(answer == .result(.ok(.done)))
+        }
+        return (cluster, leader)
+    }
+
+    @Test("trackers snapshot every threshold entries and compact their logs; a follower cut off past the compaction point catches up by snapshot")
+    func followerCatchesUpBySnapshot() throws {
+        var (cluster, leader) = try clusterWithGroups(100, isolatingAFollower: true)
+        let lagging = try #require(cluster.isolated.first)
+        #expect(cluster.snapshotsTaken >= 4)
+        #expect(cluster.hosts[leader]!.raft.term(at: 10) == nil, "the leader's log was compacted")
+        cluster.isolated.removeAll()
+        cluster.tick(30)
+        let states = cluster.ids.map { cluster.hosts[$0]!.machine }
+        #expect(states[Int(lagging) - 1].state == states[Int(leader) - 1].state)
+        #expect(states[Int(lagging) - 1].state.groupCount == 100)
+    }
+
+    @Test("a restarted tracker loads its snapshot and replays only the log after it, to the same state")
+    func restartFromSnapshot() throws {
+        var (cluster, leader) = try clusterWithGroups(50)
+        cluster.tick(10)
+        let follower = cluster.ids.first { $0 != leader }!
+        let before = cluster.hosts[follower]!.machine.state
+        try cluster.restart(follower)
+        #expect(cluster.hosts[follower]!.latestSnapshot != nil)
+        cluster.tick(10)
+        #expect(cluster.hosts[follower]!.machine.state == before)
+    }
+}
