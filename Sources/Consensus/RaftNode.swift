@@ -140,7 +140,7 @@ public struct RaftNode: Sendable {
         guard !isAwaitingAdvance else { return false }
         return softState != lastSoftState || hardState != lastHardState || log.lastIndex > log.stable
             || !messages.isEmpty || log.committed > log.applied || !readStates.isEmpty || !droppedReads.isEmpty
-            || (role == .leader && (needsBroadcast || reads.hasUnsent))
+            || (role == .leader && (needsBroadcast || hasReadRoundToStart))
     }
 
     /// Takes the next batch of work. The host must call `advance()` after carrying it out and
