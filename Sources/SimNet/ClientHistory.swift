@@ -41,14 +41,19 @@ struct ClientHistory: Sendable {
 
     /// A `list_groups` answer must hold every group acknowledged before the read was issued.
     func staleRead(groups: [GroupSummary], invokedMicros: UInt64) -> String? {
-        var listed: [String: String] = [:]
-        for group in groups { listed[group.groupID] = group.ownerID }
         for acked in ackedGroups {
             guard acked.ackMicros < invokedMicros else { break }
-            guard let owner = listed[acked.key] else {
+            // `groups` is sorted by id: binary search.
+            var low = 0
+            var high = groups.count
+            while low < high {
+                let mid = (low + high) / 2
+                if groups[mid].groupID < acked.key { low = mid + 1 } else { high = mid }
+            }
+            guard low < groups.count, groups[low].groupID == acked.key else {
                 return "list_groups issued at \(invokedMicros / 1_000)ms misses group \(acked.key) acknowledged at \(acked.ackMicros / 1_000)ms"
             }
-            guard owner == acked.owner else { return "group \(acked.key) owned by \(owner), creator was \(acked.owner)" }
+            guard groups[low].ownerID == acked.owner else { return "group \(acked.key) owned by \(groups[low].ownerID), creator was \(acked.owner)" }
         }
         return nil
     }

@@ -9,6 +9,9 @@ struct ClusterChecker: Sendable {
     var leaderOfTerm: [UInt64: NodeID] = [:]
     /// The term of every committed entry, index 1 first.
     var committedTerms: [UInt64] = []
+    /// The term in which each entry was first seen committed (the committing leader's term,
+    /// since a leader commits before anyone hears of it); never decreases along the log.
+    var commitTerms: [UInt64] = []
     /// The fingerprint of every applied entry (term, kind and bytes), index 1 first.
     var appliedFingerprints: [UInt64] = []
     /// Elections won.

@@ -37,11 +37,12 @@ enum EventKind: Sendable {
     case checkLogs
 }
 
-/// One scheduled event: ordered by time, then by the order it was scheduled.
+/// One scheduled event's place in the heap: ordered by time, then by the order it was
+/// scheduled; the event itself waits in a slot so the heap moves only small values.
 struct Event: Sendable {
     var timeMicros: UInt64
     var sequence: UInt64
-    var kind: EventKind
+    var slot: Int
 
     func precedes(_ other: Event) -> Bool {
         timeMicros != other.timeMicros ? timeMicros < other.timeMicros : sequence < other.sequence
@@ -52,6 +53,8 @@ struct Event: Sendable {
 /// so the run never depends on anything but the seed.
 struct EventQueue: Sendable {
     private var heap: [Event] = []
+    private var slots: [EventKind?] = []
+    private var freeSlots: [Int] = []
     private var nextSequence: UInt64 = 0
 
     /// Number of events waiting.
@@ -61,17 +64,28 @@ struct EventQueue: Sendable {
     var nextTimeMicros: UInt64? { heap.first?.timeMicros }
 
     mutating func schedule(_ kind: EventKind, atMicros time: UInt64) {
-        heap.append(Event(timeMicros: time, sequence: nextSequence, kind: kind))
+        let slot: Int
+        if let free = freeSlots.popLast() {
+            slot = free
+            slots[slot] = kind
+        } else {
+            slot = slots.count
+            slots.append(kind)
+        }
+        heap.append(Event(timeMicros: time, sequence: nextSequence, slot: slot))
         nextSequence += 1
         siftUp(heap.count - 1)
     }
 
-    mutating func popFirst() -> Event? {
+    /// Removes the earliest event and returns its time and what it is.
+    mutating func popFirst() -> (timeMicros: UInt64, kind: EventKind)? {
         guard !heap.isEmpty else { return nil }
         heap.swapAt(0, heap.count - 1)
         let first = heap.removeLast()
         if !heap.isEmpty { siftDown(0) }
-        return first
+        let kind = slots[first.slot].take()!
+        freeSlots.append(first.slot)
+        return (first.timeMicros, kind)
     }
 
     private mutating func siftUp(_ start: Int) {

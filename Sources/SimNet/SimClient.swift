@@ -29,6 +29,8 @@ struct ClientOp: Sendable {
     var kind: OpKind
     var request: ClientRequest
     var invokedMicros: UInt64
+    /// When the client gives up retrying and counts the outcome unknown.
+    var deadlineMicros: UInt64
     var serial: Int
     var attempts = 0
 }

@@ -31,17 +31,20 @@ public final class SimDisk: RaftStorage {
     /// What a restarting node finds.
     public func load() throws -> PersistedState { current }
 
-    /// Writes a batch; syncs everything written so far when `mustSync`.
+    /// Writes a batch; syncs everything written so far when `mustSync`. Each view is changed
+    /// in place, so a save costs the size of its batch, not of the log.
     public func save(hardState: HardState?, entries: [Entry], mustSync: Bool) throws {
         let write = Write(hardState: hardState, entries: entries)
         Self.apply(write, to: &current)
         unsynced.append(write)
         let isSkipped = isVoteSyncSkipped && entries.isEmpty
-        if mustSync && !isSkipped {
-            durable = current
-            unsynced.removeAll()
-            syncCount += 1
-        }
+        if mustSync && !isSkipped { sync() }
+    }
+
+    private func sync() {
+        for write in unsynced { Self.apply(write, to: &durable) }
+        unsynced.removeAll(keepingCapacity: true)
+        syncCount += 1
     }
 
     /// A crash: keeps the durable part and a random prefix of the unsynced writes. Returns how

@@ -15,10 +15,12 @@ extension Simulation {
             return
         }
         checker.leaderOfTerm[term] = id
-        let raft = nodes[index].host!.raft
+        // Leader completeness (Raft §5.4): entries committed in earlier terms are in its log.
+        // A leader of an old term, elected late by delayed votes, may lack later commits.
         for (offset, committedTerm) in checker.committedTerms.enumerated() {
+            guard checker.commitTerms[offset] < term else { break }
             let entryIndex = UInt64(offset + 1)
-            guard raft.term(at: entryIndex) == committedTerm else {
+            guard nodes[index].host.raft.term(at: entryIndex) == committedTerm else {
                 fail("leader completeness", "leader \(id) of term \(term) lacks committed entry \(entryIndex) of term \(committedTerm)")
                 return
             }
@@ -27,11 +29,10 @@ extension Simulation {
 
     /// A committed index holds one entry forever, whichever node says it is committed.
     func checkCommitted(_ index: Int) {
-        let raft = nodes[index].host!.raft
-        let commit = raft.commitIndex
+        let commit = nodes[index].host.raft.commitIndex
         guard commit > nodes[index].checkedCommit else { return }
         for entryIndex in (nodes[index].checkedCommit + 1)...commit {
-            let term = raft.term(at: entryIndex)!
+            let term = nodes[index].host.raft.term(at: entryIndex)!
             let position = Int(entryIndex - 1)
             if position < checker.committedTerms.count {
                 guard checker.committedTerms[position] == term else {
@@ -40,6 +41,7 @@ extension Simulation {
                 }
             } else {
                 checker.committedTerms.append(term)
+                checker.commitTerms.append(max(nodes[index].host.raft.term, checker.commitTerms.last ?? 0))
             }
         }
         nodes[index].checkedCommit = commit
@@ -110,8 +112,8 @@ extension Simulation {
     public var leaderIndex: Int? {
         var best: Int?
         for index in nodes.indices {
-            guard let host = nodes[index].host, host.raft.role == .leader else { continue }
-            if best == nil || host.raft.term > nodes[best!].host!.raft.term { best = index }
+            guard nodes[index].isUp, nodes[index].host.raft.role == .leader else { continue }
+            if best == nil || nodes[index].host.raft.term > nodes[best!].host.raft.term { best = index }
         }
         return best
     }

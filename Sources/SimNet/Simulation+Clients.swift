@@ -26,7 +26,8 @@ extension Simulation {
             let kind = clients[client].nextKind(using: &random)
             let request = clients[client].makeRequest(kind, limits: hostOptions.limits)
             clients[client].serial += 1
-            clients[client].current = ClientOp(kind: kind, request: request, invokedMicros: nowMicros, serial: clients[client].serial)
+            clients[client].current = ClientOp(kind: kind, request: request, invokedMicros: nowMicros,
+                                                  deadlineMicros: nowMicros + Self.operationDeadlineMicros, serial: clients[client].serial)
             trace.record(nowMicros, TraceCode.clientOp.rawValue, UInt64(client), request.sequence, 0, 0,
                          "client \(client) starts seq=\(request.sequence) \(kind)")
         }
@@ -49,7 +50,7 @@ extension Simulation {
 
     func retry(_ client: Int, pauseMillis: UInt64, why: String) {
         let op = clients[client].current!
-        if nowMicros - op.invokedMicros >= Self.operationDeadlineMicros {
+        if nowMicros >= op.deadlineMicros {
             finish(client, .unknown)
             return
         }
@@ -89,7 +90,7 @@ extension Simulation {
         let op = clients[client].current!
         clients[client].current = nil
         history.opsCompleted += 1
-        var text = "unknown"
+        var answer: ClientResponse?
         switch ending {
         case .unknown:
             history.opsUnknown += 1
@@ -97,11 +98,11 @@ extension Simulation {
             recordCreate(client, op, .unknown)
             if case .createOwnUser = op.kind { clients[client].hasUser = false }
         case let .answered(response):
-            text = "\(response)"
+            answer = response
             record(client, op, response)
         }
         trace.record(nowMicros, TraceCode.clientResult.rawValue, UInt64(client), op.request.sequence, 0, 0,
-                     "client \(client) seq=\(op.request.sequence) done: \(text.prefix(120))")
+                     "client \(client) seq=\(op.request.sequence) done: \(answer.map { "\($0)".prefix(120) } ?? "unknown")")
         scheduleClientWake(client, afterMicros: UInt64.random(in: 0...Self.thinkMaxMicros, using: &random))
     }
 

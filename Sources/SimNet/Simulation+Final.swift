@@ -33,7 +33,8 @@ extension Simulation {
         var byApplied: [UInt64: TrackerStateMachine] = [:]
         var best: (applied: UInt64, machine: TrackerStateMachine)?
         for index in nodes.indices {
-            guard let host = nodes[index].host else {
+            let host = nodes[index].host
+            guard nodes[index].isUp else {
                 fail("replicas converge", "tracker \(index + 1) is down at the end")
                 return nil
             }

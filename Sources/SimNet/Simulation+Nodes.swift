@@ -4,22 +4,28 @@ import TrackerStateMachine
 
 /// Trackers: ticks, inputs, carrying out batches in Ready order, crashes, restarts and pauses.
 extension Simulation {
-    /// Starts (or restarts) node `index` as a fresh process from what its disk holds.
+    static func makeHost(id: NodeID, peers: [NodeID], disk: SimDisk, options: HostOptions, seed: UInt64) -> TrackerHost {
+        var config = Config(id: id, peers: peers)
+        config.randomSeed = seed
+        let persisted = try! disk.load()
+        let host = try! TrackerHost(raftConfig: config, persisted: persisted, options: options, hashToken: simTokenHash)
+        host.raft.checkInvariants()
+        return host
+    }
+
+    /// Restarts node `index` as a fresh process from what its disk holds.
     func startHost(_ index: Int) {
-        var config = Config(id: nodes[index].id, peers: peers)
-        config.randomSeed = random.next()
-        let persisted = try! nodes[index].disk.load()
-        nodes[index].host = try! TrackerHost(raftConfig: config, persisted: persisted, options: hostOptions, hashToken: simTokenHash)
+        nodes[index].host = Self.makeHost(id: nodes[index].id, peers: peers, disk: nodes[index].disk, options: hostOptions, seed: random.next())
+        nodes[index].isUp = true
         nodes[index].checkedCommit = 0
         nodes[index].lastRole = .follower
-        nodes[index].host!.raft.checkInvariants()
     }
 
     func handleTick(_ index: Int) {
         queue.schedule(.tick(node: index), atMicros: nowMicros + nodes[index].tickMicros)
         nodes[index].localMillis += Simulation.tickMicros / 1_000
         guard nodes[index].isUp, !nodes[index].isPaused else { return }
-        nodes[index].host!.tick(nowMillis: nodes[index].localMillis)
+        nodes[index].host.tick(nowMillis: nodes[index].localMillis)
         drain(index)
     }
 
@@ -40,13 +46,13 @@ extension Simulation {
         case let .deliver(m):
             trace.record(nowMicros, TraceCode.deliver.rawValue, m.from, m.to, UInt64(m.kind.rawValue) << 32 | UInt64(m.entries.count), m.term,
                          "deliver \(m.kind) \(m.from)->\(m.to) term=\(m.term) index=\(m.index) entries=\(m.entries.count) commit=\(m.commit)\(m.reject ? " reject" : "")")
-            nodes[index].host!.receive(m)
+            nodes[index].host.receive(m)
         case let .request(_, client, attempt, request):
             trace.record(nowMicros, TraceCode.request.rawValue, UInt64(index + 1), UInt64(client), attempt, request.sequence,
                          "request client=\(client) seq=\(request.sequence) attempt=\(attempt) at tracker \(index + 1)")
-            nodes[index].host!.submit(request, replyTo: ReplyTarget(connection: UInt64(client), tag: attempt))
+            nodes[index].host.submit(request, replyTo: ReplyTarget(connection: UInt64(client), tag: attempt))
         case let .passwordDone(_, _, jobID, outcome):
-            nodes[index].host!.completePasswordJob(id: jobID, outcome: outcome)
+            nodes[index].host.completePasswordJob(id: jobID, outcome: outcome)
         default:
             preconditionFailure("not a node input")
         }
@@ -57,12 +63,12 @@ extension Simulation {
     /// (advance), then start password work. Checks the invariants after each batch.
     func drain(_ index: Int) {
         var batches = 0
-        while !hasViolation, nodes[index].isUp, nodes[index].host!.hasReady {
+        while !hasViolation, nodes[index].isUp, nodes[index].host.hasReady {
             batches += 1
             precondition(batches <= Self.drainBatchesMax, "node \(index + 1) never runs out of work")
-            let batch = nodes[index].host!.ready()
+            let batch = nodes[index].host.ready()
             if batch.raft.isEmpty && batch.replies.isEmpty && batch.passwordJobs.isEmpty && batch.raft.softState == nil {
-                fail("hasReady means work", "tracker \(index + 1) (\(nodes[index].host!.raft.role)) said it had work and gave an empty batch")
+                fail("hasReady means work", "tracker \(index + 1) (\(nodes[index].host.raft.role)) said it had work and gave an empty batch")
             }
             observeSoftState(index, batch.raft.softState)
             let raft = batch.raft
@@ -78,9 +84,9 @@ extension Simulation {
             for message in raft.messages { sendRaft(message) }
             for reply in batch.replies { sendReply(reply, from: index) }
             for entry in raft.committedEntries { checkApplied(index, entry) }
-            for reply in nodes[index].host!.advance() { sendReply(reply, from: index) }
+            for reply in nodes[index].host.advance() { sendReply(reply, from: index) }
             for job in batch.passwordJobs { startPasswordJob(job, on: index) }
-            nodes[index].host!.raft.checkInvariants()
+            nodes[index].host.raft.checkInvariants()
             checkCommitted(index)
         }
     }
@@ -114,7 +120,7 @@ extension Simulation {
         guard nodes[index].isUp else { return }
         var lost = 0
         if !isDiskAlreadyCrashed { lost = nodes[index].disk.crash(using: &random) }
-        nodes[index].host = nil
+        nodes[index].isUp = false
         nodes[index].epoch += 1
         nodes[index].isPaused = false
         nodes[index].inbox.removeAll()

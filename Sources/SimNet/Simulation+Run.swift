@@ -36,6 +36,7 @@ extension Simulation {
         clientsStopMicros = (totalMillis - 2_000) * 1_000
         if options.isFaultInjectionOn {
             profile = FaultProfile.draw(using: &random)
+            drawnProfile = profile
             trace.record(nowMicros, TraceCode.partition.rawValue, 0, 0, 0, 0, "profile \(profile.summary)")
             scheduleInjection()
         }
@@ -50,7 +51,7 @@ extension Simulation {
     public var report: SeedReport {
         SeedReport(seed: seed, violation: violations.first, traceHash: trace.hash, simMillis: nowMicros / 1_000,
                    eventCount: eventCount, opsCompleted: history.opsCompleted, opsUnknown: history.opsUnknown,
-                   writesAcked: history.writeAckMicros.count, leadersElected: checker.leadersElected, profile: profile.summary)
+                   writesAcked: history.writeAckMicros.count, leadersElected: checker.leadersElected, profile: drawnProfile.summary)
     }
 
     func scheduleInjection() {
@@ -105,6 +106,10 @@ extension Simulation {
             if nodes[index].tickMicros != Self.tickMicros { setClockRate(index, rate: 1) }
             if !nodes[index].isUp { restart(index) }
             if nodes[index].isPaused { resume(index) }
+        }
+        // A command pending at the heal is retried until the recovery deadline checks it.
+        for client in clients.indices where clients[client].current != nil {
+            clients[client].current!.deadlineMicros = max(clients[client].current!.deadlineMicros, nowMicros + Self.pendingAfterHealMicros)
         }
         queue.schedule(.checkLeaderAfterHeal, atMicros: nowMicros + Self.leaderAfterHealMicros)
         queue.schedule(.checkPendingAfterHeal, atMicros: nowMicros + Self.pendingAfterHealMicros)

@@ -18,7 +18,9 @@ func simPasswordHash(_ password: String, salt: [UInt8]) -> [UInt8] {
 /// disk, with its own clock rate.
 struct SimNode {
     let id: NodeID
-    var host: TrackerHost?
+    /// The running process; stale (and unused) while the node is down.
+    var host: TrackerHost
+    var isUp = true
     let disk: SimDisk
     /// Bumped at every crash, so events meant for the old process are dropped.
     var epoch = 0
@@ -38,7 +40,6 @@ struct SimNode {
     /// Times this node crashed.
     var crashCount = 0
 
-    var isUp: Bool { host != nil }
 }
 
 /// A deterministic simulation of a tracker cluster: N real `TrackerHost`s, simulated clients
@@ -69,6 +70,8 @@ public final class Simulation {
     var nodes: [SimNode] = []
     var clients: [SimClient] = []
     var profile = FaultProfile.calm
+    /// The fault rates this seed drew, for the report.
+    var drawnProfile = FaultProfile.calm
     /// `blocked[from][to]`: messages on this link are lost.
     var blocked: [[Bool]]
     var checker = ClusterChecker()
@@ -97,10 +100,10 @@ public final class Simulation {
         for id in peers { hostOptions.addresses[id] = "10.0.0.\(id):7000" }
         self.hostOptions = hostOptions
         for id in peers {
-            nodes.append(SimNode(id: id, host: nil, disk: SimDisk(isVoteSyncSkipped: options.plantedBug == .skipVoteFsync)))
+            let disk = SimDisk(isVoteSyncSkipped: options.plantedBug == .skipVoteFsync)
+            nodes.append(SimNode(id: id, host: Self.makeHost(id: id, peers: peers, disk: disk, options: hostOptions, seed: random.next()), disk: disk))
         }
         for index in nodes.indices {
-            startHost(index)
             // Stagger the clocks so ticks of different trackers do not all coincide.
             queue.schedule(.tick(node: index), atMicros: UInt64.random(in: 1...Self.tickMicros, using: &random))
         }
