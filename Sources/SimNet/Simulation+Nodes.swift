@@ -44,6 +44,12 @@ extension Simulation {
         }
         switch kind {
         case let .deliver(m):
+            // A link cut while a message is in flight loses it too.
+            if blocked[Int(m.from) - 1][index] {
+                trace.record(nowMicros, TraceCode.dropPartition.rawValue, m.from, m.to, UInt64(m.kind.rawValue), m.term,
+                             "drop \(m.kind) \(m.from)->\(m.to): link cut in flight")
+                return
+            }
             trace.record(nowMicros, TraceCode.deliver.rawValue, m.from, m.to, UInt64(m.kind.rawValue) << 32 | UInt64(m.entries.count), m.term,
                          "deliver \(m.kind) \(m.from)->\(m.to) term=\(m.term) index=\(m.index) entries=\(m.entries.count) commit=\(m.commit)\(m.reject ? " reject" : "")")
             nodes[index].host.receive(m)

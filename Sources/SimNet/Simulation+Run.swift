@@ -115,3 +115,18 @@ extension Simulation {
         queue.schedule(.checkPendingAfterHeal, atMicros: nowMicros + Self.pendingAfterHealMicros)
     }
 }
+
+extension Simulation {
+    /// Ends a scripted scenario: heals everything, lets clients finish what they started
+    /// (no new operations), then runs the final checks. Returns whether every check passed.
+    @discardableResult
+    public func finishScenario() -> Bool {
+        if healedAtMicros == nil { heal() }
+        clientsStopMicros = nowMicros
+        run(untilMillis: nowMillis + Self.pendingAfterHealMicros / 1_000 + 1_000)
+        convergenceTarget = UInt64(checker.committedTerms.count)
+        run(untilMillis: nowMillis + 1_000)
+        if !hasViolation { checkFinalState() }
+        return !hasViolation
+    }
+}
