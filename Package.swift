@@ -75,7 +75,7 @@ let package = Package(
             swiftSettings: strict
         ),
         .testTarget(name: "NetworkingTests", dependencies: ["Networking"], swiftSettings: strict),
-        .testTarget(name: "SimulationTests", dependencies: ["SimNet", "Consensus"], swiftSettings: strict),
+        .testTarget(name: "SimulationTests", dependencies: ["SimNet", "Consensus", "TrackerService", "TrackerStateMachine"], swiftSettings: strict),
     ],
     swiftLanguageModes: [.v6]
 )

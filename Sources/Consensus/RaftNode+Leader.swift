@@ -13,10 +13,16 @@ extension RaftNode {
             needsBroadcast = false
             broadcastAppend(sendIfEmpty: false)
         }
-        if reads.hasUnsent && !reads.hasRoundInFlight && !isSingleNode {
+        if hasReadRoundToStart {
             reads.startRound(index: log.committed)
             broadcastHeartbeat()
         }
+    }
+
+    /// Whether reads wait for a heartbeat round that `ready()` would start now. `hasReady` and
+    /// `flushLeaderSends` must agree on it, or a host spins on empty batches.
+    var hasReadRoundToStart: Bool {
+        reads.hasUnsent && !reads.hasRoundInFlight && !isSingleNode
     }
 
     mutating func stepLeader(_ m: Message) {

@@ -54,6 +54,13 @@ public struct RaftNode: Sendable {
         log = RaftLog(snapshot: snapshotMeta, entries: persisted.entries, committed: persisted.hardState.commit, applied: applied)
         term = persisted.hardState.term
         vote = persisted.hardState.vote
+        if log.lastTerm > term {
+            // A crash between writing entries and the hard state of the same batch: the entries
+            // prove the term was reached. The vote of that batch was never sent (messages go
+            // out only after the batch is durable), so it is safe to forget.
+            term = log.lastTerm
+            vote = 0
+        }
         lastHardState = persisted.hardState
         becomeFollower(term: term, leader: 0)
         lastSoftState = softState
@@ -145,7 +152,7 @@ public struct RaftNode: Sendable {
         guard !isAwaitingAdvance else { return false }
         return softState != lastSoftState || hardState != lastHardState || log.lastIndex > log.stable
             || pendingSnapshot != nil || !messages.isEmpty || log.committed > log.applied || !readStates.isEmpty || !droppedReads.isEmpty
-            || (role == .leader && (needsBroadcast || reads.hasUnsent))
+            || (role == .leader && (needsBroadcast || hasReadRoundToStart))
     }
 
     /// Takes the next batch of work. The host must call `advance()` after carrying it out and

@@ -1,0 +1,104 @@
+import Consensus
+
+/// A bug the simulator can plant on purpose, to show its checkers catch it.
+public enum PlantedBug: String, Sendable, CaseIterable {
+    /// No bug.
+    case none
+    /// The simulated disk does not fsync a batch that only records a new term or vote, so a
+    /// crash can forget a vote that was already granted.
+    case skipVoteFsync = "skip-vote-fsync"
+}
+
+/// How one simulation runs.
+public struct SimOptions: Sendable {
+    /// Trackers in the cluster, 2 to 7.
+    public var nodeCount = 3
+    /// Simulated clients issuing tracker commands.
+    public var clientCount = 3
+    /// Simulated seconds a randomized run lasts; faults stop (heal) 10 seconds before the end.
+    public var simSeconds = 60
+    /// A bug to plant, to prove the checkers catch it.
+    public var plantedBug: PlantedBug = .none
+    /// Whether the random fault injector runs (scripted scenarios switch it off).
+    public var isFaultInjectionOn = true
+    /// Whether clients issue commands on their own (scripted scenarios may switch it off).
+    public var isClientLoadOn = true
+    /// Applied entries between snapshots; nil draws one per seed from a few small values, so
+    /// snapshots, compaction and InstallSnapshot happen during faults.
+    public var snapshotThresholdEntries: UInt64?
+    /// Where trace lines go, or nil to keep only the trace hash.
+    public var traceSink: (@Sendable (String) -> Void)?
+
+    /// The fewest and most trackers a simulation supports.
+    public static let nodeCountRange = 2...7
+    /// The most simulated clients.
+    public static let clientCountMax = 16
+    /// Seconds between the heal and the end of a randomized run.
+    public static let recoverySeconds = 10
+
+    /// Default options: 3 trackers, 3 clients, 60 simulated seconds, faults on.
+    public init() {}
+
+    /// Traps unless the options are usable.
+    public func validate() {
+        precondition(Self.nodeCountRange.contains(nodeCount), "nodeCount must be 2...7")
+        precondition(clientCount >= 0 && clientCount <= Self.clientCountMax, "clientCount must be 0...\(Self.clientCountMax)")
+        precondition(simSeconds >= 2 * Self.recoverySeconds, "simSeconds must be at least \(2 * Self.recoverySeconds)")
+    }
+}
+
+/// The kinds of fault the injector can cause.
+enum FaultKind: Int, CaseIterable, Sendable {
+    case partition, oneWayCut, isolateLeader, partialPartition, clog, crash, crashTearing, pause, clockSkew, healNetwork
+}
+
+/// One seed's fault rates, drawn from the seed itself (swarm testing): some seeds are calm,
+/// some lossy, some crash-heavy, and each switches some fault kinds off altogether.
+struct FaultProfile: Sendable {
+    var lossRate = 0.0
+    var duplicateRate = 0.0
+    var delayMinMicros: UInt64 = 500
+    var delayMaxMicros: UInt64 = 3_000
+    /// Chance that a message is held back much longer (reordering it past later ones).
+    var longDelayRate = 0.0
+    var longDelayMaxMicros: UInt64 = 200_000
+    /// Mean time between injector actions.
+    var faultIntervalMeanMillis: UInt64 = 1_000
+    var enabledKinds: [FaultKind] = []
+    /// Largest clock-rate change, e.g. 0.2 for rates in 0.8...1.2.
+    var clockSkewMax = 0.0
+
+    /// A quiet network: no loss, short delays, no faults.
+    static let calm = FaultProfile()
+
+    static func draw(using random: inout SeededGenerator) -> FaultProfile {
+        var p = FaultProfile()
+        p.lossRate = [0.0, 0.001, 0.01, 0.05, 0.2].randomElement(using: &random)!
+        p.duplicateRate = [0.0, 0.01, 0.05].randomElement(using: &random)!
+        p.delayMinMicros = [200, 1_000, 5_000].randomElement(using: &random)!
+        p.delayMaxMicros = p.delayMinMicros * [2, 5, 20].randomElement(using: &random)!
+        p.longDelayRate = [0.0, 0.01, 0.05].randomElement(using: &random)!
+        p.faultIntervalMeanMillis = [200, 500, 1_000, 3_000].randomElement(using: &random)!
+        p.enabledKinds = FaultKind.allCases.filter { _ in Bool.random(using: &random) }
+        if !p.enabledKinds.contains(.healNetwork) { p.enabledKinds.append(.healNetwork) }
+        p.clockSkewMax = [0.0, 0.05, 0.3].randomElement(using: &random)!
+        return p
+    }
+
+    var summary: String {
+        "loss=\(lossRate) dup=\(duplicateRate) delay=\(delayMinMicros)-\(delayMaxMicros)us long=\(longDelayRate) "
+            + "faultEvery=\(faultIntervalMeanMillis)ms skew=\(clockSkewMax) kinds=\(enabledKinds.map { "\($0)" }.joined(separator: ","))"
+    }
+}
+
+/// A broken invariant: what, when, and the details.
+public struct Violation: Sendable, CustomStringConvertible {
+    /// The invariant's name, e.g. "one leader per term".
+    public var invariant: String
+    /// Simulated time in microseconds.
+    public var timeMicros: UInt64
+    /// What was seen.
+    public var detail: String
+
+    public var description: String { "\(invariant) at t=\(timeMicros / 1_000)ms: \(detail)" }
+}

@@ -1,0 +1,132 @@
+import Consensus
+import TrackerService
+import TrackerStateMachine
+
+/// What one seed's run found.
+public struct SeedReport: Sendable {
+    /// The seed.
+    public var seed: UInt64
+    /// The first broken invariant, if any.
+    public var violation: Violation?
+    /// Hash of the whole event trace.
+    public var traceHash: UInt64
+    /// Simulated milliseconds run.
+    public var simMillis: UInt64
+    /// Events handled.
+    public var eventCount: UInt64
+    /// Client operations finished (answered or given up).
+    public var opsCompleted: Int
+    /// Client operations given up with an unknown outcome.
+    public var opsUnknown: Int
+    /// Writes acknowledged to clients.
+    public var writesAcked: Int
+    /// Leaders elected.
+    public var leadersElected: Int
+    /// The fault rates this seed drew.
+    public var profile: String
+}
+
+/// The randomized run (swarm faults, client load, heal, recovery checks) and the final checks.
+extension Simulation {
+    /// Runs the whole randomized schedule of this seed: faults and load until 10 simulated
+    /// seconds before the end, then the heal, recovery and the final checks.
+    public func runRandomized() -> SeedReport {
+        let totalMillis = UInt64(options.simSeconds) * 1_000
+        let healMillis = totalMillis - UInt64(SimOptions.recoverySeconds) * 1_000
+        clientsStopMicros = (totalMillis - 2_000) * 1_000
+        if options.isFaultInjectionOn {
+            profile = FaultProfile.draw(using: &random)
+            drawnProfile = profile
+            trace.record(nowMicros, TraceCode.partition.rawValue, 0, 0, 0, 0, "profile \(profile.summary)")
+            scheduleInjection()
+        }
+        queue.schedule(.heal, atMicros: healMillis * 1_000)
+        queue.schedule(.markConvergenceTarget, atMicros: (totalMillis - 1_000) * 1_000)
+        run(untilMillis: totalMillis)
+        if !hasViolation { checkFinalState() }
+        return report
+    }
+
+    /// What the run found so far.
+    public var report: SeedReport {
+        SeedReport(seed: seed, violation: violations.first, traceHash: trace.hash, simMillis: nowMicros / 1_000,
+                   eventCount: eventCount, opsCompleted: history.opsCompleted, opsUnknown: history.opsUnknown,
+                   writesAcked: history.writeAckMicros.count, leadersElected: checker.leadersElected, profile: drawnProfile.summary)
+    }
+
+    func scheduleInjection() {
+        let delay = UInt64.random(in: 1...(2 * profile.faultIntervalMeanMillis), using: &random) * 1_000
+        queue.schedule(.injectFault, atMicros: nowMicros + delay)
+    }
+
+    /// One random fault of a kind this seed enabled.
+    func injectFault() {
+        guard healedAtMicros == nil, let kind = profile.enabledKinds.randomElement(using: &random) else { return }
+        scheduleInjection()
+        let count = nodes.count
+        let node = Int.random(in: 0..<count, using: &random)
+        let other = (node + Int.random(in: 1..<count, using: &random)) % count
+        switch kind {
+        case .partition:
+            partition(nodes.indices.filter { _ in Bool.random(using: &random) })
+        case .oneWayCut: cutOneWay(from: node, to: other)
+        case .isolateLeader: if let leader = leaderIndex { isolate(leader) }
+        case .partialPartition: cut(node, other)
+        case .clog: clog(node, withinMillis: UInt64.random(in: 100...3_000, using: &random))
+        case .crash:
+            crash(node)
+            scheduleRestart(node)
+        case .crashTearing:
+            if nodes[node].isUp { nodes[node].tearsNextWrite = true }
+        case .pause:
+            pause(node)
+            let resumeAt = nowMicros + UInt64.random(in: 50...2_000, using: &random) * 1_000
+            queue.schedule(.resume(node: node, epoch: nodes[node].epoch), atMicros: resumeAt)
+        case .clockSkew:
+            guard profile.clockSkewMax > 0 else { return }
+            setClockRate(node, rate: 1 + Double.random(in: -profile.clockSkewMax...profile.clockSkewMax, using: &random))
+        case .healNetwork: healNetwork()
+        }
+    }
+
+    func scheduleRestart(_ node: Int) {
+        let restartAt = nowMicros + UInt64.random(in: 100...5_000, using: &random) * 1_000
+        queue.schedule(.restart(node: node, epoch: nodes[node].epoch), atMicros: restartAt)
+    }
+
+    /// Ends every fault: links back, crashed trackers restarted, paused ones resumed, clocks
+    /// exact, a quiet network; then the recovery deadlines start.
+    public func heal() {
+        healedAtMicros = nowMicros
+        profile = .calm
+        trace.record(nowMicros, TraceCode.heal.rawValue, 0, 0, 0, 0, "heal everything")
+        healNetwork()
+        for index in nodes.indices {
+            nodes[index].tearsNextWrite = false
+            if nodes[index].tickMicros != Self.tickMicros { setClockRate(index, rate: 1) }
+            if !nodes[index].isUp { restart(index) }
+            if nodes[index].isPaused { resume(index) }
+        }
+        // A command pending at the heal is retried until the recovery deadline checks it.
+        for client in clients.indices where clients[client].current != nil {
+            clients[client].current!.deadlineMicros = max(clients[client].current!.deadlineMicros, nowMicros + Self.pendingAfterHealMicros)
+        }
+        queue.schedule(.checkLeaderAfterHeal, atMicros: nowMicros + Self.leaderAfterHealMicros)
+        queue.schedule(.checkPendingAfterHeal, atMicros: nowMicros + Self.pendingAfterHealMicros)
+    }
+}
+
+extension Simulation {
+    /// Ends a scripted scenario: heals everything, lets clients finish what they started
+    /// (no new operations), then runs the final checks. Returns whether every check passed.
+    @discardableResult
+    public func finishScenario() -> Bool {
+        if healedAtMicros == nil { heal() }
+        clientsStopMicros = nowMicros
+        run(untilMillis: nowMillis + Self.pendingAfterHealMicros / 1_000 + 1_000)
+        convergenceTarget = UInt64(checker.committedTerms.count)
+        run(untilMillis: nowMillis + 1_000)
+        if !hasViolation { checkFinalState() }
+        return !hasViolation
+    }
+}

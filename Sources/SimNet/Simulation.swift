@@ -1,0 +1,184 @@
+import Consensus
+import TrackerService
+import TrackerStateMachine
+
+/// Simulation-only token "hash": NOT cryptography. It pads the token to the state machine's
+/// minimum hash length so no SHA-256 runs; tracker-node uses libcrypto.
+let simTokenHash: @Sendable ([UInt8]) -> TokenHash = { token in TokenHash(token + [UInt8](repeating: 0xA5, count: 16)) }
+
+/// Simulation-only password "hash": NOT cryptography. It stands in for PBKDF2 so a run costs
+/// microseconds; tracker-node uses libcrypto.
+func simPasswordHash(_ password: String, salt: [UInt8]) -> [UInt8] {
+    var out = salt + Array(password.utf8)
+    while out.count < 32 { out.append(0x5A) }
+    return out
+}
+
+/// One simulated tracker: the real `TrackerHost` (Raft core + state machine) over a simulated
+/// disk, with its own clock rate.
+struct SimNode {
+    let id: NodeID
+    /// The running process; stale (and unused) while the node is down.
+    var host: TrackerHost
+    var isUp = true
+    let disk: SimDisk
+    /// Bumped at every crash, so events meant for the old process are dropped.
+    var epoch = 0
+    var isPaused = false
+    /// Inputs that arrived while paused, handled in order on resume.
+    var inbox: [EventKind] = []
+    /// Real time between two of this node's ticks (10 ms scaled by its clock rate).
+    var tickMicros: UInt64 = Simulation.tickMicros
+    /// This node's own clock, in milliseconds; it keeps running across restarts.
+    var localMillis: UInt64 = 0
+    /// Highest commit index already checked against the cluster's committed log.
+    var checkedCommit: UInt64 = 0
+    /// The last role seen, for the trace.
+    var lastRole: Role = .follower
+    /// Planted by the injector: the next write with entries is torn by a crash.
+    var tearsNextWrite = false
+    /// Times this node crashed.
+    var crashCount = 0
+
+}
+
+/// A deterministic simulation of a tracker cluster: N real `TrackerHost`s, simulated clients
+/// driving the real `LeaderFinder`, a simulated network, disk and clock, and invariant checkers
+/// that run after every step. Everything is a function of the seed: one event queue ordered by
+/// (time, insertion counter), one seeded generator for every choice, no threads, no clocks.
+public final class Simulation {
+    /// Real time between two ticks of a tracker with an exact clock.
+    public static let tickMicros: UInt64 = 10_000
+    /// The most inputs a paused tracker holds; later ones are dropped like a full socket buffer.
+    static let inboxMax = 4_096
+    /// The most batches one drain may take before it is a livelock.
+    static let drainBatchesMax = 10_000
+
+    /// The seed everything derives from.
+    public let seed: UInt64
+    /// The options the run was made with.
+    public let options: SimOptions
+    /// Simulated time now, in microseconds.
+    public internal(set) var nowMicros: UInt64 = 0
+    /// The event trace so far.
+    public internal(set) var trace: Trace
+    /// Every invariant broken so far; the run stops at the first.
+    public internal(set) var violations: [Violation] = []
+
+    var random: SeededGenerator
+    var queue = EventQueue()
+    var nodes: [SimNode] = []
+    var clients: [SimClient] = []
+    var profile = FaultProfile.calm
+    /// The fault rates this seed drew, for the report.
+    var drawnProfile = FaultProfile.calm
+    /// `blocked[from][to]`: messages on this link are lost.
+    var blocked: [[Bool]]
+    var checker = ClusterChecker()
+    var history = ClientHistory()
+    let hostOptions: HostOptions
+    let peers: [NodeID]
+    /// When faults stopped, once they have.
+    var healedAtMicros: UInt64?
+    /// Clients stop starting operations after this time, so the cluster can settle.
+    var clientsStopMicros: UInt64 = .max
+    /// Every replica must have applied this far when the run ends.
+    var convergenceTarget: UInt64 = 0
+    /// Events handled.
+    public internal(set) var eventCount: UInt64 = 0
+
+    /// Makes a cluster of `options.nodeCount` empty trackers and `options.clientCount` clients.
+    public init(seed: UInt64, options: SimOptions = SimOptions()) {
+        options.validate()
+        self.seed = seed
+        self.options = options
+        random = SeededGenerator(seed: seed &* 0x9E37_79B9_7F4A_7C15 &+ 0x5151)
+        trace = Trace(sink: options.traceSink)
+        peers = (1...UInt64(options.nodeCount)).map { $0 }
+        blocked = Array(repeating: Array(repeating: false, count: options.nodeCount), count: options.nodeCount)
+        var hostOptions = HostOptions()
+        for id in peers { hostOptions.addresses[id] = "10.0.0.\(id):7000" }
+        hostOptions.snapshotThresholdEntries = options.snapshotThresholdEntries ?? [25, 100, 400, 10_000].randomElement(using: &random)!
+        hostOptions.retainedEntries = hostOptions.snapshotThresholdEntries / 5
+        self.hostOptions = hostOptions
+        for id in peers {
+            let disk = SimDisk(isVoteSyncSkipped: options.plantedBug == .skipVoteFsync)
+            nodes.append(SimNode(id: id, host: Self.makeHost(id: id, peers: peers, disk: disk, options: hostOptions, seed: random.next()), disk: disk))
+        }
+        for index in nodes.indices {
+            // Stagger the clocks so ticks of different trackers do not all coincide.
+            queue.schedule(.tick(node: index), atMicros: UInt64.random(in: 1...Self.tickMicros, using: &random))
+        }
+        let trackers = peers.map { LeaderFinder.Tracker(id: $0, address: hostOptions.addresses[$0]!) }
+        for index in 0..<options.clientCount {
+            clients.append(SimClient(index: index, clientID: UInt64(index + 1) << 32 | (random.next() & 0xFFFF_FFFF),
+                                     finder: LeaderFinder(trackers: trackers, seed: random.next())))
+            if options.isClientLoadOn { scheduleClientWake(index, afterMicros: UInt64.random(in: 0...100_000, using: &random)) }
+        }
+        scheduleLogCheck()
+    }
+
+    /// Whether an invariant has been broken.
+    public var hasViolation: Bool { !violations.isEmpty }
+
+    /// Handles every event up to and including `millis` of simulated time, or until the first
+    /// violation.
+    public func run(untilMillis millis: UInt64) {
+        let limit = millis * 1_000
+        while !hasViolation, let next = queue.nextTimeMicros, next <= limit {
+            let event = queue.popFirst()!
+            nowMicros = event.timeMicros
+            eventCount += 1
+            handle(event.kind)
+        }
+        if !hasViolation { nowMicros = max(nowMicros, limit) }
+    }
+
+    func handle(_ kind: EventKind) {
+        switch kind {
+        case let .tick(node): handleTick(node)
+        case let .deliver(message): deliverToNode(Int(message.to) - 1, kind)
+        case let .request(node, _, _, _): deliverToNode(node, kind)
+        case let .passwordDone(node, epoch, _, _):
+            if nodes[node].epoch == epoch { deliverToNode(node, kind) }
+        case let .response(client, attempt, response): clientReceived(client, attempt: attempt, response)
+        case let .clientWake(client, attempt): clientWoke(client, attempt: attempt)
+        case let .clientTimeout(client, attempt): clientTimedOut(client, attempt: attempt)
+        case let .restart(node, epoch):
+            if nodes[node].epoch == epoch, !nodes[node].isUp { restart(node) }
+        case let .resume(node, epoch):
+            if nodes[node].epoch == epoch { resume(node) }
+        case let .unclog(from, to): setLink(from: from, to: to, isBlocked: false)
+        case .injectFault: injectFault()
+        case .heal: heal()
+        case .checkLeaderAfterHeal: checkLeaderAfterHeal()
+        case .checkPendingAfterHeal: checkPendingAfterHeal()
+        case .markConvergenceTarget: convergenceTarget = UInt64(checker.committedTerms.count)
+        case .checkLogs:
+            checkLogMatching()
+            scheduleLogCheck()
+        }
+    }
+
+    func scheduleLogCheck() {
+        queue.schedule(.checkLogs, atMicros: nowMicros + ClusterChecker.logCheckIntervalMicros)
+    }
+
+    /// Records a broken invariant; the run stops.
+    func fail(_ invariant: String, _ detail: String) {
+        violations.append(Violation(invariant: invariant, timeMicros: nowMicros, detail: detail))
+        trace.record(nowMicros, TraceCode.violation.rawValue, UInt64(violations.count), 0, 0, 0, "VIOLATION \(invariant): \(detail)")
+    }
+
+    /// Draws true with probability `p`.
+    func chance(_ p: Double) -> Bool {
+        p > 0 && Double.random(in: 0..<1, using: &random) < p
+    }
+}
+
+/// Codes that identify trace events in the hash.
+enum TraceCode: UInt64 {
+    case deliver = 1, dropPartition, dropLoss, dropDown, duplicate, role, crash, restart, pause, resume
+    case partition, heal, clientOp, clientResult, clientRetry, skew, tornWrite, violation, holdPaused, request
+    case snapshot
+}
