@@ -1,6 +1,7 @@
 import Consensus
 import Foundation
 import Networking
+import Synchronization
 import TrackerService
 
 /// Accepts connections on the tracker's port and gives each a reader thread. After the
@@ -14,6 +15,9 @@ final class Listener: Sendable {
     private let security: PeerSecurity
     private let inputs: BlockingQueue<Input>
     private let clients: ClientConnections
+    /// Snapshots being received, by sending peer: kept across connections so that a broken
+    /// transfer resumes where it stopped.
+    private let assemblies = Mutex<[NodeID: SnapshotAssembly]>([:])
     static let clientConnectionsMax = 4_096
 
     init(socket: Socket, selfID: NodeID, peerIDs: Set<NodeID>, security: PeerSecurity,
@@ -74,13 +78,65 @@ final class Listener: Sendable {
         do {
             while true {
                 let frame = try connection.readFrame()
-                guard frame.type == ServiceFrame.raftMessage else { throw RejectedFrame("unexpected frame type \(frame.type)") }
-                let message = try RaftCodec.decodeMessage(frame.payload)
-                guard message.from == peer, message.to == selfID else { throw RejectedFrame("message from \(message.from) to \(message.to) on link of \(peer)") }
-                inputs.push(.raft(message))
+                switch frame.type {
+                case ServiceFrame.raftMessage:
+                    var message = try RaftCodec.decodeMessage(frame.payload)
+                    guard message.from == peer, message.to == selfID else { throw RejectedFrame("message from \(message.from) to \(message.to) on link of \(peer)") }
+                    if message.kind == .installSnapshot, let meta = message.snapshot?.meta, message.snapshot?.data.isEmpty == true {
+                        guard let data = completedSnapshot(from: peer, meta: meta) else { continue } // incomplete: the leader retries
+                        message.snapshot = Snapshot(meta: meta, data: data)
+                    }
+                    inputs.push(.raft(message))
+                case SnapshotTransfer.offerFrame:
+                    let (offer, _) = try SnapshotTransfer.decode(frame.payload)
+                    let offset = try acceptOffer(offer, from: peer)
+                    try connection.writeFrame(Frame(type: SnapshotTransfer.resumeFrame,
+                                                    payload: SnapshotTransfer.encode(.init(index: offer.index, term: offer.term, value: offset))))
+                case SnapshotTransfer.chunkFrame:
+                    let (header, bytes) = try SnapshotTransfer.decode(frame.payload)
+                    try appendChunk(header, bytes, from: peer)
+                default:
+                    throw RejectedFrame("unexpected frame type \(frame.type)")
+                }
             }
         } catch {
             logClosed(error, remote: remote, peer: "\(peer)")
+        }
+    }
+
+    /// Starts or resumes receiving a snapshot; returns the offset to continue from.
+    private func acceptOffer(_ offer: SnapshotTransfer.Header, from peer: NodeID) throws -> UInt64 {
+        guard offer.value <= UInt64(RaftCodec.snapshotBytesMax) else { throw RejectedFrame("snapshot of \(offer.value) bytes is too large") }
+        return assemblies.withLock { all in
+            if let current = all[peer], current.index == offer.index, current.term == offer.term, current.total == offer.value {
+                return UInt64(current.data.count)
+            }
+            var fresh = SnapshotAssembly(index: offer.index, term: offer.term, total: offer.value)
+            fresh.data.reserveCapacity(Int(offer.value))
+            all[peer] = fresh
+            return 0
+        }
+    }
+
+    private func appendChunk(_ header: SnapshotTransfer.Header, _ bytes: ArraySlice<UInt8>, from peer: NodeID) throws {
+        try assemblies.withLock { all in
+            guard var current = all[peer], current.index == header.index, current.term == header.term,
+                  header.value == UInt64(current.data.count), UInt64(current.data.count + bytes.count) <= current.total else {
+                all[peer] = nil
+                throw RejectedFrame("snapshot chunk out of order")
+            }
+            all[peer] = nil // avoid a copy while appending
+            current.data.append(contentsOf: bytes)
+            all[peer] = current
+        }
+    }
+
+    private func completedSnapshot(from peer: NodeID, meta: SnapshotMeta) -> [UInt8]? {
+        assemblies.withLock { all in
+            guard let current = all[peer], current.index == meta.index, current.term == meta.term,
+                  UInt64(current.data.count) == current.total else { return nil }
+            all[peer] = nil
+            return current.data
         }
     }
 
@@ -112,6 +168,14 @@ final class Listener: Sendable {
         if case FrameError.closed = error { return }
         Log.warn("rejected frame, connection closed", ["remote": remote, "peer": peer, "reason": "\(error)"])
     }
+}
+
+/// A snapshot arriving in chunks.
+struct SnapshotAssembly: Sendable {
+    var index: UInt64
+    var term: UInt64
+    var total: UInt64
+    var data: [UInt8] = []
 }
 
 /// A frame that decoded but is not allowed here.
