@@ -17,11 +17,13 @@ final class PeerLinks: Sendable {
     private let addresses: [NodeID: PeerAddress]
     private let selfID: NodeID
     private let security: PeerSecurity
+    private let snapshotInlineBytesMax: Int
     static let queueCapacity = 8_192
     static let connectTimeoutMillis = 500
     static let backoffMaxMillis = 1_000
 
-    init(selfID: NodeID, peers: [NodeID: PeerAddress], security: PeerSecurity) {
+    init(selfID: NodeID, peers: [NodeID: PeerAddress], security: PeerSecurity, snapshotInlineBytesMax: Int) {
+        self.snapshotInlineBytesMax = snapshotInlineBytesMax
         self.selfID = selfID
         addresses = peers
         self.security = security
@@ -84,7 +86,7 @@ final class PeerLinks: Sendable {
             let batch = queue.drain(timeoutMillis: nil)
             var frames: [Frame] = []
             for message in batch {
-                if let snapshot = message.snapshot, snapshot.data.count > SnapshotTransfer.inlineBytesMax {
+                if let snapshot = message.snapshot, snapshot.data.count > snapshotInlineBytesMax {
                     try connection.writeFrames(frames)
                     frames.removeAll()
                     try stream(snapshot, of: message, into: connection)

@@ -74,7 +74,8 @@ Log.info("tracker starting", ["id": "\(options.id)", "address": "\(ownAddress)",
 let inputs = BlockingQueue<Input>(capacity: 1_000_000)
 var peerAddresses: [NodeID: PeerAddress] = [:]
 for tracker in cluster.trackers where tracker.id != options.id { peerAddresses[tracker.id] = tracker.address }
-let peers = PeerLinks(selfID: options.id, peers: peerAddresses, security: security)
+let peers = PeerLinks(selfID: options.id, peers: peerAddresses, security: security,
+                      snapshotInlineBytesMax: options.snapshotInlineBytes)
 let clients = ClientConnections()
 let passwords = PasswordWorker(inputs: inputs)
 let listener = Listener(socket: listenSocket, selfID: options.id, peerIDs: Set(cluster.ids), security: security,

@@ -20,7 +20,7 @@ func directoryUsage(_ path: String) -> (bytes: Int, snapshots: [String], segment
 struct SnapshotProcessTests {
     @Test("writes past the snapshot threshold several times keep each data directory bounded; a wiped tracker rejoins by snapshot and serves the same state")
     func boundedDiskAndWipedRejoin() throws {
-        let cluster = try ProcessCluster(extraArguments: ["--snapshot-entries", "300", "--segment-bytes", "32768"])
+        let cluster = try ProcessCluster(extraArguments: ["--snapshot-entries", "300", "--segment-bytes", "32768", "--snapshot-inline-bytes", "4096"])
         defer { cluster.stop() }
         try cluster.startAll()
         let client = try cluster.client()
@@ -61,6 +61,7 @@ struct SnapshotProcessTests {
         }
         #expect(caughtUp)
         #expect(cluster.log(wiped).contains("snapshot installed from leader"))
+        #expect(cluster.log(leader).contains("snapshot sent"), "the snapshot went in chunks")
         // Make the wiped tracker the leader and read everything back through it.
         cluster.kill(other)
         #expect(cluster.terminate(leader) == 0)
