@@ -53,6 +53,7 @@ var raftConfig = Config(id: options.id, peers: cluster.ids)
 raftConfig.heartbeatTicks = Int(options.heartbeatMillis / options.tickMillis)
 raftConfig.electionTimeoutTicks = Int(options.electionMillis / options.tickMillis)
 raftConfig.randomSeed = (try? SecureRandom.uint64()) ?? UInt64(getpid())
+raftConfig.snapshotTimeoutTicks = max(raftConfig.snapshotTimeoutTicks, 10 * raftConfig.electionTimeoutTicks)
 var hostOptions = HostOptions()
 hostOptions.tickMillis = options.tickMillis
 hostOptions.limits.sessionLeaseMillis = options.sessionLeaseMillis
