@@ -20,9 +20,10 @@ let package = Package(
             pkgConfig: "libcrypto",
             providers: [.apt(["libssl-dev"])]
         ),
-        // Swift wrappers over libcrypto, plus CRC32C.
-        .target(name: "Hashing", dependencies: ["CLibCrypto"], swiftSettings: strict),
-        // Big-endian fixed-width binary encoding shared by the cores, the disk and the wire.
+        // Swift wrappers over libcrypto.
+        .target(name: "Hashing", dependencies: ["CLibCrypto", "BinaryCoding"], swiftSettings: strict),
+        // Big-endian fixed-width binary encoding and the CRC32C checksum, shared by the cores,
+        // the disk and the wire.
         .target(name: "BinaryCoding", swiftSettings: strict),
         // Pure Raft: no clock, no randomness of its own, no I/O.
         .target(name: "Consensus", dependencies: ["BinaryCoding"], swiftSettings: strict),
@@ -66,7 +67,7 @@ let package = Package(
         ),
         .testTarget(name: "ConsensusTests", dependencies: ["Consensus"], swiftSettings: strict),
         .testTarget(name: "DurableLogTests", dependencies: ["DurableLog", "Consensus"], swiftSettings: strict),
-        .testTarget(name: "HashingTests", dependencies: ["Hashing"], swiftSettings: strict),
+        .testTarget(name: "HashingTests", dependencies: ["Hashing", "BinaryCoding"], swiftSettings: strict),
         .testTarget(name: "TrackerStateMachineTests", dependencies: ["TrackerStateMachine"], swiftSettings: strict),
         .testTarget(name: "TrackerServiceTests", dependencies: ["TrackerService", "TrackerStateMachine", "Consensus"], swiftSettings: strict),
         .testTarget(

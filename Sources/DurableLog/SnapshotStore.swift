@@ -60,8 +60,7 @@ public final class SnapshotStore {
         var skipped: [DurableLogError] = []
         for file in try snapshotFiles() {
             do {
-                let bytes = try SystemFiles.readAll(file.path) ?? []
-                let snapshot = try Self.decode(bytes, path: file.path)
+                let snapshot = try Self.decode(try SystemFiles.readAll(file.path) ?? [], path: file.path)
                 guard snapshot.meta.index == file.index else {
                     throw DurableLogError(.corruptSnapshot, path: file.path, reason: "holds index \(snapshot.meta.index)")
                 }
@@ -100,7 +99,9 @@ public final class SnapshotStore {
         return writer.bytes
     }
 
-    static func decode(_ bytes: [UInt8], path: String) throws -> Snapshot {
+    /// Checks and unwraps a snapshot file's bytes, in place (no second copy of the data).
+    static func decode(_ file: consuming [UInt8], path: String) throws -> Snapshot {
+        var bytes = file
         func damaged(_ reason: String) -> DurableLogError { DurableLogError(.corruptSnapshot, path: path, reason: reason) }
         guard bytes.count >= headerBytes + 4 else { throw damaged("shorter than a snapshot header (\(bytes.count) bytes)") }
         guard Array(bytes[0..<4]) == magic else { throw damaged("bad magic") }
@@ -114,7 +115,10 @@ public final class SnapshotStore {
         }
         var trailer = ByteReader(bytes[(bytes.count - 4)...])
         let stored = try trailer.readUInt32()
-        guard CRC32C.checksum(bytes[..<(bytes.count - 4)]) == stored else { throw damaged("checksum mismatch") }
-        return Snapshot(meta: SnapshotMeta(index: index, term: term), data: Array(bytes[headerBytes..<(bytes.count - 4)]))
+        let crc = bytes.withUnsafeBytes { CRC32C.checksum(UnsafeRawBufferPointer(rebasing: $0[..<($0.count - 4)])) }
+        guard crc == stored else { throw damaged("checksum mismatch") }
+        bytes.removeLast(4)
+        bytes.removeFirst(headerBytes)
+        return Snapshot(meta: SnapshotMeta(index: index, term: term), data: bytes)
     }
 }

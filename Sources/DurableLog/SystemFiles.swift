@@ -50,9 +50,20 @@ enum SystemFiles {
         if fd < 0, errno == ENOENT { return nil }
         guard fd >= 0 else { throw failure("open", path) }
         defer { close(fd) }
-        var bytes: [UInt8] = []
+        var status = stat()
+        guard fstat(fd, &status) == 0 else { throw failure("fstat", path) }
+        // Read straight into a buffer of the file's size (a snapshot can be hundreds of MiB).
+        var bytes = try [UInt8](unsafeUninitializedCapacity: Int(status.st_size)) { buffer, initialized in
+            initialized = 0
+            while initialized < buffer.count {
+                let count = retrying { read(fd, buffer.baseAddress! + initialized, buffer.count - initialized) }
+                guard count >= 0 else { throw failure("read", path) }
+                if count == 0 { break }
+                initialized += count
+            }
+        }
         var chunk = [UInt8](repeating: 0, count: readChunkBytes)
-        while true {
+        while true { // the file may have grown since fstat
             let count = chunk.withUnsafeMutableBytes { buffer in retrying { read(fd, buffer.baseAddress, buffer.count) } }
             guard count >= 0 else { throw failure("read", path) }
             if count == 0 { return bytes }

@@ -1,3 +1,4 @@
+import BinaryCoding
 import CLibCrypto
 
 /// The shared EVP machinery behind `SHA1` and `SHA256`: one digest context, owned uniquely.

@@ -1,3 +1,4 @@
+import BinaryCoding
 import CLibCrypto
 
 /// A libcrypto call that failed, with the function's name and libcrypto's error text.

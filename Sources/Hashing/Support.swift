@@ -1,3 +1,4 @@
+import BinaryCoding
 import CLibCrypto
 
 /// Stops the process with libcrypto's queued error text: used only for failures no caller can
@@ -21,21 +22,6 @@ func takeCryptoErrorText() -> String {
     return String(decoding: text.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
 }
 
-/// Calls `body` with the collection's bytes, copying only when it has no contiguous storage.
-/// The buffer's base address is never nil, even for an empty collection, because some
-/// libcrypto entry points reject a null pointer with a zero length.
-func withContiguousBytes<R>(
-    _ bytes: some Collection<UInt8>, _ body: (UnsafeRawBufferPointer) throws -> R
-) rethrows -> R {
-    if bytes.isEmpty {
-        var placeholder: UInt8 = 0
-        return try withUnsafeBytes(of: &placeholder) { try body(UnsafeRawBufferPointer(rebasing: $0[0..<0])) }
-    }
-    if let result = try bytes.withContiguousStorageIfAvailable({ try body(UnsafeRawBufferPointer($0)) }) {
-        return result
-    }
-    return try Array(bytes).withUnsafeBytes(body)
-}
 
 /// Comparison whose running time depends only on the lengths, never on where the bytes differ.
 public enum ConstantTime {

@@ -1,10 +1,12 @@
 import Consensus
 import TrackerService
+import TrackerStateMachine
 
 /// Everything that reaches the event loop from other threads.
 enum Input: Sendable {
-    /// A Raft message from an authenticated peer tracker.
-    case raft(Message)
+    /// A Raft message from an authenticated peer tracker; for a snapshot, its state already
+    /// restored by the reader thread.
+    case raft(Message, restored: TrackerStateMachine? = nil)
     /// A client's request and where to reply.
     case request(ClientRequest, ReplyTarget)
     /// A finished password job.

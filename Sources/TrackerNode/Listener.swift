@@ -3,6 +3,7 @@ import Foundation
 import Networking
 import Synchronization
 import TrackerService
+import TrackerStateMachine
 
 /// Accepts connections on the tracker's port and gives each a reader thread. After the
 /// handshake a peer tracker may send only Raft messages (from the id it proved), and a client
@@ -15,13 +16,15 @@ final class Listener: Sendable {
     private let security: PeerSecurity
     private let inputs: BlockingQueue<Input>
     private let clients: ClientConnections
+    private let limits: Limits
     /// Snapshots being received, by sending peer: kept across connections so that a broken
     /// transfer resumes where it stopped.
     private let assemblies = Mutex<[NodeID: SnapshotAssembly]>([:])
     static let clientConnectionsMax = 4_096
 
     init(socket: Socket, selfID: NodeID, peerIDs: Set<NodeID>, security: PeerSecurity,
-         inputs: BlockingQueue<Input>, clients: ClientConnections) {
+         inputs: BlockingQueue<Input>, clients: ClientConnections, limits: Limits) {
+        self.limits = limits
         self.socket = socket
         self.selfID = selfID
         self.peerIDs = peerIDs
@@ -86,7 +89,12 @@ final class Listener: Sendable {
                         guard let data = completedSnapshot(from: peer, meta: meta) else { continue } // incomplete: the leader retries
                         message.snapshot = Snapshot(meta: meta, data: data)
                     }
-                    inputs.push(.raft(message))
+                    if message.kind == .installSnapshot {
+                        guard let restored = restoredState(of: message) else { continue }
+                        inputs.push(.raft(message, restored: restored))
+                    } else {
+                        inputs.push(.raft(message))
+                    }
                 case SnapshotTransfer.offerFrame:
                     let (offer, _) = try SnapshotTransfer.decode(frame.payload)
                     let offset = try acceptOffer(offer, from: peer)
@@ -101,6 +109,21 @@ final class Listener: Sendable {
             }
         } catch {
             logClosed(error, remote: remote, peer: "\(peer)")
+        }
+    }
+
+    /// Restores a received snapshot's state here, on the reader thread, so the event loop never
+    /// spends seconds on it; a snapshot that does not restore is dropped (the leader resends).
+    private func restoredState(of message: Message) -> TrackerStateMachine? {
+        guard message.kind == .installSnapshot, let data = message.snapshot?.data else { return nil }
+        let start = monotonicMillis()
+        do {
+            let machine = try TrackerStateMachine.restore(data, limits: limits)
+            Log.info("snapshot restored", ["snapshot.index": "\(message.snapshot!.meta.index)", "duration.ms": "\(monotonicMillis() - start)"])
+            return machine
+        } catch {
+            Log.warn("received snapshot does not restore", ["error": "\(error)"])
+            return nil
         }
     }
 

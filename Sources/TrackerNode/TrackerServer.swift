@@ -55,8 +55,8 @@ final class TrackerServer {
 
     private func handle(_ input: Input) {
         switch input {
-        case let .raft(message):
-            host.receive(message)
+        case let .raft(message, restored):
+            host.receive(message, restoredMachine: restored)
         case let .request(request, target):
             host.submit(request, replyTo: target)
         case let .passwordDone(id, outcome):

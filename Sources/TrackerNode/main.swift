@@ -80,7 +80,7 @@ let peers = PeerLinks(selfID: options.id, peers: peerAddresses, security: securi
 let clients = ClientConnections()
 let passwords = PasswordWorker(inputs: inputs)
 let listener = Listener(socket: listenSocket, selfID: options.id, peerIDs: Set(cluster.ids), security: security,
-                        inputs: inputs, clients: clients)
+                        inputs: inputs, clients: clients, limits: hostOptions.limits)
 let signals = ShutdownSignals(inputs: inputs)
 signals.start()
 peers.start()

@@ -33,6 +33,7 @@ extension TrackerHost {
             machine = restored
             receivedMachine = nil
             latestSnapshot = snapshot
+            appliedBytesSinceSnapshot = 0
         }
         receivedMachine = nil // a snapshot not installed (behind the commit index, or matching the log)
         for entry in rd.committedEntries { apply(entry) }
@@ -53,14 +54,16 @@ extension TrackerHost {
     /// Asks the shell for a snapshot once enough entries were applied since the last one.
     mutating func maybeStartSnapshot() {
         let applied = raft.appliedIndex
+        let logBytesWanted = Double(latestSnapshot?.data.count ?? 0) * options.snapshotLogBytesRatio
         guard !isSnapshotInProgress, applied >= (latestSnapshot?.meta.index ?? 0) + options.snapshotThresholdEntries,
-              let term = raft.term(at: applied) else { return }
+              Double(appliedBytesSinceSnapshot) >= logBytesWanted, let term = raft.term(at: applied) else { return }
         isSnapshotInProgress = true
         snapshotJobOut = SnapshotJob(meta: SnapshotMeta(index: applied, term: term), machine: machine)
     }
 
     /// Applies one committed entry and answers the request that proposed it, if it was ours.
     mutating func apply(_ entry: Entry) {
+        appliedBytesSinceSnapshot += entry.sizeBytes
         let result: TrackerResult? = entry.kind == .normal ? machine.apply(encoded: entry.data) : nil
         guard let pending = pendingWrites.removeValue(forKey: entry.index), let target = pending.target else { return }
         guard pending.term == entry.term, let result else {

@@ -54,8 +54,12 @@ public struct HostOptions: Sendable {
     public var limits: Limits = .standard
     /// Each tracker's client address, for redirects.
     public var addresses: [NodeID: String] = [:]
-    /// Applied entries after which a snapshot of the state machine is taken.
+    /// Applied entries after which a snapshot of the state machine is taken...
     public var snapshotThresholdEntries: UInt64 = 10_000
+    /// ...once the log since the last snapshot is also at least this fraction of that
+    /// snapshot's size, so a large state is not rewritten for a little log (disk stays within
+    /// a few snapshot sizes either way).
+    public var snapshotLogBytesRatio = 1.0
     /// Entries kept in the log before a snapshot, so slightly lagging followers get appends.
     public var retainedEntries: UInt64 = 1_000
 
@@ -108,6 +112,8 @@ public struct TrackerHost: Sendable {
     /// The newest durable snapshot: its bytes go to followers that need them.
     public internal(set) var latestSnapshot: Snapshot?
     var isSnapshotInProgress = false
+    /// Bytes of entries applied since the newest snapshot.
+    var appliedBytesSinceSnapshot = 0
     var snapshotJobOut: SnapshotJob?
     /// The state restored from a snapshot the leader sent, until its Ready is carried out.
     var receivedMachine: TrackerStateMachine?
@@ -140,7 +146,8 @@ public struct TrackerHost: Sendable {
                 hashToken: @escaping @Sendable ([UInt8]) -> TokenHash) throws {
         raft = try RaftNode(config: raftConfig, persisted: persisted, applied: persisted.snapshot?.meta.index ?? 0)
         if let snapshot = persisted.snapshot {
-            machine = try TrackerStateMachine.restore(snapshot.data, limits: options.limits)
+            // This tracker wrote it, and storage verified its checksum: skip the invariant walk.
+            machine = try TrackerStateMachine.restore(snapshot.data, limits: options.limits, checksInvariants: false)
             latestSnapshot = snapshot
         } else {
             machine = TrackerStateMachine(limits: options.limits)
@@ -175,9 +182,10 @@ public struct TrackerHost: Sendable {
 
     /// Hands a Raft message from another tracker to the core. A snapshot whose bytes do not
     /// restore is dropped here (the leader sends it again), so the core never installs it.
-    public mutating func receive(_ message: Message) {
+    /// A shell may restore the snapshot's state itself, off the event loop, and pass it in.
+    public mutating func receive(_ message: Message, restoredMachine: TrackerStateMachine? = nil) {
         if message.kind == .installSnapshot, let snapshot = message.snapshot, snapshot.meta.index > raft.commitIndex {
-            guard let restored = try? TrackerStateMachine.restore(snapshot.data, limits: options.limits) else { return }
+            guard let restored = restoredMachine ?? (try? TrackerStateMachine.restore(snapshot.data, limits: options.limits)) else { return }
             receivedMachine = restored
         }
         raft.step(message)
@@ -187,7 +195,10 @@ public struct TrackerHost: Sendable {
     /// may delete stored log entries.
     public mutating func snapshotTaken(_ snapshot: Snapshot) -> UInt64 {
         isSnapshotInProgress = false
-        if snapshot.meta.index > (latestSnapshot?.meta.index ?? 0) { latestSnapshot = snapshot }
+        if snapshot.meta.index > (latestSnapshot?.meta.index ?? 0) {
+            latestSnapshot = snapshot
+            appliedBytesSinceSnapshot = 0
+        }
         raft.compact(through: snapshot.meta, retainedEntries: options.retainedEntries)
         return snapshot.meta.index > options.retainedEntries ? snapshot.meta.index - options.retainedEntries : 0
     }

@@ -85,3 +85,19 @@ public struct CRC32C: Sendable, Equatable {
         return tables
     }
 }
+
+/// Calls `body` with the collection's bytes, copying only when it has no contiguous storage.
+/// The buffer's base address is never nil, even for an empty collection, because some
+/// libcrypto entry points reject a null pointer with a zero length.
+public func withContiguousBytes<R>(
+    _ bytes: some Collection<UInt8>, _ body: (UnsafeRawBufferPointer) throws -> R
+) rethrows -> R {
+    if bytes.isEmpty {
+        var placeholder: UInt8 = 0
+        return try withUnsafeBytes(of: &placeholder) { try body(UnsafeRawBufferPointer(rebasing: $0[0..<0])) }
+    }
+    if let result = try bytes.withContiguousStorageIfAvailable({ try body(UnsafeRawBufferPointer($0)) }) {
+        return result
+    }
+    return try Array(bytes).withUnsafeBytes(body)
+}
