@@ -15,6 +15,31 @@ public struct PersistedState: Equatable, Sendable {
     }
 }
 
+extension PersistedState {
+    /// The index the stored entries continue from: the snapshot's last index, or 0.
+    public var baseIndex: UInt64 { snapshot?.meta.index ?? 0 }
+
+    /// Applies a saved batch of entries: they replace every stored entry from their first index.
+    public mutating func append(_ newEntries: [Entry]) {
+        guard let first = newEntries.first else { return }
+        precondition(first.index > baseIndex && first.index <= baseIndex + UInt64(entries.count) + 1, "gap in stored log")
+        entries.removeSubrange(Int(first.index - baseIndex - 1)...)
+        entries.append(contentsOf: newEntries)
+    }
+
+    /// Applies a saved snapshot as `RaftStorage.saveSnapshot` specifies: the entries after it
+    /// stay when the log holds its last entry, otherwise the log is discarded.
+    public mutating func install(_ newSnapshot: Snapshot) {
+        let position = newSnapshot.meta.index > baseIndex ? Int(newSnapshot.meta.index - baseIndex - 1) : -1
+        if position >= 0, position < entries.count, entries[position].term == newSnapshot.meta.term {
+            entries.removeSubrange(...position)
+        } else {
+            entries.removeAll()
+        }
+        snapshot = newSnapshot
+    }
+}
+
 /// The durable home of a node's hard state and log: the seam between the pure core and a disk.
 /// `MemoryStorage` serves tests; `DurableLog.FileStorage` serves the real tracker; SimNet has
 /// its own simulated disk.
@@ -50,24 +75,12 @@ public final class MemoryStorage: RaftStorage {
 
     public func save(hardState: HardState?, entries: [Entry], mustSync: Bool) throws {
         if let hardState { state.hardState = hardState }
-        if let first = entries.first {
-            let base = state.snapshot?.meta.index ?? 0
-            precondition(first.index > base && first.index <= base + UInt64(state.entries.count) + 1, "gap in stored log")
-            state.entries.removeSubrange(Int(first.index - base - 1)...)
-            state.entries.append(contentsOf: entries)
-        }
+        state.append(entries)
         if mustSync { syncCount += 1 }
     }
 
     public func saveSnapshot(_ snapshot: Snapshot) throws {
-        let base = state.snapshot?.meta.index ?? 0
-        let position = snapshot.meta.index > base ? Int(snapshot.meta.index - base - 1) : -1
-        if position >= 0, position < state.entries.count, state.entries[position].term == snapshot.meta.term {
-            state.entries.removeSubrange(...position)
-        } else {
-            state.entries.removeAll()
-        }
-        state.snapshot = snapshot
+        state.install(snapshot)
         syncCount += 1
     }
 

@@ -86,22 +86,8 @@ public final class SimDisk: RaftStorage {
     }
 
     static func apply(_ write: Write, to state: inout PersistedState) {
-        if let snapshot = write.snapshot {
-            let base = state.snapshot?.meta.index ?? 0
-            let position = snapshot.meta.index > base ? Int(snapshot.meta.index - base - 1) : -1
-            if position >= 0, position < state.entries.count, state.entries[position].term == snapshot.meta.term {
-                state.entries.removeSubrange(...position)
-            } else {
-                state.entries.removeAll()
-            }
-            state.snapshot = snapshot
-        }
-        if let first = write.entries.first {
-            let base = state.snapshot?.meta.index ?? 0
-            precondition(first.index > base && first.index <= base + UInt64(state.entries.count) + 1, "gap in simulated log")
-            state.entries.removeSubrange(Int(first.index - base - 1)...)
-            state.entries.append(contentsOf: write.entries)
-        }
+        if let snapshot = write.snapshot { state.install(snapshot) }
+        state.append(write.entries)
         if let hard = write.hardState { state.hardState = hard }
     }
 }
