@@ -46,9 +46,16 @@ let package = Package(
             dependencies: ["Consensus", "DurableLog", "TrackerStateMachine", "TrackerService", "Networking", "Hashing", "BinaryCoding"],
             swiftSettings: strict
         ),
+        // The piece protocol, the peer server, file hashing and the parallel downloader, shared
+        // by the client, its tests and the download benchmark.
+        .target(
+            name: "PeerTransfer",
+            dependencies: ["TrackerStateMachine", "TrackerService", "TrackerClient", "Networking", "Hashing", "BinaryCoding"],
+            swiftSettings: strict
+        ),
         .executableTarget(
             name: "Client",
-            dependencies: ["TrackerStateMachine", "TrackerService", "TrackerClient", "Networking", "Hashing", "BinaryCoding"],
+            dependencies: ["PeerTransfer", "TrackerStateMachine", "TrackerService", "TrackerClient", "Networking", "Hashing", "BinaryCoding"],
             swiftSettings: strict
         ),
         .executableTarget(name: "TrackerSim", dependencies: ["SimNet"], swiftSettings: strict),
