@@ -82,6 +82,11 @@ let package = Package(
             swiftSettings: strict
         ),
         .testTarget(name: "NetworkingTests", dependencies: ["Networking"], swiftSettings: strict),
+        .testTarget(
+            name: "ClientTests",
+            dependencies: ["PeerTransfer", "TrackerClient", "TrackerService", "TrackerStateMachine", "Networking", "Hashing", "Consensus"],
+            swiftSettings: strict
+        ),
         .testTarget(name: "SimulationTests", dependencies: ["SimNet", "Consensus"], swiftSettings: strict),
     ],
     swiftLanguageModes: [.v6]

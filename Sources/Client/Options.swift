@@ -9,6 +9,9 @@ struct Options {
     /// Test-only: the peer server flips a byte in this many served pieces, so tests can prove
     /// that downloaders detect and drop a corrupting peer. Never use it otherwise.
     var testCorruptPieces = 0
+    /// Test-only: the peer server waits this long before each piece it serves, so tests can
+    /// act in the middle of a download (kill a sharer, a tracker, the downloader). Never use it otherwise.
+    var testServeDelayMillis = 0
 
     static let usage = """
         usage: client <IP>:<PORT> cluster.conf [--json] [--state-dir DIR]
@@ -47,12 +50,12 @@ struct Options {
                 i += 1
                 guard i < arguments.count else { return .usageError("--state-dir needs a folder") }
                 options.stateDirectory = arguments[i]
-            case "--test-corrupt-pieces":
+            case "--test-corrupt-pieces", "--test-serve-delay-ms":
                 i += 1
                 guard i < arguments.count, let count = Int(arguments[i]), count >= 0 else {
-                    return .usageError("--test-corrupt-pieces needs a count")
+                    return .usageError("\(argument) needs a number")
                 }
-                options.testCorruptPieces = count
+                if argument == "--test-corrupt-pieces" { options.testCorruptPieces = count } else { options.testServeDelayMillis = count }
             default:
                 if argument.hasPrefix("-") { return .usageError("unknown flag \(argument)") }
                 positional.append(argument)

@@ -30,15 +30,18 @@ public final class PeerServer: Sendable {
     /// Test-only: how many more served pieces get a flipped byte (see `--test-corrupt-pieces`).
     private let corruptPiecesLeft: Atomic<Int>
     private let servedPieces = Atomic<Int>(0)
+    /// Test-only: a pause before each served piece, to make a sharer slow (see `--test-serve-delay-ms`).
+    private let serveDelayMillis: Int
 
     /// Listens on `host:port` (port 0 picks one; see `port`).
-    public init(host: String, port: UInt16, registry: ShareRegistry, corruptPieces: Int = 0,
+    public init(host: String, port: UInt16, registry: ShareRegistry, corruptPieces: Int = 0, serveDelayMillis: Int = 0,
                 log: @escaping @Sendable (String) -> Void = { _ in }, authorize: @escaping PeerAuthorizer) throws {
         listener = try Socket.listen(host: host, port: port)
         self.registry = registry
         self.authorize = authorize
         self.log = log
         corruptPiecesLeft = Atomic(corruptPieces)
+        self.serveDelayMillis = serveDelayMillis
     }
 
     /// The port it listens on.
@@ -143,6 +146,7 @@ public final class PeerServer: Sendable {
         guard let file = try? PieceFile.openForReading(share.path) else {
             return try wire.send(.reject(reason: "file unavailable"))
         }
+        if serveDelayMillis > 0 { usleep(UInt32(serveDelayMillis * 1_000)) }
         let corrupt = corruptPiecesLeft.load(ordering: .relaxed) > 0
             && corruptPiecesLeft.wrappingSubtract(1, ordering: .relaxed).oldValue > 0
         let sent = try wire.sendPiece(index: UInt32(index), length: length) { buffer in
