@@ -33,8 +33,12 @@ extension Download {
                                        sizeBytes: metadata.sizeBytes, pieces: initial.bitfield()))
         if initial.doneCount > 0 { environment.log("download resumed group=\(groupID) file=\(fileName) pieces=\(initial.doneCount)") }
         let context = Context(metadata: metadata, file: file)
+        let startMillis = monotonicNowMillis()
         let digest = try followUntilComplete(context, tracker: tracker, info: &info)
+        let hashedMillis = monotonicNowMillis()
         try finish(context, digest: digest, tracker: tracker)
+        environment.log("download timing group=\(groupID) file=\(fileName) fetch_and_hash_ms=\(hashedMillis - startMillis) "
+                        + "check_sync_rename_ms=\(monotonicNowMillis() - hashedMillis)")
     }
 
     private func followUntilComplete(_ context: Context, tracker: TrackerClient, info: inout DownloadInfo) throws -> [UInt8] {

@@ -116,6 +116,7 @@ public final class PeerServer: Sendable {
     }
 
     private func answerRequests(on wire: PieceWire, groupID: String) throws {
+        var openFile: PieceFile?
         while !isStopped.load(ordering: .relaxed) {
             switch try wire.receive(maxBytes: 0) {
             case let .bitfieldRequest(fileName):
@@ -125,7 +126,8 @@ public final class PeerServer: Sendable {
                     try wire.send(.reject(reason: "not sharing \(fileName)"))
                 }
             case let .request(requestGroup, fileName, index):
-                try answerPieceRequest(on: wire, sessionGroup: groupID, groupID: requestGroup, fileName: fileName, index: Int(index))
+                try answerPieceRequest(on: wire, sessionGroup: groupID, groupID: requestGroup, fileName: fileName,
+                                       index: Int(index), openFile: &openFile)
             default:
                 try wire.send(.reject(reason: "unexpected message"))
                 return
@@ -133,7 +135,8 @@ public final class PeerServer: Sendable {
         }
     }
 
-    private func answerPieceRequest(on wire: PieceWire, sessionGroup: String, groupID: String, fileName: String, index: Int) throws {
+    private func answerPieceRequest(on wire: PieceWire, sessionGroup: String, groupID: String, fileName: String, index: Int,
+                                    openFile: inout PieceFile?) throws {
         guard groupID == sessionGroup else { return try wire.send(.reject(reason: "connection is open for another group")) }
         guard let share = registry.share(groupID: groupID, fileName: fileName) else {
             return try wire.send(.reject(reason: "not sharing \(fileName)"))
@@ -143,9 +146,10 @@ public final class PeerServer: Sendable {
         }
         let offset = UInt64(index) * UInt64(TransferLimits.pieceSizeBytes)
         let length = Int(min(UInt64(TransferLimits.pieceSizeBytes), share.sizeBytes - offset))
-        guard let file = try? PieceFile.openForReading(share.path) else {
-            return try wire.send(.reject(reason: "file unavailable"))
-        }
+        // The connection keeps its last file open (a share's path changes once, when a
+        // download completes and its file is renamed into place).
+        if openFile?.path != share.path { openFile = try? PieceFile.openForReading(share.path) }
+        guard let file = openFile else { return try wire.send(.reject(reason: "file unavailable")) }
         if serveDelayMillis > 0 { usleep(UInt32(serveDelayMillis * 1_000)) }
         let corrupt = corruptPiecesLeft.load(ordering: .relaxed) > 0
             && corruptPiecesLeft.wrappingSubtract(1, ordering: .relaxed).oldValue > 0
