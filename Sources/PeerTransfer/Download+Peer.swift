@@ -56,8 +56,10 @@ extension Download {
         while !isCancelled {
             let now = monotonicNowMillis()
             var batch: [PieceMessage] = []
+            // A partial sharer (another downloader) gains pieces as it goes: ask again every
+            // refresh period, pipelined with the piece requests, until it holds everything.
             if !pending.contains(.bitfield), now - lastBitfieldMillis >= UInt64(TransferLimits.bitfieldRefreshMillis),
-               pending.isEmpty || scheduler.withLock({ !$0!.peerHasMissingPieces(id) }) {
+               scheduler.withLock({ !$0!.peerIsComplete(id) }) {
                 batch.append(.bitfieldRequest(fileName: fileName))
                 pending.append(.bitfield)
                 lastBitfieldMillis = now

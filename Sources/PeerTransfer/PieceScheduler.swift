@@ -79,6 +79,12 @@ public struct PieceScheduler: Sendable {
         for index in peer.requested { requestCount[index] -= 1 }
     }
 
+    /// Whether `id` holds every piece (so its bitfield cannot grow).
+    public func peerIsComplete(_ id: Int) -> Bool {
+        guard let peer = peers[id] else { return false }
+        return peer.holds.allSatisfy { $0 }
+    }
+
     /// Whether `id` holds a piece that is still missing.
     public func peerHasMissingPieces(_ id: Int) -> Bool {
         guard let peer = peers[id] else { return false }
@@ -90,7 +96,7 @@ public struct PieceScheduler: Sendable {
         guard let peer = peers[id] else { return 0 }
         func rate(_ p: Peer) -> Double { Double(p.receivedBytes) / Double(max(1, nowMillis - p.connectedAtMillis)) }
         let best = peers.values.map(rate).max() ?? 0
-        let warmedUp = peer.receivedBytes >= 4 * UInt64(TransferLimits.pieceSizeBytes)
+        let warmedUp = nowMillis >= peer.connectedAtMillis + UInt64(TransferLimits.slowPeerWarmupMillis)
         if warmedUp, best > 0, rate(peer) * TransferLimits.slowPeerRatio < best { return TransferLimits.requestsInFlightSlowPeer }
         return TransferLimits.requestsInFlightPerPeer
     }

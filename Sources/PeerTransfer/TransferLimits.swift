@@ -18,6 +18,8 @@ public enum TransferLimits {
     public static let requestsInFlightSlowPeer = 1
     /// A peer is "slow" when its rate is below the best peer's divided by this.
     public static let slowPeerRatio = 4.0
+    /// How long a peer is connected before its rate is compared with the others'.
+    public static let slowPeerWarmupMillis = 1_000
     /// Peers a download connects to at once.
     public static let peersPerDownloadMax = 16
     /// Bad pieces after which a peer is dropped from a download.

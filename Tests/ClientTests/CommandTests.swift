@@ -148,6 +148,29 @@ struct CommandTests {
         #expect(carol.error("download_file g changed.bin \(dir)").contains("no such file"), "the changed file is no longer shared")
     }
 
+    @Test("SIGTERM logs out and exits 0; at the end of its input the client first finishes its downloads")
+    func signalsAndEndOfInput() throws {
+        let f = try Fixture()
+        defer { f.stop() }
+        let source = try makeRandomFile(in: f.files, name: "f.bin", byteCount: 4 << 20)
+        let alice = try f.client("alice", user: "alice", extraArguments: ["--test-serve-delay-ms", "40"])
+        let bob = try f.client("bob", user: "bob")
+        let carol = try f.client("carol", user: "carol")
+        #expect(alice.ok("create_group g"))
+        try f.join(bob, userID: "bob", group: "g", owner: alice)
+        try f.join(carol, userID: "carol", group: "g", owner: alice)
+        #expect(alice.ok("upload_file \(source) g"))
+        #expect(bob.ok("upload_file \(source) g"))
+        bob.terminate()
+        #expect(bob.wait(timeoutMillis: 10_000) == 0)
+        let files = carol.run("list_files g")["files"] as? [[String: Any]] ?? []
+        #expect(files.first?["online_sharers"] as? Int == 1, "bob logged out on SIGTERM")
+        let dir = try f.folder("carol")
+        #expect(carol.ok("download_file g f.bin \(dir)"))
+        #expect(carol.closeInput() == 0)
+        #expect(sha1Hex(ofFileAt: dir + "/f.bin") == sha1Hex(ofFileAt: source), "the download finished before the exit")
+    }
+
     /// Connects to a peer server as `userID` and sends `open`; returns the wire and the answer.
     private func openPeer(port: UInt16, userID: String, groupID: String) throws -> (wire: PieceWire, answer: PieceMessage) {
         let socket = try Socket.connect(host: "127.0.0.1", port: port, timeoutMillis: 2_000)

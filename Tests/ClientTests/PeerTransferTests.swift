@@ -62,6 +62,27 @@ struct PeerTransferTests {
         #expect(s.nextRequest(for: 3, random: &random) != nil, "peer 1's pieces can be requested again")
     }
 
+    @Test("a peer much slower than the best gets fewer requests in flight")
+    func slowPeerGetsLessWork() {
+        var s = PieceScheduler(pieceCount: 64, have: Array(repeating: false, count: 64))
+        var random = SystemRandomNumberGenerator()
+        for id in 1...2 {
+            s.addPeer(id, nowMillis: 0)
+            s.setHoldings(id, holds: Array(repeating: true, count: 64))
+        }
+        #expect(s.requestDepth(for: 2, nowMillis: 1_000) == TransferLimits.requestsInFlightPerPeer)
+        for _ in 0..<16 {
+            let index = s.nextRequest(for: 1, random: &random)!
+            _ = s.received(1, userID: "fast", index: index, byteCount: TransferLimits.pieceSizeBytes, isValid: true)
+        }
+        for _ in 0..<4 {
+            let index = s.nextRequest(for: 2, random: &random)!
+            _ = s.received(2, userID: "slow", index: index, byteCount: TransferLimits.pieceSizeBytes / 8, isValid: true)
+        }
+        #expect(s.requestDepth(for: 1, nowMillis: 1_000) == TransferLimits.requestsInFlightPerPeer)
+        #expect(s.requestDepth(for: 2, nowMillis: 1_000) == TransferLimits.requestsInFlightSlowPeer)
+    }
+
     @Test("a bad piece is requested again; a peer with too many bad pieces is dropped")
     func badPieces() {
         var s = PieceScheduler(pieceCount: 8, have: Array(repeating: false, count: 8))

@@ -183,6 +183,11 @@ final class ClientProcess: Sendable {
 
     var log: String { (try? String(contentsOfFile: logPath, encoding: .utf8)) ?? "" }
 
+    /// SIGTERM.
+    func terminate() {
+        if process.isRunning { Glibc.kill(process.processIdentifier, SIGTERM) }
+    }
+
     /// SIGKILL.
     func kill() {
         if process.isRunning { Glibc.kill(process.processIdentifier, SIGKILL) }
