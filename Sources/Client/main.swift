@@ -16,6 +16,11 @@ case let .run(parsed):
     options = parsed
 }
 
+/// Ends the process without running exit-time destructors, which race with the peer server's,
+/// the downloads' and libdispatch's threads; all output was written with unbuffered writes and
+/// the state directory is fsynced when it changes, so nothing is lost.
+func terminateProcess(_ status: Int32) -> Never { _exit(status) }
+
 let app: ClientApp
 do {
     app = try ClientApp(options: options)
@@ -32,7 +37,7 @@ for signalNumber in [SIGINT, SIGTERM] {
     let source = DispatchSource.makeSignalSource(signal: signalNumber, queue: .global())
     source.setEventHandler {
         app.shutdown()
-        exit(0)
+        terminateProcess(0)
     }
     source.resume()
     signalSources.append(source)
@@ -52,10 +57,10 @@ while true {
     emit(reply.rendered(command: name, json: options.isJSON))
     if name == "quit" && reply.isOK && words.count == 1 {
         app.shutdown()
-        exit(0)
+        terminateProcess(0)
     }
 }
 // End of input: let running downloads finish, then log out.
 app.waitForDownloads()
 app.shutdown()
-exit(0)
+terminateProcess(0)

@@ -11,6 +11,7 @@ extension Download {
     struct Context: Sendable {
         let metadata: FileMetadata
         let file: PieceFile
+        let writer: PieceWriter
     }
 
     func coordinate() throws {
@@ -32,7 +33,13 @@ extension Download {
         environment.registry.add(Share(groupID: groupID, fileName: fileName, path: tempPath,
                                        sizeBytes: metadata.sizeBytes, pieces: initial.bitfield()))
         if initial.doneCount > 0 { environment.log("download resumed group=\(groupID) file=\(fileName) pieces=\(initial.doneCount)") }
-        let context = Context(metadata: metadata, file: file)
+        let writer = PieceWriter(file: file, sizeBytes: metadata.sizeBytes, written: have) { [self] index in
+            if index >= 0 { environment.registry.markPiece(groupID: groupID, fileName: fileName, index: index) }
+            wake.signal()
+        }
+        writer.start()
+        defer { writer.stop() }
+        let context = Context(metadata: metadata, file: file, writer: writer)
         let startMillis = monotonicNowMillis()
         let digest = try followUntilComplete(context, tracker: tracker, info: &info)
         let hashedMillis = monotonicNowMillis()
@@ -42,28 +49,28 @@ extension Download {
     }
 
     private func followUntilComplete(_ context: Context, tracker: TrackerClient, info: inout DownloadInfo) throws -> [UInt8] {
-        var hasher = SHA1()
-        var hashedPieces = 0
         var announcedCount = 0
         var nextAnnounceMillis: UInt64 = 0
         var nextRefreshMillis: UInt64 = 0
         var lastProgressMillis = monotonicNowMillis()
         var lastDone = -1
-        let pieceCount = context.metadata.pieceCount
         while true {
             if let reason = cancelReason.withLock({ $0 }) { throw DownloadFailure(reason) }
-            try hashPrefix(context, hasher: &hasher, hashedPieces: &hashedPieces)
+            if let failure = context.writer.failure { throw DownloadFailure(failure) }
+            if let digest = context.writer.digest { return digest }
             let (done, peers) = scheduler.withLock { ($0!.doneCount, $0!.peerCount) }
             updateProgress(done: done, peers: peers)
-            if done == pieceCount && hashedPieces == pieceCount { break }
             let now = monotonicNowMillis()
             if done != lastDone { lastDone = done; lastProgressMillis = now }
-            if done > announcedCount && (announcedCount == 0 || now >= nextAnnounceMillis) {
-                announce(tracker, pieces: scheduler.withLock { $0!.bitfield() })
-                announcedCount = done
+            // Announce what is written (what the peer server can serve), not merely accepted.
+            let servable = environment.registry.share(groupID: groupID, fileName: fileName)?.pieces ?? []
+            let servableCount = servable.reduce(0) { $0 + $1.nonzeroBitCount }
+            if servableCount > announcedCount && (announcedCount == 0 || now >= nextAnnounceMillis) {
+                announce(tracker, pieces: servable)
+                announcedCount = servableCount
                 nextAnnounceMillis = now + UInt64(TransferLimits.announceIntervalMillis)
             }
-            if now >= nextRefreshMillis {
+            if now >= nextRefreshMillis && done < context.metadata.pieceCount {
                 if let fresh = try? fetchInfo(tracker) { info = fresh }
                 connectToNewPeers(info.peers, context: context)
                 nextRefreshMillis = now + UInt64(TransferLimits.peerRefreshMillis)
@@ -72,23 +79,6 @@ extension Download {
                 throw DownloadFailure(peers == 0 ? "no peer shares the missing pieces" : "no progress from peers")
             }
             _ = wake.wait(timeout: .now() + .milliseconds(100))
-        }
-        return hasher.finalize()
-    }
-
-    /// Feeds the whole-file hash every verified piece that follows the hashed prefix.
-    private func hashPrefix(_ context: Context, hasher: inout SHA1, hashedPieces: inout Int) throws {
-        let pieceCount = context.metadata.pieceCount
-        let size = context.metadata.sizeBytes
-        var buffer = [UInt8]()
-        while hashedPieces < pieceCount, scheduler.withLock({ $0!.done[hashedPieces] }) {
-            let offset = UInt64(hashedPieces) * UInt64(TransferLimits.pieceSizeBytes)
-            let length = Int(min(UInt64(TransferLimits.pieceSizeBytes), size - offset))
-            if buffer.count != length { buffer = [UInt8](repeating: 0, count: length) }
-            let complete = try buffer.withUnsafeMutableBytes { try context.file.read(into: $0, at: offset) }
-            guard complete else { throw DownloadFailure("temporary file \(tempPath) shrank") }
-            hasher.update(buffer)
-            hashedPieces += 1
         }
     }
 

@@ -110,14 +110,11 @@ extension Download {
         let offset = UInt64(index) * UInt64(TransferLimits.pieceSizeBytes)
         let expectedLength = Int(min(UInt64(TransferLimits.pieceSizeBytes), context.metadata.sizeBytes - offset))
         let isValid = bytes.count == expectedLength && SHA1.hash(bytes)[...] == context.metadata.pieceHash(at: index)
-        if isValid, !scheduler.withLock({ $0!.done[index] }) {
-            try context.file.write(bytes, at: offset)
-        }
         let outcome = scheduler.withLock { $0!.received(id, userID: userID, index: index, byteCount: bytes.count, isValid: isValid) }
         switch outcome {
         case .accepted:
-            environment.registry.markPiece(groupID: groupID, fileName: fileName, index: index)
-            wake.signal()
+            // The first verified copy: the writer thread writes it, then serves and hashes it.
+            context.writer.enqueue(index: index, bytes: bytes)
         case .duplicate:
             break
         case .rejected:

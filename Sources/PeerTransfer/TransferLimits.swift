@@ -45,6 +45,11 @@ public enum TransferLimits {
     public static let stallTimeoutMillis = 60_000
     /// Bytes read per batch while hashing a file for upload (a multiple of the piece size).
     public static let hashBatchBytes = 8 * pieceSizeBytes
+    /// Verified pieces waiting for a download's writer thread; peer threads wait beyond this.
+    public static let writerQueuePieces = 32
+    /// Written pieces kept in memory for the whole-file hash when they are ahead of its prefix
+    /// by less than this (others are read back from the file).
+    public static let writerHeldPieces = 128
     /// Downloads running at once in one client.
     public static let downloadsMax = 64
 }
