@@ -80,7 +80,7 @@ extension ClientApp {
         case "show_downloads": return showDownloads()
         case "stop_share": return try stopShare(groupID: a[0], fileName: a[1])
         case "cluster_status": return clusterStatus()
-        case "help": return .ok(Options.usage.split(separator: "\n").map(String.init))
+        case "help": return .ok(Options.usage.split(separator: "\n").map(String.init), [("usage", .string(Options.usage))])
         default: return .ok("bye")  // quit: the caller shuts down after printing this
         }
     }

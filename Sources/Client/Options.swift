@@ -27,6 +27,10 @@ struct Options {
           logout                                  show_downloads
           stop_share <group_id> <file_name>       cluster_status
           help                                    quit
+        Pieces are served only to users the tracker reports as online members of the group, connecting
+        from the IP address of their session (checked once per connection); on one shared host every
+        user has the same IP, so there the IP check cannot tell local users apart.
+        Downloads run in the background and resume from their verified pieces when run again.
         --json        print exactly one JSON object per command ("ok": true|false), no prompt
         --state-dir   where shares and downloads are remembered (default data/client-<IP>-<PORT>)
         """

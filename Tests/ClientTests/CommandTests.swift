@@ -122,6 +122,12 @@ struct CommandTests {
             Issue.record("a request for another group was served")
             return
         }
+        #expect(alice.ok("stop_share g f.bin"))
+        try served.wire.send(.request(groupID: "g", fileName: "f.bin", index: 0))
+        guard case .reject = try served.wire.receive() else {
+            Issue.record("a piece of a file no longer shared was served")
+            return
+        }
     }
 
     @Test("login again resumes the user's shares, and drops a file that changed")
