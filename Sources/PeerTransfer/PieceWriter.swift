@@ -42,8 +42,13 @@ final class PieceWriter: Sendable {
         while room.wait(timeout: .now() + .milliseconds(100)) == .timedOut {
             if state.withLock({ $0.isStopped }) { return }
         }
-        state.withLock { $0.queue.append((index, bytes)) }
-        itemReady.signal()
+        let isStopped = state.withLock { s -> Bool in
+            if !s.isStopped { s.queue.append((index, bytes)) }
+            return s.isStopped
+        }
+        // Every permit taken is given back (libdispatch traps when a semaphore is freed below
+        // its initial value): by the writer after writing, or here when nothing was queued.
+        if isStopped { room.signal() } else { itemReady.signal() }
     }
 
     /// The whole file's SHA-1 once every piece is written and hashed.
@@ -61,32 +66,47 @@ final class PieceWriter: Sendable {
         var hasher = SHA1()
         var nextToHash = 0
         var held: [Int: [UInt8]] = [:]
+        var isStopped = false
         let pieceCount = state.withLock { $0.written.count }
         do {
-            while nextToHash < pieceCount || pieceCount == 0 {
-                if pieceCount == 0 { break }
+            while nextToHash < pieceCount {
                 try hashWrittenPrefix(&hasher, next: &nextToHash, held: &held)
                 if nextToHash == pieceCount { break }
                 _ = itemReady.wait(timeout: .now() + .milliseconds(100))
-                let (items, isStopped) = state.withLock { s in
+                let (items, stopped) = state.withLock { s in
                     defer { s.queue.removeAll(keepingCapacity: true) }
                     return (s.queue, s.isStopped)
                 }
-                if isStopped { return }
+                // The drained batch leaves the queue now: give its permits back at once
+                // (at most two queues' worth of pieces are ever held here).
+                for _ in items { room.signal() }
+                if stopped { isStopped = true; break }
                 for item in items {
                     try file.write(item.bytes, at: UInt64(item.index) * UInt64(TransferLimits.pieceSizeBytes))
                     state.withLock { $0.written[item.index] = true }
                     if item.index < nextToHash + TransferLimits.writerHeldPieces { held[item.index] = item.bytes }
                     onWritten(item.index)
-                    room.signal()
                 }
             }
-            let result = hasher.finalize()
-            state.withLock { $0.digest = result }
+            if !isStopped {
+                let result = hasher.finalize()
+                state.withLock { $0.digest = result }
+            }
         } catch {
             state.withLock { $0.failure = "\(error)" }
         }
+        releaseQueued()
         onWritten(-1)
+    }
+
+    /// Stops taking pieces and gives back the permits of any still queued.
+    private func releaseQueued() {
+        let dropped = state.withLock { s -> Int in
+            s.isStopped = true
+            defer { s.queue.removeAll() }
+            return s.queue.count
+        }
+        for _ in 0..<dropped { room.signal() }
     }
 
     /// Feeds the hash every written piece that follows the hashed prefix: from memory when it
