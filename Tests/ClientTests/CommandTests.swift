@@ -179,6 +179,15 @@ struct CommandTests {
 
     /// Connects to a peer server as `userID` and sends `open`; returns the wire and the answer.
     private func openPeer(port: UInt16, userID: String, groupID: String) throws -> (wire: PieceWire, answer: PieceMessage) {
+        let peer = try PeerConnection.open(port: port, userID: userID, groupID: groupID)
+        return (peer.wire, peer.answer)
+    }
+}
+
+/// A test's own piece-protocol connection to a client's peer server.
+enum PeerConnection {
+    /// Connects to a peer server as `userID`, sends `open`, and returns the wire and the answer.
+    static func open(port: UInt16, userID: String, groupID: String) throws -> (wire: PieceWire, answer: PieceMessage) {
         let socket = try Socket.connect(host: "127.0.0.1", port: port, timeoutMillis: 2_000)
         _ = try Handshake.perform(on: FramedConnection(socket: socket), as: .dialer, role: .piecePeer, id: 1, key: nil,
                                   auth: PeerHandshake.authenticator)

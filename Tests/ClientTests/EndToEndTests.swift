@@ -1,4 +1,6 @@
 import Foundation
+import Networking
+import PeerTransfer
 import Testing
 
 /// Real processes on 127.0.0.1: three trackers and several clients.
@@ -126,6 +128,46 @@ struct EndToEndTests {
         let resumed = again.log.split(separator: "\n").first { $0.contains("download resumed") }.map(String.init) ?? ""
         let pieces = Int(resumed.split(separator: "=").last ?? "") ?? 0
         #expect(pieces >= 3, "resumed from verified pieces: \(resumed)")
+    }
+}
+
+extension EndToEndTests {
+    @Test("after its first verified piece a downloader is announced and serves the pieces it has")
+    func downloaderServesItsPieces() throws {
+        let f = try Fixture()
+        defer { f.stop() }
+        let source = try makeRandomFile(in: f.files, name: "f.bin", byteCount: 16 << 20)
+        let alice = try f.client("alice", user: "alice", extraArguments: ["--test-serve-delay-ms", "80"])
+        let carol = try f.client("carol", user: "carol")
+        let dave = try f.client("dave", user: "dave")
+        #expect(alice.ok("create_group g"))
+        try f.join(carol, userID: "carol", group: "g", owner: alice)
+        try f.join(dave, userID: "dave", group: "g", owner: alice)
+        #expect(alice.ok("upload_file \(source) g"))
+        #expect(carol.ok("download_file g f.bin \(try f.folder("carol"))"))
+        let announced = waitUntil(timeoutMillis: 20_000) {
+            let files = dave.run("list_files g")["files"] as? [[String: Any]] ?? []
+            return files.first?["online_sharers"] as? Int == 2
+        }
+        #expect(announced, "carol is listed as a sharer while she downloads")
+        let peer = try PeerConnection.open(port: carol.port, userID: "dave", groupID: "g")
+        #expect(peer.answer == .opened)
+        try peer.wire.send(.bitfieldRequest(fileName: "f.bin"))
+        guard case let .bitfield(_, bits) = try peer.wire.receive(),
+              let held = PieceScheduler.flags(of: bits, pieceCount: 32)?.firstIndex(of: true) else {
+            Issue.record("carol offered no piece")
+            return
+        }
+        #expect(carol.download("f.bin")?["state"] as? String == "downloading", "still downloading while serving")
+        try peer.wire.send(.request(groupID: "g", fileName: "f.bin", index: UInt32(held)))
+        guard case let .piece(_, bytes) = try peer.wire.receive() else {
+            Issue.record("carol did not serve a piece she holds")
+            return
+        }
+        let original = Array(try Data(contentsOf: URL(fileURLWithPath: source)))
+        let start = held * TransferLimits.pieceSizeBytes
+        #expect(bytes == Array(original[start..<(start + TransferLimits.pieceSizeBytes)]))
+        #expect(carol.waitForDownload("f.bin")["state"] as? String == "complete")
     }
 }
 
