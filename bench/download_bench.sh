@@ -36,6 +36,9 @@ python3 -c "print(f'openssl speed -evp sha1, 512 KiB blocks: {float(\"$speed\")/
 t0=$(date +%s.%N); taskset -c 1 openssl dgst -sha1 "$TESTFILE" > /dev/null; t1=$(date +%s.%N)
 python3 -c "print(f'openssl dgst -sha1 on the 1 GiB file: {$t1-$t0:.3f} s = {1.073741824/($t1-$t0):.3f} GB/s')"
 
+echo "## disk floor (dd + fsync, no network, no hashing)"
+bash "$HERE/disk_floor.sh" "$TESTFILE" "$WORK/disk"
+
 echo "## ours (client, $RUNS runs per scenario)"
 "$BIN/download-bench" --bin "$BIN" --file "$TESTFILE" --work "$WORK/ours" --runs "$RUNS" --scenarios "A B" | tee "$WORK/ours.txt"
 
