@@ -60,8 +60,8 @@ final class ClientApp: Sendable {
     /// Starts serving pieces on the listen address.
     func startServer() throws {
         let peerServer = try PeerServer(host: listenAddress.host, port: listenAddress.port, registry: registry,
-                                        corruptPieces: options.value.testCorruptPieces,
-                                        serveDelayMillis: options.value.testServeDelayMillis, log: logLine) { [self] user, group, host in
+                                        corruptPieces: options.testCorruptPieces,
+                                        serveDelayMillis: options.testServeDelayMillis, log: logLine) { [self] user, group, host in
             authorizePeer(userID: user, groupID: group, remoteHost: host)
         }
         peerServer.start()
@@ -150,7 +150,6 @@ struct OptionsBox: Sendable {
     let isJSON: Bool
     let testCorruptPieces: Int
     let testServeDelayMillis: Int
-    var value: OptionsBox { self }
 
     init(_ options: Options) {
         listenAddress = options.listenAddress

@@ -154,6 +154,23 @@ struct CommandTests {
         #expect(carol.error("download_file g changed.bin \(dir)").contains("no such file"), "the changed file is no longer shared")
     }
 
+    @Test("an idle client keeps its session past the tracker's 10 s lease, and keeps serving")
+    func keepAlive() throws {
+        let f = try Fixture()
+        defer { f.stop() }
+        let source = try makeRandomFile(in: f.files, name: "f.bin", byteCount: 1 << 20)
+        let alice = try f.client("alice", user: "alice")
+        #expect(alice.ok("create_group g"))
+        #expect(alice.ok("upload_file \(source) g"))
+        usleep(12_000_000)
+        #expect(alice.ok("list_groups"), "still logged in after 12 s without commands")
+        let carol = try f.client("carol", user: "carol")
+        try f.join(carol, userID: "carol", group: "g", owner: alice)
+        let dir = try f.folder("carol")
+        #expect(carol.ok("download_file g f.bin \(dir)"))
+        #expect(carol.waitForDownload("f.bin")["state"] as? String == "complete")
+    }
+
     @Test("SIGTERM logs out and exits 0; at the end of its input the client first finishes its downloads")
     func signalsAndEndOfInput() throws {
         let f = try Fixture()
