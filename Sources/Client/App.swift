@@ -104,6 +104,11 @@ final class ClientApp: Sendable {
                 let command = TrackerCommand.keepAlive(tokenHash: unboundTokenHash, nowMillis: 0)
                 if case let .result(.failed(error))? = try? tracker.call(.command(command), token: token) {
                     logLine("keepalive refused reason=\"\(error.message)\"")
+                    // The lease ran out (or another login replaced it): stop acting as logged in.
+                    if error.code == .notLoggedIn, keepAliveGeneration.load(ordering: .sequentiallyConsistent) == generation {
+                        _ = endSession(using: tracker)
+                        return
+                    }
                 }
             }
         }
