@@ -12,6 +12,7 @@ let package = Package(
         .executable(name: "tracker-sim", targets: ["TrackerSim"]),
         .executable(name: "consensus-bench", targets: ["ConsensusBench"]),
         .executable(name: "state-machine-bench", targets: ["StateMachineBench"]),
+        .executable(name: "download-bench", targets: ["DownloadBench"]),
     ],
     targets: [
         // The OS's libcrypto (OpenSSL 3): SHA-1, PBKDF2, HMAC, secure random bytes.
@@ -47,9 +48,16 @@ let package = Package(
             dependencies: ["Consensus", "DurableLog", "TrackerStateMachine", "TrackerService", "Networking", "Hashing", "BinaryCoding"],
             swiftSettings: strict
         ),
+        // The piece protocol, the peer server, file hashing and the parallel downloader, shared
+        // by the client, its tests and the download benchmark.
+        .target(
+            name: "PeerTransfer",
+            dependencies: ["TrackerStateMachine", "TrackerService", "TrackerClient", "Networking", "Hashing", "BinaryCoding"],
+            swiftSettings: strict
+        ),
         .executableTarget(
             name: "Client",
-            dependencies: ["TrackerStateMachine", "TrackerService", "TrackerClient", "Networking", "Hashing", "BinaryCoding"],
+            dependencies: ["PeerTransfer", "TrackerStateMachine", "TrackerService", "TrackerClient", "Networking", "Hashing", "BinaryCoding"],
             swiftSettings: strict
         ),
         .executableTarget(name: "TrackerSim", dependencies: ["SimNet"], swiftSettings: strict),
@@ -65,6 +73,12 @@ let package = Package(
             path: "bench/StateMachineBench",
             swiftSettings: strict
         ),
+        .executableTarget(
+            name: "DownloadBench",
+            dependencies: ["PeerTransfer", "Networking", "Hashing"],
+            path: "bench/DownloadBench",
+            swiftSettings: strict
+        ),
         .testTarget(name: "ConsensusTests", dependencies: ["Consensus"], swiftSettings: strict),
         .testTarget(name: "DurableLogTests", dependencies: ["DurableLog", "Consensus"], swiftSettings: strict),
         .testTarget(name: "HashingTests", dependencies: ["Hashing", "BinaryCoding"], swiftSettings: strict),
@@ -76,6 +90,11 @@ let package = Package(
             swiftSettings: strict
         ),
         .testTarget(name: "NetworkingTests", dependencies: ["Networking"], swiftSettings: strict),
+        .testTarget(
+            name: "ClientTests",
+            dependencies: ["PeerTransfer", "TrackerClient", "TrackerService", "TrackerStateMachine", "Networking", "Hashing", "Consensus"],
+            swiftSettings: strict
+        ),
         .testTarget(name: "SimulationTests", dependencies: ["SimNet", "Consensus", "TrackerService", "TrackerStateMachine"], swiftSettings: strict),
     ],
     swiftLanguageModes: [.v6]

@@ -1,5 +1,66 @@
 import Foundation
+import Networking
 
-// Not built yet: this executable says so and exits non-zero rather than pretending to work.
-FileHandle.standardError.write(Data("Client is not implemented yet; see the open issues.\n".utf8))
-exit(1)
+// client <IP>:<PORT> cluster.conf [--json] [--state-dir DIR]: see Options.usage.
+ignoreSIGPIPE()
+
+let options: Options
+switch Options.parse(Array(CommandLine.arguments.dropFirst())) {
+case .help:
+    print(Options.usage)
+    exit(0)
+case let .usageError(message):
+    FileHandle.standardError.write(Data("client: \(message)\n\(Options.usage)\n".utf8))
+    exit(2)
+case let .run(parsed):
+    options = parsed
+}
+
+/// Ends the process without running exit-time destructors, which race with the peer server's,
+/// the downloads' and libdispatch's threads; all output was written with unbuffered writes and
+/// the state directory is fsynced when it changes, so nothing is lost.
+func terminateProcess(_ status: Int32) -> Never { _exit(status) }
+
+let app: ClientApp
+do {
+    app = try ClientApp(options: options)
+    try app.startServer()
+} catch {
+    FileHandle.standardError.write(Data("client: \(error)\n".utf8))
+    exit(1)
+}
+
+// SIGINT and SIGTERM: log out, stop serving, exit (unfinished downloads stay resumable).
+var signalSources: [DispatchSourceSignal] = []
+for signalNumber in [SIGINT, SIGTERM] {
+    signal(signalNumber, SIG_IGN)
+    let source = DispatchSource.makeSignalSource(signal: signalNumber, queue: .global())
+    source.setEventHandler {
+        app.shutdown()
+        terminateProcess(0)
+    }
+    source.resume()
+    signalSources.append(source)
+}
+
+let isInteractive = isatty(STDIN_FILENO) == 1 && !options.isJSON
+while true {
+    if isInteractive { emit("> ") }
+    guard let line = readLine(strippingNewline: true) else { break }
+    guard line.utf8.count <= ClientLimits.commandLineBytesMax else {
+        emit(Reply.failure("command line too long").rendered(command: "", json: options.isJSON))
+        continue
+    }
+    let words = line.split(whereSeparator: { $0 == " " || $0 == "\t" }).map(String.init)
+    guard let name = words.first else { continue }
+    let reply = app.execute(words)
+    emit(reply.rendered(command: name, json: options.isJSON))
+    if name == "quit" && reply.isOK && words.count == 1 {
+        app.shutdown()
+        terminateProcess(0)
+    }
+}
+// End of input: let running downloads finish, then log out.
+app.waitForDownloads()
+app.shutdown()
+terminateProcess(0)

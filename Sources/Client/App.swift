@@ -1,0 +1,166 @@
+import Foundation
+import Networking
+import PeerTransfer
+import Synchronization
+import TrackerClient
+import TrackerService
+import TrackerStateMachine
+
+/// Limits and timing of the client shell, in one place.
+enum ClientLimits {
+    /// How often a logged-in client renews its session: a third of tracker-node's default
+    /// 10,000 ms lease, so two renewals may be lost before the lease runs out.
+    static let keepAliveIntervalMillis = 3_000
+    /// Longest command line read from standard input.
+    static let commandLineBytesMax = 4_096
+    /// How long a command waits for the cluster before it reports it unavailable.
+    static let trackerCallDeadlineMillis = 15_000
+}
+
+/// The logged-in user: its id and session token (kept in memory only, never printed).
+struct LoginSession: Sendable {
+    var userID: String
+    var token: [UInt8]
+}
+
+/// The running client: tracker clients, the peer server, the shares, the downloads and the
+/// session. Commands run one at a time on the main thread; the keepalive, the peer server and
+/// the downloads run on their own threads.
+final class ClientApp: Sendable {
+    let options: OptionsBox
+    let cluster: ClusterConfig
+    let listenAddress: PeerAddress
+    let registry = ShareRegistry()
+    let session = Mutex<LoginSession?>(nil)
+    let downloads = Mutex<[Download]>([])
+    let storeDirectory: String
+    let commandTracker: TrackerClient
+    let authTracker: TrackerClient
+    let keepAliveGeneration = Atomic<Int>(0)
+    let server = Mutex<PeerServer?>(nil)
+
+    init(options: Options) throws {
+        self.options = OptionsBox(options)
+        cluster = try ClusterConfig.load(path: options.confPath)
+        listenAddress = try PeerAddress.parse(options.listenAddress)
+        storeDirectory = options.stateDirectory ?? "data/client-\(listenAddress.host)-\(listenAddress.port)"
+        try LocalStore(directory: storeDirectory).createDirectory()
+        commandTracker = try Self.makeTracker(cluster)
+        authTracker = try Self.makeTracker(cluster)
+    }
+
+    static func makeTracker(_ cluster: ClusterConfig) throws -> TrackerClient {
+        var timing = TrackerClient.Timing()
+        timing.callDeadlineMillis = ClientLimits.trackerCallDeadlineMillis
+        return try TrackerClient(cluster: cluster, timing: timing)
+    }
+
+    var store: LocalStore { LocalStore(directory: storeDirectory) }
+
+    /// Starts serving pieces on the listen address.
+    func startServer() throws {
+        let peerServer = try PeerServer(host: listenAddress.host, port: listenAddress.port, registry: registry,
+                                        corruptPieces: options.testCorruptPieces,
+                                        serveDelayMillis: options.testServeDelayMillis, log: logLine) { [self] user, group, host in
+            authorizePeer(userID: user, groupID: group, remoteHost: host)
+        }
+        peerServer.start()
+        server.withLock { $0 = peerServer }
+    }
+
+    /// The peer server's check, once per connection: the user must be an online member of the
+    /// group (asked of the tracker with our own session), connecting from the IP its session
+    /// registered. On one shared host every user has the same IP, so there the IP check cannot
+    /// tell local users apart; the membership check still holds.
+    func authorizePeer(userID: String, groupID: String, remoteHost: String) -> String? {
+        guard let token = session.withLock({ $0?.token }) else { return "this peer is not logged in" }
+        let query = TrackerQuery.memberSession(tokenHash: unboundTokenHash, groupID: groupID, userID: userID)
+        do {
+            switch try authTracker.call(.query(query), token: token) {
+            case let .result(.ok(.session(info))):
+                let registered = (try? PeerAddress.parse(info.peerAddress).host) ?? ""
+                return registered == remoteHost ? nil : "connection does not come from the user's registered address"
+            case let .result(.failed(error)): return error.message
+            case let .rejected(reason): return reason
+            default: return "unexpected answer from the tracker"
+            }
+        } catch {
+            return "cannot check membership: \(error)"
+        }
+    }
+
+    /// Renews the session every `keepAliveIntervalMillis` until logout (a new generation).
+    func startKeepAlive(token: [UInt8]) {
+        let generation = keepAliveGeneration.add(1, ordering: .sequentiallyConsistent).newValue
+        let cluster = self.cluster
+        let thread = Thread { [self] in
+            guard let tracker = try? Self.makeTracker(cluster) else { return }
+            defer { tracker.close() }
+            while true {
+                for _ in 0..<(ClientLimits.keepAliveIntervalMillis / 100) {
+                    usleep(100_000)
+                    if keepAliveGeneration.load(ordering: .sequentiallyConsistent) != generation { return }
+                }
+                let command = TrackerCommand.keepAlive(tokenHash: unboundTokenHash, nowMillis: 0)
+                if case let .result(.failed(error))? = try? tracker.call(.command(command), token: token) {
+                    logLine("keepalive refused reason=\"\(error.message)\"")
+                    // The lease ran out (or another login replaced it): stop acting as logged in.
+                    if error.code == .notLoggedIn, keepAliveGeneration.load(ordering: .sequentiallyConsistent) == generation {
+                        _ = endSession(using: tracker)
+                        return
+                    }
+                }
+            }
+        }
+        thread.name = "keepalive"
+        thread.start()
+    }
+
+    /// Logs out (if logged in): stops downloads (resumable), serving and the keepalive.
+    func endSession(using tracker: TrackerClient) -> Bool {
+        guard let current = session.withLock({ s -> LoginSession? in defer { s = nil }; return s }) else { return false }
+        keepAliveGeneration.add(1, ordering: .sequentiallyConsistent)
+        let running = downloads.withLock { $0.filter(\.isRunning) }
+        for download in running { download.cancel(reason: "stopped by logout; run download_file again to resume") }
+        registry.removeAll()
+        _ = try? tracker.call(.command(.logout(tokenHash: unboundTokenHash)), token: current.token)
+        return true
+    }
+
+    /// Waits for every running download to end.
+    func waitForDownloads() {
+        while let running = downloads.withLock({ $0.first(where: \.isRunning) }) {
+            _ = running.waitUntilFinished(timeoutMillis: 1_000)
+        }
+    }
+
+    /// Logs out and stops serving: for `quit`, SIGINT, SIGTERM and the end of input.
+    func shutdown() {
+        if let tracker = try? Self.makeTracker(cluster) {
+            _ = endSession(using: tracker)
+            tracker.close()
+        }
+        let running = downloads.withLock { $0.filter(\.isRunning) }
+        for download in running {
+            download.cancel(reason: "client stopped")
+            _ = download.waitUntilFinished(timeoutMillis: 2_000)
+        }
+        server.withLock { $0?.stop() }
+    }
+}
+
+/// The parsed options, as a Sendable value.
+struct OptionsBox: Sendable {
+    let listenAddress: String
+    let isJSON: Bool
+    let testCorruptPieces: Int
+    let testServeDelayMillis: Int
+
+    init(_ options: Options) {
+        listenAddress = options.listenAddress
+        isJSON = options.isJSON
+        testCorruptPieces = options.testCorruptPieces
+        testServeDelayMillis = options.testServeDelayMillis
+    }
+}
+

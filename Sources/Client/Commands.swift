@@ -1,0 +1,177 @@
+import Foundation
+import Hashing
+import Networking
+import PeerTransfer
+import TrackerClient
+import TrackerService
+import TrackerStateMachine
+
+/// A command's name, arguments and whether it needs a login.
+struct CommandSpec {
+    var name: String
+    var arguments: [String]
+    var needsLogin: Bool
+
+    var usage: String { ([name] + arguments.map { "<\($0)>" }).joined(separator: " ") }
+
+    static let all: [CommandSpec] = [
+        .init(name: "create_user", arguments: ["user_id", "password"], needsLogin: false),
+        .init(name: "login", arguments: ["user_id", "password"], needsLogin: false),
+        .init(name: "create_group", arguments: ["group_id"], needsLogin: true),
+        .init(name: "join_group", arguments: ["group_id"], needsLogin: true),
+        .init(name: "leave_group", arguments: ["group_id"], needsLogin: true),
+        .init(name: "list_requests", arguments: ["group_id"], needsLogin: true),
+        .init(name: "accept_request", arguments: ["group_id", "user_id"], needsLogin: true),
+        .init(name: "list_groups", arguments: [], needsLogin: true),
+        .init(name: "list_files", arguments: ["group_id"], needsLogin: true),
+        .init(name: "upload_file", arguments: ["file_path", "group_id"], needsLogin: true),
+        .init(name: "download_file", arguments: ["group_id", "file_name", "destination_path"], needsLogin: true),
+        .init(name: "logout", arguments: [], needsLogin: true),
+        .init(name: "show_downloads", arguments: [], needsLogin: false),
+        .init(name: "stop_share", arguments: ["group_id", "file_name"], needsLogin: true),
+        .init(name: "cluster_status", arguments: [], needsLogin: false),
+        .init(name: "help", arguments: [], needsLogin: false),
+        .init(name: "quit", arguments: [], needsLogin: false),
+    ]
+}
+
+/// Errors a command reports as its one-line message.
+struct CommandError: Error {
+    var message: String
+    init(_ message: String) { self.message = message }
+}
+
+extension ClientApp {
+    /// Runs one command line; the reply says what to print.
+    func execute(_ words: [String]) -> Reply {
+        guard let name = words.first else { return .ok([]) }
+        guard let spec = CommandSpec.all.first(where: { $0.name == name }) else {
+            return .failure("unknown command '\(name)'; type help for the list")
+        }
+        let arguments = Array(words.dropFirst())
+        guard arguments.count == spec.arguments.count else { return .failure("usage: \(spec.usage)") }
+        if spec.needsLogin && session.withLock({ $0 == nil }) { return .failure("not logged in") }
+        do {
+            return try run(spec.name, arguments)
+        } catch let error as CommandError {
+            return .failure(error.message)
+        } catch {
+            return .failure("\(error)")
+        }
+    }
+
+    private func run(_ name: String, _ a: [String]) throws -> Reply {
+        switch name {
+        case "create_user": return try simple(.createUser(userID: a[0], password: a[1]), "user \(a[0]) created")
+        case "login": return try login(userID: a[0], password: a[1])
+        case "create_group": return try command(.createGroup(tokenHash: unboundTokenHash, groupID: a[0]), "group \(a[0]) created")
+        case "join_group": return try command(.joinGroup(tokenHash: unboundTokenHash, groupID: a[0]), "join request sent to \(a[0])")
+        case "leave_group": return try leaveGroup(a[0])
+        case "list_requests": return try listRequests(a[0])
+        case "accept_request":
+            return try command(.acceptRequest(tokenHash: unboundTokenHash, groupID: a[0], userID: a[1]), "\(a[1]) joined \(a[0])")
+        case "list_groups": return try listGroups()
+        case "list_files": return try listFiles(a[0])
+        case "upload_file": return try uploadFile(path: a[0], groupID: a[1])
+        case "download_file": return try downloadFile(groupID: a[0], fileName: a[1], destination: a[2])
+        case "logout":
+            _ = endSession(using: commandTracker)
+            return .ok("logged out")
+        case "show_downloads": return showDownloads()
+        case "stop_share": return try stopShare(groupID: a[0], fileName: a[1])
+        case "cluster_status": return clusterStatus()
+        case "help": return .ok(Options.usage.split(separator: "\n").map(String.init), [("usage", .string(Options.usage))])
+        default: return .ok("bye")  // quit: the caller shuts down after printing this
+        }
+    }
+
+    /// The raw session token, or `not logged in`.
+    func token() throws -> [UInt8] {
+        guard let token = session.withLock({ $0?.token }) else { throw CommandError("not logged in") }
+        return token
+    }
+
+    /// Sends an operation to the cluster and returns the tracker's result, or throws its refusal.
+    func call(_ operation: ServiceOperation, token: [UInt8] = []) throws -> TrackerReply {
+        let response: ClientResponse
+        do {
+            response = try commandTracker.call(operation, token: token)
+        } catch {
+            throw CommandError("\(error)")
+        }
+        switch response {
+        case let .result(.ok(reply)): return reply
+        case let .result(.failed(error)): throw CommandError(error.message)
+        case let .rejected(reason): throw CommandError(reason)
+        case .loggedIn: return .done
+        default: throw CommandError("unexpected answer from the tracker")
+        }
+    }
+
+    private func simple(_ operation: ServiceOperation, _ message: String) throws -> Reply {
+        _ = try call(operation)
+        return .ok(message)
+    }
+
+    func command(_ command: TrackerCommand, _ message: String) throws -> Reply {
+        _ = try call(.command(command), token: try token())
+        return .ok(message)
+    }
+
+    private func leaveGroup(_ groupID: String) throws -> Reply {
+        let reply = try command(.leaveGroup(tokenHash: unboundTokenHash, groupID: groupID), "left \(groupID)")
+        registry.removeGroup(groupID)
+        if let userID = session.withLock({ $0?.userID }) { try? store.forget(of: userID) { $0.groupID == groupID } }
+        return reply
+    }
+
+    private func listRequests(_ groupID: String) throws -> Reply {
+        guard case let .requests(users) = try call(.query(.listRequests(tokenHash: unboundTokenHash, groupID: groupID)), token: try token()) else {
+            throw CommandError("unexpected answer from the tracker")
+        }
+        return .ok(users.isEmpty ? ["no pending requests"] : users, [("requests", .array(users.map { .string($0) }))])
+    }
+
+    private func listGroups() throws -> Reply {
+        guard case let .groups(groups) = try call(.query(.listGroups(tokenHash: unboundTokenHash)), token: try token()) else {
+            throw CommandError("unexpected answer from the tracker")
+        }
+        let lines = groups.map { "\($0.groupID) owner=\($0.ownerID) members=\($0.memberCount)" }
+        let json: [JSONValue] = groups.map {
+            .object([("group", .string($0.groupID)), ("owner", .string($0.ownerID)), ("members", .integer(Int64($0.memberCount)))])
+        }
+        return .ok(lines.isEmpty ? ["no groups"] : lines, [("groups", .array(json))])
+    }
+
+    private func listFiles(_ groupID: String) throws -> Reply {
+        guard case let .files(files) = try call(.query(.listFiles(tokenHash: unboundTokenHash, groupID: groupID)), token: try token()) else {
+            throw CommandError("unexpected answer from the tracker")
+        }
+        let lines = files.map { "\($0.name) \($0.sizeBytes) bytes, \($0.onlineSharerCount) online sharers" }
+        let json: [JSONValue] = files.map {
+            .object([("name", .string($0.name)), ("size", .integer(Int64($0.sizeBytes))),
+                     ("online_sharers", .integer(Int64($0.onlineSharerCount)))])
+        }
+        return .ok(lines.isEmpty ? ["no files"] : lines, [("files", .array(json))])
+    }
+
+    private func clusterStatus() -> Reply {
+        var lines: [String] = []
+        var json: [JSONValue] = []
+        for tracker in cluster.trackers {
+            switch commandTracker.status(of: tracker) {
+            case let .success(s):
+                lines.append("tracker \(s.id) \(tracker.address) \(s.role) term=\(s.term) leader=\(s.leader) commit=\(s.commitIndex) applied=\(s.appliedIndex)")
+                json.append(.object([("id", .integer(Int64(s.id))), ("address", .string(tracker.address.description)),
+                                     ("role", .string("\(s.role)")), ("term", .integer(Int64(s.term))),
+                                     ("leader", .integer(Int64(s.leader))), ("commit", .integer(Int64(s.commitIndex))),
+                                     ("applied", .integer(Int64(s.appliedIndex)))]))
+            case let .failure(error):
+                lines.append("tracker \(tracker.id) \(tracker.address) unreachable: \(error)")
+                json.append(.object([("id", .integer(Int64(tracker.id))), ("address", .string(tracker.address.description)),
+                                     ("role", .string("unreachable"))]))
+            }
+        }
+        return .ok(lines, [("trackers", .array(json))])
+    }
+}

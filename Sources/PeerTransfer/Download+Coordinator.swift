@@ -1,0 +1,161 @@
+import Foundation
+import Hashing
+import Networking
+import Synchronization
+import TrackerClient
+import TrackerService
+import TrackerStateMachine
+
+/// The coordinator: metadata, resume, peers, announces, the whole-file hash, the rename.
+extension Download {
+    struct Context: Sendable {
+        let metadata: FileMetadata
+        let file: PieceFile
+        let writer: PieceWriter
+    }
+
+    func coordinate() throws {
+        let tracker = try environment.makeTracker()
+        defer { tracker.close() }
+        var info = try fetchInfo(tracker)
+        let metadata = info.metadata
+        guard metadata.pieceSizeBytes == UInt32(TransferLimits.pieceSizeBytes) else {
+            throw DownloadFailure("unsupported piece size \(metadata.pieceSizeBytes)")
+        }
+        let file = try PieceFile.openForWriting(tempPath)
+        let have = FileFacts.of(tempPath).map { $0.sizeBytes > 0 } == true
+            ? FileHashing.verifiedPieces(ofFileAt: tempPath, pieceHashes: metadata.pieceHashes, sizeBytes: metadata.sizeBytes)
+            : Array(repeating: false, count: metadata.pieceCount)
+        try file.truncate(to: metadata.sizeBytes)
+        let initial = PieceScheduler(pieceCount: metadata.pieceCount, have: have)
+        scheduler.withLock { $0 = initial }
+        live.withLock { $0.pieceCount = metadata.pieceCount; $0.doneCount = initial.doneCount; $0.speedSampleDone = initial.doneCount }
+        environment.registry.add(Share(groupID: groupID, fileName: fileName, path: tempPath,
+                                       sizeBytes: metadata.sizeBytes, pieces: initial.bitfield()))
+        if initial.doneCount > 0 { environment.log("download resumed group=\(groupID) file=\(fileName) pieces=\(initial.doneCount)") }
+        let writer = PieceWriter(file: file, sizeBytes: metadata.sizeBytes, written: have) { [self] index in
+            if index >= 0 { environment.registry.markPiece(groupID: groupID, fileName: fileName, index: index) }
+            wake.signal()
+        }
+        writer.start()
+        defer { writer.stop() }
+        let context = Context(metadata: metadata, file: file, writer: writer)
+        let startMillis = monotonicNowMillis()
+        let digest = try followUntilComplete(context, tracker: tracker, info: &info)
+        let hashedMillis = monotonicNowMillis()
+        try finish(context, digest: digest, tracker: tracker)
+        environment.log("download timing group=\(groupID) file=\(fileName) fetch_and_hash_ms=\(hashedMillis - startMillis) "
+                        + "check_sync_rename_ms=\(monotonicNowMillis() - hashedMillis)")
+    }
+
+    private func followUntilComplete(_ context: Context, tracker: TrackerClient, info: inout DownloadInfo) throws -> [UInt8] {
+        var announcedCount = 0
+        var nextAnnounceMillis: UInt64 = 0
+        var nextRefreshMillis: UInt64 = 0
+        var lastProgressMillis = monotonicNowMillis()
+        var lastDone = -1
+        while true {
+            if let reason = cancelReason.withLock({ $0 }) { throw DownloadFailure(reason) }
+            if let failure = context.writer.failure { throw DownloadFailure(failure) }
+            if let digest = context.writer.digest { return digest }
+            let (done, peers) = scheduler.withLock { ($0!.doneCount, $0!.peerCount) }
+            updateProgress(done: done, peers: peers)
+            let now = monotonicNowMillis()
+            if done != lastDone { lastDone = done; lastProgressMillis = now }
+            // Announce what is written (what the peer server can serve), not merely accepted.
+            let servable = environment.registry.share(groupID: groupID, fileName: fileName)?.pieces ?? []
+            let servableCount = servable.reduce(0) { $0 + $1.nonzeroBitCount }
+            if servableCount > announcedCount && (announcedCount == 0 || now >= nextAnnounceMillis) {
+                announce(tracker, pieces: servable)
+                announcedCount = servableCount
+                nextAnnounceMillis = now + UInt64(TransferLimits.announceIntervalMillis)
+            }
+            if now >= nextRefreshMillis && done < context.metadata.pieceCount {
+                if let fresh = try? fetchInfo(tracker) { info = fresh }
+                connectToNewPeers(info.peers, context: context)
+                nextRefreshMillis = now + UInt64(TransferLimits.peerRefreshMillis)
+            }
+            if now - lastProgressMillis > UInt64(TransferLimits.stallTimeoutMillis) {
+                throw DownloadFailure(peers == 0 ? "no peer shares the missing pieces" : "no progress from peers")
+            }
+            _ = wake.wait(timeout: .now() + .milliseconds(100))
+        }
+    }
+
+    private func updateProgress(done: Int, peers: Int) {
+        live.withLock { l in
+            l.doneCount = done
+            l.peerCount = peers
+            let now = monotonicNowMillis()
+            if now - l.speedSampleMillis >= 1_000 {
+                let bytes = Double(done - l.speedSampleDone) * Double(TransferLimits.pieceSizeBytes)
+                l.bytesPerSecond = bytes * 1_000 / Double(now - l.speedSampleMillis)
+                l.speedSampleMillis = now
+                l.speedSampleDone = done
+            }
+        }
+    }
+
+    func fetchInfo(_ tracker: TrackerClient) throws -> DownloadInfo {
+        let query = TrackerQuery.downloadInfo(tokenHash: unboundTokenHash, groupID: groupID, fileName: fileName)
+        switch try tracker.call(.query(query), token: environment.token) {
+        case let .result(.ok(.download(info))): return info
+        case let .result(.failed(error)): throw DownloadFailure(error.message)
+        case let .rejected(reason): throw DownloadFailure(reason)
+        default: throw DownloadFailure("unexpected answer from the tracker")
+        }
+    }
+
+    private func announce(_ tracker: TrackerClient, pieces: [UInt8]) {
+        let command = TrackerCommand.announcePieces(tokenHash: unboundTokenHash, groupID: groupID, fileName: fileName, pieces: pieces)
+        if case let .result(.failed(error))? = try? tracker.call(.command(command), token: environment.token) {
+            environment.log("announce refused group=\(groupID) file=\(fileName) reason=\(error.message)")
+        }
+    }
+
+    private func connectToNewPeers(_ peers: [PeerInfo], context: Context) {
+        let banned = scheduler.withLock { $0!.bannedPeers }
+        for peer in peers where peer.userID != environment.userID && !banned.contains(peer.userID) {
+            let id: Int? = links.withLock { l in
+                guard l.live[peer.peerAddress] == nil, l.live.count < TransferLimits.peersPerDownloadMax,
+                      l.failures[peer.peerAddress, default: 0] < TransferLimits.peerConnectFailuresMax else { return nil }
+                l.live[peer.peerAddress] = .some(nil)
+                defer { l.nextID += 1 }
+                return l.nextID
+            }
+            guard let id else { continue }
+            let thread = Thread { [self] in runPeer(id: id, peer: peer, context: context) }
+            thread.name = "download-peer"
+            thread.start()
+        }
+    }
+
+    private func finish(_ context: Context, digest: [UInt8], tracker: TrackerClient) throws {
+        guard digest == context.metadata.fileHash else {
+            unlink(tempPath)
+            throw DownloadFailure("whole-file SHA-1 does not match; temporary file removed")
+        }
+        try context.file.sync()
+        guard link(tempPath, finalPath) == 0 else {
+            let code = errno
+            throw DownloadFailure(code == EEXIST ? "file already exists at the destination: \(finalPath)"
+                                                 : FileError("rename to \(finalPath)", code: code).description)
+        }
+        let share = Share(groupID: groupID, fileName: fileName, path: finalPath, sizeBytes: context.metadata.sizeBytes,
+                          pieces: PieceBitfield.complete(pieceCount: context.metadata.pieceCount))
+        environment.registry.add(share)
+        unlink(tempPath)
+        syncDirectory(of: finalPath)
+        announce(tracker, pieces: share.pieces)
+        environment.onComplete(share, context.metadata)
+    }
+}
+
+/// Flushes a directory entry (after a rename or link) to disk; best effort.
+func syncDirectory(of path: String) {
+    let directory = (path as NSString).deletingLastPathComponent
+    let fd = open(directory.isEmpty ? "." : directory, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+    guard fd >= 0 else { return }
+    _ = fsync(fd)
+    close(fd)
+}

@@ -1,0 +1,97 @@
+import Glibc
+import Networking
+
+/// Reads and writes piece-protocol frames straight on a socket (the `Frame` layout: u32 length,
+/// u8 type, payload): a piece's payload is received into its own buffer with no extra copy.
+/// One thread reads a connection; writes may come from the same thread only.
+public struct PieceWire: Sendable {
+    /// The connected socket.
+    public let socket: Socket
+
+    /// Wraps a socket whose handshake is done.
+    public init(socket: Socket) { self.socket = socket }
+
+    /// Sends one message.
+    public func send(_ message: PieceMessage) throws {
+        let payload = message.encodedPayload()
+        var bytes = [UInt8]()
+        bytes.reserveCapacity(payload.count + 5)
+        appendHeader(to: &bytes, length: payload.count, type: message.kind.rawValue)
+        bytes.append(contentsOf: payload)
+        try socket.send(all: bytes)
+    }
+
+    /// Sends several small messages with one send.
+    public func send(_ messages: [PieceMessage]) throws {
+        var bytes = [UInt8]()
+        for message in messages {
+            let payload = message.encodedPayload()
+            appendHeader(to: &bytes, length: payload.count, type: message.kind.rawValue)
+            bytes.append(contentsOf: payload)
+        }
+        try socket.send(all: bytes)
+    }
+
+    /// Sends a piece whose bytes `fill` writes into the frame buffer (e.g. with `pread`), so the
+    /// bytes are copied once from the file to the socket buffer. `fill` returns whether it
+    /// produced exactly `length` bytes.
+    public func sendPiece(index: UInt32, length: Int, fill: (UnsafeMutableRawBufferPointer) -> Bool) throws -> Bool {
+        // Uninitialized: every byte is written below (header, index, then `fill`), or the
+        // buffer is discarded (count 0) when `fill` fails.
+        let bytes = [UInt8](unsafeUninitializedCapacity: 9 + length) { buffer, count in
+            let total = 4 + length
+            let header: [UInt8] = [UInt8(total >> 24 & 0xFF), UInt8(total >> 16 & 0xFF), UInt8(total >> 8 & 0xFF),
+                                   UInt8(total & 0xFF), PieceMessage.Kind.piece.rawValue,
+                                   UInt8(index >> 24), UInt8(index >> 16 & 0xFF), UInt8(index >> 8 & 0xFF), UInt8(index & 0xFF)]
+            for i in 0..<9 { buffer[i] = header[i] }
+            count = fill(UnsafeMutableRawBufferPointer(rebasing: UnsafeMutableRawBufferPointer(buffer)[9...])) ? 9 + length : 0
+        }
+        guard bytes.count == 9 + length else { return false }
+        try socket.send(all: bytes)
+        return true
+    }
+
+    /// Receives the next message; a payload above `maxBytes` (or above the control limit for
+    /// anything but a piece) is an error before anything is allocated for it.
+    public func receive(maxBytes: Int = TransferLimits.frameBytesMax) throws -> PieceMessage {
+        var header = [UInt8](repeating: 0, count: 5)
+        try header.withUnsafeMutableBytes { try receiveExactly($0, allowingCleanEOF: true) }
+        let length = Int(header[0]) << 24 | Int(header[1]) << 16 | Int(header[2]) << 8 | Int(header[3])
+        let type = header[4]
+        if type == PieceMessage.Kind.piece.rawValue {
+            guard length >= 4, length <= maxBytes, length - 4 <= TransferLimits.pieceSizeBytes else {
+                throw FrameError.oversized(length: UInt64(length), limit: maxBytes)
+            }
+            var index = [UInt8](repeating: 0, count: 4)
+            try index.withUnsafeMutableBytes { try receiveExactly($0, allowingCleanEOF: false) }
+            // Uninitialized: `receiveExactly` fills every byte or throws (count stays 0).
+            let bytes = try [UInt8](unsafeUninitializedCapacity: length - 4) { buffer, count in
+                try receiveExactly(UnsafeMutableRawBufferPointer(buffer), allowingCleanEOF: false)
+                count = length - 4
+            }
+            let number = UInt32(index[0]) << 24 | UInt32(index[1]) << 16 | UInt32(index[2]) << 8 | UInt32(index[3])
+            return .piece(index: number, bytes: bytes)
+        }
+        guard length <= TransferLimits.controlFrameBytesMax else {
+            throw FrameError.oversized(length: UInt64(length), limit: TransferLimits.controlFrameBytesMax)
+        }
+        var payload = [UInt8](repeating: 0, count: length)
+        try payload.withUnsafeMutableBytes { try receiveExactly($0, allowingCleanEOF: false) }
+        return try PieceMessage.decode(type: type, payload: payload)
+    }
+
+    private func receiveExactly(_ buffer: UnsafeMutableRawBufferPointer, allowingCleanEOF: Bool) throws {
+        var offset = 0
+        while offset < buffer.count {
+            let got = try socket.receive(into: UnsafeMutableRawBufferPointer(rebasing: buffer[offset...]))
+            if got == 0 { throw offset == 0 && allowingCleanEOF ? FrameError.closed : FrameError.truncated }
+            offset += got
+        }
+    }
+
+    private func appendHeader(to bytes: inout [UInt8], length: Int, type: UInt8) {
+        bytes.append(contentsOf: [UInt8(length >> 24 & 0xFF), UInt8(length >> 16 & 0xFF),
+                                  UInt8(length >> 8 & 0xFF), UInt8(length & 0xFF), type])
+    }
+
+}

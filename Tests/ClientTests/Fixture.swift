@@ -1,0 +1,48 @@
+import Foundation
+import Testing
+
+/// A cluster of three trackers plus client processes, all killed in `stop()`.
+final class Fixture {
+    let cluster: TrackerCluster
+    let files: String
+    private(set) var clients: [ClientProcess] = []
+
+    init() throws {
+        cluster = try TrackerCluster()
+        files = cluster.directory + "/files"
+        try FileManager.default.createDirectory(atPath: files, withIntermediateDirectories: true)
+        _ = try cluster.leader()
+    }
+
+    /// Starts a client; with `user`, creates that user (password "pw-<user>") and logs in.
+    func client(_ name: String, user: String? = nil, extraArguments: [String] = [], port: UInt16? = nil) throws -> ClientProcess {
+        let client = try ClientProcess(cluster: cluster, name: name, extraArguments: extraArguments, port: port)
+        clients.append(client)
+        if let user {
+            _ = client.run("create_user \(user) pw-\(user)")
+            let login = client.run("login \(user) pw-\(user)")
+            try #require(login["ok"] as? Bool == true, "login \(user): \(login)")
+        }
+        return client
+    }
+
+    /// Makes `member` (logged in as `userID`) a member of `group`, owned by `owner`'s user.
+    func join(_ member: ClientProcess, userID: String, group: String, owner: ClientProcess) throws {
+        let joined = member.run("join_group \(group)")
+        try #require(joined["ok"] as? Bool == true, "join_group: \(joined)")
+        let accepted = owner.run("accept_request \(group) \(userID)")
+        try #require(accepted["ok"] as? Bool == true, "accept_request: \(accepted)")
+    }
+
+    /// A new folder for downloads.
+    func folder(_ name: String) throws -> String {
+        let path = files + "/" + name
+        try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
+        return path
+    }
+
+    func stop() {
+        for client in clients { client.stop() }
+        cluster.stop()
+    }
+}

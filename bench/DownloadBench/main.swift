@@ -1,0 +1,130 @@
+import Foundation
+import Hashing
+import Networking
+import PeerTransfer
+
+// download-bench: our client on loopback against a 3-tracker cluster, 512 KiB pieces.
+//   (A) three sharers, one downloader; (B) one sharer, four downloaders started together.
+// Time = from sending download_file until show_downloads reports the file complete: every piece
+// SHA-1-checked, the whole file's SHA-1 checked, the file fsynced and renamed into place.
+// usage: download-bench --bin DIR --file PATH --work DIR [--runs N] [--scenarios "A B"]
+let usage = "usage: download-bench --bin DIR --file PATH --work DIR [--runs N] [--scenarios \"A B\"]"
+ignoreSIGPIPE()
+var settings: [String: String] = ["--runs": "3", "--scenarios": "A B"]
+var argIndex = 1
+while argIndex + 1 < CommandLine.arguments.count {
+    settings[CommandLine.arguments[argIndex]] = CommandLine.arguments[argIndex + 1]
+    argIndex += 2
+}
+guard let binDir = settings["--bin"], let file = settings["--file"], let work = settings["--work"],
+      let runs = Int(settings["--runs"]!) else {
+    print(usage)
+    exit(2)
+}
+let scenarios = settings["--scenarios"]!.split(separator: " ").map(String.init)
+
+/// Prints a line at once (standard output may be a pipe).
+func say(_ line: String) { FileHandle.standardOutput.write(Data((line + "\n").utf8)) }
+
+/// The whole benchmark; every process it starts is in `children`, killed by the caller.
+func bench(_ children: inout [Child]) throws {
+    try? FileManager.default.removeItem(atPath: work)
+    try FileManager.default.createDirectory(atPath: work, withIntermediateDirectories: true)
+    var conf = ""
+    for id in 1...3 { conf += "\(id) 127.0.0.1:\(try freePort())\n" }
+    try conf.write(toFile: work + "/cluster.conf", atomically: true, encoding: .utf8)
+    for id in 1...3 {
+        children.append(try Child(binDir + "/tracker-node", ["--conf", work + "/cluster.conf", "--id", "\(id)",
+                                                             "--data-dir", work + "/tracker-\(id)"], log: work + "/tracker-\(id).log"))
+    }
+    usleep(1_500_000)
+    func client(_ name: String) throws -> Child {
+        let child = try Child(binDir + "/client", ["127.0.0.1:\(try freePort())", work + "/cluster.conf", "--json",
+                                                   "--state-dir", work + "/state-\(name)"], log: work + "/client-\(name).log")
+        children.append(child)
+        try child.must("create_user \(name) pw")
+        try child.must("login \(name) pw")
+        return child
+    }
+    let owner = try client("s1")
+    try owner.must("create_group bench")
+    func member(_ name: String) throws -> Child {
+        let child = try client(name)
+        try child.must("join_group bench")
+        try owner.must("accept_request bench \(name)")
+        return child
+    }
+    let fileName = URL(fileURLWithPath: file).lastPathComponent
+    let t0 = nowSeconds()
+    let upload = owner.run("upload_file \(file) bench")
+    guard let expected = upload["sha1"] as? String else { throw BenchError("upload: \(upload)") }
+    say(String(format: "# upload_file (hash 1 GiB, two cores) took %.2f s", nowSeconds() - t0))
+    let sharers = [owner, try member("s2"), try member("s3")]
+    let downloaders = try (1...4).map { try member("d\($0)") }
+
+    /// Starts downloads on `clients` together and returns each one's seconds to completion.
+    func download(_ clients: [Child], run: Int) throws -> [Double] {
+        var dirs: [String] = []
+        for (i, _) in clients.enumerated() {
+            let dir = work + "/dl-\(run)-\(i)"
+            try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+            dirs.append(dir)
+        }
+        let start = nowSeconds()
+        for (i, c) in clients.enumerated() { try c.must("download_file bench \(fileName) \(dirs[i])") }
+        var finished = [Double?](repeating: nil, count: clients.count)
+        while finished.contains(where: { $0 == nil }) && nowSeconds() - start < 600 {
+            for (i, c) in clients.enumerated() where finished[i] == nil {
+                let entries = c.run("show_downloads")["downloads"] as? [[String: Any]] ?? []
+                let state = entries.last?["state"] as? String
+                if state == "complete" { finished[i] = nowSeconds() - start }
+                if state == "failed" { throw BenchError("download failed: \(entries.last!)") }
+            }
+            usleep(10_000)
+        }
+        for (i, dir) in dirs.enumerated() {
+            let path = dir + "/" + fileName
+            let digests = try FileHashing.digests(ofFileAt: path)
+            guard Hex.encode(digests.fileHash) == expected else { throw BenchError("SHA-1 mismatch in \(path)") }
+            try FileManager.default.removeItem(atPath: dir)
+            _ = clients[i].run("stop_share bench \(fileName)")
+        }
+        return finished.map { $0 ?? .infinity }
+    }
+
+    for scenario in scenarios {
+        for r in 1...runs {
+            if scenario == "A" {
+                for s in sharers.dropFirst() { try s.must("upload_file \(file) bench") }
+                let t = try download([downloaders[0]], run: r)[0]
+                say(String(format: "ours A run=%d seconds=%.3f MB/s=%.0f sha1=ok", r, t, 1073.741824 / t))
+                for s in sharers.dropFirst() { _ = s.run("stop_share bench \(fileName)") }
+            } else {
+                let times = try download(downloaders, run: r)
+                let per = times.map { String(format: "%.3f", $0) }.joined(separator: " ")
+                say(String(format: "ours B run=%d all_seconds=%.3f per_downloader=[%@] sha1=ok", r, times.max()!, per))
+            }
+        }
+    }
+}
+
+/// CPU seconds (user + system) a child has used so far, from /proc.
+func cpuSeconds(_ child: Child) -> Double {
+    guard let stat = try? String(contentsOfFile: "/proc/\(child.process.processIdentifier)/stat", encoding: .utf8),
+          let close = stat.lastIndex(of: ")") else { return 0 }
+    let fields = stat[stat.index(after: close)...].split(separator: " ")
+    guard fields.count > 13, let user = Double(fields[11]), let system = Double(fields[12]) else { return 0 }
+    return (user + system) / Double(sysconf(Int32(_SC_CLK_TCK)))
+}
+
+var children: [Child] = []
+do {
+    try bench(&children)
+    say("# CPU seconds per process (3 trackers, sharers s1-s3, downloaders d1-d4): "
+        + children.map { String(format: "%.2f", cpuSeconds($0)) }.joined(separator: " "))
+    for child in children { child.kill() }
+} catch {
+    say("download-bench failed: \(error)")
+    for child in children { child.kill() }
+    exit(1)
+}
