@@ -158,14 +158,21 @@ extension ClientApp {
     private func clusterStatus() -> Reply {
         var lines: [String] = []
         var json: [JSONValue] = []
-        for tracker in cluster.trackers {
-            switch commandTracker.status(of: tracker) {
+        let results = cluster.trackers.map { ($0, commandTracker.status(of: $0)) }
+        // The leader knows how far each follower's log agrees with its own.
+        let leader = results.compactMap { try? $0.1.get() }.filter { $0.role == .leader }.max { $0.term < $1.term }
+        for (tracker, result) in results {
+            switch result {
             case let .success(s):
-                lines.append("tracker \(s.id) \(tracker.address) \(s.role) term=\(s.term) leader=\(s.leader) commit=\(s.commitIndex) applied=\(s.appliedIndex)")
-                json.append(.object([("id", .integer(Int64(s.id))), ("address", .string(tracker.address.description)),
-                                     ("role", .string("\(s.role)")), ("term", .integer(Int64(s.term))),
-                                     ("leader", .integer(Int64(s.leader))), ("commit", .integer(Int64(s.commitIndex))),
-                                     ("applied", .integer(Int64(s.appliedIndex)))]))
+                let lag = leader?.followerMatch.first { $0.id == s.id }.map { Int64(leader!.lastIndex) - Int64($0.matchIndex) }
+                lines.append("tracker \(s.id) \(tracker.address) \(s.role) term=\(s.term) leader=\(s.leader) commit=\(s.commitIndex) applied=\(s.appliedIndex)"
+                             + (lag.map { " lag=\($0)" } ?? ""))
+                var fields: [(String, JSONValue)] = [("id", .integer(Int64(s.id))), ("address", .string(tracker.address.description)),
+                                                      ("role", .string("\(s.role)")), ("term", .integer(Int64(s.term))),
+                                                      ("leader", .integer(Int64(s.leader))), ("commit", .integer(Int64(s.commitIndex))),
+                                                      ("applied", .integer(Int64(s.appliedIndex)))]
+                if let lag { fields.append(("lag", .integer(lag))) }
+                json.append(.object(fields))
             case let .failure(error):
                 lines.append("tracker \(tracker.id) \(tracker.address) unreachable: \(error)")
                 json.append(.object([("id", .integer(Int64(tracker.id))), ("address", .string(tracker.address.description)),
