@@ -78,6 +78,8 @@ extension Simulation {
             scheduleRestart(node)
         case .crashTearing:
             if nodes[node].isUp { nodes[node].tearsNextWrite = true }
+        case .crashDuringSnapshot:
+            if nodes[node].isUp { nodes[node].tearsNextSnapshot = true }
         case .pause:
             pause(node)
             let resumeAt = nowMicros + UInt64.random(in: 50...2_000, using: &random) * 1_000
@@ -103,6 +105,7 @@ extension Simulation {
         healNetwork()
         for index in nodes.indices {
             nodes[index].tearsNextWrite = false
+            nodes[index].tearsNextSnapshot = false
             if nodes[index].tickMicros != Self.tickMicros { setClockRate(index, rate: 1) }
             if !nodes[index].isUp { restart(index) }
             if nodes[index].isPaused { resume(index) }
