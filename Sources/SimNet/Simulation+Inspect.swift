@@ -33,10 +33,18 @@ extension Simulation {
     }
 
     /// Makes tracker `index` crash in the middle of its next snapshot write, whether it takes
-    /// the snapshot itself or installs one from a leader.
-    public func crashDuringNextSnapshot(_ index: Int) {
+    /// the snapshot itself or installs one from a leader: before the snapshot file's rename
+    /// (the snapshot is lost) or after it (it survives); nil lets the seed decide.
+    public func crashDuringNextSnapshot(_ index: Int, isRenamed: Bool? = nil) {
         nodes[index].tearsNextSnapshot = true
+        nodes[index].isTornSnapshotRenamed = isRenamed
     }
+
+    /// The index of the last snapshot of tracker `index` whose write a crash tore, if any.
+    public func tornSnapshotIndex(_ index: Int) -> UInt64? { nodes[index].tornSnapshotIndex }
+
+    /// InstallSnapshot messages tracker `index` sent as a leader.
+    public func snapshotsSent(_ index: Int) -> Int { nodes[index].snapshotsSent }
 
     /// Snapshots tracker `index` took of its own state and made durable.
     public func snapshotsTaken(_ index: Int) -> Int { nodes[index].snapshotsTaken }

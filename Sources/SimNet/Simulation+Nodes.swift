@@ -125,7 +125,8 @@ extension Simulation {
                          "tracker \(index + 1) \(verb) a snapshot through \(snapshot.meta.index)")
             return true
         }
-        let isKept = nodes[index].disk.crashDuringSnapshot(snapshot, using: &random)
+        let isKept = nodes[index].disk.crashDuringSnapshot(snapshot, isRenamed: nodes[index].isTornSnapshotRenamed, using: &random)
+        nodes[index].tornSnapshotIndex = snapshot.meta.index
         trace.record(nowMicros, TraceCode.tornSnapshot.rawValue, nodes[index].id, snapshot.meta.index, isKept ? 1 : 0, isInstalled ? 1 : 0,
                      "tracker \(index + 1) crashes while it \(verb) a snapshot through \(snapshot.meta.index); \(isKept ? "renamed" : "lost")")
         crash(index, isDiskAlreadyCrashed: true)
@@ -168,6 +169,7 @@ extension Simulation {
         nodes[index].inbox.removeAll()
         nodes[index].tearsNextWrite = false
         nodes[index].tearsNextSnapshot = false
+        nodes[index].isTornSnapshotRenamed = nil
         nodes[index].crashCount += 1
         trace.record(nowMicros, TraceCode.crash.rawValue, nodes[index].id, UInt64(lost), 0, 0,
                      "tracker \(index + 1) crashes; \(lost) unsynced writes lost")

@@ -40,11 +40,17 @@ struct SimNode {
     var tearsNextWrite = false
     /// Planted by the injector: the next snapshot write (taken or installed) is torn by a crash.
     var tearsNextSnapshot = false
+    /// For a planted snapshot crash: whether the rename happened first (nil draws it).
+    var isTornSnapshotRenamed: Bool?
+    /// The index of the last snapshot whose write a crash tore.
+    var tornSnapshotIndex: UInt64?
     /// Times this node crashed.
     var crashCount = 0
     /// Snapshots this node made durable: taken from its own state, and installed from a leader.
     var snapshotsTaken = 0
     var snapshotsInstalled = 0
+    /// InstallSnapshot messages this node sent as leader.
+    var snapshotsSent = 0
 }
 
 /// A deterministic simulation of a tracker cluster: N real `TrackerHost`s, simulated clients
