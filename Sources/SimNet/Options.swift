@@ -57,6 +57,10 @@ public struct SimOptions: Sendable {
 enum FaultKind: Int, CaseIterable, Sendable {
     case partition, oneWayCut, isolateLeader, partialPartition, clog, crash, crashTearing, pause, clockSkew, healNetwork
     case crashDuringSnapshot
+    /// The next tracker to win an election is cut off from the others within 20 ms (half the
+    /// time it also crashes): its first appends reach some followers and not others, the
+    /// partial replication behind Figure 8 of the Raft paper.
+    case cutNewLeader
 }
 
 /// One seed's fault rates, drawn from the seed itself (swarm testing): some seeds are calm,

@@ -139,7 +139,10 @@ extension Simulation {
         nodes[index].lastRole = soft.role
         trace.record(nowMicros, TraceCode.role.rawValue, nodes[index].id, UInt64(soft.role.rawValue), soft.term, soft.leader,
                      "tracker \(index + 1) becomes \(soft.role) term=\(soft.term)")
-        if soft.role == .leader { checkNewLeader(index, term: soft.term) }
+        if soft.role == .leader {
+            checkNewLeader(index, term: soft.term)
+            maybeScheduleCutOfNewLeader(index)
+        }
     }
 
     /// Does the password work with the simulation's fake hash; it finishes 1-20 ms later.

@@ -93,6 +93,8 @@ public final class Simulation {
     let peers: [NodeID]
     /// When faults stopped, once they have.
     var healedAtMicros: UInt64?
+    /// Armed by the injector: the next tracker to become leader is cut off soon after.
+    var isCuttingNextLeader = false
     /// Clients stop starting operations after this time, so the cluster can settle.
     var clientsStopMicros: UInt64 = .max
     /// Every replica must have applied this far when the run ends.
@@ -166,6 +168,8 @@ public final class Simulation {
         case let .resume(node, epoch):
             if nodes[node].epoch == epoch { resume(node) }
         case let .unclog(from, to): setLink(from: from, to: to, isBlocked: false)
+        case let .cutNewLeader(node, epoch):
+            if nodes[node].epoch == epoch { cutNewLeader(node) }
         case .injectFault: injectFault()
         case .heal: heal()
         case .checkLeaderAfterHeal: checkLeaderAfterHeal()
