@@ -23,6 +23,8 @@ enum EventKind: Sendable {
     case resume(node: Int, epoch: Int)
     /// One link comes back after a clog.
     case unclog(from: Int, to: Int)
+    /// A tracker elected a moment ago is cut off from the others (and may crash).
+    case cutNewLeader(node: Int, epoch: Int)
     /// The random fault injector acts.
     case injectFault
     /// Every fault ends; recovery checks start.

@@ -26,6 +26,11 @@ public struct SimOptions: Sendable {
     /// Applied entries between snapshots; nil draws one per seed from a few small values, so
     /// snapshots, compaction and InstallSnapshot happen during faults.
     public var snapshotThresholdEntries: UInt64?
+    /// The most entries one append carries (Raft `Config.appendEntriesMax`); nil draws one per
+    /// seed from a few values when faults are on (1 makes lagging followers catch up one entry
+    /// per append, so an old term's entries reach a majority before the new leader's own entry,
+    /// as in Figure 8 of the Raft paper), and keeps Raft's default otherwise.
+    public var appendEntriesMax: Int?
     /// Where trace lines go, or nil to keep only the trace hash.
     public var traceSink: (@Sendable (String) -> Void)?
 
@@ -44,12 +49,18 @@ public struct SimOptions: Sendable {
         precondition(Self.nodeCountRange.contains(nodeCount), "nodeCount must be 2...7")
         precondition(clientCount >= 0 && clientCount <= Self.clientCountMax, "clientCount must be 0...\(Self.clientCountMax)")
         precondition(simSeconds >= 2 * Self.recoverySeconds, "simSeconds must be at least \(2 * Self.recoverySeconds)")
+        precondition(appendEntriesMax.map { $0 >= 1 } ?? true, "appendEntriesMax must be at least 1")
     }
 }
 
 /// The kinds of fault the injector can cause.
 enum FaultKind: Int, CaseIterable, Sendable {
     case partition, oneWayCut, isolateLeader, partialPartition, clog, crash, crashTearing, pause, clockSkew, healNetwork
+    case crashDuringSnapshot
+    /// The next tracker to win an election is cut off from the others within 20 ms (half the
+    /// time it also crashes): its first appends reach some followers and not others, the
+    /// partial replication behind Figure 8 of the Raft paper.
+    case cutNewLeader
 }
 
 /// One seed's fault rates, drawn from the seed itself (swarm testing): some seeds are calm,

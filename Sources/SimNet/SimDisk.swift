@@ -71,6 +71,21 @@ public final class SimDisk: RaftStorage {
         return lost
     }
 
+    /// A crash in the middle of writing a snapshot, modelled on `SnapshotStore.save` (temporary
+    /// file, fsync, rename): earlier unsynced writes survive as after `crash`; the snapshot
+    /// survives whole only if the crash came after the rename (`chosen`, or drawn when nil),
+    /// otherwise the disk keeps its previous snapshot and log. Returns whether it survived.
+    @discardableResult
+    func crashDuringSnapshot(_ snapshot: Snapshot, isRenamed chosen: Bool?, using random: inout SeededGenerator) -> Bool {
+        crash(using: &random)
+        let isRenamed = chosen ?? Bool.random(using: &random)
+        if isRenamed && snapshot.meta.index > (durable.snapshot?.meta.index ?? 0) {
+            Self.apply(Write(hardState: nil, entries: [], snapshot: snapshot), to: &durable)
+            current = durable
+        }
+        return isRenamed
+    }
+
     /// A crash in the middle of writing this batch: earlier unsynced writes survive as after
     /// `crash`, then a strict prefix of the batch's entries (the last record torn and dropped)
     /// and none of its hard state. Returns how many of the batch's entries survived.

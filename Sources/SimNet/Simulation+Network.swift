@@ -13,6 +13,7 @@ extension Simulation {
 
     func sendRaft(_ m: Message) {
         let from = Int(m.from) - 1
+        if m.kind == .installSnapshot { nodes[from].snapshotsSent += 1 }
         let to = Int(m.to) - 1
         if blocked[from][to] {
             trace.record(nowMicros, TraceCode.dropPartition.rawValue, m.from, m.to, UInt64(m.kind.rawValue), m.term,

@@ -4,9 +4,10 @@ import TrackerStateMachine
 
 /// Trackers: ticks, inputs, carrying out batches in Ready order, crashes, restarts and pauses.
 extension Simulation {
-    static func makeHost(id: NodeID, peers: [NodeID], disk: SimDisk, options: HostOptions, seed: UInt64) -> TrackerHost {
+    static func makeHost(id: NodeID, peers: [NodeID], disk: SimDisk, options: HostOptions, appendEntriesMax: Int, seed: UInt64) -> TrackerHost {
         var config = Config(id: id, peers: peers)
         config.randomSeed = seed
+        config.appendEntriesMax = appendEntriesMax
         let persisted = try! disk.load()
         let host = try! TrackerHost(raftConfig: config, persisted: persisted, options: options, hashToken: simTokenHash)
         host.raft.checkInvariants()
@@ -15,7 +16,8 @@ extension Simulation {
 
     /// Restarts node `index` as a fresh process from what its disk holds.
     func startHost(_ index: Int) {
-        nodes[index].host = Self.makeHost(id: nodes[index].id, peers: peers, disk: nodes[index].disk, options: hostOptions, seed: random.next())
+        nodes[index].host = Self.makeHost(id: nodes[index].id, peers: peers, disk: nodes[index].disk, options: hostOptions,
+                                          appendEntriesMax: appendEntriesMax, seed: random.next())
         nodes[index].isUp = true
         nodes[index].checkedCommit = 0
         nodes[index].lastRole = .follower
@@ -87,9 +89,7 @@ extension Simulation {
                 return
             }
             if let snapshot = raft.snapshot {
-                try! nodes[index].disk.saveSnapshot(snapshot)
-                trace.record(nowMicros, TraceCode.snapshot.rawValue, nodes[index].id, snapshot.meta.index, snapshot.meta.term, 1,
-                             "tracker \(index + 1) installs a snapshot through \(snapshot.meta.index)")
+                guard saveSnapshot(snapshot, on: index, isInstalled: true) else { return }
             }
             try! nodes[index].disk.save(hardState: raft.hardState, entries: raft.entries, mustSync: raft.mustSync)
             for message in raft.messages { sendRaft(message) }
@@ -97,21 +97,41 @@ extension Simulation {
             for entry in raft.committedEntries { checkApplied(index, entry) }
             for reply in nodes[index].host.advance() { sendReply(reply, from: index) }
             for job in batch.passwordJobs { startPasswordJob(job, on: index) }
-            if let job = batch.snapshotJob { takeSnapshot(job, on: index) }
+            if let job = batch.snapshotJob { guard takeSnapshot(job, on: index) else { return } }
             nodes[index].host.raft.checkInvariants()
             checkCommitted(index)
         }
     }
 
     /// Serializes and stores a snapshot at once (the real tracker does this on a thread of its
-    /// own; here time does not pass while it runs).
-    func takeSnapshot(_ job: SnapshotJob, on index: Int) {
+    /// own; here time does not pass while it runs). Returns false when a planted crash tore the
+    /// write and the node is down.
+    func takeSnapshot(_ job: SnapshotJob, on index: Int) -> Bool {
         let snapshot = Snapshot(meta: job.meta, data: job.machine.snapshot())
-        try! nodes[index].disk.saveSnapshot(snapshot)
+        guard saveSnapshot(snapshot, on: index, isInstalled: false) else { return false }
         let through = nodes[index].host.snapshotTaken(snapshot)
         try! nodes[index].disk.compact(through: through)
-        trace.record(nowMicros, TraceCode.snapshot.rawValue, nodes[index].id, job.meta.index, job.meta.term, 0,
-                     "tracker \(index + 1) takes a snapshot through \(job.meta.index)")
+        return true
+    }
+
+    /// Makes a snapshot durable on node `index`'s disk, or, when a crash was planted for it,
+    /// crashes the node in the middle of the write. Returns whether the node is still up.
+    func saveSnapshot(_ snapshot: Snapshot, on index: Int, isInstalled: Bool) -> Bool {
+        let verb = isInstalled ? "installs" : "takes"
+        guard nodes[index].tearsNextSnapshot else {
+            try! nodes[index].disk.saveSnapshot(snapshot)
+            if isInstalled { nodes[index].snapshotsInstalled += 1 } else { nodes[index].snapshotsTaken += 1 }
+            trace.record(nowMicros, TraceCode.snapshot.rawValue, nodes[index].id, snapshot.meta.index, snapshot.meta.term, isInstalled ? 1 : 0,
+                         "tracker \(index + 1) \(verb) a snapshot through \(snapshot.meta.index)")
+            return true
+        }
+        let isKept = nodes[index].disk.crashDuringSnapshot(snapshot, isRenamed: nodes[index].isTornSnapshotRenamed, using: &random)
+        nodes[index].tornSnapshotIndex = snapshot.meta.index
+        trace.record(nowMicros, TraceCode.tornSnapshot.rawValue, nodes[index].id, snapshot.meta.index, isKept ? 1 : 0, isInstalled ? 1 : 0,
+                     "tracker \(index + 1) crashes while it \(verb) a snapshot through \(snapshot.meta.index); \(isKept ? "renamed" : "lost")")
+        crash(index, isDiskAlreadyCrashed: true)
+        if options.isFaultInjectionOn && healedAtMicros == nil { scheduleRestart(index) }
+        return false
     }
 
     func observeSoftState(_ index: Int, _ soft: SoftState?) {
@@ -119,7 +139,10 @@ extension Simulation {
         nodes[index].lastRole = soft.role
         trace.record(nowMicros, TraceCode.role.rawValue, nodes[index].id, UInt64(soft.role.rawValue), soft.term, soft.leader,
                      "tracker \(index + 1) becomes \(soft.role) term=\(soft.term)")
-        if soft.role == .leader { checkNewLeader(index, term: soft.term) }
+        if soft.role == .leader {
+            checkNewLeader(index, term: soft.term)
+            maybeScheduleCutOfNewLeader(index)
+        }
     }
 
     /// Does the password work with the simulation's fake hash; it finishes 1-20 ms later.
@@ -148,9 +171,19 @@ extension Simulation {
         nodes[index].isPaused = false
         nodes[index].inbox.removeAll()
         nodes[index].tearsNextWrite = false
+        nodes[index].tearsNextSnapshot = false
+        nodes[index].isTornSnapshotRenamed = nil
         nodes[index].crashCount += 1
         trace.record(nowMicros, TraceCode.crash.rawValue, nodes[index].id, UInt64(lost), 0, 0,
                      "tracker \(index + 1) crashes; \(lost) unsynced writes lost")
+    }
+
+    /// Wipes tracker `index`: it crashes and its disk is replaced by an empty one (a lost or
+    /// replaced drive). `restart` brings it back with no log, no snapshot and term 0.
+    public func wipe(_ index: Int) {
+        crash(index)
+        nodes[index].disk = SimDisk(isVoteSyncSkipped: options.plantedBug == .skipVoteFsync)
+        trace.record(nowMicros, TraceCode.wipe.rawValue, nodes[index].id, 0, 0, 0, "tracker \(index + 1) loses its disk")
     }
 
     /// Starts a crashed node again from its disk.

@@ -78,6 +78,8 @@ extension Simulation {
             scheduleRestart(node)
         case .crashTearing:
             if nodes[node].isUp { nodes[node].tearsNextWrite = true }
+        case .crashDuringSnapshot:
+            if nodes[node].isUp { nodes[node].tearsNextSnapshot = true }
         case .pause:
             pause(node)
             let resumeAt = nowMicros + UInt64.random(in: 50...2_000, using: &random) * 1_000
@@ -86,6 +88,26 @@ extension Simulation {
             guard profile.clockSkewMax > 0 else { return }
             setClockRate(node, rate: 1 + Double.random(in: -profile.clockSkewMax...profile.clockSkewMax, using: &random))
         case .healNetwork: healNetwork()
+        case .cutNewLeader: isCuttingNextLeader = true
+        }
+    }
+
+    /// Called when tracker `index` wins an election: if the injector armed it, cut the new
+    /// leader off within 20 ms, so its first appends reach only some followers.
+    func maybeScheduleCutOfNewLeader(_ index: Int) {
+        guard isCuttingNextLeader, healedAtMicros == nil else { return }
+        isCuttingNextLeader = false
+        let delay = UInt64.random(in: 0...20_000, using: &random)
+        queue.schedule(.cutNewLeader(node: index, epoch: nodes[index].epoch), atMicros: nowMicros + delay)
+    }
+
+    /// Cuts a new leader off from every other tracker; half the time it also crashes.
+    func cutNewLeader(_ index: Int) {
+        guard healedAtMicros == nil, nodes[index].isUp else { return }
+        isolate(index)
+        if Bool.random(using: &random) {
+            crash(index)
+            scheduleRestart(index)
         }
     }
 
@@ -103,6 +125,7 @@ extension Simulation {
         healNetwork()
         for index in nodes.indices {
             nodes[index].tearsNextWrite = false
+            nodes[index].tearsNextSnapshot = false
             if nodes[index].tickMicros != Self.tickMicros { setClockRate(index, rate: 1) }
             if !nodes[index].isUp { restart(index) }
             if nodes[index].isPaused { resume(index) }

@@ -21,7 +21,8 @@ struct SimNode {
     /// The running process; stale (and unused) while the node is down.
     var host: TrackerHost
     var isUp = true
-    let disk: SimDisk
+    /// Replaced by an empty disk when the tracker is wiped.
+    var disk: SimDisk
     /// Bumped at every crash, so events meant for the old process are dropped.
     var epoch = 0
     var isPaused = false
@@ -37,9 +38,19 @@ struct SimNode {
     var lastRole: Role = .follower
     /// Planted by the injector: the next write with entries is torn by a crash.
     var tearsNextWrite = false
+    /// Planted by the injector: the next snapshot write (taken or installed) is torn by a crash.
+    var tearsNextSnapshot = false
+    /// For a planted snapshot crash: whether the rename happened first (nil draws it).
+    var isTornSnapshotRenamed: Bool?
+    /// The index of the last snapshot whose write a crash tore.
+    var tornSnapshotIndex: UInt64?
     /// Times this node crashed.
     var crashCount = 0
-
+    /// Snapshots this node made durable: taken from its own state, and installed from a leader.
+    var snapshotsTaken = 0
+    var snapshotsInstalled = 0
+    /// InstallSnapshot messages this node sent as leader.
+    var snapshotsSent = 0
 }
 
 /// A deterministic simulation of a tracker cluster: N real `TrackerHost`s, simulated clients
@@ -77,9 +88,13 @@ public final class Simulation {
     var checker = ClusterChecker()
     var history = ClientHistory()
     let hostOptions: HostOptions
+    /// Raft's `appendEntriesMax` on every tracker of this run.
+    let appendEntriesMax: Int
     let peers: [NodeID]
     /// When faults stopped, once they have.
     var healedAtMicros: UInt64?
+    /// Armed by the injector: the next tracker to become leader is cut off soon after.
+    var isCuttingNextLeader = false
     /// Clients stop starting operations after this time, so the cluster can settle.
     var clientsStopMicros: UInt64 = .max
     /// Every replica must have applied this far when the run ends.
@@ -101,9 +116,13 @@ public final class Simulation {
         hostOptions.snapshotThresholdEntries = options.snapshotThresholdEntries ?? [25, 100, 400, 10_000].randomElement(using: &random)!
         hostOptions.retainedEntries = hostOptions.snapshotThresholdEntries / 5
         self.hostOptions = hostOptions
+        let defaultAppendEntriesMax = Config(id: 1, peers: [1]).appendEntriesMax
+        appendEntriesMax = options.appendEntriesMax
+            ?? (options.isFaultInjectionOn ? [1, 4, defaultAppendEntriesMax, defaultAppendEntriesMax].randomElement(using: &random)! : defaultAppendEntriesMax)
         for id in peers {
             let disk = SimDisk(isVoteSyncSkipped: options.plantedBug == .skipVoteFsync)
-            nodes.append(SimNode(id: id, host: Self.makeHost(id: id, peers: peers, disk: disk, options: hostOptions, seed: random.next()), disk: disk))
+            let host = Self.makeHost(id: id, peers: peers, disk: disk, options: hostOptions, appendEntriesMax: appendEntriesMax, seed: random.next())
+            nodes.append(SimNode(id: id, host: host, disk: disk))
         }
         for index in nodes.indices {
             // Stagger the clocks so ticks of different trackers do not all coincide.
@@ -149,6 +168,8 @@ public final class Simulation {
         case let .resume(node, epoch):
             if nodes[node].epoch == epoch { resume(node) }
         case let .unclog(from, to): setLink(from: from, to: to, isBlocked: false)
+        case let .cutNewLeader(node, epoch):
+            if nodes[node].epoch == epoch { cutNewLeader(node) }
         case .injectFault: injectFault()
         case .heal: heal()
         case .checkLeaderAfterHeal: checkLeaderAfterHeal()
@@ -180,5 +201,5 @@ public final class Simulation {
 enum TraceCode: UInt64 {
     case deliver = 1, dropPartition, dropLoss, dropDown, duplicate, role, crash, restart, pause, resume
     case partition, heal, clientOp, clientResult, clientRetry, skew, tornWrite, violation, holdPaused, request
-    case snapshot
+    case snapshot, tornSnapshot, wipe
 }

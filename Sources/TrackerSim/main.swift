@@ -13,16 +13,19 @@ struct Arguments {
     var clients = 3
     var simSeconds = 60
     var isTracing = false
+    var isShowingProgress = false
     var plantedBug: PlantedBug = .none
 
     static let usage = """
         usage: tracker-sim [--seeds N | --seed S [--trace]] [--nodes K] [--clients C]
-                           [--sim-seconds T] [--planted-bug \(PlantedBug.allCases.map(\.rawValue).joined(separator: "|"))]
+                           [--sim-seconds T] [--progress] [--planted-bug \(PlantedBug.allCases.map(\.rawValue).joined(separator: "|"))]
           --seeds N        run seeds 1...N (default 100)
           --seed S         run one seed; with --trace print its events
           --nodes K        trackers, 2 to 7 (default 3)
           --clients C      simulated clients (default 3)
           --sim-seconds T  simulated seconds per seed, at least 20 (default 60)
+          --progress       write "seed N" to stderr before each seed (unbuffered), so a hang or a
+                           kill still shows the seed; a trap always names its seed
         """
 
     static func parse(_ argv: [String]) -> Arguments {
@@ -47,6 +50,7 @@ struct Arguments {
                 args.firstSeed = number(value())
                 args.seedCount = 1
             case "--trace": args.isTracing = true
+            case "--progress": args.isShowingProgress = true
             case "--nodes": args.nodes = Int(number(value()))
             case "--clients": args.clients = Int(number(value()))
             case "--sim-seconds": args.simSeconds = Int(number(value()))
@@ -94,12 +98,15 @@ enum FileHandleShim {
 }
 
 let args = Arguments.parse(Array(CommandLine.arguments.dropFirst()))
+TrapReporter.install()
 let clock = ContinuousClock()
 let started = clock.now
 var violations = 0
 var simMillis: UInt64 = 0
 var firstFailingSeed: UInt64?
 for seed in args.firstSeed..<(args.firstSeed + args.seedCount) {
+    TrapReporter.currentSeed.store(seed, ordering: .relaxed)
+    if args.isShowingProgress { FileHandleShim.writeError("seed \(seed)\n") }
     let simulation = Simulation(seed: seed, options: args.options)
     let report = simulation.runRandomized()
     simMillis += report.simMillis

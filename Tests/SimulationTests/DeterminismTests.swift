@@ -21,7 +21,7 @@ struct DeterminismTests {
         #expect(first.eventCount > 1_000)
     }
 
-    @Test("randomized sweep: faults, load, heal, recovery, no violation", arguments: 1...200)
+    @Test("randomized sweep: faults, load, heal, recovery, no violation", arguments: 1...160)
     func sweep(seed: UInt64) {
         let report = Self.randomized(seed: seed)
         #expect(report.violation == nil, "seed \(seed): \(report.violation.map { "\($0)" } ?? "") — replay: tracker-sim --seed \(seed) --sim-seconds 20 --trace")
