@@ -104,6 +104,7 @@ final class ClientProcess: Sendable {
         self.port = try port ?? freePort()
         stateDirectory = cluster.directory + "/state-\(name)"
         logPath = cluster.directory + "/client-\(name)-\(self.port).log"
+        signal(SIGPIPE, SIG_IGN) // writes to a client that exited must fail, not kill the test run
         process = Process()
         process.executableURL = URL(fileURLWithPath: builtBinary("client"))
         process.arguments = ["127.0.0.1:\(self.port)", cluster.confPath, "--json", "--state-dir", stateDirectory] + extraArguments
@@ -137,7 +138,9 @@ final class ClientProcess: Sendable {
     /// Sends one command line and returns its JSON answer (empty when none came in time).
     @discardableResult
     func run(_ command: String, timeoutMillis: Int = 30_000) -> [String: Any] {
-        input.fileHandleForWriting.write(Data((command + "\n").utf8))
+        // A client that already exited must not kill the test run with SIGPIPE.
+        signal(SIGPIPE, SIG_IGN)
+        try? input.fileHandleForWriting.write(contentsOf: Data((command + "\n").utf8))
         let deadline = DispatchTime.now() + .milliseconds(timeoutMillis)
         while true {
             if let line = output.lines.withLock({ $0.isEmpty ? nil : $0.removeFirst() }) {

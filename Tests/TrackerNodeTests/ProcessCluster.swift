@@ -28,6 +28,7 @@ final class ProcessCluster: @unchecked Sendable {
     }
 
     init(size: Int = 3, extraArguments: [String] = [], clusterKey: String? = nil) throws {
+        signal(SIGPIPE, SIG_IGN) // a socket or pipe to a killed tracker must fail, not kill the test run
         directory = FileManager.default.temporaryDirectory.appendingPathComponent("tracker-test-\(UUID().uuidString)").path
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         ids = (1...UInt64(size)).map { $0 }
