@@ -59,7 +59,7 @@ public struct HostOptions: Sendable {
     /// ...once the log since the last snapshot is also at least this fraction of that
     /// snapshot's size, so a large state is not rewritten for a little log (disk stays within
     /// a few snapshot sizes either way).
-    public var snapshotLogBytesRatio = 1.0
+    public var snapshotLogBytesRatio = 0.25
     /// Entries kept in the log before a snapshot, so slightly lagging followers get appends.
     public var retainedEntries: UInt64 = 1_000
 
