@@ -143,7 +143,8 @@ func installCleanupOnSignals() -> [any DispatchSourceSignal] {
 /// Kills everything and exits when the whole run exceeds its time.
 func startWatchdog(seconds: Int) {
     let thread = Thread {
-        sleep(UInt32(seconds))
+        let deadline = nowSeconds() + Double(seconds)
+        while nowSeconds() < deadline { usleep(500_000) } // sleep() returns early on signals
         note("the run exceeded --max-seconds \(seconds): cleaning up and exiting")
         cleanUpEverything()
         exit(3)
@@ -292,10 +293,10 @@ func seedMachine(_ options: Options, benchUsers: [BenchUser]) throws -> TrackerS
     }
     let farFuture: UInt64 = 1 << 60 // tracker clocks are milliseconds of CLOCK_MONOTONIC
     let plainUsers = options.users - benchUsers.count
-    let randomBytes = try SecureRandom.bytes(count: plainUsers * 48)
     for user in 0..<plainUsers {
-        let salt = Array(randomBytes[(user * 48)..<(user * 48 + 16)])
-        let hash = Array(randomBytes[(user * 48 + 16)..<(user * 48 + 48)])
+        let randomBytes = try SecureRandom.bytes(count: 48) // a random salt and a dummy hash
+        let salt = Array(randomBytes[0..<16])
+        let hash = Array(randomBytes[16..<48])
         run(.createUser(userID: "user\(user)", salt: salt, passwordHash: hash))
         run(.openSession(userID: "user\(user)", tokenHash: RandomWorkload.tokenHash(UInt64(user)),
                          peerAddress: "10.\(user / 65_536).\(user / 256 % 256).\(user % 256):6881", nowMillis: farFuture))
