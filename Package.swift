@@ -13,6 +13,7 @@ let package = Package(
         .executable(name: "consensus-bench", targets: ["ConsensusBench"]),
         .executable(name: "state-machine-bench", targets: ["StateMachineBench"]),
         .executable(name: "download-bench", targets: ["DownloadBench"]),
+        .executable(name: "snapshot-bench", targets: ["SnapshotBench"]),
     ],
     targets: [
         // The OS's libcrypto (OpenSSL 3): SHA-1, PBKDF2, HMAC, secure random bytes.
@@ -77,6 +78,12 @@ let package = Package(
             name: "DownloadBench",
             dependencies: ["PeerTransfer", "Networking", "Hashing"],
             path: "bench/DownloadBench",
+            swiftSettings: strict
+        ),
+        .executableTarget(
+            name: "SnapshotBench",
+            dependencies: ["TrackerStateMachine", "TrackerClient", "TrackerService", "DurableLog", "Consensus", "Networking", "Hashing"],
+            path: "bench/SnapshotBench",
             swiftSettings: strict
         ),
         .testTarget(name: "ConsensusTests", dependencies: ["Consensus"], swiftSettings: strict),
