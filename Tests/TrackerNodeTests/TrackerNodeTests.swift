@@ -247,3 +247,43 @@ struct TrackerNodeCommandLineTests {
         #expect(inUse.status == 1 && inUse.output.contains("in use"))
     }
 }
+
+@Suite("tracker-node session leases", .serialized)
+struct SessionLeaseProcessTests {
+    @Test("a client that stops sending keepalives (as after kill -9) stops being offered as a peer within its lease")
+    func deadClientLeavesPeerList() throws {
+        let leaseMillis = 1_500
+        let cluster = try ProcessCluster(extraArguments: ["--lease-ms", "\(leaseMillis)"])
+        defer { cluster.stop() }
+        try cluster.startAll()
+        let client = try cluster.client()
+        _ = try #require(try cluster.waitForLeader(using: client))
+        let sharer = try session(client, user: "sharer")
+        #expect(try createGroup(client, sharer, "g") == .result(.ok(.done)))
+        let pieceHash = [UInt8](repeating: 7, count: 20)
+        let metadata = FileMetadata(name: "f", sizeBytes: 10, pieceSizeBytes: 524_288, pieceHashes: pieceHash, fileHash: pieceHash)
+        #expect(try client.call(.command(.uploadFile(tokenHash: unboundTokenHash, groupID: "g", metadata: metadata)), token: sharer) == .result(.ok(.done)))
+        let other = try cluster.client()
+        let reader = try session(other, user: "reader")
+        _ = try other.call(.command(.joinGroup(tokenHash: unboundTokenHash, groupID: "g")), token: reader)
+        _ = try client.call(.command(.acceptRequest(tokenHash: unboundTokenHash, groupID: "g", userID: "reader")), token: sharer)
+        func peers() throws -> [String] {
+            // The reader stays alive with keepalives; the sharer has gone silent.
+            _ = try other.call(.command(.keepAlive(tokenHash: unboundTokenHash, nowMillis: 0)), token: reader)
+            guard case let .result(.ok(.download(info))) = try other.call(.query(.downloadInfo(tokenHash: unboundTokenHash, groupID: "g", fileName: "f")), token: reader) else { return ["?"] }
+            return info.peers.map(\.userID)
+        }
+        #expect(try peers() == ["sharer"])
+        let silentSince = Date()
+        var gone = false
+        while Date().timeIntervalSince(silentSince) < 10, !gone {
+            usleep(200_000)
+            gone = try peers().isEmpty
+        }
+        let seconds = Date().timeIntervalSince(silentSince)
+        #expect(gone)
+        // Lease, plus the leader's once-a-second expiry check, plus a commit.
+        #expect(seconds < Double(leaseMillis) / 1000 + 2.5, "expired after \(seconds) s")
+        #expect(try client.call(.query(.listGroups(tokenHash: unboundTokenHash)), token: sharer) == .result(.failure(.notLoggedIn)))
+    }
+}
