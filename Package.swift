@@ -12,6 +12,7 @@ let package = Package(
         .executable(name: "tracker-sim", targets: ["TrackerSim"]),
         .executable(name: "consensus-bench", targets: ["ConsensusBench"]),
         .executable(name: "state-machine-bench", targets: ["StateMachineBench"]),
+        .executable(name: "tracker-bench", targets: ["TrackerBench"]),
     ],
     targets: [
         // The OS's libcrypto (OpenSSL 3): SHA-1, PBKDF2, HMAC, secure random bytes.
@@ -62,6 +63,12 @@ let package = Package(
             name: "StateMachineBench",
             dependencies: ["TrackerStateMachine"],
             path: "bench/StateMachineBench",
+            swiftSettings: strict
+        ),
+        .executableTarget(
+            name: "TrackerBench",
+            dependencies: ["TrackerClient", "TrackerService", "TrackerStateMachine", "Networking", "Consensus"],
+            path: "bench/TrackerBench",
             swiftSettings: strict
         ),
         .testTarget(name: "ConsensusTests", dependencies: ["Consensus"], swiftSettings: strict),
