@@ -32,9 +32,58 @@ struct LoadOutcome {
     var firstError: String
 }
 
-/// Closed-loop committed writes at one concurrency against a fresh 3-tracker cluster.
+/// What one segment (one fresh cluster) measured.
+struct SegmentOutcome {
+    var windowNanos: UInt64
+    var latencies: [UInt64]
+    var errors: Int
+    var firstError: String
+    var trackerCPU: Double
+    var leaderCPU: Double
+    var benchCPU: Double
+    var ackedTotal: Int
+    var groupsStored: Int
+    var missing: Int
+}
+
+private struct Progress: Sendable {
+    var acked = 0
+    var windowEnd: UInt64
+}
+
+/// Closed-loop committed writes at one concurrency. The state machine holds at most
+/// `Limits.groupsMax` (100,000) groups, so the timed part is cut into segments, each on a fresh
+/// 3-tracker cluster that stops once `groupBudget` writes were acknowledged in it; the figures
+/// add up the segments' windows (warm-up and logins excluded).
 func runLoad(binary: String, concurrency: Int, seconds: Double, warmupSeconds: Double, round: Int,
-             trackerArguments: [String]) throws -> LoadOutcome {
+             trackerArguments: [String], groupBudget: Int = 95_000) throws -> (LoadOutcome, segments: Int) {
+    var segments: [SegmentOutcome] = []
+    var remaining = UInt64(seconds * 1e9)
+    while remaining > 200_000_000 && segments.count < 20 {
+        let segment = try runSegment(binary: binary, concurrency: concurrency, windowNanos: remaining,
+                                     warmupSeconds: warmupSeconds, round: round, segment: segments.count + 1,
+                                     trackerArguments: trackerArguments, groupBudget: groupBudget)
+        segments.append(segment)
+        remaining -= min(remaining, segment.windowNanos)
+    }
+    let window = Double(segments.reduce(0) { $0 + $1.windowNanos }) / 1e9
+    let latencies = segments.flatMap(\.latencies).sorted()
+    return (LoadOutcome(
+        concurrency: concurrency, ok: latencies.count, errors: segments.reduce(0) { $0 + $1.errors },
+        opsPerSecond: Double(latencies.count) / window,
+        p50: millis(percentile(latencies, 50)), p99: millis(percentile(latencies, 99)),
+        p999: millis(percentile(latencies, 99.9)), maxMillis: millis(latencies.last ?? 0),
+        trackerCores: segments.reduce(0) { $0 + $1.trackerCPU } / window,
+        leaderCores: segments.reduce(0) { $0 + $1.leaderCPU } / window,
+        benchCores: segments.reduce(0) { $0 + $1.benchCPU } / window,
+        groupsStored: segments.reduce(0) { $0 + $1.groupsStored },
+        ackedTotal: segments.reduce(0) { $0 + $1.ackedTotal },
+        missing: segments.reduce(0) { $0 + $1.missing },
+        firstError: segments.map(\.firstError).first { !$0.isEmpty } ?? ""), segments.count)
+}
+
+private func runSegment(binary: String, concurrency: Int, windowNanos: UInt64, warmupSeconds: Double, round: Int,
+                        segment: Int, trackerArguments: [String], groupBudget: Int) throws -> SegmentOutcome {
     let cluster = try BenchCluster(binary: binary, extraArguments: trackerArguments)
     defer { cluster.stop() }
     try cluster.startAll()
@@ -48,8 +97,8 @@ func runLoad(binary: String, concurrency: Int, seconds: Double, warmupSeconds: D
 
     let startAt = nowNanos() + 100_000_000
     let windowStart = startAt + UInt64(warmupSeconds * 1e9)
-    let windowEnd = windowStart + UInt64(seconds * 1e9)
-    let hardStop = windowEnd + 20_000_000_000
+    let hardStop = windowStart + windowNanos + 20_000_000_000
+    let progress = Mutex(Progress(windowEnd: windowStart + windowNanos))
     let tallies = Mutex<[Int: WorkerTally]>([:])
     let measured = Mutex<(cpu0: Double, cpu1: Double, leader0: Double, leader1: Double, self0: Double, self1: Double)>((0, 0, 0, 0, 0, 0))
     let leaderPid = cluster.pid(leader.id) ?? 0
@@ -62,7 +111,7 @@ func runLoad(binary: String, concurrency: Int, seconds: Double, warmupSeconds: D
             let c0 = trackerPids.reduce(0) { $0 + processCPUSeconds($1) }
             let l0 = processCPUSeconds(leaderPid)
             let s0 = selfCPUSeconds()
-            while nowNanos() < windowEnd { usleep(1_000) }
+            while nowNanos() < progress.withLock({ $0.windowEnd }) { usleep(1_000) }
             let c1 = trackerPids.reduce(0) { $0 + processCPUSeconds($1) }
             let l1 = processCPUSeconds(leaderPid)
             let s1 = selfCPUSeconds()
@@ -71,15 +120,15 @@ func runLoad(binary: String, concurrency: Int, seconds: Double, warmupSeconds: D
         }
         let session = sessions[i]
         var tally = WorkerTally()
-        tally.latencies.reserveCapacity(Int(seconds * 20_000 / Double(max(concurrency, 1))) + 1_000)
+        tally.latencies.reserveCapacity(Int(Double(windowNanos) / 1e9 * 20_000 / Double(max(concurrency, 1))) + 1_000)
         while nowNanos() < startAt { usleep(500) }
         var counter = 0
-        // Bounded by time (hardStop, far beyond windowEnd, for a stuck call) and by count.
+        // Bounded by time (hardStop, far beyond the window, for a stuck call) and by count.
         while counter < 10_000_000 {
             let t0 = nowNanos()
-            if t0 >= windowEnd || t0 >= hardStop { break }
+            if t0 >= progress.withLock({ $0.windowEnd }) || t0 >= hardStop { break }
             counter += 1
-            let groupID = "r\(round)c\(concurrency)w\(i)n\(counter)"
+            let groupID = "r\(round)c\(concurrency)s\(segment)w\(i)n\(counter)"
             var ok = false
             var problem = ""
             do {
@@ -93,7 +142,13 @@ func runLoad(binary: String, concurrency: Int, seconds: Double, warmupSeconds: D
             if ok {
                 tally.ackedTotal += 1
                 tally.acked.append(groupID)
+                progress.withLock { p in
+                    p.acked += 1
+                    // Stay clear of the state machine's group limit: end this segment's window now.
+                    if p.acked >= groupBudget && t1 > windowStart && t1 < p.windowEnd { p.windowEnd = t1 }
+                }
             }
+            let windowEnd = progress.withLock { $0.windowEnd }
             guard t1 >= windowStart && t1 <= windowEnd else { continue }
             if ok {
                 tally.latencies.append(t1 - t0)
@@ -109,6 +164,7 @@ func runLoad(binary: String, concurrency: Int, seconds: Double, warmupSeconds: D
     let stored = (try? listGroups(sessions[0])) ?? []
     for session in sessions { session.client.close() }
 
+    let windowEnd = progress.withLock { $0.windowEnd }
     let all = tallies.withLock { $0 }
     var latencies: [UInt64] = []
     var errors = 0
@@ -117,20 +173,15 @@ func runLoad(binary: String, concurrency: Int, seconds: Double, warmupSeconds: D
     var missing = 0
     for (_, tally) in all {
         missing += tally.acked.count { !stored.contains($0) }
+        // A worker may have appended a latency just before another one cut the window short.
         latencies.append(contentsOf: tally.latencies)
         errors += tally.errors
         ackedTotal += tally.ackedTotal
         if firstError.isEmpty { firstError = tally.firstError }
     }
-    latencies.sort()
     let cpu = measured.withLock { $0 }
-    return LoadOutcome(
-        concurrency: concurrency, ok: latencies.count, errors: errors,
-        opsPerSecond: Double(latencies.count) / seconds,
-        p50: millis(percentile(latencies, 50)), p99: millis(percentile(latencies, 99)),
-        p999: millis(percentile(latencies, 99.9)), maxMillis: millis(latencies.last ?? 0),
-        trackerCores: (cpu.cpu1 - cpu.cpu0) / seconds, leaderCores: (cpu.leader1 - cpu.leader0) / seconds,
-        benchCores: (cpu.self1 - cpu.self0) / seconds,
-        groupsStored: stored.count, ackedTotal: ackedTotal, missing: missing,
-        firstError: firstError)
+    return SegmentOutcome(
+        windowNanos: windowEnd - windowStart, latencies: latencies, errors: errors, firstError: firstError,
+        trackerCPU: cpu.cpu1 - cpu.cpu0, leaderCPU: cpu.leader1 - cpu.leader0, benchCPU: cpu.self1 - cpu.self0,
+        ackedTotal: ackedTotal, groupsStored: stored.count, missing: missing)
 }

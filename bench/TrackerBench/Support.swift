@@ -268,12 +268,21 @@ func makeSession(cluster: ClusterConfig, timing: TrackerClient.Timing, userID: S
     return Session(client: client, token: token)
 }
 
-/// Logs in `count` users in parallel; throws if any failed.
+/// Creates and logs in `count` users, 4 at a time; throws if any failed. PBKDF2 runs on one
+/// password thread per tracker (~30 ms a call), so the attempt timeout must be long: a request
+/// that times out is retried and hashed again, which snowballs.
 func makeSessions(cluster: ClusterConfig, timing: TrackerClient.Timing, count: Int, prefix: String) throws -> [Session] {
+    var setupTiming = timing
+    setupTiming.attemptTimeoutMillis = max(timing.attemptTimeoutMillis, 20_000)
+    setupTiming.callDeadlineMillis = max(timing.callDeadlineMillis, 60_000)
+    let setup = setupTiming
     let results = Mutex<[Int: Result<Session, any Error>]>([:])
-    onThreads(count) { i in
-        let result = Result { try makeSession(cluster: cluster, timing: timing, userID: "\(prefix)\(i)", peerPort: 20_000 + i) }
-        results.withLock { $0[i] = result }
+    let parallel = 4
+    onThreads(min(parallel, count)) { lane in
+        for i in stride(from: lane, to: count, by: parallel) {
+            let result = Result { try makeSession(cluster: cluster, timing: setup, userID: "\(prefix)\(i)", peerPort: 20_000 + i) }
+            results.withLock { $0[i] = result }
+        }
     }
     return try results.withLock { map in try (0..<count).map { try map[$0]!.get() } }
 }

@@ -59,16 +59,16 @@ case "load":
     var failures = 0
     for level in levels {
         do {
-            let o = try runLoad(binary: binary, concurrency: level, seconds: seconds, warmupSeconds: warmup,
+            let (o, segments) = try runLoad(binary: binary, concurrency: level, seconds: seconds, warmupSeconds: warmup,
                                 round: round, trackerArguments: trackerArguments)
             outcomes.append(o)
             out(jsonLine([
                 "system": "tracker", "mode": "load", "round": round, "conc": o.concurrency, "ok": o.ok,
-                "errors": o.errors, "wall_s": seconds, "ops_s": o.opsPerSecond, "p50_ms": o.p50, "p99_ms": o.p99,
+                "errors": o.errors, "wall_s": Double(o.ok) / o.opsPerSecond, "ops_s": o.opsPerSecond, "p50_ms": o.p50, "p99_ms": o.p99,
                 "p999_ms": o.p999, "max_ms": o.maxMillis, "tracker_cores": o.trackerCores,
                 "leader_cores": o.leaderCores, "gen_cores": o.benchCores, "acked_total": o.ackedTotal,
                 "groups_stored": o.groupsStored, "acked_missing": o.missing, "timings": trackerTimings,
-                "first_error": o.firstError,
+                "segments": segments, "first_error": o.firstError,
             ]))
         } catch {
             failures += 1
