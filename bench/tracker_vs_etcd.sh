@@ -135,7 +135,11 @@ for c in concs:
           f"{span([x['tracker_cores'] for x in t],2)} | {span([x['etcd_cores'] for x in e],2)} | "
           f"{sum(x['errors'] for x in t)}/{sum(x['errors'] + x.get('sock_err', 0) for x in e)} | {ok} |")
 lost = sum(x.get("acked_missing", 0) for x in trk if x.get("mode") == "load")
-print(f"\nTracker load: acknowledged writes missing from list_groups afterwards: {lost}.")
+elections = [(x["round"], x["conc"], x.get("term_changes")) for x in trk if x.get("mode") == "load" and x.get("term_changes")]
+print(f"\nTracker load: acknowledged writes missing from list_groups afterwards: {lost}. "
+      f"Elections during a load run (round, c, term changes): {elections or 'none'}.")
+failed = [x for x in trk if "failed" in x]
+if failed: print(f"Tracker measurements that failed: {failed}")
 
 print("\nFailover: kill -9 of the leader under an open-loop writer (one write every 5 ms), window = kill → first "
       "acknowledged write committed by the new leader; fresh cluster per trial.\n")
@@ -154,6 +158,10 @@ for label, t, w in rows:
 if ew:
     print(f"| etcd (hb 50 / el 250) | {len(etf)} | **{med(ew):.3f}** | {min(ew):.3f} | {max(ew):.3f} | "
           f"{', '.join(f'{v:.2f}' for v in ew)} | {sum(x['acked'] for x in etf)} | {sum(x['lost_acked'] for x in etf)} | 1.00× |")
+moved = [(x["round"], x["trial"], x.get("timings")) for x in trk
+         if x.get("mode") == "failover" and x.get("setup_term") is not None and x["old_term"] > x["setup_term"]]
+print(f"\nTracker trials whose leader had already changed (spontaneous election) between start-up and the kill "
+      f"(the bench kills the leader of the moment): {moved or 'none'}.")
 if rows:
     w = rows[0][2]
     print(f"\nTarget: median window ≤ 0.300 s with default timings: {'PASS' if w and med(w) <= 0.3 else 'FAIL'} "

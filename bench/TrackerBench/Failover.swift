@@ -9,6 +9,9 @@ struct FailoverOutcome {
     var trial: Int
     var oldLeader: NodeID
     var oldTerm: UInt64
+    /// Term of the first leader seen after start-up: a larger `oldTerm` means leadership moved
+    /// (a spontaneous election) before the kill.
+    var setupTerm: UInt64
     var newLeader: NodeID
     var newTerm: UInt64
     /// Kill → first acknowledged write that was sent after the kill (so a live tracker, the new
@@ -35,6 +38,8 @@ private struct WriteRecord: Sendable {
 
 private struct Shared: Sendable {
     var killAt: UInt64 = 0
+    var killed: NodeID = 0
+    var killedTerm: UInt64 = 0
     var firstNewAck: UInt64 = .max
     var isStopping = false
 }
@@ -51,7 +56,6 @@ func runFailoverTrial(binary: String, trial: Int, trackerArguments: [String], wr
     setupTiming.callDeadlineMillis = 15_000
     let probe = try TrackerClient(cluster: cluster.config, timing: setupTiming)
     guard let leader = cluster.waitForLeader(using: probe) else { throw BenchError("no leader within 20 s") }
-    guard let leaderPid = cluster.pid(leader.id) else { throw BenchError("leader has no pid") }
     let sessions = try makeSessions(cluster: cluster.config, timing: setupTiming, count: writers, prefix: "f")
     // The writers use their own clients with short timeouts and the sessions' tokens.
     var writeTiming = TrackerClient.Timing()
@@ -71,23 +75,41 @@ func runFailoverTrial(binary: String, trial: Int, trackerArguments: [String], wr
     let start = nowNanos() + 50_000_000
     let tick = UInt64(tickMillis) * 1_000_000
     let killBound: UInt64 = 10_000_000_000
-    let survivors = cluster.ids.filter { $0 != leader.id }
     let statusClient = try TrackerClient(cluster: cluster.config, timing: writeTiming)
-    let survivorTrackers = cluster.config.trackers.filter { survivors.contains($0.id) }
+    let allTrackers = cluster.config.trackers
+    var pidByID: [NodeID: Int32] = [:]
+    for id in cluster.ids { pidByID[id] = cluster.pid(id) }
+    let pids = pidByID
 
     onThreads(writers + 1) { i in
         if i == writers {
-            // Controller: kill the leader after the pre phase, then watch the survivors.
+            // Controller: kill the leader after the pre phase, then watch the survivors. The
+            // leader is looked up again just before the kill: it may have changed since start-up.
             while nowNanos() < start + UInt64(preMillis) * 1_000_000 { usleep(500) }
+            var target = (id: leader.id, term: leader.term)
+            for _ in 0..<100 {
+                let statuses = allTrackers.compactMap { try? statusClient.status(of: $0).get() }
+                if let current = statuses.filter({ $0.role == .leader }).max(by: { $0.term < $1.term }),
+                   statuses.allSatisfy({ $0.term <= current.term }) {
+                    target = (current.id, current.term)
+                    break
+                }
+                usleep(10_000)
+            }
             let killAt = nowNanos()
-            shared.withLock { $0.killAt = killAt }
-            kill(leaderPid, SIGKILL)
+            shared.withLock {
+                $0.killAt = killAt
+                $0.killed = target.id
+                $0.killedTerm = target.term
+            }
+            kill(pids[target.id] ?? 0, SIGKILL)
+            let survivorTrackers = allTrackers.filter { $0.id != target.id }
             var stopAt = killAt + killBound
             while nowNanos() < stopAt {
                 if elected.withLock({ $0 }) == nil {
                     for tracker in survivorTrackers {
                         if case let .success(status) = statusClient.status(of: tracker),
-                           status.role == .leader, status.term > leader.term {
+                           status.role == .leader, status.term > target.term {
                             let now = nowNanos()
                             elected.withLock { if $0 == nil { $0 = now } }
                         }
@@ -137,7 +159,8 @@ func runFailoverTrial(binary: String, trial: Int, trackerArguments: [String], wr
     }
 
     let state = shared.withLock { $0 }
-    let newLeader = cluster.waitForLeader(using: probe, among: survivors, newerThan: leader.term, timeoutMillis: 10_000)
+    let survivors = cluster.ids.filter { $0 != state.killed }
+    let newLeader = cluster.waitForLeader(using: probe, among: survivors, newerThan: state.killedTerm, timeoutMillis: 10_000)
     // Read back through a session whose tracker is alive.
     var stored: Set<String> = []
     var readError = ""
@@ -157,7 +180,7 @@ func runFailoverTrial(binary: String, trial: Int, trackerArguments: [String], wr
     let lastOldAck = acked.filter { $0.end <= state.killAt }.map(\.end).max()
     let electedAt = elected.withLock { $0 }
     return FailoverOutcome(
-        trial: trial, oldLeader: leader.id, oldTerm: leader.term,
+        trial: trial, oldLeader: state.killed, oldTerm: state.killedTerm, setupTerm: leader.term,
         newLeader: newLeader?.id ?? 0, newTerm: newLeader?.term ?? 0,
         windowMillis: state.firstNewAck == .max ? nil : millis(state.firstNewAck - state.killAt),
         electedMillis: electedAt.map { millis($0 - state.killAt) },

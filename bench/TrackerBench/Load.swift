@@ -30,6 +30,7 @@ struct LoadOutcome {
     var ackedTotal: Int
     var missing: Int
     var firstError: String
+    var termChanges: Int
 }
 
 /// What one segment (one fresh cluster) measured.
@@ -44,6 +45,7 @@ struct SegmentOutcome {
     var ackedTotal: Int
     var groupsStored: Int
     var missing: Int
+    var termChanges: Int
 }
 
 private struct Progress: Sendable {
@@ -79,7 +81,8 @@ func runLoad(binary: String, concurrency: Int, seconds: Double, warmupSeconds: D
         groupsStored: segments.reduce(0) { $0 + $1.groupsStored },
         ackedTotal: segments.reduce(0) { $0 + $1.ackedTotal },
         missing: segments.reduce(0) { $0 + $1.missing },
-        firstError: segments.map(\.firstError).first { !$0.isEmpty } ?? ""), segments.count)
+        firstError: segments.map(\.firstError).first { !$0.isEmpty } ?? "",
+        termChanges: segments.reduce(0) { $0 + $1.termChanges }), segments.count)
 }
 
 private func runSegment(binary: String, concurrency: Int, windowNanos: UInt64, warmupSeconds: Double, round: Int,
@@ -160,6 +163,9 @@ private func runSegment(binary: String, concurrency: Int, windowNanos: UInt64, w
         tallies.withLock { $0[i] = tally }
     }
 
+    // A higher term afterwards means an election happened under load (a leader missed heartbeats).
+    let after = cluster.waitForLeader(using: probe, timeoutMillis: 5_000)
+    let termChanges = after.map { Int($0.term) - Int(leader.term) } ?? -1
     // Everything acknowledged (warm-up included) must be in the state machine.
     let stored = (try? listGroups(sessions[0])) ?? []
     for session in sessions { session.client.close() }
@@ -183,5 +189,5 @@ private func runSegment(binary: String, concurrency: Int, windowNanos: UInt64, w
     return SegmentOutcome(
         windowNanos: windowEnd - windowStart, latencies: latencies, errors: errors, firstError: firstError,
         trackerCPU: cpu.cpu1 - cpu.cpu0, leaderCPU: cpu.leader1 - cpu.leader0, benchCPU: cpu.self1 - cpu.self0,
-        ackedTotal: ackedTotal, groupsStored: stored.count, missing: missing)
+        ackedTotal: ackedTotal, groupsStored: stored.count, missing: missing, termChanges: termChanges)
 }

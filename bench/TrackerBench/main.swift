@@ -68,7 +68,7 @@ case "load":
                 "p999_ms": o.p999, "max_ms": o.maxMillis, "tracker_cores": o.trackerCores,
                 "leader_cores": o.leaderCores, "gen_cores": o.benchCores, "acked_total": o.ackedTotal,
                 "groups_stored": o.groupsStored, "acked_missing": o.missing, "timings": trackerTimings,
-                "segments": segments, "first_error": o.firstError,
+                "segments": segments, "term_changes": o.termChanges, "first_error": o.firstError,
             ]))
         } catch {
             failures += 1
@@ -105,7 +105,7 @@ default:
                 "window_s": o.windowMillis.map { $0 / 1000 } ?? Double.nan,
                 "elected_s": o.electedMillis.map { $0 / 1000 } ?? Double.nan,
                 "last_ack_before_kill_s": o.lastAckBeforeKillMillis.map { $0 / 1000 } ?? Double.nan,
-                "old_leader": Int(o.oldLeader), "old_term": Int(o.oldTerm), "new_leader": Int(o.newLeader),
+                "old_leader": Int(o.oldLeader), "old_term": Int(o.oldTerm), "setup_term": Int(o.setupTerm), "new_leader": Int(o.newLeader),
                 "new_term": Int(o.newTerm), "sent": o.sent, "acked": o.acked, "failed": o.failed,
                 "stored": o.stored, "lost_acked": o.lostAcked, "failed_but_stored": o.failedButStored,
                 "timings": trackerTimings,
