@@ -138,7 +138,7 @@ lost = sum(x.get("acked_missing", 0) for x in trk if x.get("mode") == "load")
 elections = [(x["round"], x["conc"], x.get("term_changes")) for x in trk if x.get("mode") == "load" and x.get("term_changes")]
 print(f"\nTracker load: acknowledged writes missing from list_groups afterwards: {lost}. "
       f"Elections during a load run (round, c, term changes): {elections or 'none'}.")
-failed = [x for x in trk if "failed" in x]
+failed = [x for x in trk if isinstance(x.get("failed"), str)]
 if failed: print(f"Tracker measurements that failed: {failed}")
 
 print("\nFailover: kill -9 of the leader under an open-loop writer (one write every 5 ms), window = kill → first "

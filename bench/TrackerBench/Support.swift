@@ -168,8 +168,9 @@ final class BenchCluster {
 
     func isRunning(_ id: NodeID) -> Bool { processes[id]?.isRunning ?? false }
 
-    /// Kills every tracker (bounded wait for exit) and removes the folder.
-    func stop(keepDirectory: Bool = false) {
+    /// Kills every tracker (bounded wait for exit) and removes the folder, unless the
+    /// environment has TRACKER_BENCH_KEEP=1 (for reading the trackers' logs afterwards).
+    func stop(keepDirectory: Bool = ProcessInfo.processInfo.environment["TRACKER_BENCH_KEEP"] == "1") {
         for (_, process) in processes {
             let pid = process.processIdentifier
             kill(pid, SIGKILL)
@@ -178,10 +179,12 @@ final class BenchCluster {
             Registry.shared.remove(pid: pid)
         }
         processes = [:]
-        if !keepDirectory {
+        if keepDirectory {
+            stderrLine("tracker-bench: kept \(directory)")
+        } else {
             try? FileManager.default.removeItem(atPath: directory)
-            Registry.shared.remove(directory: directory)
         }
+        Registry.shared.remove(directory: directory)
     }
 
     /// Waits (bounded) until exactly one running tracker leads the highest term among the answers.
