@@ -14,6 +14,7 @@ let package = Package(
         .executable(name: "state-machine-bench", targets: ["StateMachineBench"]),
         .executable(name: "download-bench", targets: ["DownloadBench"]),
         .executable(name: "snapshot-bench", targets: ["SnapshotBench"]),
+        .executable(name: "tracker-bench", targets: ["TrackerBench"]),
     ],
     targets: [
         // The OS's libcrypto (OpenSSL 3): SHA-1, PBKDF2, HMAC, secure random bytes.
@@ -84,6 +85,12 @@ let package = Package(
             name: "SnapshotBench",
             dependencies: ["TrackerStateMachine", "TrackerClient", "TrackerService", "DurableLog", "Consensus", "Networking", "Hashing"],
             path: "bench/SnapshotBench",
+            swiftSettings: strict
+        ),
+        .executableTarget(
+            name: "TrackerBench",
+            dependencies: ["TrackerClient", "TrackerService", "TrackerStateMachine", "Networking", "Consensus"],
+            path: "bench/TrackerBench",
             swiftSettings: strict
         ),
         .testTarget(name: "ConsensusTests", dependencies: ["Consensus"], swiftSettings: strict),

@@ -1,0 +1,191 @@
+import Consensus
+import Foundation
+import Synchronization
+import TrackerClient
+import TrackerService
+import TrackerStateMachine
+
+struct FailoverOutcome {
+    var trial: Int
+    var oldLeader: NodeID
+    var oldTerm: UInt64
+    /// Term of the first leader seen after start-up: a larger `oldTerm` means leadership moved
+    /// (a spontaneous election) before the kill.
+    var setupTerm: UInt64
+    var newLeader: NodeID
+    var newTerm: UInt64
+    /// Kill → first acknowledged write that was sent after the kill (so a live tracker, the new
+    /// leader, committed and answered it). nil if none within the bound.
+    var windowMillis: Double?
+    /// Kill → a survivor's status first reports itself leader of a newer term (10 ms polling).
+    var electedMillis: Double?
+    /// Kill → first acknowledgement of any write (may be an old-leader answer still in flight).
+    var lastAckBeforeKillMillis: Double?
+    var sent: Int
+    var acked: Int
+    var failed: Int
+    var stored: Int
+    var lostAcked: Int
+    var failedButStored: Int
+}
+
+private struct WriteRecord: Sendable {
+    var groupID: String
+    var start: UInt64
+    var end: UInt64
+    var isAcked: Bool
+}
+
+private struct Shared: Sendable {
+    var killAt: UInt64 = 0
+    var killed: NodeID = 0
+    var killedTerm: UInt64 = 0
+    var firstNewAck: UInt64 = .max
+    var isStopping = false
+}
+
+/// One trial: fresh cluster, open-loop writer, SIGKILL of the leader, read-back.
+func runFailoverTrial(binary: String, trial: Int, trackerArguments: [String], writers: Int = 16,
+                      tickMillis: Int = 5, preMillis: Int = 1_000, postMillis: Int = 500,
+                      attemptTimeoutMillis: Int = 200) throws -> FailoverOutcome {
+    let cluster = try BenchCluster(binary: binary, extraArguments: trackerArguments)
+    defer { cluster.stop() }
+    try cluster.startAll()
+    var setupTiming = TrackerClient.Timing()
+    setupTiming.attemptTimeoutMillis = 3_000
+    setupTiming.callDeadlineMillis = 15_000
+    let probe = try TrackerClient(cluster: cluster.config, timing: setupTiming)
+    guard let leader = cluster.waitForLeader(using: probe) else { throw BenchError("no leader within 20 s") }
+    let sessions = try makeSessions(cluster: cluster.config, timing: setupTiming, count: writers, prefix: "f")
+    // The writers use their own clients with short timeouts and the sessions' tokens.
+    var writeTiming = TrackerClient.Timing()
+    writeTiming.attemptTimeoutMillis = attemptTimeoutMillis
+    writeTiming.connectTimeoutMillis = 100
+    writeTiming.callDeadlineMillis = 3_000
+    let writeClients = try sessions.map { _ in try TrackerClient(cluster: cluster.config, timing: writeTiming) }
+    for session in sessions { session.client.close() }
+    // Warm each writer's connection onto the leader so the pre-kill phase is steady.
+    for (i, client) in writeClients.enumerated() {
+        _ = try? client.call(.command(.createGroup(tokenHash: unboundTokenHash, groupID: "warm-\(i)")), token: sessions[i].token)
+    }
+
+    let shared = Mutex(Shared())
+    let records = Mutex<[Int: [WriteRecord]]>([:])
+    let elected = Mutex<UInt64?>(nil)
+    let start = nowNanos() + 50_000_000
+    let tick = UInt64(tickMillis) * 1_000_000
+    let killBound: UInt64 = 10_000_000_000
+    let statusClient = try TrackerClient(cluster: cluster.config, timing: writeTiming)
+    let allTrackers = cluster.config.trackers
+    var pidByID: [NodeID: Int32] = [:]
+    for id in cluster.ids { pidByID[id] = cluster.pid(id) }
+    let pids = pidByID
+
+    onThreads(writers + 1) { i in
+        if i == writers {
+            // Controller: kill the leader after the pre phase, then watch the survivors. The
+            // leader is looked up again just before the kill: it may have changed since start-up.
+            while nowNanos() < start + UInt64(preMillis) * 1_000_000 { usleep(500) }
+            var target = (id: leader.id, term: leader.term)
+            for _ in 0..<100 {
+                let statuses = allTrackers.compactMap { try? statusClient.status(of: $0).get() }
+                if let current = statuses.filter({ $0.role == .leader }).max(by: { $0.term < $1.term }),
+                   statuses.allSatisfy({ $0.term <= current.term }) {
+                    target = (current.id, current.term)
+                    break
+                }
+                usleep(10_000)
+            }
+            let killAt = nowNanos()
+            shared.withLock {
+                $0.killAt = killAt
+                $0.killed = target.id
+                $0.killedTerm = target.term
+            }
+            kill(pids[target.id] ?? 0, SIGKILL)
+            let survivorTrackers = allTrackers.filter { $0.id != target.id }
+            var stopAt = killAt + killBound
+            while nowNanos() < stopAt {
+                if elected.withLock({ $0 }) == nil {
+                    for tracker in survivorTrackers {
+                        if case let .success(status) = statusClient.status(of: tracker),
+                           status.role == .leader, status.term > target.term {
+                            let now = nowNanos()
+                            elected.withLock { if $0 == nil { $0 = now } }
+                        }
+                    }
+                }
+                let firstNew = shared.withLock { $0.firstNewAck }
+                if firstNew != .max { stopAt = min(stopAt, max(firstNew, nowNanos()) + UInt64(postMillis) * 1_000_000) }
+                usleep(10_000)
+            }
+            shared.withLock { $0.isStopping = true }
+            return
+        }
+        let client = writeClients[i]
+        let token = sessions[i].token
+        var mine: [WriteRecord] = []
+        var slot: UInt64 = 0
+        var n = 0
+        while n < 100_000 {
+            // Next slot of this writer that is not in the past: one write every `tick` overall.
+            var due = start + (slot * UInt64(writers) + UInt64(i)) * tick
+            let now = nowNanos()
+            if due < now {
+                let behind = (now - due) / (UInt64(writers) * tick) + 1
+                slot += behind
+                due = start + (slot * UInt64(writers) + UInt64(i)) * tick
+            }
+            while nowNanos() < due { usleep(200) }
+            if shared.withLock({ $0.isStopping }) { break }
+            slot += 1
+            n += 1
+            let groupID = "t\(trial)w\(i)n\(n)"
+            let t0 = nowNanos()
+            var isAcked = false
+            if let answer = try? client.call(.command(.createGroup(tokenHash: unboundTokenHash, groupID: groupID)), token: token),
+               case .result(.ok) = answer {
+                isAcked = true
+            }
+            let t1 = nowNanos()
+            mine.append(WriteRecord(groupID: groupID, start: t0, end: t1, isAcked: isAcked))
+            if isAcked {
+                shared.withLock { state in
+                    if state.killAt != 0 && t0 > state.killAt && t1 < state.firstNewAck { state.firstNewAck = t1 }
+                }
+            }
+        }
+        records.withLock { $0[i] = mine }
+    }
+
+    let state = shared.withLock { $0 }
+    let survivors = cluster.ids.filter { $0 != state.killed }
+    let newLeader = cluster.waitForLeader(using: probe, among: survivors, newerThan: state.killedTerm, timeoutMillis: 10_000)
+    // Read back through a session whose tracker is alive.
+    var stored: Set<String> = []
+    var readError = ""
+    for session in sessions.prefix(3) {
+        do {
+            stored = try listGroups(session)
+            readError = ""
+            break
+        } catch {
+            readError = "\(error)"
+        }
+    }
+    if !readError.isEmpty { throw BenchError("read-back failed: \(readError)") }
+    let all = records.withLock { $0.values.flatMap { $0 } }
+    let acked = all.filter(\.isAcked)
+    let failed = all.filter { !$0.isAcked }
+    let lastOldAck = acked.filter { $0.end <= state.killAt }.map(\.end).max()
+    let electedAt = elected.withLock { $0 }
+    return FailoverOutcome(
+        trial: trial, oldLeader: state.killed, oldTerm: state.killedTerm, setupTerm: leader.term,
+        newLeader: newLeader?.id ?? 0, newTerm: newLeader?.term ?? 0,
+        windowMillis: state.firstNewAck == .max ? nil : millis(state.firstNewAck - state.killAt),
+        electedMillis: electedAt.map { millis($0 - state.killAt) },
+        lastAckBeforeKillMillis: lastOldAck.map { millis(state.killAt - $0) },
+        sent: all.count, acked: acked.count, failed: failed.count, stored: stored.count,
+        lostAcked: acked.count { !stored.contains($0.groupID) },
+        failedButStored: failed.count { stored.contains($0.groupID) })
+}
