@@ -22,15 +22,19 @@ final class BlockingQueue<Item: Sendable>: Sendable {
 
     func push(contentsOf items: [Item]) {
         guard !items.isEmpty else { return }
-        state.withLock { s in
+        let wasEmpty = state.withLock { s in
+            let wasEmpty = s.items.isEmpty
             s.items.append(contentsOf: items)
             if s.items.count > capacity {
                 let excess = s.items.count - capacity
                 s.items.removeFirst(excess)
                 s.droppedCount += excess
             }
+            return wasEmpty
         }
-        signal.signal()
+        // Wake the consumer only when the queue becomes non-empty: one wake-up per batch, not
+        // one per item (a stale wake-up costs one empty drain at most).
+        if wasEmpty { signal.signal() }
     }
 
     /// Everything queued, waiting up to `timeoutMillis` for the first item (nil waits forever).

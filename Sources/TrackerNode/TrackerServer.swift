@@ -16,6 +16,9 @@ final class TrackerServer {
     private let snapshotWriter: SnapshotWriter
     private let tickMillis: UInt64
     private var lastSoft: SoftState?
+    /// Term and vote last made durable.
+    private var durableTerm: UInt64 = 0
+    private var durableVote: NodeID = 0
     private var shutdownDeadline: UInt64?
     static let slowFsyncMillis: UInt64 = 50
     static let shutdownTransferMillis: UInt64 = 1_000
@@ -23,6 +26,8 @@ final class TrackerServer {
     init(host: TrackerHost, storage: FileStorage, inputs: BlockingQueue<Input>, peers: PeerLinks,
          clients: ClientConnections, passwords: PasswordWorker, snapshotWriter: SnapshotWriter, tickMillis: UInt64) {
         self.snapshotWriter = snapshotWriter
+        durableTerm = host.raft.term
+        durableVote = host.raft.vote
         self.host = host
         self.storage = storage
         self.inputs = inputs
@@ -85,14 +90,29 @@ final class TrackerServer {
             rounds += 1
             let batch = host.ready()
             if let soft = batch.raft.softState { logSoftState(soft) }
-            guard persist(batch.raft) else { return false }
-            peers.send(batch.raft.messages)
+            if isLeaderAppendOnly(batch.raft) {
+                // Raft thesis §10.2.1: a leader may send its new entries while it writes them;
+                // it counts itself toward commit only once they are durable (advance()).
+                peers.send(batch.raft.messages)
+                guard persist(batch.raft) else { return false }
+            } else {
+                guard persist(batch.raft) else { return false }
+                peers.send(batch.raft.messages)
+            }
             clients.send(batch.replies)
             passwords.submit(batch.passwordJobs)
             clients.send(host.advance())
             if let job = batch.snapshotJob { snapshotWriter.submit(job) }
         }
         return true
+    }
+
+    /// A leader's batch whose messages depend on nothing but its own entries: no change of
+    /// term or vote (a vote must be durable before it is granted), no snapshot.
+    private func isLeaderAppendOnly(_ rd: Ready) -> Bool {
+        guard host.raft.role == .leader, rd.softState == nil, rd.snapshot == nil else { return false }
+        guard let hard = rd.hardState else { return true }
+        return hard.term == durableTerm && hard.vote == durableVote
     }
 
     private func persist(_ rd: Ready) -> Bool {
@@ -104,6 +124,10 @@ final class TrackerServer {
                 Log.info("snapshot installed from leader", ["snapshot.index": "\(snapshot.meta.index)", "snapshot.bytes": "\(snapshot.data.count)"])
             }
             try storage.save(hardState: rd.hardState, entries: rd.entries, mustSync: rd.mustSync)
+            if let hard = rd.hardState {
+                durableTerm = hard.term
+                durableVote = hard.vote
+            }
         } catch {
             Log.error("storage failed, stopping", ["error": "\(error)"])
             return false

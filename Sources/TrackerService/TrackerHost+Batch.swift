@@ -132,6 +132,7 @@ extension TrackerHost {
             }
         }
         pendingJobs.removeAll()
+        jobOfRequest.removeAll()
     }
 
     mutating func answerNotLeader(_ read: PendingRead) {

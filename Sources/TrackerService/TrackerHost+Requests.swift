@@ -30,7 +30,17 @@ extension TrackerHost {
     }
 
     mutating func startJob(_ work: PasswordJob.Work, pending: PendingJob) {
+        let request: ClientRequest
+        switch pending {
+        case let .createUser(r, _), let .login(r, _): request = r
+        }
+        let key = RequestKey(clientID: request.clientID, sequence: request.sequence)
+        if let running = jobOfRequest[key], pendingJobs[running] != nil {
+            pendingJobs[running] = pending // the retry's connection gets the answer
+            return
+        }
         let id = takeID()
+        jobOfRequest[key] = id
         pendingJobs[id] = pending
         jobsOut.append(PasswordJob(id: id, work: work))
     }

@@ -104,6 +104,14 @@ public struct TrackerHost: Sendable {
     var pendingReads: [UInt64: PendingRead] = [:]
     var confirmedReads: [(index: UInt64, read: PendingRead)] = []
     var pendingJobs: [UInt64: PendingJob] = [:]
+    /// Password jobs by the (client id, sequence) of their request: a retry that arrives while
+    /// its job runs takes the job over instead of hashing again.
+    var jobOfRequest: [RequestKey: UInt64] = [:]
+
+    struct RequestKey: Hashable, Sendable {
+        var clientID: UInt64
+        var sequence: UInt64
+    }
     var nextID: UInt64 = 1
     var replies: [Reply] = []
     var jobsOut: [PasswordJob] = []
@@ -247,6 +255,10 @@ public struct TrackerHost: Sendable {
     /// Hands back the outcome of a `PasswordJob`.
     public mutating func completePasswordJob(id: UInt64, outcome: PasswordOutcome) {
         guard let job = pendingJobs.removeValue(forKey: id) else { return }
+        switch job {
+        case let .createUser(request, _), let .login(request, _):
+            jobOfRequest[RequestKey(clientID: request.clientID, sequence: request.sequence)] = nil
+        }
         switch (job, outcome) {
         case let (.createUser(request, target), .hashed(salt, passwordHash)):
             guard case let .createUser(userID, _) = request.operation else { return }

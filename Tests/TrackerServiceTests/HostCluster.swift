@@ -24,6 +24,7 @@ struct HostCluster {
     var now: UInt64 = 1_000
     var tokenCounter: UInt8 = 0
     var snapshotsTaken = 0
+    var passwordJobCount = 0
 
     init(size: Int = 3, snapshotThreshold: UInt64 = 10_000, retained: UInt64 = 1_000) {
         let ids = (1...UInt64(size)).map { $0 }
@@ -80,6 +81,7 @@ struct HostCluster {
     }
 
     mutating func doJob(_ job: PasswordJob, on id: NodeID) {
+        passwordJobCount += 1
         switch job.work {
         case let .hash(password):
             hosts[id]!.completePasswordJob(id: job.id, outcome: .hashed(salt: [1, 2, 3, 4, 5, 6, 7, 8], passwordHash: fakeHash(password, salt: [1, 2, 3, 4, 5, 6, 7, 8])))

@@ -73,6 +73,19 @@ struct TrackerHostTests {
         #expect(credentials == .rejected(reason: "operation not allowed from a client"))
     }
 
+    @Test("a retry that arrives while its password is being hashed joins that job instead of hashing again")
+    func retryJoinsPasswordJob() {
+        var cluster = HostCluster()
+        let leader = cluster.electLeader()
+        let request = ClientRequest(clientID: 3, sequence: 1, operation: .createUser(userID: "zoe", password: "pw"))
+        let first = ReplyTarget(connection: 1, tag: 1), retry = ReplyTarget(connection: 2, tag: 1)
+        cluster.hosts[leader]!.submit(request, replyTo: first)
+        cluster.hosts[leader]!.submit(request, replyTo: retry)
+        cluster.settle()
+        #expect(cluster.passwordJobCount == 1)
+        #expect(cluster.replies[retry] == .result(.ok(.done)))
+    }
+
     @Test("a retried request with the same sequence is applied once and answered the same")
     func retryAppliedOnce() throws {
         var cluster = HostCluster()
