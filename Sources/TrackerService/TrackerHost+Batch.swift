@@ -33,6 +33,11 @@ extension TrackerHost {
             machine = restored
             receivedMachine = nil
             latestSnapshot = snapshot
+            // Proposals whose entries the snapshot covers are never applied one by one here:
+            // their clients retry (with the same sequence) on the leader.
+            for index in pendingWrites.keys.sorted() where index <= snapshot.meta.index {
+                if let target = pendingWrites.removeValue(forKey: index)?.target { reply(target, notLeaderResponse) }
+            }
             appliedBytesSinceSnapshot = 0
         }
         receivedMachine = nil // a snapshot not installed (behind the commit index, or matching the log)
