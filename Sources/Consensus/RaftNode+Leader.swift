@@ -38,6 +38,12 @@ extension RaftNode {
                 progress[m.from]!.match = m.index
                 progress[m.from]!.becomeProbe()
             }
+            if progress[m.from]!.state == .snapshot, m.index < progress[m.from]!.pendingSnapshotIndex,
+               progress[m.from]!.ticksInSnapshot >= config.electionTimeoutTicks {
+                // An election timeout after the snapshot went out, the follower still answers
+                // without it: it was lost (dropped, or the follower restarted). Send it again.
+                progress[m.from]!.becomeProbe()
+            }
             if progress[m.from]!.state == .probe { progress[m.from]!.isProbeSent = false }
             progress[m.from]!.freeFirstInflightIfFull(inflightMax: config.inflightAppendsMax)
             // Behind: probe again even with nothing new (lost appends are found by the rejection).

@@ -86,6 +86,21 @@ struct SnapshotTests {
         #expect(net.appliedData(3) == (0..<10).map { "s\($0)" })
     }
 
+    @Test("a follower that still answers heartbeats without the snapshot an election timeout later gets it again, long before the snapshot timeout")
+    func lostSnapshotNoticedByHeartbeats() throws {
+        var net = try compactedLeader(count: 10)
+        net.heal()
+        net.drop(.installSnapshot)
+        net.sent.removeAll()
+        net.tickAll(times: net.node(1).config.heartbeatTicks)
+        #expect(net.sent.filter { $0.kind == .installSnapshot }.count == 1)
+        net.heal()
+        net.tickAll(times: net.node(1).config.electionTimeoutTicks + net.node(1).config.heartbeatTicks)
+        #expect(net.node(1).config.snapshotTimeoutTicks > 10 * net.node(1).config.electionTimeoutTicks)
+        #expect(net.sent.filter { $0.kind == .installSnapshot }.count == 2)
+        #expect(net.appliedData(3) == (0..<10).map { "s\($0)" })
+    }
+
     @Test("a restart loads the snapshot and replays only the entries after it")
     func restartFromSnapshot() throws {
         var net = TestNetwork(size: 3)
