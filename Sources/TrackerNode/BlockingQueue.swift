@@ -40,13 +40,23 @@ final class BlockingQueue<Item: Sendable>: Sendable {
     /// Everything queued, waiting up to `timeoutMillis` for the first item (nil waits forever).
     func drain(timeoutMillis: Int?) -> [Item] {
         let taken = takeAll()
-        if !taken.isEmpty { return taken }
+        if !taken.isEmpty {
+            clearStaleWakeUps()
+            return taken
+        }
         if let timeoutMillis {
             _ = signal.wait(timeout: .now() + .milliseconds(max(0, timeoutMillis)))
         } else {
             signal.wait()
         }
+        defer { clearStaleWakeUps() }
         return takeAll()
+    }
+
+    /// Drops wake-ups for items already taken, so an idle consumer really sleeps. Safe: `drain`
+    /// always looks at the items before it waits, so no item is left waiting for a wake-up.
+    private func clearStaleWakeUps() {
+        while signal.wait(timeout: .now()) == .success {}
     }
 
     /// How many items were dropped for lack of room, since the last call.
