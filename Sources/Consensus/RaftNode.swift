@@ -211,14 +211,6 @@ public struct RaftNode: Sendable {
         log.compact(through: meta.index - retainedEntries)
     }
 
-    /// The host could not deliver the snapshot sent to `id` (or did): on failure the leader
-    /// goes back to probing and will send it again.
-    public mutating func reportSnapshot(to id: NodeID, isDelivered: Bool) {
-        precondition(!isAwaitingAdvance, "input before advance()")
-        guard role == .leader, progress[id]?.state == .snapshot, !isDelivered else { return }
-        progress[id]!.becomeProbe()
-    }
-
     /// Checks the core's invariants; traps when one is broken. Tests and the simulator call
     /// it after every step.
     public func checkInvariants() {

@@ -2,15 +2,10 @@ import Dispatch
 import Synchronization
 
 /// A many-producer, one-consumer queue: producers `push`, the consumer `drain`s everything at
-/// once, waiting up to a deadline. Bounded: past `capacity` the oldest items are dropped and
-/// counted (fine for Raft messages, which may be lost; inputs use a large bound).
+/// once, waiting up to a deadline. Bounded: past `capacity` the oldest items are dropped (fine
+/// for Raft messages, which may be lost; inputs use a large bound).
 final class BlockingQueue<Item: Sendable>: Sendable {
-    private struct State {
-        var items: [Item] = []
-        var droppedCount = 0
-    }
-
-    private let state = Mutex(State())
+    private let items = Mutex<[Item]>([])
     private let signal = DispatchSemaphore(value: 0)
     let capacity: Int
 
@@ -22,14 +17,10 @@ final class BlockingQueue<Item: Sendable>: Sendable {
 
     func push(contentsOf items: [Item]) {
         guard !items.isEmpty else { return }
-        let wasEmpty = state.withLock { s in
-            let wasEmpty = s.items.isEmpty
-            s.items.append(contentsOf: items)
-            if s.items.count > capacity {
-                let excess = s.items.count - capacity
-                s.items.removeFirst(excess)
-                s.droppedCount += excess
-            }
+        let wasEmpty = self.items.withLock { queued in
+            let wasEmpty = queued.isEmpty
+            queued.append(contentsOf: items)
+            if queued.count > capacity { queued.removeFirst(queued.count - capacity) }
             return wasEmpty
         }
         // Wake the consumer only when the queue becomes non-empty: one wake-up per batch, not
@@ -59,18 +50,10 @@ final class BlockingQueue<Item: Sendable>: Sendable {
         while signal.wait(timeout: .now()) == .success {}
     }
 
-    /// How many items were dropped for lack of room, since the last call.
-    func takeDroppedCount() -> Int {
-        state.withLock { s in
-            defer { s.droppedCount = 0 }
-            return s.droppedCount
-        }
-    }
-
     private func takeAll() -> [Item] {
-        state.withLock { s in
-            defer { s.items.removeAll(keepingCapacity: true) }
-            return s.items
+        items.withLock { queued in
+            defer { queued.removeAll(keepingCapacity: true) }
+            return queued
         }
     }
 }

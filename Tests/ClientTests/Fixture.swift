@@ -34,6 +34,13 @@ final class Fixture {
         try #require(accepted["ok"] as? Bool == true, "accept_request: \(accepted)")
     }
 
+    /// Has `owner` create `group` and every member join it (the owner accepts each).
+    func makeGroup(_ group: String, owner: ClientProcess, members: [(ClientProcess, String)]) throws {
+        let created = owner.run("create_group \(group)")
+        try #require(created["ok"] as? Bool == true, "create_group: \(created)")
+        for (member, userID) in members { try join(member, userID: userID, group: group, owner: owner) }
+    }
+
     /// A new folder for downloads.
     func folder(_ name: String) throws -> String {
         let path = files + "/" + name
