@@ -44,8 +44,8 @@ extension Download {
         let digest = try followUntilComplete(context, tracker: tracker, info: &info)
         let hashedMillis = monotonicNowMillis()
         try finish(context, digest: digest, tracker: tracker)
-        environment.log("download timing group=\(groupID) file=\(fileName) fetch_and_hash_ms=\(hashedMillis - startMillis) "
-                        + "check_sync_rename_ms=\(monotonicNowMillis() - hashedMillis)")
+        environment.log("download timing group=\(groupID) file=\(fileName) fetch_and_hash_ms=\(millis(from: startMillis, to: hashedMillis)) "
+                        + "check_sync_rename_ms=\(millis(from: hashedMillis, to: monotonicNowMillis()))")
     }
 
     private func followUntilComplete(_ context: Context, tracker: TrackerClient, info: inout DownloadInfo) throws -> [UInt8] {
@@ -75,7 +75,7 @@ extension Download {
                 connectToNewPeers(info.peers, context: context)
                 nextRefreshMillis = now + UInt64(TransferLimits.peerRefreshMillis)
             }
-            if now - lastProgressMillis > UInt64(TransferLimits.stallTimeoutMillis) {
+            if millis(from: lastProgressMillis, to: now) > UInt64(TransferLimits.stallTimeoutMillis) {
                 throw DownloadFailure(peers == 0 ? "no peer shares the missing pieces" : "no progress from peers")
             }
             _ = wake.wait(timeout: .now() + .milliseconds(100))
@@ -87,9 +87,10 @@ extension Download {
             l.doneCount = done
             l.peerCount = peers
             let now = monotonicNowMillis()
-            if now - l.speedSampleMillis >= 1_000 {
+            let sampleMillis = millis(from: l.speedSampleMillis, to: now)
+            if sampleMillis >= 1_000 {
                 let bytes = Double(done - l.speedSampleDone) * Double(TransferLimits.pieceSizeBytes)
-                l.bytesPerSecond = bytes * 1_000 / Double(now - l.speedSampleMillis)
+                l.bytesPerSecond = bytes * 1_000 / Double(sampleMillis)
                 l.speedSampleMillis = now
                 l.speedSampleDone = done
             }

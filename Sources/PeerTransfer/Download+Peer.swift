@@ -58,7 +58,7 @@ extension Download {
             var batch: [PieceMessage] = []
             // A partial sharer (another downloader) gains pieces as it goes: ask again every
             // refresh period, pipelined with the piece requests, until it holds everything.
-            if !pending.contains(.bitfield), now - lastBitfieldMillis >= UInt64(TransferLimits.bitfieldRefreshMillis),
+            if !pending.contains(.bitfield), millis(from: lastBitfieldMillis, to: now) >= UInt64(TransferLimits.bitfieldRefreshMillis),
                scheduler.withLock({ !$0!.peerIsComplete(id) }) {
                 batch.append(.bitfieldRequest(fileName: fileName))
                 pending.append(.bitfield)
@@ -66,7 +66,8 @@ extension Download {
             }
             let requests = scheduler.withLock { s -> [Int] in
                 var picked: [Int] = []
-                let depth = s!.requestDepth(for: id, nowMillis: now)
+                // Read under the lock, so no peer connected after this reading.
+                let depth = s!.requestDepth(for: id, nowMillis: monotonicNowMillis())
                 var inFlight = pending.count { $0 != .bitfield }
                 while inFlight < depth, let index = s!.nextRequest(for: id, random: &random) {
                     picked.append(index)

@@ -157,7 +157,7 @@ public final class Download: Sendable {
         live.withLock { l in
             DownloadProgress(groupID: groupID, fileName: fileName, finalPath: finalPath, state: l.state,
                              doneCount: l.doneCount, pieceCount: l.pieceCount, bytesPerSecond: l.bytesPerSecond,
-                             peerCount: l.peerCount, elapsedMillis: l.finishMillis == 0 ? 0 : l.finishMillis - l.startMillis)
+                             peerCount: l.peerCount, elapsedMillis: l.finishMillis == 0 ? 0 : millis(from: l.startMillis, to: l.finishMillis))
         }
     }
 
@@ -183,4 +183,11 @@ public func monotonicNowMillis() -> UInt64 {
     var now = timespec()
     clock_gettime(CLOCK_MONOTONIC, &now)
     return UInt64(now.tv_sec) * 1000 + UInt64(now.tv_nsec) / 1_000_000
+}
+
+/// Milliseconds from `start` to `end`, zero when `end` is earlier: two readings of the clock
+/// taken on different threads may arrive in either order, so they never meet in a bare
+/// unsigned subtraction.
+public func millis(from start: UInt64, to end: UInt64) -> UInt64 {
+    end >= start ? end - start : 0
 }

@@ -92,11 +92,15 @@ public struct PieceScheduler: Sendable {
     }
 
     /// How many requests `id` may keep in flight: fewer when it is much slower than the best.
+    ///
+    /// `nowMillis` may be older than a peer's connection time (each peer's thread reads the
+    /// clock itself), so time since connecting saturates at zero instead of going negative.
     public func requestDepth(for id: Int, nowMillis: UInt64) -> Int {
         guard let peer = peers[id] else { return 0 }
-        func rate(_ p: Peer) -> Double { Double(p.receivedBytes) / Double(max(1, nowMillis - p.connectedAtMillis)) }
+        func connectedMillis(_ p: Peer) -> UInt64 { nowMillis >= p.connectedAtMillis ? nowMillis - p.connectedAtMillis : 0 }
+        func rate(_ p: Peer) -> Double { Double(p.receivedBytes) / Double(max(1, connectedMillis(p))) }
         let best = peers.values.map(rate).max() ?? 0
-        let warmedUp = nowMillis >= peer.connectedAtMillis + UInt64(TransferLimits.slowPeerWarmupMillis)
+        let warmedUp = connectedMillis(peer) >= UInt64(TransferLimits.slowPeerWarmupMillis)
         if warmedUp, best > 0, rate(peer) * TransferLimits.slowPeerRatio < best { return TransferLimits.requestsInFlightSlowPeer }
         return TransferLimits.requestsInFlightPerPeer
     }

@@ -35,6 +35,30 @@ struct EndToEndTests {
         #expect(!FileManager.default.fileExists(atPath: carolDir + "/.big.bin.part"), "the temporary file is renamed away")
     }
 
+    @Test("one downloader fetches a 64 MiB file from four sharers at once, and its copy has the file's SHA-1")
+    func fourSharersToOne() throws {
+        let f = try Fixture()
+        defer { f.stop() }
+        let source = try makeRandomFile(in: f.files, name: "four.bin", byteCount: 64 << 20)
+        let names = ["alice", "bob", "carol", "dave"]
+        var sharers: [ClientProcess] = []
+        for name in names { sharers.append(try f.client(name, user: name)) }
+        let erin = try f.client("erin", user: "erin")
+        let members = zip(sharers.dropFirst(), names.dropFirst()).map { ($0, $1) } + [(erin, "erin")]
+        try f.makeGroup("g", owner: sharers[0], members: members)
+        for sharer in sharers { #expect(sharer.ok("upload_file \(source) g")) }
+        let files = erin.run("list_files g")["files"] as? [[String: Any]] ?? []
+        #expect(files.first?["online_sharers"] as? Int == 4)
+        let dir = try f.folder("erin")
+        #expect(erin.ok("download_file g four.bin \(dir)"))
+        let finished = erin.waitForDownload("four.bin")
+        #expect(finished["state"] as? String == "complete", "\(finished)")
+        #expect(sha1Hex(ofFileAt: dir + "/four.bin") == sha1Hex(ofFileAt: source))
+        #expect(erin.isRunning, "the downloader is still alive")
+        let servedBy = names.filter { erin.log.contains("peer link ended user=\($0)") == false }
+        #expect(servedBy.count == 4, "no peer link failed: \(erin.log)")
+    }
+
     @Test("a download completes from the remaining sharer when one sharer is killed mid-download")
     func sharerKilledMidDownload() throws {
         let f = try Fixture()

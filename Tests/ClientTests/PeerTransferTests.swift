@@ -83,6 +83,16 @@ struct PeerTransferTests {
         #expect(s.requestDepth(for: 2, nowMillis: 1_000) == TransferLimits.requestsInFlightSlowPeer)
     }
 
+    @Test("a clock reading older than a peer's connection time (read on another thread) gives a depth, never a trap")
+    func clockReadBeforeAnotherPeerConnected() {
+        var s = PieceScheduler(pieceCount: 8, have: Array(repeating: false, count: 8))
+        s.addPeer(1, nowMillis: 5_000)
+        s.addPeer(2, nowMillis: 5_010)
+        #expect(s.requestDepth(for: 1, nowMillis: 5_002) == TransferLimits.requestsInFlightPerPeer)
+        #expect(s.requestDepth(for: 2, nowMillis: 0) == TransferLimits.requestsInFlightPerPeer)
+        #expect(s.requestDepth(for: 1, nowMillis: .max) == TransferLimits.requestsInFlightPerPeer)
+    }
+
     @Test("a bad piece is requested again; a peer with too many bad pieces is dropped")
     func badPieces() {
         var s = PieceScheduler(pieceCount: 8, have: Array(repeating: false, count: 8))

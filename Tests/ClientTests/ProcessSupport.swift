@@ -184,6 +184,9 @@ final class ClientProcess: Sendable {
         return process.isRunning ? nil : process.terminationStatus
     }
 
+    /// Whether the process is still running (it has not exited or crashed).
+    var isRunning: Bool { process.isRunning }
+
     var log: String { (try? String(contentsOfFile: logPath, encoding: .utf8)) ?? "" }
 
     /// SIGTERM.

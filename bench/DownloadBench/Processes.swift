@@ -53,7 +53,12 @@ final class Child: Sendable {
     /// Sends a command and returns the next JSON answer.
     @discardableResult
     func run(_ command: String, timeoutMillis: Int = 120_000) -> [String: Any] {
-        input.fileHandleForWriting.write(Data((command + "\n").utf8))
+        // A child that died closed its end: report it as a failed answer, never trap.
+        do {
+            try input.fileHandleForWriting.write(contentsOf: Data((command + "\n").utf8))
+        } catch {
+            return ["ok": false, "error": "the child process is gone (\(error))"]
+        }
         let deadline = DispatchTime.now() + .milliseconds(timeoutMillis)
         while true {
             if let line = output.lines.withLock({ $0.isEmpty ? nil : $0.removeFirst() }) {
