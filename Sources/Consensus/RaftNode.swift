@@ -24,6 +24,12 @@ public struct RaftNode: Sendable {
     public internal(set) var snapshotMeta: SnapshotMeta?
     /// A snapshot received from the leader, for the next Ready.
     var pendingSnapshot: Snapshot?
+    /// Where the snapshot accepted from the leader ends, until the next `ready()` hands it to
+    /// the host: a host uses it to keep only the state of the snapshot Raft accepted.
+    public var pendingSnapshotMeta: SnapshotMeta? { pendingSnapshot?.meta }
+    /// Whether this node's commit index is at an entry of its own term (a leader that has
+    /// committed in its term knows every entry committed before it).
+    public var hasCommittedInTerm: Bool { log.term(at: log.committed) == term }
     var random: SeededGenerator
     var electionElapsed = 0
     var heartbeatElapsed = 0

@@ -11,12 +11,19 @@ enum EventKind: Sendable {
     case request(node: Int, client: Int, attempt: UInt64, ClientRequest)
     /// A tracker's reply arrives at a client.
     case response(client: Int, attempt: UInt64, ClientResponse)
+    /// A client's attempt fails at once: the tracker's process is gone, and its host answered
+    /// the connection with a reset (as after kill -9).
+    case refused(client: Int, attempt: UInt64)
     /// A client wakes: to start its next operation or to retry after a pause.
     case clientWake(client: Int, attempt: UInt64)
     /// A client gives up waiting for the answer to one attempt.
     case clientTimeout(client: Int, attempt: UInt64)
     /// Password work finishes on a tracker (`epoch` tells a restarted tracker's jobs apart).
     case passwordDone(node: Int, epoch: Int, jobID: UInt64, outcome: PasswordOutcome)
+    /// A tracker's event loop takes its queued inputs and carries out its batches.
+    case process(node: Int, epoch: Int)
+    /// A tracker's background snapshot job finishes serializing and writes its file.
+    case snapshotJobDone(node: Int, epoch: Int, job: SnapshotJob)
     /// A crashed tracker starts again from its disk.
     case restart(node: Int, epoch: Int)
     /// A paused tracker resumes.

@@ -1,4 +1,5 @@
 import Consensus
+import TrackerService
 
 /// A bug the simulator can plant on purpose, to show its checkers catch it.
 public enum PlantedBug: String, Sendable, CaseIterable {
@@ -7,6 +8,53 @@ public enum PlantedBug: String, Sendable, CaseIterable {
     /// The simulated disk does not fsync a batch that only records a new term or vote, so a
     /// crash can forget a vote that was already granted.
     case skipVoteFsync = "skip-vote-fsync"
+    /// Reads are answered from the leader's applied state at once, without ReadIndex.
+    case staleRead = "stale-read"
+    /// A received snapshot's state is installed even when Raft dropped that snapshot.
+    case installAnySnapshot = "install-any-snapshot"
+    /// A vote (a change of term or vote) is sent before it is durable.
+    case persistAfterSendVote = "persist-after-send-vote"
+    /// A cut log suffix is not synced before new records are written over it.
+    case unsyncedTruncation = "unsynced-truncation"
+
+    /// The host-side bug this names, if it is one.
+    var hostBug: HostPlantedBug? {
+        switch self {
+        case .staleRead: .staleRead
+        case .installAnySnapshot: .installAnySnapshot
+        case .persistAfterSendVote: .persistAfterSendVote
+        case .none, .skipVoteFsync, .unsyncedTruncation: nil
+        }
+    }
+}
+
+/// How long a tracker's own work takes, drawn per seed (printable and settable, like the
+/// fault profile): how many inputs one window takes at most, how long a sync costs, how long a
+/// snapshot job runs. Long syncs make inputs pile up into multi-input windows; long snapshot
+/// jobs let a leader's snapshot arrive while one runs.
+public struct HostTiming: Sendable, Equatable {
+    /// Inputs handled in one window at most (tracker-node takes all it has).
+    public var windowInputsMax = Int.max
+    /// Cost of one synced write, drawn in this range (microseconds).
+    public var syncMicros: ClosedRange<UInt64> = 100...500
+    /// Time a snapshot job takes from start to durable file (microseconds).
+    public var snapshotJobMicros: ClosedRange<UInt64> = 1_000...5_000
+
+    /// Quick work: what scripted scenarios use unless they set their own.
+    public init() {}
+
+    static func draw(using random: inout SeededGenerator) -> HostTiming {
+        var t = HostTiming()
+        t.windowInputsMax = [1, 4, Int.max, Int.max].randomElement(using: &random)!
+        t.syncMicros = [50...200, 100...2_000, 1_000...20_000].randomElement(using: &random)!
+        t.snapshotJobMicros = [1_000...10_000, 10_000...300_000, 200_000...3_000_000].randomElement(using: &random)!
+        return t
+    }
+
+    var summary: String {
+        "window=\(windowInputsMax == Int.max ? "all" : "\(windowInputsMax)") sync=\(syncMicros.lowerBound)-\(syncMicros.upperBound)us "
+            + "snapshotJob=\(snapshotJobMicros.lowerBound / 1_000)-\(snapshotJobMicros.upperBound / 1_000)ms"
+    }
 }
 
 /// How one simulation runs.
@@ -31,6 +79,8 @@ public struct SimOptions: Sendable {
     /// per append, so an old term's entries reach a majority before the new leader's own entry,
     /// as in Figure 8 of the Raft paper), and keeps Raft's default otherwise.
     public var appendEntriesMax: Int?
+    /// The host timing to use; nil draws one per seed when faults are on (quick otherwise).
+    public var hostTiming: HostTiming?
     /// Where trace lines go, or nil to keep only the trace hash.
     public var traceSink: (@Sendable (String) -> Void)?
 

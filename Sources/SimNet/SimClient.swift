@@ -33,6 +33,8 @@ struct ClientOp: Sendable {
     var deadlineMicros: UInt64
     var serial: Int
     var attempts = 0
+    /// Whether a tracker's answer to this login was lost on the way (coverage).
+    var isLoginAnswerLost = false
 }
 
 /// A simulated client: a real `LeaderFinder` for leader discovery, redirects and backoff, a
@@ -114,4 +116,7 @@ struct SimClient: Sendable {
         }
         return ClientRequest(clientID: clientID, sequence: sequence, token: token, operation: operation)
     }
+
+    /// Bytes of the session token a simulated login chooses.
+    static let loginTokenBytes = 16
 }

@@ -7,7 +7,7 @@ import TrackerStateMachine
 /// the recovery checks after the heal.
 extension Simulation {
     /// Election safety and leader completeness, when node `index` becomes leader of `term`.
-    func checkNewLeader(_ index: Int, term: UInt64) {
+    func checkNewLeader(_ index: Int, term: UInt64, host: TrackerHost) {
         let id = nodes[index].id
         checker.leadersElected += 1
         if let other = checker.leaderOfTerm[term], other != id {
@@ -21,9 +21,9 @@ extension Simulation {
             guard checker.commitTerms[offset] < term else { break }
             let entryIndex = UInt64(offset + 1)
             // Entries its snapshot covers are held as the snapshot (its last one's term is known).
-            if let covered = nodes[index].host.raft.snapshotMeta, entryIndex < covered.index,
-               nodes[index].host.raft.term(at: entryIndex) == nil { continue }
-            guard nodes[index].host.raft.term(at: entryIndex) == committedTerm else {
+            if let covered = host.raft.snapshotMeta, entryIndex < covered.index,
+               host.raft.term(at: entryIndex) == nil { continue }
+            guard host.raft.term(at: entryIndex) == committedTerm else {
                 fail("leader completeness", "leader \(id) of term \(term) lacks committed entry \(entryIndex) of term \(committedTerm)")
                 return
             }

@@ -5,14 +5,14 @@ import TrackerStateMachine
 /// Simulated clients: leader discovery and retries through the real `LeaderFinder`, one
 /// operation at a time, each outcome recorded in the history the checkers read.
 extension Simulation {
+    /// The production retry policy (`TrackerClient` uses the same one).
+    static let callPolicy = CallPolicy()
     /// Longest a client waits for one attempt before trying the next tracker.
-    static let attemptTimeoutMicros: UInt64 = 1_000_000
+    static var attemptTimeoutMicros: UInt64 { callPolicy.attemptTimeoutMillis * 1_000 }
     /// Longest a client keeps retrying one operation; after that its outcome is unknown.
-    static let operationDeadlineMicros: UInt64 = 10_000_000
+    static var operationDeadlineMicros: UInt64 { callPolicy.callDeadlineMillis * 1_000 }
     /// Longest pause between a client's operations.
     static let thinkMaxMicros: UInt64 = 200_000
-    /// Pause before retrying after "retry later" when the finder asks for none.
-    static let retryLaterMinMicros: UInt64 = 10_000
 
     func scheduleClientWake(_ client: Int, afterMicros delay: UInt64) {
         clients[client].attempt += 1
@@ -24,7 +24,11 @@ extension Simulation {
         if clients[client].current == nil {
             guard nowMicros < clientsStopMicros else { return }
             let kind = clients[client].nextKind(using: &random)
-            let request = clients[client].makeRequest(kind, limits: hostOptions.limits)
+            var request = clients[client].makeRequest(kind, limits: hostOptions.limits)
+            if case .login = kind {
+                // The client chooses its session's token; every retry carries the same one.
+                request.token = (0..<SimClient.loginTokenBytes).map { _ in UInt8.random(in: 0...255, using: &random) }
+            }
             clients[client].serial += 1
             clients[client].current = ClientOp(kind: kind, request: request, invokedMicros: nowMicros,
                                                   deadlineMicros: nowMicros + Self.operationDeadlineMicros, serial: clients[client].serial)
@@ -45,7 +49,20 @@ extension Simulation {
 
     func clientTimedOut(_ client: Int, attempt: UInt64) {
         guard clients[client].attempt == attempt, clients[client].current != nil else { return }
-        retry(client, pauseMillis: clients[client].finder.failed(), why: "timeout")
+        decide(client, .failed("timeout"))
+    }
+
+    /// What the production retry policy says after an attempt: retry (same request) or done.
+    func decide(_ client: Int, _ outcome: AttemptOutcome) {
+        switch Self.callPolicy.decide(outcome, finder: &clients[client].finder) {
+        case let .retry(pause, problem):
+            retry(client, pauseMillis: pause, why: problem)
+        case let .done(response):
+            if case .loggedIn = response, clients[client].current?.isLoginAnswerLost == true {
+                coverage.add("login retried after a lost answer")
+            }
+            finish(client, .answered(response))
+        }
     }
 
     func retry(_ client: Int, pauseMillis: UInt64, why: String) {
@@ -61,23 +78,8 @@ extension Simulation {
     }
 
     func clientReceived(_ client: Int, attempt: UInt64, _ response: ClientResponse) {
-        guard clients[client].attempt == attempt, let op = clients[client].current else { return }
-        switch response {
-        case let .redirect(leader, _):
-            retry(client, pauseMillis: clients[client].finder.redirected(to: leader), why: "redirect to \(leader)")
-        case .noLeader:
-            retry(client, pauseMillis: clients[client].finder.failed(), why: "no leader")
-        case let .retryLater(reason):
-            if case .login = op.kind {
-                // A login retried with its old sequence would get the cached, older token back.
-                clients[client].current!.request = clients[client].makeRequest(.login, limits: hostOptions.limits)
-            }
-            let pause = max(clients[client].finder.failed() * 1_000, Self.retryLaterMinMicros) / 1_000
-            retry(client, pauseMillis: pause, why: reason)
-        case .result, .loggedIn, .rejected, .status:
-            clients[client].finder.succeeded()
-            finish(client, .answered(response))
-        }
+        guard clients[client].attempt == attempt, clients[client].current != nil else { return }
+        decide(client, .answered(response))
     }
 
     enum Ending {

@@ -11,34 +11,41 @@ extension Simulation {
         return delay
     }
 
-    func sendRaft(_ m: Message) {
+    /// Sends a Raft message `afterMicros` into the sender's window. `isSnapshotAnswer` marks
+    /// the answer to an installed snapshot, whose loss the coverage report counts.
+    func sendRaft(_ m: Message, afterMicros: UInt64 = 0, isSnapshotAnswer: Bool = false) {
         let from = Int(m.from) - 1
         if m.kind == .installSnapshot { nodes[from].snapshotsSent += 1 }
         let to = Int(m.to) - 1
         if blocked[from][to] {
+            if isSnapshotAnswer { coverage.add("snapshot answer lost") }
             trace.record(nowMicros, TraceCode.dropPartition.rawValue, m.from, m.to, UInt64(m.kind.rawValue), m.term,
                          "drop \(m.kind) \(m.from)->\(m.to): link cut")
             return
         }
         if chance(profile.lossRate) {
+            if isSnapshotAnswer { coverage.add("snapshot answer lost") }
             trace.record(nowMicros, TraceCode.dropLoss.rawValue, m.from, m.to, UInt64(m.kind.rawValue), m.term,
                          "drop \(m.kind) \(m.from)->\(m.to): lost")
             return
         }
-        queue.schedule(.deliver(m), atMicros: nowMicros + drawDelayMicros())
+        queue.schedule(.deliver(m), atMicros: nowMicros + afterMicros + drawDelayMicros())
         if chance(profile.duplicateRate) {
             trace.record(nowMicros, TraceCode.duplicate.rawValue, m.from, m.to, UInt64(m.kind.rawValue), m.term,
                          "duplicate \(m.kind) \(m.from)->\(m.to)")
-            queue.schedule(.deliver(m), atMicros: nowMicros + drawDelayMicros())
+            queue.schedule(.deliver(m), atMicros: nowMicros + afterMicros + drawDelayMicros())
         }
     }
 
     /// Client traffic is lossy and delayed like tracker traffic, but partitions cut trackers
-    /// from each other, not from clients.
-    func sendReply(_ reply: Reply, from index: Int) {
-        guard !chance(profile.lossRate) else { return }
+    /// from each other, not from clients. A lost login answer is remembered for coverage.
+    func sendReply(_ reply: Reply, from index: Int, afterMicros: UInt64 = 0) {
         let client = Int(reply.target.connection)
-        queue.schedule(.response(client: client, attempt: reply.target.tag, reply.response), atMicros: nowMicros + drawDelayMicros())
+        guard !chance(profile.lossRate) else {
+            if case .loggedIn = reply.response, clients.indices.contains(client) { clients[client].current?.isLoginAnswerLost = true }
+            return
+        }
+        queue.schedule(.response(client: client, attempt: reply.target.tag, reply.response), atMicros: nowMicros + afterMicros + drawDelayMicros())
     }
 
     func sendRequest(_ request: ClientRequest, client: Int, attempt: UInt64, to node: Int) {

@@ -2,7 +2,8 @@ import Consensus
 import TrackerService
 import TrackerStateMachine
 
-/// Trackers: ticks, inputs, carrying out batches in Ready order, crashes, restarts and pauses.
+/// Trackers: the production executor fed from an input queue in windows, as tracker-node's
+/// event loop is; crashes, restarts and pauses.
 extension Simulation {
     static func makeHost(id: NodeID, peers: [NodeID], disk: SimDisk, options: HostOptions, appendEntriesMax: Int, seed: UInt64) -> TrackerHost {
         var config = Config(id: id, peers: peers)
@@ -14,34 +15,46 @@ extension Simulation {
         return host
     }
 
+    /// A new disk with this run's planted disk bugs.
+    func makeDisk() -> SimDisk {
+        SimDisk(isVoteSyncSkipped: options.plantedBug == .skipVoteFsync,
+                isTruncationSyncSkipped: options.plantedBug == .unsyncedTruncation)
+    }
+
     /// Restarts node `index` as a fresh process from what its disk holds.
     func startHost(_ index: Int) {
-        nodes[index].host = Self.makeHost(id: nodes[index].id, peers: peers, disk: nodes[index].disk, options: hostOptions,
-                                          appendEntriesMax: appendEntriesMax, seed: random.next())
+        let host = Self.makeHost(id: nodes[index].id, peers: peers, disk: nodes[index].disk, options: hostOptions,
+                                 appendEntriesMax: appendEntriesMax, seed: random.next())
+        nodes[index].executor = HostExecutor(host: host)
         nodes[index].isUp = true
         nodes[index].checkedCommit = 0
         nodes[index].lastRole = .follower
+        nodes[index].inbox.removeAll()
+        nodes[index].isProcessScheduled = false
+        nodes[index].busyUntilMicros = nowMicros
     }
 
     func handleTick(_ index: Int) {
         queue.schedule(.tick(node: index), atMicros: nowMicros + nodes[index].tickMicros)
         nodes[index].localMillis += Simulation.tickMicros / 1_000
         guard nodes[index].isUp, !nodes[index].isPaused else { return }
-        nodes[index].host.tick(nowMillis: nodes[index].localMillis)
-        drain(index)
+        enqueue(index, .tick(nowMillis: nodes[index].localMillis))
     }
 
-    /// Hands an input to a running node, holds it if the node is paused, drops it if down.
+    /// Hands an input to a running node's queue (held while it is paused, dropped if it is
+    /// down); the node takes it in its next window.
     func deliverToNode(_ index: Int, _ kind: EventKind) {
         guard nodes[index].isUp else {
-            if case let .deliver(m) = kind {
+            switch kind {
+            case let .deliver(m):
                 trace.record(nowMicros, TraceCode.dropDown.rawValue, m.from, m.to, UInt64(m.kind.rawValue), m.term,
                              "drop \(m.kind) \(m.from)->\(m.to): node down")
+            case let .request(_, client, attempt, _):
+                // The process is gone but its machine is up: the connection is reset at once.
+                queue.schedule(.refused(client: client, attempt: attempt), atMicros: nowMicros + drawDelayMicros())
+            default:
+                break
             }
-            return
-        }
-        if nodes[index].isPaused {
-            if nodes[index].inbox.count < Self.inboxMax { nodes[index].inbox.append(kind) }
             return
         }
         switch kind {
@@ -54,122 +67,127 @@ extension Simulation {
             }
             trace.record(nowMicros, TraceCode.deliver.rawValue, m.from, m.to, UInt64(m.kind.rawValue) << 32 | UInt64(m.entries.count), m.term,
                          "deliver \(m.kind) \(m.from)->\(m.to) term=\(m.term) index=\(m.index) entries=\(m.entries.count) commit=\(m.commit)\(m.reject ? " reject" : "")")
-            nodes[index].host.receive(m)
+            enqueue(index, .raft(m, restored: nil))
         case let .request(_, client, attempt, request):
             trace.record(nowMicros, TraceCode.request.rawValue, UInt64(index + 1), UInt64(client), attempt, request.sequence,
                          "request client=\(client) seq=\(request.sequence) attempt=\(attempt) at tracker \(index + 1)")
-            nodes[index].host.submit(request, replyTo: ReplyTarget(connection: UInt64(client), tag: attempt))
+            enqueue(index, .request(request, ReplyTarget(connection: UInt64(client), tag: attempt)))
         case let .passwordDone(_, _, jobID, outcome):
-            nodes[index].host.completePasswordJob(id: jobID, outcome: outcome)
+            enqueue(index, .passwordDone(id: jobID, outcome: outcome))
         default:
             preconditionFailure("not a node input")
         }
-        drain(index)
     }
 
-    /// Carries out every batch the node has, in Ready order: persist, send, reply, apply
-    /// (advance), then start password work. Checks the invariants after each batch.
-    func drain(_ index: Int) {
-        var batches = 0
-        while !hasViolation, nodes[index].isUp, nodes[index].host.hasReady {
-            batches += 1
-            precondition(batches <= Self.drainBatchesMax, "node \(index + 1) never runs out of work")
-            let batch = nodes[index].host.ready()
-            if batch.raft.isEmpty && batch.replies.isEmpty && batch.passwordJobs.isEmpty && batch.raft.softState == nil && batch.snapshotJob == nil {
-                fail("hasReady means work", "tracker \(index + 1) (\(nodes[index].host.raft.role)) said it had work and gave an empty batch")
-            }
-            observeSoftState(index, batch.raft.softState)
-            let raft = batch.raft
-            if nodes[index].tearsNextWrite && !raft.entries.isEmpty {
-                let kept = nodes[index].disk.crashTearing(hardState: raft.hardState, entries: raft.entries, using: &random)
-                trace.record(nowMicros, TraceCode.tornWrite.rawValue, nodes[index].id, UInt64(kept), UInt64(raft.entries.count), 0,
-                             "tracker \(index + 1) crashes while writing \(raft.entries.count) entries; \(kept) survive")
-                crash(index, isDiskAlreadyCrashed: true)
-                if options.isFaultInjectionOn && healedAtMicros == nil { scheduleRestart(index) }
-                return
-            }
-            if let snapshot = raft.snapshot {
-                guard saveSnapshot(snapshot, on: index, isInstalled: true) else { return }
-            }
-            try! nodes[index].disk.save(hardState: raft.hardState, entries: raft.entries, mustSync: raft.mustSync)
-            for message in raft.messages { sendRaft(message) }
-            for reply in batch.replies { sendReply(reply, from: index) }
-            for entry in raft.committedEntries { checkApplied(index, entry) }
-            for reply in nodes[index].host.advance() { sendReply(reply, from: index) }
-            for job in batch.passwordJobs { startPasswordJob(job, on: index) }
-            if let job = batch.snapshotJob { guard takeSnapshot(job, on: index) else { return } }
-            nodes[index].host.raft.checkInvariants()
-            checkCommitted(index)
+    /// Queues an input. Raft messages and requests beyond `inboxMax` are dropped like a full
+    /// socket buffer; control inputs (ticks, job results) never are.
+    func enqueue(_ index: Int, _ input: HostInput) {
+        switch input {
+        case .raft, .request:
+            guard nodes[index].inbox.count < Self.inboxMax else { return }
+        case .tick, .passwordDone, .snapshotWritten:
+            break
         }
+        nodes[index].inbox.append(input)
+        scheduleProcess(index)
     }
 
-    /// Serializes and stores a snapshot at once (the real tracker does this on a thread of its
-    /// own; here time does not pass while it runs). Returns false when a planted crash tore the
-    /// write and the node is down.
-    func takeSnapshot(_ job: SnapshotJob, on index: Int) -> Bool {
+    func scheduleProcess(_ index: Int) {
+        guard nodes[index].isUp, !nodes[index].isPaused, !nodes[index].isProcessScheduled else { return }
+        nodes[index].isProcessScheduled = true
+        let at = max(nowMicros, nodes[index].busyUntilMicros)
+        queue.schedule(.process(node: index, epoch: nodes[index].epoch), atMicros: at)
+    }
+
+    /// One window of tracker-node's event loop: every queued input (up to the seed's window
+    /// bound) handed to the executor, then its batches carried out. The window's syncs take
+    /// simulated time; inputs that arrive meanwhile wait for the next window.
+    func process(_ index: Int) {
+        nodes[index].isProcessScheduled = false
+        guard nodes[index].isUp, !nodes[index].isPaused, !hasViolation else { return }
+        let count = min(nodes[index].inbox.count, timing.windowInputsMax)
+        let inputs = Array(nodes[index].inbox.prefix(count))
+        nodes[index].inbox.removeFirst(count)
+        if inputs.count > 1 { coverage.add("window with several inputs") }
+        var executor = nodes[index].executor!
+        nodes[index].executor = nil // moved out, so the effects may touch the node's other state
+        var effects = SimEffects(sim: self, index: index)
+        var crashed = false
+        do {
+            for input in inputs { try executor.handle(input, effects: &effects) }
+            try executor.drain(effects: &effects)
+        } catch {
+            crashed = true
+        }
+        nodes[index].executor = executor
+        nodes[index].busyUntilMicros = nowMicros + effects.elapsedMicros
+        if crashed {
+            crash(index, isDiskAlreadyCrashed: true)
+            if options.isFaultInjectionOn && healedAtMicros == nil { scheduleRestart(index) }
+            return
+        }
+        executor.host.raft.checkInvariants()
+        checkCommitted(index)
+        if !nodes[index].inbox.isEmpty || executor.host.hasReady { scheduleProcess(index) }
+    }
+
+    /// A snapshot job finished serializing: its file is written (a planted crash may tear
+    /// it), then the result waits in the node's queue like any input.
+    func finishSnapshotJob(_ index: Int, _ job: SnapshotJob) {
         let snapshot = Snapshot(meta: job.meta, data: job.machine.snapshot())
-        guard saveSnapshot(snapshot, on: index, isInstalled: false) else { return false }
-        let through = nodes[index].host.snapshotTaken(snapshot)
-        try! nodes[index].disk.compact(through: through)
-        return true
+        if nodes[index].tearsNextSnapshot {
+            tearSnapshot(snapshot, on: index, verb: "takes")
+            return
+        }
+        nodes[index].disk.writeSnapshotFile(snapshot)
+        nodes[index].snapshotsTaken += 1
+        coverage.add("snapshot taken")
+        trace.record(nowMicros, TraceCode.snapshot.rawValue, nodes[index].id, snapshot.meta.index, snapshot.meta.term, 0,
+                     "tracker \(index + 1) takes a snapshot through \(snapshot.meta.index)")
+        enqueue(index, .snapshotWritten(snapshot))
     }
 
-    /// Makes a snapshot durable on node `index`'s disk, or, when a crash was planted for it,
-    /// crashes the node in the middle of the write. Returns whether the node is still up.
-    func saveSnapshot(_ snapshot: Snapshot, on index: Int, isInstalled: Bool) -> Bool {
-        let verb = isInstalled ? "installs" : "takes"
-        guard nodes[index].tearsNextSnapshot else {
-            try! nodes[index].disk.saveSnapshot(snapshot)
-            if isInstalled { nodes[index].snapshotsInstalled += 1 } else { nodes[index].snapshotsTaken += 1 }
-            trace.record(nowMicros, TraceCode.snapshot.rawValue, nodes[index].id, snapshot.meta.index, snapshot.meta.term, isInstalled ? 1 : 0,
-                         "tracker \(index + 1) \(verb) a snapshot through \(snapshot.meta.index)")
-            return true
-        }
-        let isKept = nodes[index].disk.crashDuringSnapshot(snapshot, isRenamed: nodes[index].isTornSnapshotRenamed, using: &random)
-        nodes[index].tornSnapshotIndex = snapshot.meta.index
-        trace.record(nowMicros, TraceCode.tornSnapshot.rawValue, nodes[index].id, snapshot.meta.index, isKept ? 1 : 0, isInstalled ? 1 : 0,
-                     "tracker \(index + 1) crashes while it \(verb) a snapshot through \(snapshot.meta.index); \(isKept ? "renamed" : "lost")")
+    /// Crashes node `index` in the middle of writing `snapshot`.
+    func tearSnapshot(_ snapshot: Snapshot, on index: Int, verb: String) {
+        tearSnapshotOnDisk(snapshot, on: index, verb: verb)
         crash(index, isDiskAlreadyCrashed: true)
         if options.isFaultInjectionOn && healedAtMicros == nil { scheduleRestart(index) }
-        return false
     }
 
-    func observeSoftState(_ index: Int, _ soft: SoftState?) {
+    /// The disk's part of a crash in the middle of writing `snapshot`.
+    func tearSnapshotOnDisk(_ snapshot: Snapshot, on index: Int, verb: String) {
+        let isKept = nodes[index].disk.crashDuringSnapshot(snapshot, isRenamed: nodes[index].isTornSnapshotRenamed, using: &random)
+        nodes[index].tornSnapshotIndex = snapshot.meta.index
+        trace.record(nowMicros, TraceCode.tornSnapshot.rawValue, nodes[index].id, snapshot.meta.index, isKept ? 1 : 0, 0,
+                     "tracker \(index + 1) crashes while it \(verb) a snapshot through \(snapshot.meta.index); \(isKept ? "renamed" : "lost")")
+    }
+
+    func observeSoftState(_ index: Int, _ soft: SoftState?, host: TrackerHost) {
         guard let soft, soft.role != nodes[index].lastRole else { return }
         nodes[index].lastRole = soft.role
         trace.record(nowMicros, TraceCode.role.rawValue, nodes[index].id, UInt64(soft.role.rawValue), soft.term, soft.leader,
                      "tracker \(index + 1) becomes \(soft.role) term=\(soft.term)")
         if soft.role == .leader {
-            checkNewLeader(index, term: soft.term)
+            checkNewLeader(index, term: soft.term, host: host)
             maybeScheduleCutOfNewLeader(index)
         }
-    }
-
-    /// Does the password work with the simulation's fake hash; it finishes 1-20 ms later.
-    func startPasswordJob(_ job: PasswordJob, on index: Int) {
-        let outcome: PasswordOutcome
-        switch job.work {
-        case let .hash(password):
-            let salt = (0..<8).map { _ in UInt8.random(in: 0...255, using: &random) }
-            outcome = .hashed(salt: salt, passwordHash: simPasswordHash(password, salt: salt))
-        case let .verify(password, salt, passwordHash):
-            let isMatch = simPasswordHash(password, salt: salt) == passwordHash
-            let token = (0..<16).map { _ in UInt8.random(in: 0...255, using: &random) }
-            outcome = .verified(isMatch: isMatch, newToken: isMatch ? token : [])
-        }
-        let delay = UInt64.random(in: 1_000...20_000, using: &random)
-        queue.schedule(.passwordDone(node: index, epoch: nodes[index].epoch, jobID: job.id, outcome: outcome), atMicros: nowMicros + delay)
     }
 
     /// Kills node `index`: its process state is gone, its disk keeps what a crash keeps.
     public func crash(_ index: Int, isDiskAlreadyCrashed: Bool = false) {
         guard nodes[index].isUp else { return }
         var lost = 0
-        if !isDiskAlreadyCrashed { lost = nodes[index].disk.crash(using: &random) }
+        if !isDiskAlreadyCrashed {
+            if nodes[index].disk.hasTruncatedSinceCrash { coverage.add("truncation before a crash") }
+            lost = nodes[index].disk.crash(using: &random)
+        }
+        if let executor = nodes[index].executor { coverage.absorb(host: executor.host.counters, executor: executor.counters) }
+        coverage.add("crash")
         nodes[index].isUp = false
         nodes[index].epoch += 1
         nodes[index].isPaused = false
         nodes[index].inbox.removeAll()
+        nodes[index].isProcessScheduled = false
         nodes[index].tearsNextWrite = false
         nodes[index].tearsNextSnapshot = false
         nodes[index].isTornSnapshotRenamed = nil
@@ -182,18 +200,33 @@ extension Simulation {
     /// replaced drive). `restart` brings it back with no log, no snapshot and term 0.
     public func wipe(_ index: Int) {
         crash(index)
-        nodes[index].disk = SimDisk(isVoteSyncSkipped: options.plantedBug == .skipVoteFsync)
+        nodes[index].disk = makeDisk()
         trace.record(nowMicros, TraceCode.wipe.rawValue, nodes[index].id, 0, 0, 0, "tracker \(index + 1) loses its disk")
     }
 
-    /// Starts a crashed node again from its disk.
+    /// Starts a crashed node again from its disk. A log that a crash left malformed (terms
+    /// going down) is a violation: `FileStorage` would hand it to Raft as it is.
     public func restart(_ index: Int) {
         guard !nodes[index].isUp else { return }
-        startHost(index)
         let persisted = try! nodes[index].disk.load()
+        if let broken = Self.termGoesDown(persisted.entries) {
+            fail("a restarted log is well formed", "tracker \(index + 1) restarts with the term going down at index \(broken)")
+            return
+        }
+        startHost(index)
+        coverage.add("restart")
         trace.record(nowMicros, TraceCode.restart.rawValue, nodes[index].id, persisted.hardState.term, UInt64(persisted.entries.count), 0,
                      "tracker \(index + 1) restarts term=\(persisted.hardState.term) entries=\(persisted.entries.count)")
-        drain(index)
+        scheduleProcess(index)
+    }
+
+    static func termGoesDown(_ entries: [Entry]) -> UInt64? {
+        var previous: UInt64 = 0
+        for entry in entries {
+            if entry.term < previous { return entry.index }
+            previous = entry.term
+        }
+        return nil
     }
 
     /// Freezes a node (a stalled disk or a stopped process): it neither ticks nor handles input.
@@ -209,9 +242,7 @@ extension Simulation {
         nodes[index].isPaused = false
         trace.record(nowMicros, TraceCode.resume.rawValue, nodes[index].id, UInt64(nodes[index].inbox.count), 0, 0,
                      "tracker \(index + 1) resumes with \(nodes[index].inbox.count) held inputs")
-        let held = nodes[index].inbox
-        nodes[index].inbox.removeAll()
-        for input in held where !hasViolation { deliverToNode(index, input) }
+        scheduleProcess(index)
     }
 
     /// Sets node `index`'s clock rate (1 is exact; 1.2 ticks 20% fast).

@@ -18,16 +18,25 @@ func simPasswordHash(_ password: String, salt: [UInt8]) -> [UInt8] {
 /// disk, with its own clock rate.
 struct SimNode {
     let id: NodeID
-    /// The running process; stale (and unused) while the node is down.
-    var host: TrackerHost
+    /// The running process: the production executor around the real host. Stale (and
+    /// unused) while the node is down; nil only while a window is being carried out.
+    var executor: HostExecutor?
+    /// The running process's host, read-only.
+    var host: TrackerHost { executor!.host }
     var isUp = true
     /// Replaced by an empty disk when the tracker is wiped.
     var disk: SimDisk
     /// Bumped at every crash, so events meant for the old process are dropped.
     var epoch = 0
     var isPaused = false
-    /// Inputs that arrived while paused, handled in order on resume.
-    var inbox: [EventKind] = []
+    /// Inputs waiting for the node's next window, in arrival order (tracker-node's input
+    /// queue): everything queued is handled in one window, then the batches are carried out.
+    var inbox: [HostInput] = []
+    /// Whether a `.process` event is scheduled.
+    var isProcessScheduled = false
+    /// Until when the node is busy carrying out its last window (its fsyncs take time);
+    /// inputs arriving meanwhile wait for the next window.
+    var busyUntilMicros: UInt64 = 0
     /// Real time between two of this node's ticks (10 ms scaled by its clock rate).
     var tickMicros: UInt64 = Simulation.tickMicros
     /// This node's own clock, in milliseconds; it keeps running across restarts.
@@ -88,6 +97,10 @@ public final class Simulation {
     var checker = ClusterChecker()
     var history = ClientHistory()
     let hostOptions: HostOptions
+    /// How long the trackers' own work takes in this run.
+    public let timing: HostTiming
+    /// How often each interesting path was taken (the sweep's coverage table).
+    public internal(set) var coverage = Coverage()
     /// Raft's `appendEntriesMax` on every tracker of this run.
     let appendEntriesMax: Int
     let peers: [NodeID]
@@ -115,14 +128,16 @@ public final class Simulation {
         for id in peers { hostOptions.addresses[id] = "10.0.0.\(id):7000" }
         hostOptions.snapshotThresholdEntries = options.snapshotThresholdEntries ?? [25, 100, 400, 10_000].randomElement(using: &random)!
         hostOptions.retainedEntries = hostOptions.snapshotThresholdEntries / 5
+        hostOptions.plantedBug = options.plantedBug.hostBug
         self.hostOptions = hostOptions
+        timing = options.hostTiming ?? (options.isFaultInjectionOn ? HostTiming.draw(using: &random) : HostTiming())
         let defaultAppendEntriesMax = Config(id: 1, peers: [1]).appendEntriesMax
         appendEntriesMax = options.appendEntriesMax
             ?? (options.isFaultInjectionOn ? [1, 4, defaultAppendEntriesMax, defaultAppendEntriesMax].randomElement(using: &random)! : defaultAppendEntriesMax)
         for id in peers {
-            let disk = SimDisk(isVoteSyncSkipped: options.plantedBug == .skipVoteFsync)
+            let disk = makeDisk()
             let host = Self.makeHost(id: id, peers: peers, disk: disk, options: hostOptions, appendEntriesMax: appendEntriesMax, seed: random.next())
-            nodes.append(SimNode(id: id, host: host, disk: disk))
+            nodes.append(SimNode(id: id, executor: HostExecutor(host: host), disk: disk))
         }
         for index in nodes.indices {
             // Stagger the clocks so ticks of different trackers do not all coincide.
@@ -162,7 +177,13 @@ public final class Simulation {
             if nodes[node].epoch == epoch { deliverToNode(node, kind) }
         case let .response(client, attempt, response): clientReceived(client, attempt: attempt, response)
         case let .clientWake(client, attempt): clientWoke(client, attempt: attempt)
+        case let .refused(client, attempt):
+            if clients[client].attempt == attempt, clients[client].current != nil { decide(client, .failed("connection refused")) }
         case let .clientTimeout(client, attempt): clientTimedOut(client, attempt: attempt)
+        case let .process(node, epoch):
+            if nodes[node].epoch == epoch { process(node) }
+        case let .snapshotJobDone(node, epoch, job):
+            if nodes[node].epoch == epoch, nodes[node].isUp { finishSnapshotJob(node, job) }
         case let .restart(node, epoch):
             if nodes[node].epoch == epoch, !nodes[node].isUp { restart(node) }
         case let .resume(node, epoch):

@@ -24,10 +24,18 @@ public enum TrackerClientError: Error, Equatable, Sendable, CustomStringConverti
 public final class TrackerClient: Sendable {
     /// Timing of calls.
     public struct Timing: Sendable {
+        /// The retry policy (shared with SimNet's clients): attempt timeout, call deadline.
+        public var policy = CallPolicy()
         /// How long one attempt waits for an answer.
-        public var attemptTimeoutMillis = 2_000
+        public var attemptTimeoutMillis: Int {
+            get { Int(policy.attemptTimeoutMillis) }
+            set { policy.attemptTimeoutMillis = UInt64(max(1, newValue)) }
+        }
         /// How long a call keeps trying before it gives up.
-        public var callDeadlineMillis = 15_000
+        public var callDeadlineMillis: Int {
+            get { Int(policy.callDeadlineMillis) }
+            set { policy.callDeadlineMillis = UInt64(max(1, newValue)) }
+        }
         /// Connection timeout.
         public var connectTimeoutMillis = 500
 
@@ -61,13 +69,20 @@ public final class TrackerClient: Sendable {
             isEqual: { ConstantTime.isEqual($0, $1) })
     }
 
+    /// Bytes of the session token a login chooses.
+    public static let sessionTokenBytes = 32
+
     /// Sends `operation` to the leader and returns its answer: a result, a login, or a refusal
     /// that retrying cannot fix. Redirects, "no leader", timeouts and lost connections are
-    /// retried (same sequence number) until the call's deadline.
+    /// retried (same sequence number) until the call's deadline. A login carries a new random
+    /// session token chosen here (`token` is ignored for it); every retry carries the same one,
+    /// so a login whose answer was lost after it committed is answered with that session.
     public func call(_ operation: ServiceOperation, token: [UInt8] = []) throws -> ClientResponse {
-        try state.withLock { state in
+        var requestToken = token
+        if case .login = operation { requestToken = try SecureRandom.bytes(count: Self.sessionTokenBytes) }
+        return try state.withLock { state in
             state.sequence += 1
-            let request = ClientRequest(clientID: clientID, sequence: state.sequence, token: token, operation: operation)
+            let request = ClientRequest(clientID: clientID, sequence: state.sequence, token: requestToken, operation: operation)
             return try send(request, state: &state)
         }
     }
@@ -107,33 +122,24 @@ public final class TrackerClient: Sendable {
         let deadline = monotonicMillis() + UInt64(timing.callDeadlineMillis)
         var lastProblem = "no attempt made"
         while monotonicMillis() < deadline {
-            let pause: UInt64
+            let outcome: AttemptOutcome
             do {
                 let connection = try currentConnection(&state)
                 let tag = state.nextTag
                 state.nextTag += 1
-                let response = try exchange(request, tag: tag, on: connection)
-                switch response {
-                case let .redirect(leader, _):
-                    lastProblem = "redirected to tracker \(leader)"
-                    pause = state.finder.redirected(to: leader)
-                case .noLeader:
-                    lastProblem = "no leader elected"
-                    pause = state.finder.failed()
-                case let .retryLater(reason):
-                    lastProblem = reason
-                    pause = max(state.finder.failed(), 20)
-                default:
-                    state.finder.succeeded()
-                    return response
-                }
+                outcome = .answered(try exchange(request, tag: tag, on: connection))
             } catch {
-                lastProblem = "\(error)"
                 state.connection?.close()
                 state.connection = nil
-                pause = state.finder.failed()
+                outcome = .failed("\(error)")
             }
-            if pause > 0 { usleep(UInt32(min(pause, 1_000) * 1_000)) }
+            switch timing.policy.decide(outcome, finder: &state.finder) {
+            case let .done(response):
+                return response
+            case let .retry(pause, problem):
+                lastProblem = problem
+                if pause > 0 { usleep(UInt32(min(pause, 1_000) * 1_000)) }
+            }
         }
         throw TrackerClientError.unavailable(lastProblem)
     }

@@ -35,14 +35,14 @@ final class PasswordWorker: Sendable {
             case let .verify(password, salt, passwordHash):
                 let isMatch = try PasswordHash.verify(password: password, salt: salt, iterations: PasswordHash.iterationCount,
                                                       expected: passwordHash)
-                return .verified(isMatch: isMatch, newToken: isMatch ? try SecureRandom.bytes(count: 32) : [])
+                return .verified(isMatch: isMatch)
             }
         } catch {
             Log.error("password work failed", ["error": "\(error)"])
             // An empty salt is refused by the state machine, and an empty token by the host:
             // the client gets an error, and nothing wrong is stored.
             if case .hash = work { return .hashed(salt: [], passwordHash: []) }
-            return .verified(isMatch: false, newToken: [])
+            return .verified(isMatch: false)
         }
     }
 }

@@ -80,3 +80,54 @@ public struct LeaderFinder: Sendable {
         return ceiling / 2 + UInt64.random(in: 0...(ceiling / 2), using: &random)
     }
 }
+
+/// What became of one attempt of a call.
+public enum AttemptOutcome: Sendable {
+    /// A tracker answered.
+    case answered(ClientResponse)
+    /// No answer: the attempt timed out, the connection failed or was refused.
+    case failed(String)
+}
+
+/// What a caller does next.
+public enum CallDecision: Equatable, Sendable {
+    /// The call is over with this answer (a result, a login, a refusal retrying cannot fix).
+    case done(ClientResponse)
+    /// Try again, with the same request, after this pause; `problem` says why.
+    case retry(afterMillis: UInt64, problem: String)
+}
+
+/// The one retry policy of a call to the cluster, shared by the real client and SimNet's
+/// clients: every attempt carries the same request (same client id, sequence and, for a login,
+/// the same token), so a retry after a failover is applied at most once.
+public struct CallPolicy: Sendable {
+    /// How long one attempt waits for an answer before it counts as failed.
+    public var attemptTimeoutMillis: UInt64 = 2_000
+    /// How long a call keeps trying before it gives up (its outcome is then unknown).
+    public var callDeadlineMillis: UInt64 = 15_000
+    /// The shortest pause after "retry later".
+    public var retryLaterMinMillis: UInt64 = 20
+
+    /// The default policy.
+    public init() {}
+
+    /// Decides what follows an attempt, moving `finder` to the tracker to try next.
+    public func decide(_ outcome: AttemptOutcome, finder: inout LeaderFinder) -> CallDecision {
+        switch outcome {
+        case let .failed(problem):
+            return .retry(afterMillis: finder.failed(), problem: problem)
+        case let .answered(response):
+            switch response {
+            case let .redirect(leader, _):
+                return .retry(afterMillis: finder.redirected(to: leader), problem: "redirected to tracker \(leader)")
+            case .noLeader:
+                return .retry(afterMillis: finder.failed(), problem: "no leader elected")
+            case let .retryLater(reason):
+                return .retry(afterMillis: max(finder.failed(), retryLaterMinMillis), problem: reason)
+            case .result, .loggedIn, .rejected, .status:
+                finder.succeeded()
+                return .done(response)
+            }
+        }
+    }
+}

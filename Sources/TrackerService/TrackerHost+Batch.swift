@@ -29,8 +29,12 @@ extension TrackerHost {
         guard let (rd, isFromRaft) = batchInFlight else { preconditionFailure("advance() without ready()") }
         batchInFlight = nil
         if let snapshot = rd.snapshot {
-            guard let restored = receivedMachine else { preconditionFailure("installed snapshot was not restored") }
-            machine = restored
+            // `receive` keeps only the state of the snapshot Raft accepted, so the two agree.
+            guard let received = receivedMachine,
+                  received.meta == snapshot.meta || options.plantedBug == .installAnySnapshot else {
+                preconditionFailure("installed snapshot \(snapshot.meta) was not the one restored")
+            }
+            machine = received.machine
             receivedMachine = nil
             latestSnapshot = snapshot
             // Proposals whose entries the snapshot covers are never applied one by one here:
@@ -85,8 +89,9 @@ extension TrackerHost {
         }
     }
 
-    /// A login applied: the token is good only if its session is the one now open (a retried
-    /// login may have been answered from the exactly-once cache, with an older token).
+    /// A login applied. The client chose the token, and a retry carries the same one, so a
+    /// result answered from the exactly-once cache (an earlier attempt committed) names the
+    /// same session. If that session has ended meanwhile, the login is over: "not logged in".
     mutating func answerLogin(token: [UInt8], result: TrackerResult, target: ReplyTarget) {
         guard case .ok = result else {
             reply(target, .result(result))
@@ -95,7 +100,7 @@ extension TrackerHost {
         if case let .ok(.session(session)) = machine.query(.session(tokenHash: hashToken(token))) {
             reply(target, .loggedIn(token: token, session: session))
         } else {
-            reply(target, .retryLater(reason: "login was completed by an earlier attempt; log in again"))
+            reply(target, .result(.failure(.notLoggedIn)))
         }
     }
 
@@ -112,15 +117,24 @@ extension TrackerHost {
             case let .query(query, target):
                 reply(target, .result(machine.query(query)))
             case let .login(request, target):
+                loginReadCount -= 1
                 continueLogin(request, target: target)
             }
         }
         confirmedReads = waiting
     }
 
-    /// The credentials are read (linearizably): check the password off the Raft path.
+    /// The credentials are read (linearizably): check the password off the Raft path. A retry
+    /// of a login that already committed (its answer was lost) finds the session its token
+    /// opened and is answered at once, without hashing the password again.
     mutating func continueLogin(_ request: ClientRequest, target: ReplyTarget) {
-        guard case let .login(userID, password, _) = request.operation else { return }
+        guard case let .login(userID, password, peerAddress) = request.operation else { return }
+        if case let .ok(.session(session)) = machine.query(.session(tokenHash: hashToken(request.token))),
+           session.userID == userID, session.peerAddress == peerAddress {
+            counters.loginsAnsweredFromSession += 1
+            reply(target, .loggedIn(token: request.token, session: session))
+            return
+        }
         switch machine.query(.credentials(userID: userID)) {
         case let .ok(.credentials(salt, passwordHash)):
             startJob(.verify(password: password, salt: salt, passwordHash: passwordHash), pending: .login(request, target))
@@ -142,7 +156,11 @@ extension TrackerHost {
 
     mutating func answerNotLeader(_ read: PendingRead) {
         switch read {
-        case let .query(_, target), let .login(_, target): reply(target, notLeaderResponse)
+        case let .query(_, target):
+            reply(target, notLeaderResponse)
+        case let .login(_, target):
+            loginReadCount -= 1
+            reply(target, notLeaderResponse)
         }
     }
 }

@@ -19,14 +19,25 @@ extension TrackerHost {
         reply(target, .rejected(reason: "operation not allowed from a client"))
     }
 
-    /// The hash of the request's session token; answers "not logged in" and returns nil when
-    /// the request carries none.
+    /// The hash of the request's session token, once the session is known to exist; answers
+    /// and returns nil otherwise, so nothing without a session reaches the log. "Not logged
+    /// in" is said only by a leader that has committed in its term and applied everything it
+    /// committed (it then knows every session a client was told about); before that, "retry
+    /// later".
     mutating func sessionHash(_ request: ClientRequest, _ target: ReplyTarget) -> TokenHash? {
-        guard !request.token.isEmpty else {
+        guard !request.token.isEmpty, request.token.count <= ServiceCodec.tokenBytesMax else {
             reply(target, .result(.failure(.notLoggedIn)))
             return nil
         }
-        return hashToken(request.token)
+        let hash = hashToken(request.token)
+        if case .ok = machine.query(.session(tokenHash: hash)) { return hash }
+        guard raft.hasCommittedInTerm, raft.appliedIndex == raft.commitIndex else {
+            reply(target, .retryLater(reason: "the new leader is catching up"))
+            return nil
+        }
+        counters.refusedUnknownSession += 1
+        reply(target, .result(.failure(.notLoggedIn)))
+        return nil
     }
 
     mutating func startJob(_ work: PasswordJob.Work, pending: PendingJob) {
@@ -50,6 +61,7 @@ extension TrackerHost {
         do throws(ProposalError) {
             try raft.readIndex(requestID: id)
             pendingReads[id] = pending
+            if case .login = pending { loginReadCount += 1 }
         } catch {
             switch pending {
             case let .query(_, target), let .login(_, target): reply(target, response(for: error))

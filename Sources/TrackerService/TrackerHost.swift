@@ -25,8 +25,7 @@ public struct PasswordJob: Sendable {
     public enum Work: Sendable {
         /// Make a random salt and the slow hash of the password (create_user).
         case hash(password: String)
-        /// Check the password against a stored salt and hash; on a match also make a random
-        /// session token (login).
+        /// Check the password against a stored salt and hash (login).
         case verify(password: String, salt: [UInt8], passwordHash: [UInt8])
     }
 
@@ -38,8 +37,8 @@ public struct PasswordJob: Sendable {
 public enum PasswordOutcome: Sendable {
     /// For `.hash`: the salt and hash to store.
     case hashed(salt: [UInt8], passwordHash: [UInt8])
-    /// For `.verify`: whether the password matched and, if so, a new random token.
-    case verified(isMatch: Bool, newToken: [UInt8])
+    /// For `.verify`: whether the password matched.
+    case verified(isMatch: Bool)
 }
 
 /// Settings of a tracker host.
@@ -48,8 +47,17 @@ public struct HostOptions: Sendable {
     public var tickMillis: UInt64 = 10
     /// How often a leader looks for sessions whose lease ran out.
     public var expiryCheckMillis: UInt64 = 1_000
-    /// Requests waiting for a commit, a read round or password work, at most.
+    /// Requests waiting for a commit or a read round, at most (password work has its own bound).
     public var pendingRequestsMax = 10_000
+    /// `create_user` and `login` requests in progress (reading credentials, hashing, waiting for
+    /// the session's commit), at most: a flood of them never takes admission from keepalives,
+    /// commands and reads.
+    public var passwordRequestsMax = 512
+    /// Shortest session token a login may carry (the client chooses it: a retry of the same
+    /// login carries the same token, so an answer lost after the commit can be repeated).
+    public var loginTokenBytesMin = 16
+    /// A bug planted on purpose for the simulator's checkers; tracker-node never sets one.
+    public var plantedBug: HostPlantedBug?
     /// The state machine's limits; equal on every tracker.
     public var limits: Limits = .standard
     /// Each tracker's client address, for redirects.
@@ -67,9 +75,18 @@ public struct HostOptions: Sendable {
     public init() {}
 }
 
-/// One batch of work for the shell, in order: persist `raft.hardState` and `raft.entries`
-/// (fsync when `raft.mustSync`), send `raft.messages`, send `replies`, start `passwordJobs`;
-/// then call `advance()`, which applies what committed and returns more replies.
+/// Bugs the simulator plants on purpose, to prove its checkers catch them.
+public enum HostPlantedBug: String, Sendable, CaseIterable {
+    /// Reads are answered from the applied state at once, without ReadIndex.
+    case staleRead = "stale-read"
+    /// A received snapshot's state is installed even when Raft dropped that snapshot as stale.
+    case installAnySnapshot = "install-any-snapshot"
+    /// A vote (or any change of term) is sent before it is durable.
+    case persistAfterSendVote = "persist-after-send-vote"
+}
+
+/// One batch of work. `HostExecutor` is the one place that knows how to carry it out (which
+/// messages may leave before the batch is durable, when replies go, when to advance).
 public struct HostBatch: Sendable {
     public var raft: Ready
     public var replies: [Reply]
@@ -123,8 +140,12 @@ public struct TrackerHost: Sendable {
     /// Bytes of entries applied since the newest snapshot.
     var appliedBytesSinceSnapshot = 0
     var snapshotJobOut: SnapshotJob?
-    /// The state restored from a snapshot the leader sent, until its Ready is carried out.
-    var receivedMachine: TrackerStateMachine?
+    /// The state restored from the snapshot Raft accepted, until its Ready is carried out.
+    var receivedMachine: (meta: SnapshotMeta, machine: TrackerStateMachine)?
+    /// Logins waiting for their credentials read (in `pendingReads` or `confirmedReads`).
+    var loginReadCount = 0
+    /// What happened, for the simulator's coverage report and the shell's logs.
+    public internal(set) var counters = HostCounters()
 
     enum WriteKind: Sendable {
         case plain
@@ -148,6 +169,24 @@ public struct TrackerHost: Sendable {
         case login(ClientRequest, ReplyTarget)
     }
 
+    /// Events worth counting: the rare paths the simulator must show it exercised.
+    public struct HostCounters: Equatable, Sendable {
+        /// InstallSnapshot messages whose state did not restore (dropped before the core).
+        public var snapshotsUnrestorable = 0
+        /// InstallSnapshot messages Raft did not accept (stale, or behind the commit index).
+        public var snapshotsDroppedByRaft = 0
+        /// Snapshots from the leader installed while a local snapshot job was running.
+        public var snapshotsInstalledDuringJob = 0
+        /// Local snapshot jobs that finished after a newer snapshot was installed (ignored).
+        public var staleSnapshotJobs = 0
+        /// Retried logins answered from the session their first attempt opened.
+        public var loginsAnsweredFromSession = 0
+        /// Session-bound requests refused before reaching the log (unknown token).
+        public var refusedUnknownSession = 0
+        /// Password requests refused because their own admission was full.
+        public var refusedPasswordAdmission = 0
+    }
+
     /// Starts a host from stored Raft state; `hashToken` turns a session token into the hash
     /// the log keeps (SHA-256 in tracker-node).
     public init(raftConfig: Config, persisted: PersistedState, options: HostOptions,
@@ -164,7 +203,10 @@ public struct TrackerHost: Sendable {
         self.hashToken = hashToken
     }
 
-    var pendingCount: Int { pendingWrites.count + pendingReads.count + confirmedReads.count + pendingJobs.count }
+    /// Requests counted against `pendingRequestsMax`: writes and reads, but not password work.
+    var pendingCount: Int { pendingWrites.count + pendingReads.count + confirmedReads.count - loginReadCount }
+    /// Requests counted against `passwordRequestsMax`: logins reading credentials, and jobs.
+    var passwordRequestCount: Int { loginReadCount + pendingJobs.count }
 
     // MARK: - Inputs
 
@@ -191,24 +233,48 @@ public struct TrackerHost: Sendable {
     /// Hands a Raft message from another tracker to the core. A snapshot whose bytes do not
     /// restore is dropped here (the leader sends it again), so the core never installs it.
     /// A shell may restore the snapshot's state itself, off the event loop, and pass it in.
+    /// The restored state is kept only when Raft accepted exactly this snapshot: a stale one
+    /// (an old leader's, or one behind the commit index) never replaces the state.
     public mutating func receive(_ message: Message, restoredMachine: TrackerStateMachine? = nil) {
-        if message.kind == .installSnapshot, let snapshot = message.snapshot, snapshot.meta.index > raft.commitIndex {
-            guard let restored = restoredMachine ?? (try? TrackerStateMachine.restore(snapshot.data, limits: options.limits)) else { return }
-            receivedMachine = restored
+        guard message.kind == .installSnapshot, let snapshot = message.snapshot else {
+            raft.step(message)
+            return
         }
+        guard snapshot.meta.index > raft.commitIndex else {
+            raft.step(message) // only moves the commit index, or answers a stale leader
+            counters.snapshotsDroppedByRaft += 1
+            return
+        }
+        guard let restored = restoredMachine ?? (try? TrackerStateMachine.restore(snapshot.data, limits: options.limits)) else {
+            counters.snapshotsUnrestorable += 1
+            return
+        }
+        if options.plantedBug == .installAnySnapshot { receivedMachine = (snapshot.meta, restored) }
         raft.step(message)
+        guard raft.pendingSnapshotMeta == snapshot.meta else {
+            counters.snapshotsDroppedByRaft += 1
+            return
+        }
+        receivedMachine = (snapshot.meta, restored)
+        if isSnapshotInProgress { counters.snapshotsInstalledDuringJob += 1 }
     }
 
     /// The shell made the job's snapshot durable. Returns the index through which the shell
-    /// may delete stored log entries.
-    public mutating func snapshotTaken(_ snapshot: Snapshot) -> UInt64 {
+    /// may delete stored log entries, or nil when a newer snapshot was installed while the job
+    /// ran (the job's snapshot is then stale: nothing changes).
+    public mutating func snapshotTaken(_ snapshot: Snapshot) -> UInt64? {
         isSnapshotInProgress = false
-        if snapshot.meta.index > (latestSnapshot?.meta.index ?? 0) {
+        let meta = snapshot.meta
+        guard meta.index > (raft.snapshotMeta?.index ?? 0), meta.index <= raft.appliedIndex, raft.term(at: meta.index) == meta.term else {
+            counters.staleSnapshotJobs += 1
+            return nil
+        }
+        if meta.index > (latestSnapshot?.meta.index ?? 0) {
             latestSnapshot = snapshot
             appliedBytesSinceSnapshot = 0
         }
-        raft.compact(through: snapshot.meta, retainedEntries: options.retainedEntries)
-        return snapshot.meta.index > options.retainedEntries ? snapshot.meta.index - options.retainedEntries : 0
+        raft.compact(through: meta, retainedEntries: options.retainedEntries)
+        return meta.index > options.retainedEntries ? meta.index - options.retainedEntries : 0
     }
 
     /// The shell could not make the job's snapshot durable; a later batch asks again.
@@ -226,8 +292,32 @@ public struct TrackerHost: Sendable {
             reply(target, notLeaderResponse)
             return
         }
-        guard pendingCount < options.pendingRequestsMax else {
-            reply(target, .retryLater(reason: "too many requests in progress"))
+        switch request.operation {
+        case .createUser, .login:
+            submitPasswordRequest(request, replyTo: target)
+        case let .command(command):
+            guard command.bound(to: unboundTokenHash, nowMillis: 0) != nil else { return reject(target) }
+            guard admitsRequest(target), let hash = sessionHash(request, target),
+                  let bound = command.bound(to: hash, nowMillis: nowMillis) else { return }
+            propose(CommandEnvelope(clientID: request.clientID, sequence: request.sequence, command: bound), kind: .plain, target: target)
+        case let .query(query):
+            guard query.bound(to: unboundTokenHash) != nil else { return reject(target) }
+            guard admitsRequest(target), let hash = sessionHash(request, target), let bound = query.bound(to: hash) else { return }
+            if options.plantedBug == .staleRead {
+                reply(target, .result(machine.query(bound)))
+                return
+            }
+            startRead(bound, pending: .query(bound, target))
+        case .clusterStatus:
+            break
+        }
+    }
+
+    /// `create_user` and `login`: slow password work under an admission of their own.
+    mutating func submitPasswordRequest(_ request: ClientRequest, replyTo target: ReplyTarget) {
+        guard passwordRequestCount < options.passwordRequestsMax else {
+            counters.refusedPasswordAdmission += 1
+            reply(target, .retryLater(reason: "too many logins and new users in progress"))
             return
         }
         switch request.operation {
@@ -238,18 +328,23 @@ public struct TrackerHost: Sendable {
             }
             startJob(.hash(password: password), pending: .createUser(request, target))
         case let .login(userID, _, _):
+            guard request.token.count >= options.loginTokenBytesMin else {
+                reply(target, .rejected(reason: "a login must carry a new session token of at least \(options.loginTokenBytesMin) bytes"))
+                return
+            }
             startRead(.credentials(userID: userID), pending: .login(request, target))
-        case let .command(command):
-            guard let hash = sessionHash(request, target) else { return }
-            guard let bound = command.bound(to: hash, nowMillis: nowMillis) else { return reject(target) }
-            propose(CommandEnvelope(clientID: request.clientID, sequence: request.sequence, command: bound), kind: .plain, target: target)
-        case let .query(query):
-            guard let hash = sessionHash(request, target) else { return }
-            guard let bound = query.bound(to: hash) else { return reject(target) }
-            startRead(bound, pending: .query(bound, target))
-        case .clusterStatus:
+        default:
             break
         }
+    }
+
+    /// Whether a command or read may start; answers "retry later" when too many are pending.
+    mutating func admitsRequest(_ target: ReplyTarget) -> Bool {
+        guard pendingCount < options.pendingRequestsMax else {
+            reply(target, .retryLater(reason: "too many requests in progress"))
+            return false
+        }
+        return true
     }
 
     /// Hands back the outcome of a `PasswordJob`.
@@ -264,16 +359,16 @@ public struct TrackerHost: Sendable {
             guard case let .createUser(userID, _) = request.operation else { return }
             let command = TrackerCommand.createUser(userID: userID, salt: salt, passwordHash: passwordHash)
             propose(CommandEnvelope(clientID: request.clientID, sequence: request.sequence, command: command), kind: .plain, target: target)
-        case let (.login(request, target), .verified(isMatch, newToken)):
+        case let (.login(request, target), .verified(isMatch)):
             guard case let .login(userID, _, peerAddress) = request.operation else { return }
             guard isMatch else {
                 reply(target, .rejected(reason: "wrong user id or password"))
                 return
             }
-            let command = TrackerCommand.openSession(userID: userID, tokenHash: hashToken(newToken),
+            let command = TrackerCommand.openSession(userID: userID, tokenHash: hashToken(request.token),
                                                      peerAddress: peerAddress, nowMillis: nowMillis)
             propose(CommandEnvelope(clientID: request.clientID, sequence: request.sequence, command: command),
-                    kind: .login(token: newToken), target: target)
+                    kind: .login(token: request.token), target: target)
         case let (.createUser(_, target), _), let (.login(_, target), _):
             reply(target, .retryLater(reason: "internal password error"))
         }

@@ -32,6 +32,9 @@ struct FailoverScenarioTests {
         let sim = makeScenario(seed: 12)
         let old = try #require(sim.runUntilLeader(maxMillis: 2_000))
         sim.run(untilMillis: 3_000)
+        // Cut it off the moment it holds an entry it has not committed yet.
+        let holdsUncommitted = sim.runUntil(maxMillis: 5_000) { $0.host(old).raft.lastIndex > $0.host(old).raft.commitIndex }
+        try #require(holdsUncommitted)
         let oldTerm = sim.host(old).raft.term
         let commitAtCut = sim.host(old).raft.commitIndex
         sim.isolate(old)
@@ -70,8 +73,9 @@ struct FailoverScenarioTests {
             let leader = try #require(sim.runUntilLeader(maxMillis: 1_000))
             leaders.append(leader)
             let before = sim.writesAcked
-            // Clients still waiting on the crashed leader need one attempt timeout (1 s) to move on.
-            sim.run(untilMillis: sim.nowMillis + 1_500)
+            // Clients still waiting on the crashed leader need one attempt timeout (the
+            // production policy's 2 s) to move on.
+            sim.run(untilMillis: sim.nowMillis + CallPolicy().attemptTimeoutMillis + 500)
             #expect(sim.writesAcked > before, "leader \(leader + 1) served writes")
             sim.crash(leader)
             sim.run(untilMillis: sim.nowMillis + 300)

@@ -13,16 +13,35 @@ func fakeHash(_ password: String, salt: [UInt8]) -> [UInt8] {
 /// Test-only token hash: pads the token so it meets the state machine's minimum length.
 let fakeTokenHash: @Sendable ([UInt8]) -> TokenHash = { token in TokenHash(token + [UInt8](repeating: 0xA5, count: 16)) }
 
-/// Three tracker hosts wired together synchronously, carrying out batches in order, with
-/// password jobs done at once. Replies are collected per connection.
+/// The effects of one test tracker: a `MemoryStorage`, and outboxes the cluster empties.
+struct MemoryEffects: HostEffects {
+    let storage: MemoryStorage
+    var messages: [Message] = []
+    var replies: [Reply] = []
+    var passwordJobs: [PasswordJob] = []
+    var snapshotJobs: [SnapshotJob] = []
+
+    mutating func persistSnapshot(_ snapshot: Snapshot) throws { try storage.saveSnapshot(snapshot) }
+    mutating func persist(hardState: HardState?, entries: [Entry], mustSync: Bool) throws {
+        try storage.save(hardState: hardState, entries: entries, mustSync: mustSync)
+    }
+    mutating func send(_ messages: [Message]) { self.messages.append(contentsOf: messages) }
+    mutating func reply(_ replies: [Reply]) { self.replies.append(contentsOf: replies) }
+    mutating func startPasswordJobs(_ jobs: [PasswordJob]) { passwordJobs.append(contentsOf: jobs) }
+    mutating func startSnapshotJob(_ job: SnapshotJob) { snapshotJobs.append(job) }
+    mutating func compactLog(through index: UInt64) throws { try storage.compact(through: index) }
+}
+
+/// Three trackers, each the production `HostExecutor` over a `MemoryStorage`, wired together
+/// synchronously; password and snapshot jobs are done at once and handed back as inputs.
+/// Replies are collected per connection.
 struct HostCluster {
-    var hosts: [NodeID: TrackerHost] = [:]
-    var storages: [NodeID: MemoryStorage] = [:]
+    var executors: [NodeID: HostExecutor] = [:]
+    var effects: [NodeID: MemoryEffects] = [:]
     var messages: [Message] = []
     var replies: [ReplyTarget: ClientResponse] = [:]
     var isolated: Set<NodeID> = []
     var now: UInt64 = 1_000
-    var tokenCounter: UInt8 = 0
     var snapshotsTaken = 0
     var passwordJobCount = 0
 
@@ -35,13 +54,22 @@ struct HostCluster {
         for id in ids {
             var config = Config(id: id, peers: ids)
             config.randomSeed = id
-            hosts[id] = try! TrackerHost(raftConfig: config, persisted: PersistedState(), options: options, hashToken: fakeTokenHash)
-            storages[id] = MemoryStorage()
+            let host = try! TrackerHost(raftConfig: config, persisted: PersistedState(), options: options, hashToken: fakeTokenHash)
+            executors[id] = HostExecutor(host: host)
+            effects[id] = MemoryEffects(storage: MemoryStorage())
         }
     }
 
-    var ids: [NodeID] { hosts.keys.sorted() }
-    var leader: NodeID? { ids.first { hosts[$0]!.raft.role == .leader } }
+    var ids: [NodeID] { executors.keys.sorted() }
+    /// Each tracker's host, read-only.
+    var hosts: [NodeID: TrackerHost] { executors.mapValues(\.host) }
+    var storages: [NodeID: MemoryStorage] { effects.mapValues(\.storage) }
+    var leader: NodeID? { ids.first { executors[$0]!.host.raft.role == .leader } }
+
+    /// Hands `input` to tracker `id`.
+    mutating func give(_ input: HostInput, to id: NodeID) {
+        try! executors[id]!.handle(input, effects: &effects[id]!)
+    }
 
     mutating func settle() {
         var rounds = 0
@@ -50,29 +78,35 @@ struct HostCluster {
             rounds += 1
             precondition(rounds < 10_000, "cluster did not settle")
             moved = false
-            for id in ids where hosts[id]!.hasReady {
+            for id in ids where executors[id]!.host.hasReady {
                 moved = true
-                let batch = hosts[id]!.ready()
-                if let snapshot = batch.raft.snapshot { try! storages[id]!.saveSnapshot(snapshot) }
-                try! storages[id]!.save(hardState: batch.raft.hardState, entries: batch.raft.entries, mustSync: batch.raft.mustSync)
-                messages.append(contentsOf: batch.raft.messages.filter { !isolated.contains($0.from) && !isolated.contains($0.to) })
-                collect(batch.replies)
-                for job in batch.passwordJobs { doJob(job, on: id) }
-                collect(hosts[id]!.advance())
-                if let job = batch.snapshotJob {
-                    let snapshot = Snapshot(meta: job.meta, data: job.machine.snapshot())
-                    try! storages[id]!.saveSnapshot(snapshot)
-                    let through = hosts[id]!.snapshotTaken(snapshot)
-                    try! storages[id]!.compact(through: through)
-                    snapshotsTaken += 1
-                }
+                try! executors[id]!.drain(effects: &effects[id]!)
+                takeOutboxes(of: id)
             }
             let inFlight = messages
             messages.removeAll()
             for m in inFlight {
                 moved = true
-                hosts[m.to]!.receive(m)
+                give(.raft(m, restored: nil), to: m.to)
             }
+        }
+    }
+
+    /// Moves what tracker `id` sent into the network and does its jobs at once.
+    mutating func takeOutboxes(of id: NodeID) {
+        let out = effects[id]!
+        effects[id]!.messages.removeAll()
+        effects[id]!.replies.removeAll()
+        effects[id]!.passwordJobs.removeAll()
+        effects[id]!.snapshotJobs.removeAll()
+        messages.append(contentsOf: out.messages.filter { !isolated.contains($0.from) && !isolated.contains($0.to) })
+        collect(out.replies)
+        for job in out.passwordJobs { doJob(job, on: id) }
+        for job in out.snapshotJobs {
+            let snapshot = Snapshot(meta: job.meta, data: job.machine.snapshot())
+            try! effects[id]!.storage.saveSnapshot(snapshot)
+            give(.snapshotWritten(snapshot), to: id)
+            snapshotsTaken += 1
         }
     }
 
@@ -84,11 +118,9 @@ struct HostCluster {
         passwordJobCount += 1
         switch job.work {
         case let .hash(password):
-            hosts[id]!.completePasswordJob(id: job.id, outcome: .hashed(salt: [1, 2, 3, 4, 5, 6, 7, 8], passwordHash: fakeHash(password, salt: [1, 2, 3, 4, 5, 6, 7, 8])))
+            give(.passwordDone(id: job.id, outcome: .hashed(salt: [1, 2, 3, 4, 5, 6, 7, 8], passwordHash: fakeHash(password, salt: [1, 2, 3, 4, 5, 6, 7, 8]))), to: id)
         case let .verify(password, salt, hash):
-            tokenCounter += 1
-            let isMatch = fakeHash(password, salt: salt) == hash
-            hosts[id]!.completePasswordJob(id: job.id, outcome: .verified(isMatch: isMatch, newToken: [UInt8](repeating: tokenCounter, count: 16)))
+            give(.passwordDone(id: job.id, outcome: .verified(isMatch: fakeHash(password, salt: salt) == hash)), to: id)
         }
     }
 
@@ -96,7 +128,7 @@ struct HostCluster {
     mutating func tick(_ count: Int) {
         for _ in 0..<count {
             now += 10
-            for id in ids { hosts[id]!.tick(nowMillis: now) }
+            for id in ids { give(.tick(nowMillis: now), to: id) }
             settle()
         }
     }
@@ -108,16 +140,27 @@ struct HostCluster {
 
     /// Restarts host `id` from its storage (a crash: volatile state lost).
     mutating func restart(_ id: NodeID) throws {
-        let old = hosts[id]!
-        hosts[id] = try TrackerHost(raftConfig: old.raft.config, persisted: try storages[id]!.load(), options: old.options, hashToken: fakeTokenHash)
+        let old = executors[id]!.host
+        let host = try TrackerHost(raftConfig: old.raft.config, persisted: try effects[id]!.storage.load(), options: old.options, hashToken: fakeTokenHash)
+        executors[id] = HostExecutor(host: host)
         messages.removeAll { $0.to == id || $0.from == id }
     }
 
-    /// Sends a request to tracker `id` and returns its answer once the cluster settles.
+    /// Hands a request to tracker `id` without settling.
+    mutating func submit(_ request: ClientRequest, to id: NodeID, replyTo target: ReplyTarget) {
+        give(.request(request, target), to: id)
+    }
+
+    /// Sends a request to tracker `id` and returns its answer once the cluster settles. A login
+    /// without a token gets one (the client chooses its session's token).
     mutating func send(_ request: ClientRequest, to id: NodeID, connection: UInt64 = 1) -> ClientResponse? {
+        var request = request
+        if case .login = request.operation, request.token.isEmpty {
+            request.token = (0..<16).map { UInt8(truncatingIfNeeded: Int(request.clientID) &* 31 &+ Int(request.sequence) &* 7 &+ $0) }
+        }
         let target = ReplyTarget(connection: connection, tag: request.sequence)
         replies[target] = nil
-        hosts[id]!.submit(request, replyTo: target)
+        submit(request, to: id, replyTo: target)
         settle()
         return replies[target]
     }
