@@ -19,7 +19,7 @@ extension Download {
         defer { tracker.close() }
         var info = try fetchInfo(tracker)
         let metadata = info.metadata
-        let (file, isResumed) = try openPartFile(sizeBytes: metadata.sizeBytes)
+        let (file, isResumed) = try PartFile.open(tempPath, sizeBytes: metadata.sizeBytes)
         let have = isResumed
             ? FileHashing.verifiedPieces(in: file, pieceHashes: metadata.pieceHashes, sizeBytes: metadata.sizeBytes)
             : Array(repeating: false, count: metadata.pieceCount)
@@ -138,11 +138,11 @@ extension Download {
 
     private func finish(_ context: Context, digest: [UInt8], tracker: TrackerClient) throws {
         guard digest == context.metadata.fileHash else {
-            if let facts = try? context.file.facts() { removeTemporaryName(ifItNames: facts) }
+            if let facts = try? context.file.facts() { PartFile.removeName(tempPath, ifItNames: facts) }
             throw DownloadFailure("whole-file SHA-1 does not match; temporary file removed")
         }
         try context.file.sync()
-        try linkIntoPlace(context.file)
+        try PartFile.linkIntoPlace(context.file, temporaryPath: tempPath, finalPath: finalPath)
         let share = Share(groupID: groupID, fileName: fileName, path: finalPath, sizeBytes: context.metadata.sizeBytes,
                           pieces: PieceBitfield.complete(pieceCount: context.metadata.pieceCount))
         environment.registry.add(share)

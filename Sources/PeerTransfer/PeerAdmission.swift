@@ -46,6 +46,9 @@ public struct PeerAdmission: Sendable {
         /// Time from accept to authentication.
         public var deadlineMillis = UInt64(TransferLimits.authenticationDeadlineMillis)
 
+        /// The standard bounds (change fields to try smaller ones).
+        public init() {}
+
         /// The standard bounds.
         public static let standard = Bounds()
     }

@@ -31,7 +31,8 @@ extension PeerServer {
         let wire = PieceWire(socket: socket)
         let first = try wire.receive(maxBytes: 0)
         if let why = PeerMessageCheck.violation(of: first, expecting: .open) {
-            refuse(.badOpen, host: host, detail: "why=\(logSafe(why))")
+            let names = if case let .open(userID, groupID) = first { "user=\(logSafe(userID)) group=\(logSafe(groupID)) " } else { "" }
+            refuse(.badOpen, host: host, detail: names + "why=\(logSafe(why))")
             try wire.send(.reject(reason: "expected open: \(why)"))
             return nil
         }
