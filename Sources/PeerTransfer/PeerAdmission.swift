@@ -28,8 +28,7 @@ public enum RefusalCause: String, CaseIterable, Sendable {
 /// Unauthenticated connections are bounded in number (`unauthenticatedMax`), per host
 /// (`unauthenticatedPerHostMax`) and in time (`authenticationDeadlineMillis`). A newcomer never
 /// waits for a full pool: it closes the oldest connection of its own host when that host is at
-/// its cap, else the oldest of the busiest host; connections still in the handshake go first,
-/// then those that never sent `open`, and last those waiting for the tracker.
+/// its cap, else the oldest of the busiest host; connections waiting for the tracker go last.
 public struct PeerAdmission: Sendable {
     /// The bounds; `standard` is `TransferLimits`'.
     public struct Bounds: Equatable, Sendable {
@@ -53,7 +52,7 @@ public struct PeerAdmission: Sendable {
         public static let standard = Bounds()
     }
 
-    /// How far an unauthenticated connection got; later phases are closed last.
+    /// How far an unauthenticated connection got; `authorizing` ones are closed last.
     public enum Phase: Int, Comparable, Sendable {
         /// Accepted, handshake running.
         case handshaking
@@ -183,16 +182,11 @@ extension PeerAdmission {
         if let index = entries.firstIndex(where: { $0.id == id }) { entries[index].standing = standing }
     }
 
-    /// The connection to close first among `candidates` (in arrival order): the earliest phase,
-    /// then the oldest.
+    /// The connection to close first among `candidates` (in arrival order): the oldest that is
+    /// not waiting for the tracker, else the oldest. The handshake is public and cheap, so a
+    /// finished handshake earns no protection; an `open` that passed the checks does.
     private static func firstToClose(_ candidates: [Entry]) -> Int? {
-        var best: Entry?
-        for entry in candidates {
-            guard let phase = entry.phase else { continue }
-            if let current = best?.phase, current <= phase { continue }
-            best = entry
-        }
-        return best?.id
+        candidates.first { $0.phase != nil && $0.phase != .authorizing }?.id ?? candidates.first { $0.phase != nil }?.id
     }
 
     /// The host with the most unauthenticated connections; ties go to the one that arrived first.

@@ -36,9 +36,20 @@ struct PeerAdmissionTests {
         #expect(a.servingCount == 1 && a.standing(of: 100) == .serving(userID: "bob"))
     }
 
-    @Test("the newcomer closes the earliest phase first, then the oldest; a full pool closes the busiest host's")
+    @Test("the newcomer closes the oldest not waiting for the tracker; a full pool closes the busiest host's")
     func evictionOrder() {
         var a = Self.small()
+        _ = a.arrive(id: 1, host: "h1", nowMillis: 0)
+        _ = a.arrive(id: 2, host: "h1", nowMillis: 0)
+        #expect(a.advance(1, to: .awaitingOpen) == true)
+        #expect(a.arrive(id: 7, host: "h1", nowMillis: 0) == .admitted(evicted: 1, cause: .hostUnauthenticatedCap),
+                "a finished handshake is no protection: the oldest goes")
+        a.leave(1)
+        _ = a.arrive(id: 8, host: "h1", nowMillis: 0)
+        #expect(a.standing(of: 2) == .closing && a.standing(of: 7) == .unauthenticated(.handshaking))
+        a.leave(2)
+        a.leave(7)
+        a.leave(8)
         _ = a.arrive(id: 1, host: "h1", nowMillis: 0)
         _ = a.arrive(id: 2, host: "h1", nowMillis: 0)
         #expect(a.advance(1, to: .authorizing) == true)
