@@ -22,6 +22,7 @@ struct HostileInputProcessTests {
         #expect(alice.ok("upload_file \(source) g"))
         // Half finish the (public) handshake and go quiet, the other half never speak; the
         // quiet ones first, so they would be the ones holding slots taken before authentication.
+        // The last four drip a hello byte by byte, so no receive timeout ends them, only the deadline.
         var flood: [(socket: Socket, openedMillis: UInt64)] = []
         defer { for entry in flood { entry.socket.close() } }
         for index in 0..<100 {
@@ -30,6 +31,7 @@ struct HostileInputProcessTests {
                                     : try Socket.connect(host: "127.0.0.1", port: alice.port, timeoutMillis: 2_000)
             flood.append((socket, opened))
         }
+        startDripping(flood.suffix(4).map(\.socket))
         let dir = try f.folder("carol")
         #expect(carol.ok("download_file g f.bin \(dir)"))
         let bound = UInt64(TransferLimits.authenticationDeadlineMillis + 1_500)
