@@ -70,7 +70,8 @@ extension Download {
                 nextAnnounceMillis = now + UInt64(TransferLimits.announceIntervalMillis)
             }
             if now >= nextRefreshMillis && done < context.metadata.pieceCount {
-                if let fresh = try? fetchInfo(tracker) { info = fresh }
+                // Only the peer list may change: an answer with other metadata is not used.
+                if let fresh = try? fetchInfo(tracker), fresh.metadata == info.metadata { info = fresh }
                 connectToNewPeers(info.peers, context: context)
                 nextRefreshMillis = now + UInt64(TransferLimits.peerRefreshMillis)
             }
