@@ -15,6 +15,8 @@ enum ClientLimits {
     static let commandLineBytesMax = 4_096
     /// How long a command waits for the cluster before it reports it unavailable.
     static let trackerCallDeadlineMillis = 15_000
+    /// Largest state file read back (a user's shares).
+    static let stateFileBytesMax: UInt64 = 16 << 20
 }
 
 /// The logged-in user: its id and session token (kept in memory only, never printed).
@@ -46,12 +48,14 @@ final class ClientApp: Sendable {
         storeDirectory = options.stateDirectory ?? "data/client-\(listenAddress.host)-\(listenAddress.port)"
         try LocalStore(directory: storeDirectory).createDirectory()
         commandTracker = try Self.makeTracker(cluster)
-        authTracker = try Self.makeTracker(cluster)
+        // The membership check of a peer must end before the peer server's authentication deadline.
+        authTracker = try Self.makeTracker(cluster, deadlineMillis: TransferLimits.peerAuthorizationCallMillis)
     }
 
-    static func makeTracker(_ cluster: ClusterConfig) throws -> TrackerClient {
+    static func makeTracker(_ cluster: ClusterConfig, deadlineMillis: Int = ClientLimits.trackerCallDeadlineMillis) throws -> TrackerClient {
         var timing = TrackerClient.Timing()
-        timing.callDeadlineMillis = ClientLimits.trackerCallDeadlineMillis
+        timing.callDeadlineMillis = deadlineMillis
+        timing.attemptTimeoutMillis = min(timing.attemptTimeoutMillis, deadlineMillis)
         return try TrackerClient(cluster: cluster, timing: timing)
     }
 
@@ -103,7 +107,7 @@ final class ClientApp: Sendable {
                 }
                 let command = TrackerCommand.keepAlive(tokenHash: unboundTokenHash, nowMillis: 0)
                 if case let .result(.failed(error))? = try? tracker.call(.command(command), token: token) {
-                    logLine("keepalive refused reason=\"\(error.message)\"")
+                    logLine("keepalive refused reason=\(logSafe(error.message))")
                     // The lease ran out (or another login replaced it): stop acting as logged in.
                     if error.code == .notLoggedIn, keepAliveGeneration.load(ordering: .sequentiallyConsistent) == generation {
                         _ = endSession(using: tracker)

@@ -47,6 +47,8 @@ extension ClientApp {
                                         pieceSizeBytes: UInt32(TransferLimits.pieceSizeBytes),
                                         pieceHashes: Hex.decode(stored.pieceHashesHex) ?? [],
                                         fileHash: Hex.decode(stored.fileHashHex) ?? [])
+            // The state file is checked like a tracker's answer before its numbers are used.
+            if DownloadInfoCheck.violation(of: metadata, expectedName: nil) != nil { isUnchanged = false }
             let upload = TrackerCommand.uploadFile(tokenHash: unboundTokenHash, groupID: stored.groupID, metadata: metadata)
             if isUnchanged, (try? call(.command(upload), token: token)) != nil {
                 registry.add(Share(groupID: stored.groupID, fileName: stored.fileName, path: stored.path,
@@ -64,6 +66,9 @@ extension ClientApp {
 
     func uploadFile(path: String, groupID: String) throws -> Reply {
         guard let facts = FileFacts.of(path), facts.isRegular else { throw CommandError("bad path: \(path) is not a readable regular file") }
+        guard facts.sizeBytes <= TransferLimits.fileSizeBytesMax else {
+            throw CommandError("bad path: \(path) is larger than \(TransferLimits.fileSizeBytesMax) bytes")
+        }
         let absolute = URL(fileURLWithPath: path).standardizedFileURL.path
         let name = URL(fileURLWithPath: absolute).lastPathComponent
         let digests: FileDigests
@@ -80,7 +85,7 @@ extension ClientApp {
         rememberShare(groupID: groupID, path: absolute, metadata: metadata)
         let hash = Hex.encode(digests.fileHash)
         return .ok("uploaded \(name) to \(groupID): \(digests.sizeBytes) bytes, \(metadata.pieceCount) pieces, sha1 \(hash)",
-                   [("group", .string(groupID)), ("file", .string(name)), ("size", .integer(Int64(digests.sizeBytes))),
+                   [("group", .string(groupID)), ("file", .string(name)), ("size", .unsigned(digests.sizeBytes)),
                     ("pieces", .integer(Int64(metadata.pieceCount))), ("sha1", .string(hash))])
     }
 
@@ -89,7 +94,7 @@ extension ClientApp {
         let stored = StoredShare(groupID: groupID, fileName: metadata.name, path: path, sizeBytes: metadata.sizeBytes,
                                  modifiedNanos: facts.modifiedNanos, fileHashHex: Hex.encode(metadata.fileHash),
                                  pieceHashesHex: Hex.encode(metadata.pieceHashes))
-        do { try store.remember(stored, of: userID) } catch { logLine("cannot save share state reason=\"\(error)\"") }
+        do { try store.remember(stored, of: userID) } catch { logLine("cannot save share state reason=\(logSafe("\(error)"))") }
     }
 
     func stopShare(groupID: String, fileName: String) throws -> Reply {
@@ -123,7 +128,12 @@ extension ClientApp {
         let paths = try destinationPaths(fileName: fileName, destination: destination)
         guard let current = session.withLock({ $0 }) else { throw CommandError("not logged in") }
         let query = TrackerQuery.downloadInfo(tokenHash: unboundTokenHash, groupID: groupID, fileName: fileName)
-        guard case .download = try call(.query(query), token: current.token) else { throw CommandError("unexpected answer from the tracker") }
+        guard case let .download(info) = try call(.query(query), token: current.token) else { throw CommandError("unexpected answer from the tracker") }
+        do {
+            _ = try DownloadInfoCheck.validate(info, fileName: fileName)
+        } catch {
+            throw CommandError(error.description)
+        }
         let busy = downloads.withLock { all in
             all.contains { $0.isRunning && ($0.finalPath == paths.final || ($0.groupID == groupID && $0.fileName == fileName)) }
         }
@@ -158,10 +168,10 @@ extension ClientApp {
                 let mbps = p.bytesPerSecond / 1_000_000
                 lines.append(String(format: "[D] [%@] %@ %.1f%% %.1f MB/s %d peers", p.groupID, p.fileName, p.percent, mbps, p.peerCount))
                 fields += [("state", .string("downloading")), ("percent", .number(p.percent)),
-                           ("bytes_per_second", .integer(Int64(p.bytesPerSecond))), ("peers", .integer(Int64(p.peerCount)))]
+                           ("bytes_per_second", .integer(clamping: p.bytesPerSecond)), ("peers", .integer(Int64(p.peerCount)))]
             case .complete:
                 lines.append("[C] [\(p.groupID)] \(p.fileName)")
-                fields += [("state", .string("complete")), ("elapsed_ms", .integer(Int64(p.elapsedMillis)))]
+                fields += [("state", .string("complete")), ("elapsed_ms", .unsigned(p.elapsedMillis))]
             case let .failed(reason):
                 lines.append("[F] [\(p.groupID)] \(p.fileName) failed: \(reason)")
                 fields += [("state", .string("failed")), ("reason", .string(reason))]

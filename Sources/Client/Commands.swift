@@ -36,9 +36,10 @@ struct CommandSpec {
 }
 
 /// Errors a command reports as its one-line message.
-struct CommandError: Error {
+struct CommandError: Error, CustomStringConvertible {
     var message: String
     init(_ message: String) { self.message = message }
+    var description: String { message }
 }
 
 extension ClientApp {
@@ -138,7 +139,7 @@ extension ClientApp {
         }
         let lines = groups.map { "\($0.groupID) owner=\($0.ownerID) members=\($0.memberCount)" }
         let json: [JSONValue] = groups.map {
-            .object([("group", .string($0.groupID)), ("owner", .string($0.ownerID)), ("members", .integer(Int64($0.memberCount)))])
+            .object([("group", .string($0.groupID)), ("owner", .string($0.ownerID)), ("members", .unsigned(UInt64($0.memberCount)))])
         }
         return .ok(lines.isEmpty ? ["no groups"] : lines, [("groups", .array(json))])
     }
@@ -149,8 +150,8 @@ extension ClientApp {
         }
         let lines = files.map { "\($0.name) \($0.sizeBytes) bytes, \($0.onlineSharerCount) online sharers" }
         let json: [JSONValue] = files.map {
-            .object([("name", .string($0.name)), ("size", .integer(Int64($0.sizeBytes))),
-                     ("online_sharers", .integer(Int64($0.onlineSharerCount)))])
+            .object([("name", .string($0.name)), ("size", .unsigned($0.sizeBytes)),
+                     ("online_sharers", .unsigned(UInt64($0.onlineSharerCount)))])
         }
         return .ok(lines.isEmpty ? ["no files"] : lines, [("files", .array(json))])
     }
@@ -164,18 +165,19 @@ extension ClientApp {
         for (tracker, result) in results {
             switch result {
             case let .success(s):
-                let lag = leader?.followerMatch.first { $0.id == s.id }.map { Int64(leader!.lastIndex) - Int64($0.matchIndex) }
+                // Saturates: a tracker's numbers are not trusted to be consistent.
+                let lag = leader.flatMap { l in l.followerMatch.first { $0.id == s.id }.map { l.lastIndex >= $0.matchIndex ? l.lastIndex - $0.matchIndex : 0 } }
                 lines.append("tracker \(s.id) \(tracker.address) \(s.role) term=\(s.term) leader=\(s.leader) commit=\(s.commitIndex) applied=\(s.appliedIndex)"
                              + (lag.map { " lag=\($0)" } ?? ""))
-                var fields: [(String, JSONValue)] = [("id", .integer(Int64(s.id))), ("address", .string(tracker.address.description)),
-                                                      ("role", .string("\(s.role)")), ("term", .integer(Int64(s.term))),
-                                                      ("leader", .integer(Int64(s.leader))), ("commit", .integer(Int64(s.commitIndex))),
-                                                      ("applied", .integer(Int64(s.appliedIndex)))]
-                if let lag { fields.append(("lag", .integer(lag))) }
+                var fields: [(String, JSONValue)] = [("id", .unsigned(s.id)), ("address", .string(tracker.address.description)),
+                                                      ("role", .string("\(s.role)")), ("term", .unsigned(s.term)),
+                                                      ("leader", .unsigned(s.leader)), ("commit", .unsigned(s.commitIndex)),
+                                                      ("applied", .unsigned(s.appliedIndex))]
+                if let lag { fields.append(("lag", .unsigned(lag))) }
                 json.append(.object(fields))
             case let .failure(error):
                 lines.append("tracker \(tracker.id) \(tracker.address) unreachable: \(error)")
-                json.append(.object([("id", .integer(Int64(tracker.id))), ("address", .string(tracker.address.description)),
+                json.append(.object([("id", .unsigned(tracker.id)), ("address", .string(tracker.address.description)),
                                      ("role", .string("unreachable"))]))
             }
         }

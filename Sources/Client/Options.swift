@@ -1,4 +1,5 @@
 import Foundation
+import PeerTransfer
 
 /// The client's command line: `client <IP>:<PORT> cluster.conf [--json] [--state-dir DIR]`.
 struct Options {
@@ -56,7 +57,8 @@ struct Options {
                 options.stateDirectory = arguments[i]
             case "--test-corrupt-pieces", "--test-serve-delay-ms":
                 i += 1
-                guard i < arguments.count, let count = Int(arguments[i]), count >= 0 else {
+                guard i < arguments.count, let count = Int(arguments[i]), count >= 0,
+                      argument == "--test-corrupt-pieces" || count <= TransferLimits.testServeDelayMillisMax else {
                     return .usageError("\(argument) needs a number")
                 }
                 if argument == "--test-corrupt-pieces" { options.testCorruptPieces = count } else { options.testServeDelayMillis = count }

@@ -1,10 +1,13 @@
 import Foundation
+import PeerTransfer
 
 /// A JSON value, built by hand so key order is stable.
 indirect enum JSONValue {
     case string(String)
     case number(Double)
     case integer(Int64)
+    /// An unsigned count or size, printed in full (no conversion to Int64 that could trap).
+    case unsigned(UInt64)
     case bool(Bool)
     case array([JSONValue])
     case object([(String, JSONValue)])
@@ -15,10 +18,20 @@ indirect enum JSONValue {
         case let .string(s): return Self.quote(s)
         case let .number(n): return n.isFinite ? String(format: "%.1f", n) : "0"
         case let .integer(n): return String(n)
+        case let .unsigned(n): return String(n)
         case let .bool(b): return b ? "true" : "false"
         case let .array(items): return "[" + items.map(\.text).joined(separator: ",") + "]"
         case let .object(fields): return "{" + fields.map { Self.quote($0.0) + ":" + $0.1.text }.joined(separator: ",") + "}"
         }
+    }
+
+    /// A whole number from a measured `Double` (NaN, infinities and values out of range give
+    /// 0 or the nearest bound, never a trap).
+    static func integer(clamping value: Double) -> JSONValue {
+        guard value.isFinite else { return .integer(0) }
+        if value >= 9.2e18 { return .integer(.max) }
+        if value <= -9.2e18 { return .integer(.min) }
+        return .integer(Int64(value.rounded(.towardZero)))
     }
 
     /// A JSON string literal: quotes, backslashes and control characters escaped.
@@ -65,8 +78,10 @@ struct Reply {
             if isOK { object += fields } else { object.append(("error", .string(error))) }
             return JSONValue.object(object).text + "\n"
         }
-        if !isOK { return "error: \(error)\n" }
-        return lines.isEmpty ? "" : lines.joined(separator: "\n") + "\n"
+        // Lines carry names and reasons from trackers and peers: no control character reaches
+        // the terminal raw.
+        if !isOK { return "error: \(escapeControlCharacters(error))\n" }
+        return lines.isEmpty ? "" : lines.map { escapeControlCharacters($0) }.joined(separator: "\n") + "\n"
     }
 }
 
@@ -77,7 +92,7 @@ func emit(_ text: String) {
 }
 
 /// One log line on standard error: a level, a constant message and key=value metadata.
-/// Never pass a password or a token here.
+/// Never pass a password or a token here; every remote value goes through `logSafe` first.
 func logLine(_ text: String) {
     FileHandle.standardError.write(Data("level=info \(text)\n".utf8))
 }

@@ -19,21 +19,20 @@ extension Download {
         defer { tracker.close() }
         var info = try fetchInfo(tracker)
         let metadata = info.metadata
-        guard metadata.pieceSizeBytes == UInt32(TransferLimits.pieceSizeBytes) else {
-            throw DownloadFailure("unsupported piece size \(metadata.pieceSizeBytes)")
-        }
-        let file = try PieceFile.openForWriting(tempPath)
-        let have = FileFacts.of(tempPath).map { $0.sizeBytes > 0 } == true
-            ? FileHashing.verifiedPieces(ofFileAt: tempPath, pieceHashes: metadata.pieceHashes, sizeBytes: metadata.sizeBytes)
+        let (file, isResumed) = try PartFile.open(tempPath, sizeBytes: metadata.sizeBytes)
+        let have = isResumed
+            ? FileHashing.verifiedPieces(in: file, pieceHashes: metadata.pieceHashes, sizeBytes: metadata.sizeBytes)
             : Array(repeating: false, count: metadata.pieceCount)
         try file.truncate(to: metadata.sizeBytes)
         let initial = PieceScheduler(pieceCount: metadata.pieceCount, have: have)
         scheduler.withLock { $0 = initial }
         live.withLock { $0.pieceCount = metadata.pieceCount; $0.doneCount = initial.doneCount; $0.speedSampleDone = initial.doneCount }
         environment.registry.add(Share(groupID: groupID, fileName: fileName, path: tempPath,
-                                       sizeBytes: metadata.sizeBytes, pieces: initial.bitfield()))
-        if initial.doneCount > 0 { environment.log("download resumed group=\(groupID) file=\(fileName) pieces=\(initial.doneCount)") }
-        let writer = PieceWriter(file: file, sizeBytes: metadata.sizeBytes, written: have) { [self] index in
+                                       sizeBytes: metadata.sizeBytes, pieces: initial.bitfield(), file: file))
+        if initial.doneCount > 0 {
+            environment.log("download resumed group=\(logSafe(groupID)) file=\(logSafe(fileName)) pieces=\(initial.doneCount)")
+        }
+        let writer = PieceWriter(file: file, sizeBytes: metadata.sizeBytes, written: initial.done) { [self] index in
             if index >= 0 { environment.registry.markPiece(groupID: groupID, fileName: fileName, index: index) }
             wake.signal()
         }
@@ -44,7 +43,7 @@ extension Download {
         let digest = try followUntilComplete(context, tracker: tracker, info: &info)
         let hashedMillis = monotonicNowMillis()
         try finish(context, digest: digest, tracker: tracker)
-        environment.log("download timing group=\(groupID) file=\(fileName) fetch_and_hash_ms=\(millis(from: startMillis, to: hashedMillis)) "
+        environment.log("download timing group=\(logSafe(groupID)) file=\(logSafe(fileName)) fetch_and_hash_ms=\(millis(from: startMillis, to: hashedMillis)) "
                         + "check_sync_rename_ms=\(millis(from: hashedMillis, to: monotonicNowMillis()))")
     }
 
@@ -71,7 +70,8 @@ extension Download {
                 nextAnnounceMillis = now + UInt64(TransferLimits.announceIntervalMillis)
             }
             if now >= nextRefreshMillis && done < context.metadata.pieceCount {
-                if let fresh = try? fetchInfo(tracker) { info = fresh }
+                // Only the peer list may change: an answer with other metadata is not used.
+                if let fresh = try? fetchInfo(tracker), fresh.metadata == info.metadata { info = fresh }
                 connectToNewPeers(info.peers, context: context)
                 nextRefreshMillis = now + UInt64(TransferLimits.peerRefreshMillis)
             }
@@ -100,7 +100,12 @@ extension Download {
     func fetchInfo(_ tracker: TrackerClient) throws -> DownloadInfo {
         let query = TrackerQuery.downloadInfo(tokenHash: unboundTokenHash, groupID: groupID, fileName: fileName)
         switch try tracker.call(.query(query), token: environment.token) {
-        case let .result(.ok(.download(info))): return info
+        case let .result(.ok(.download(info))):
+            do {
+                return try DownloadInfoCheck.validate(info, fileName: fileName)
+            } catch {
+                throw DownloadFailure(error.description)
+            }
         case let .result(.failed(error)): throw DownloadFailure(error.message)
         case let .rejected(reason): throw DownloadFailure(reason)
         default: throw DownloadFailure("unexpected answer from the tracker")
@@ -110,7 +115,7 @@ extension Download {
     private func announce(_ tracker: TrackerClient, pieces: [UInt8]) {
         let command = TrackerCommand.announcePieces(tokenHash: unboundTokenHash, groupID: groupID, fileName: fileName, pieces: pieces)
         if case let .result(.failed(error))? = try? tracker.call(.command(command), token: environment.token) {
-            environment.log("announce refused group=\(groupID) file=\(fileName) reason=\(error.message)")
+            environment.log("announce refused group=\(logSafe(groupID)) file=\(logSafe(fileName)) reason=\(logSafe(error.message))")
         }
     }
 
@@ -119,7 +124,8 @@ extension Download {
         for peer in peers where peer.userID != environment.userID && !banned.contains(peer.userID) {
             let id: Int? = links.withLock { l in
                 guard l.live[peer.peerAddress] == nil, l.live.count < TransferLimits.peersPerDownloadMax,
-                      l.failures[peer.peerAddress, default: 0] < TransferLimits.peerConnectFailuresMax else { return nil }
+                      l.failures[peer.peerAddress, default: 0] < TransferLimits.peerConnectFailuresMax,
+                      l.failures[peer.peerAddress] != nil || l.failures.count < TransferLimits.peerAddressesTrackedMax else { return nil }
                 l.live[peer.peerAddress] = .some(nil)
                 defer { l.nextID += 1 }
                 return l.nextID
@@ -133,19 +139,14 @@ extension Download {
 
     private func finish(_ context: Context, digest: [UInt8], tracker: TrackerClient) throws {
         guard digest == context.metadata.fileHash else {
-            unlink(tempPath)
+            if let facts = try? context.file.facts() { PartFile.removeName(tempPath, ifItNames: facts) }
             throw DownloadFailure("whole-file SHA-1 does not match; temporary file removed")
         }
         try context.file.sync()
-        guard link(tempPath, finalPath) == 0 else {
-            let code = errno
-            throw DownloadFailure(code == EEXIST ? "file already exists at the destination: \(finalPath)"
-                                                 : FileError("rename to \(finalPath)", code: code).description)
-        }
+        try PartFile.linkIntoPlace(context.file, temporaryPath: tempPath, finalPath: finalPath)
         let share = Share(groupID: groupID, fileName: fileName, path: finalPath, sizeBytes: context.metadata.sizeBytes,
                           pieces: PieceBitfield.complete(pieceCount: context.metadata.pieceCount))
         environment.registry.add(share)
-        unlink(tempPath)
         syncDirectory(of: finalPath)
         announce(tracker, pieces: share.pieces)
         environment.onComplete(share, context.metadata)

@@ -15,11 +15,11 @@ extension Download {
 
     func runPeer(id: Int, peer: PeerInfo, context: Context) {
         var opened = false
+        var brokeProtocol = false
         var socketForCleanup: Socket?
         do {
-            let socket = try Socket.connect(host: try PeerAddress.parse(peer.peerAddress).host,
-                                            port: try PeerAddress.parse(peer.peerAddress).port,
-                                            timeoutMillis: TransferLimits.peerConnectTimeoutMillis)
+            let address = try PeerAddress.parse(peer.peerAddress)
+            let socket = try Socket.connect(host: address.host, port: address.port, timeoutMillis: TransferLimits.peerConnectTimeoutMillis)
             socketForCleanup = socket
             links.withLock { $0.live[peer.peerAddress] = .some(socket) }
             if isCancelled { throw DownloadFailure("cancelled") }
@@ -29,22 +29,24 @@ extension Download {
             try socket.setReceiveTimeout(millis: TransferLimits.peerReceiveTimeoutMillis)
             let wire = PieceWire(socket: socket)
             try wire.send(.open(userID: environment.userID, groupID: groupID))
-            switch try wire.receive(maxBytes: 0) {
-            case .opened: break
-            case let .reject(reason): throw DownloadFailure("peer \(peer.userID) refused: \(reason)")
-            default: throw DownloadFailure("peer \(peer.userID) broke the protocol")
-            }
+            let answer = try wire.receive(maxBytes: 0)
+            if let why = PeerMessageCheck.violation(of: answer, expecting: .openAnswer) { throw PeerViolation(why) }
+            if case let .reject(reason) = answer { throw DownloadFailure("peer \(peer.userID) refused: \(reason)") }
             opened = true
             scheduler.withLock { $0!.addPeer(id, nowMillis: monotonicNowMillis()) }
             try exchange(id: id, userID: peer.userID, wire: wire, context: context)
         } catch {
-            if !isCancelled { environment.log("peer link ended user=\(peer.userID) address=\(peer.peerAddress) reason=\(error)") }
+            brokeProtocol = error is PeerViolation
+            if !isCancelled {
+                environment.log("peer link ended user=\(logSafe(peer.userID)) address=\(logSafe(peer.peerAddress)) reason=\(logSafe("\(error)"))")
+            }
         }
         scheduler.withLock { $0!.removePeer(id) }
         socketForCleanup?.close()
         links.withLock { l in
             l.live[peer.peerAddress] = nil
-            if !opened { l.failures[peer.peerAddress, default: 0] += 1 }
+            // A peer that broke the protocol is retried no more often than one that refused.
+            if !opened || brokeProtocol { l.failures[peer.peerAddress, default: 0] += 1 }
         }
         wake.signal()
     }
@@ -90,20 +92,25 @@ extension Download {
     }
 
     private func handle(_ message: PieceMessage, expected: Pending, id: Int, userID: String, context: Context) throws {
+        let expectation: PeerMessageCheck.Expectation = switch expected {
+        case .bitfield: .bitfield(fileName: fileName, pieceCount: context.metadata.pieceCount)
+        case let .piece(index): .piece(index: index)
+        }
+        if let why = PeerMessageCheck.violation(of: message, expecting: expectation) { throw PeerViolation(why) }
         switch (message, expected) {
-        case let (.bitfield(name, bits), .bitfield) where name == fileName:
+        case let (.bitfield(_, bits), .bitfield):
             guard let holds = PieceScheduler.flags(of: bits, pieceCount: context.metadata.pieceCount) else {
-                throw DownloadFailure("peer sent a malformed bitfield")
+                throw PeerViolation("malformed bitfield")
             }
             scheduler.withLock { $0!.setHoldings(id, holds: holds) }
         case (.reject, .bitfield):
             scheduler.withLock { $0!.setHoldings(id, holds: Array(repeating: false, count: context.metadata.pieceCount)) }
         case let (.reject, .piece(index)):
             scheduler.withLock { $0!.cancelRequest(id, index: index) }
-        case let (.piece(index, bytes), .piece(expectedIndex)) where Int(index) == expectedIndex:
+        case let (.piece(_, bytes), .piece(expectedIndex)):
             try accept(piece: expectedIndex, bytes: bytes, id: id, userID: userID, context: context)
         default:
-            throw DownloadFailure("peer answered out of order")
+            throw PeerViolation("answered out of order")
         }
     }
 
@@ -119,10 +126,17 @@ extension Download {
         case .duplicate:
             break
         case .rejected:
-            environment.log("bad piece rejected user=\(userID) piece=\(index)")
+            environment.log("bad piece rejected user=\(logSafe(userID)) piece=\(index)")
         case .peerDropped:
-            environment.log("peer dropped for bad pieces user=\(userID)")
+            environment.log("peer dropped for bad pieces user=\(logSafe(userID))")
             throw DownloadFailure("peer \(userID) sent bad pieces")
         }
     }
+}
+
+/// A peer sent something the piece protocol does not allow at that point.
+struct PeerViolation: Error, CustomStringConvertible {
+    var why: String
+    init(_ why: String) { self.why = why }
+    var description: String { "peer broke the protocol: \(why)" }
 }

@@ -167,13 +167,13 @@ public final class Download: Sendable {
         do {
             try coordinate()
             live.withLock { $0.state = .complete; $0.finishMillis = monotonicNowMillis(); $0.peerCount = 0 }
-            environment.log("download complete group=\(groupID) file=\(fileName)")
+            environment.log("download complete group=\(logSafe(groupID)) file=\(logSafe(fileName))")
         } catch {
             let reason = cancelReason.withLock { $0 } ?? "\(error)"
             cancel(reason: reason)
             environment.registry.remove(groupID: groupID, fileName: fileName)
             live.withLock { $0.state = .failed(reason); $0.peerCount = 0 }
-            environment.log("download failed group=\(groupID) file=\(fileName) reason=\(reason)")
+            environment.log("download failed group=\(logSafe(groupID)) file=\(logSafe(fileName)) reason=\(logSafe(reason))")
         }
     }
 }

@@ -65,14 +65,26 @@ public enum FileHashing {
     }
 
     /// Which pieces of the file at `path` match `pieceHashes` (a missing or short file matches
-    /// nothing past its end). Used to resume a download and to re-check a shared file.
+    /// nothing past its end). Used to re-check a shared file.
     public static func verifiedPieces(ofFileAt path: String, pieceHashes: [UInt8], sizeBytes: UInt64,
                                       pieceSizeBytes: Int = TransferLimits.pieceSizeBytes) -> [Bool] {
-        let count = pieceHashes.count / 20
-        var result = [Bool](repeating: false, count: count)
-        guard let file = try? PieceFile.openForReading(path), let actual = try? file.size() else { return result }
+        guard let file = try? PieceFile.openForReading(path) else {
+            return [Bool](repeating: false, count: pieceCount(sizeBytes: sizeBytes, pieceSizeBytes: pieceSizeBytes))
+        }
+        return verifiedPieces(in: file, pieceHashes: pieceHashes, sizeBytes: sizeBytes, pieceSizeBytes: pieceSizeBytes)
+    }
+
+    /// Which pieces of the open `file` match `pieceHashes`: one flag per piece of a file of
+    /// `sizeBytes`, whatever the length of `pieceHashes` (a piece without a 20-byte hash, or
+    /// past the file's end on disk, is not verified). Used to resume a download.
+    public static func verifiedPieces(in file: PieceFile, pieceHashes: [UInt8], sizeBytes: UInt64,
+                                      pieceSizeBytes: Int = TransferLimits.pieceSizeBytes) -> [Bool] {
+        let pieceCount = pieceCount(sizeBytes: sizeBytes, pieceSizeBytes: pieceSizeBytes)
+        var result = [Bool](repeating: false, count: pieceCount)
+        guard let actual = try? file.size() else { return result }
+        let hashed = min(pieceCount, pieceHashes.count / 20)
         var buffer = [UInt8](repeating: 0, count: pieceSizeBytes)
-        for index in 0..<count {
+        for index in 0..<hashed {
             let offset = UInt64(index) * UInt64(pieceSizeBytes)
             let length = Int(min(UInt64(pieceSizeBytes), sizeBytes - offset))
             guard offset + UInt64(length) <= actual else { break }
@@ -82,6 +94,13 @@ public enum FileHashing {
             result[index] = hash[...] == pieceHashes[(index * 20)..<(index * 20 + 20)]
         }
         return result
+    }
+
+    /// Pieces of a file of `sizeBytes` (rounded up; no overflow for any size, at most
+    /// `piecesPerFileMax` flags are ever made: larger sizes are refused before this).
+    static func pieceCount(sizeBytes: UInt64, pieceSizeBytes: Int) -> Int {
+        let piece = UInt64(max(1, pieceSizeBytes))
+        return min(Int(clamping: sizeBytes / piece + (sizeBytes % piece == 0 ? 0 : 1)), TransferLimits.piecesPerFileMax)
     }
 }
 

@@ -16,32 +16,45 @@ public enum PeerHandshake {
         isEqual: { ConstantTime.isEqual($0, $1) })
 }
 
-/// Serves pieces of the files in a `ShareRegistry` on `IP:PORT`: one thread accepts, one thread
-/// per connection answers (at most `TransferLimits.uploadsMax` at once). A connection first
-/// names its user and group; `authorize` decides once. Requests name (group, file, index),
-/// never a path; a peer that sends garbage or vanishes only ends its own connection.
+/// Serves pieces of the files in a `ShareRegistry` on `IP:PORT`: one thread accepts and closes
+/// connections past their deadline, one thread per connection answers. `PeerAdmission` decides
+/// who gets a thread and an upload slot: a slot is taken only once the connection's `open`
+/// passed `authorize`; before that a connection has `authenticationDeadlineMillis` and shares a
+/// small pool bounded per host. Requests name (group, file, index), never a path; a peer that
+/// sends garbage or vanishes only ends its own connection. Refusals are logged once per cause
+/// and interval, with remote text escaped and never a file's bytes.
 public final class PeerServer: Sendable {
+    struct State: ~Copyable {
+        var admission: PeerAdmission
+        var sockets: [Int: Socket] = [:]
+        var refusals = RefusalLog()
+        var nextID = 1
+    }
+
     private let listener: Socket
-    private let registry: ShareRegistry
-    private let authorize: PeerAuthorizer
-    private let log: @Sendable (String) -> Void
-    private let connections = Mutex<[ObjectIdentifier: Socket]>([:])
-    private let isStopped = Atomic<Bool>(false)
+    let registry: ShareRegistry
+    let authorize: PeerAuthorizer
+    let log: @Sendable (String) -> Void
+    let state: Mutex<State>
+    let isStopped = Atomic<Bool>(false)
     /// Test-only: how many more served pieces get a flipped byte (see `--test-corrupt-pieces`).
-    private let corruptPiecesLeft: Atomic<Int>
-    private let servedPieces = Atomic<Int>(0)
+    let corruptPiecesLeft: Atomic<Int>
+    let servedPieces = Atomic<Int>(0)
     /// Test-only: a pause before each served piece, to make a sharer slow (see `--test-serve-delay-ms`).
-    private let serveDelayMillis: Int
+    let serveDelayMillis: Int
 
     /// Listens on `host:port` (port 0 picks one; see `port`).
     public init(host: String, port: UInt16, registry: ShareRegistry, corruptPieces: Int = 0, serveDelayMillis: Int = 0,
+                bounds: PeerAdmission.Bounds = .standard,
                 log: @escaping @Sendable (String) -> Void = { _ in }, authorize: @escaping PeerAuthorizer) throws {
         listener = try Socket.listen(host: host, port: port)
+        try listener.setReceiveTimeout(millis: TransferLimits.acceptPollMillis)
         self.registry = registry
         self.authorize = authorize
         self.log = log
+        state = Mutex(State(admission: PeerAdmission(bounds: bounds)))
         corruptPiecesLeft = Atomic(corruptPieces)
-        self.serveDelayMillis = serveDelayMillis
+        self.serveDelayMillis = min(max(0, serveDelayMillis), TransferLimits.testServeDelayMillisMax)
     }
 
     /// The port it listens on.
@@ -49,6 +62,11 @@ public final class PeerServer: Sendable {
 
     /// Pieces sent so far.
     public var servedPieceCount: Int { servedPieces.load(ordering: .relaxed) }
+
+    /// Connections now holding an upload slot, and those not yet authenticated.
+    public var connectionCounts: (serving: Int, unauthenticated: Int) {
+        state.withLock { ($0.admission.servingCount, $0.admission.unauthenticatedCount) }
+    }
 
     /// Starts the accept thread.
     public func start() {
@@ -61,103 +79,84 @@ public final class PeerServer: Sendable {
     public func stop() {
         isStopped.store(true, ordering: .sequentiallyConsistent)
         try? listener.shutdown(.both)
-        let open = connections.withLock { Array($0.values) }
-        for socket in open { try? socket.shutdown(.both) }
+        // Under the lock: a connection's thread closes its socket only after leaving the map.
+        state.withLock { s in for id in s.sockets.keys.sorted() { try? s.sockets[id]?.shutdown(.both) } }
     }
 
     private func acceptLoop() {
         while !isStopped.load(ordering: .sequentiallyConsistent) {
-            guard let socket = try? listener.accept() else {
+            var accepted: Socket?
+            do {
+                accepted = try listener.accept()
+            } catch SocketError.timedOut {
+                accepted = nil
+            } catch {
                 if isStopped.load(ordering: .sequentiallyConsistent) { break }
                 usleep(10_000)
-                continue
             }
-            let admitted = connections.withLock { open -> Bool in
-                guard open.count < TransferLimits.uploadsMax else { return false }
-                open[ObjectIdentifier(socket)] = socket
-                return true
-            }
-            let thread = Thread { [self] in
-                serve(socket, admitted: admitted)
-                if admitted { _ = connections.withLock { $0.removeValue(forKey: ObjectIdentifier(socket)) } }
-                socket.close()
-            }
-            thread.name = "peer-server-connection"
-            thread.start()
+            closeExpired()
+            if let socket = accepted { admit(socket) }
         }
     }
 
-    private func serve(_ socket: Socket, admitted: Bool) {
-        let connection = FramedConnection(socket: socket)
-        do {
-            _ = try Handshake.perform(on: connection, as: .acceptor, role: .piecePeer, id: 0, key: nil,
-                                      auth: PeerHandshake.authenticator)
-            let wire = PieceWire(socket: socket)
-            try socket.setReceiveTimeout(millis: TransferLimits.peerReceiveTimeoutMillis * 6)
-            guard admitted else {
-                try wire.send(.reject(reason: "too many uploads; try again later"))
-                return
-            }
-            guard case let .open(userID, groupID) = try wire.receive(maxBytes: 0) else {
-                try wire.send(.reject(reason: "expected open"))
-                return
-            }
-            let remoteHost = (try? socket.remoteAddress.host) ?? ""
-            if let reason = authorize(userID, groupID, remoteHost) {
-                log("peer refused user=\(userID) group=\(groupID) reason=\(reason)")
-                try wire.send(.reject(reason: reason))
-                return
-            }
-            try wire.send(.opened)
-            try answerRequests(on: wire, groupID: groupID)
-        } catch {
-            // A peer that vanished or sent garbage: its connection ends, nothing else does.
+    /// Shuts down every unauthenticated connection past the deadline (its thread then ends).
+    private func closeExpired() {
+        let now = monotonicNowMillis()
+        let lines = state.withLock { s -> [String] in
+            let expired = s.admission.expire(nowMillis: now)
+            for id in expired { try? s.sockets[id]?.shutdown(.both) }
+            return expired.compactMap { _ in Self.refusalLine(&s, .deadline, host: nil, detail: "", nowMillis: now) }
         }
+        for line in lines { log(line) }
     }
 
-    private func answerRequests(on wire: PieceWire, groupID: String) throws {
-        var openFile: PieceFile?
-        while !isStopped.load(ordering: .relaxed) {
-            switch try wire.receive(maxBytes: 0) {
-            case let .bitfieldRequest(fileName):
-                if let share = registry.share(groupID: groupID, fileName: fileName) {
-                    try wire.send(.bitfield(fileName: fileName, pieces: share.pieces))
-                } else {
-                    try wire.send(.reject(reason: "not sharing \(fileName)"))
+    private func admit(_ socket: Socket) {
+        let host = (try? socket.remoteAddress.host) ?? "unknown"
+        let now = monotonicNowMillis()
+        var line: String?
+        let id = state.withLock { s -> Int? in
+            let id = s.nextID
+            s.nextID += 1
+            switch s.admission.arrive(id: id, host: host, nowMillis: now) {
+            case let .refused(cause):
+                line = Self.refusalLine(&s, cause, host: host, detail: "", nowMillis: now)
+                return nil
+            case let .admitted(evicted, cause):
+                if let evicted, let cause {
+                    try? s.sockets[evicted]?.shutdown(.both)
+                    line = Self.refusalLine(&s, cause, host: host, detail: "", nowMillis: now)
                 }
-            case let .request(requestGroup, fileName, index):
-                try answerPieceRequest(on: wire, sessionGroup: groupID, groupID: requestGroup, fileName: fileName,
-                                       index: Int(index), openFile: &openFile)
-            default:
-                try wire.send(.reject(reason: "unexpected message"))
-                return
+                s.sockets[id] = socket
+                return id
             }
         }
+        if let line { log(line) }
+        guard let id else { return socket.close() }
+        let thread = Thread { [self] in
+            serve(socket, id: id, host: host)
+            state.withLock { s in
+                s.admission.leave(id)
+                s.sockets[id] = nil
+            }
+            socket.close()
+        }
+        thread.name = "peer-server-connection"
+        thread.start()
     }
 
-    private func answerPieceRequest(on wire: PieceWire, sessionGroup: String, groupID: String, fileName: String, index: Int,
-                                    openFile: inout PieceFile?) throws {
-        guard groupID == sessionGroup else { return try wire.send(.reject(reason: "connection is open for another group")) }
-        guard let share = registry.share(groupID: groupID, fileName: fileName) else {
-            return try wire.send(.reject(reason: "not sharing \(fileName)"))
-        }
-        guard index < share.pieceCount, share.pieces[index / 8] & (0x80 >> UInt8(index % 8)) != 0 else {
-            return try wire.send(.reject(reason: "piece \(index) not held"))
-        }
-        let offset = UInt64(index) * UInt64(TransferLimits.pieceSizeBytes)
-        let length = Int(min(UInt64(TransferLimits.pieceSizeBytes), share.sizeBytes - offset))
-        // The connection keeps its last file open (a share's path changes once, when a
-        // download completes and its file is renamed into place).
-        if openFile?.path != share.path { openFile = try? PieceFile.openForReading(share.path) }
-        guard let file = openFile else { return try wire.send(.reject(reason: "file unavailable")) }
-        if serveDelayMillis > 0 { usleep(UInt32(serveDelayMillis * 1_000)) }
-        let corrupt = corruptPiecesLeft.load(ordering: .relaxed) > 0
-            && corruptPiecesLeft.wrappingSubtract(1, ordering: .relaxed).oldValue > 0
-        let sent = try wire.sendPiece(index: UInt32(index), length: length) { buffer in
-            guard (try? file.read(into: buffer, at: offset)) == true else { return false }
-            if corrupt { buffer[0] ^= 0xFF }
-            return true
-        }
-        if sent { servedPieces.wrappingAdd(1, ordering: .relaxed) } else { try wire.send(.reject(reason: "file unavailable")) }
+    /// Logs a refusal for `cause`, at most once per cause and interval.
+    func refuse(_ cause: RefusalCause, host: String, detail: String = "") {
+        let now = monotonicNowMillis()
+        if let line = state.withLock({ Self.refusalLine(&$0, cause, host: host, detail: detail, nowMillis: now) }) { log(line) }
+    }
+
+    /// The log line for a refusal, or nil when this cause was logged within the interval.
+    /// `detail` is key=value text whose remote values went through `logSafe` already.
+    private static func refusalLine(_ s: inout State, _ cause: RefusalCause, host: String?, detail: String, nowMillis: UInt64) -> String? {
+        guard let unlogged = s.refusals.note(cause, nowMillis: nowMillis) else { return nil }
+        var line = "peer connection refused cause=\(cause.rawValue)"
+        if let host { line += " host=\(logSafe(host))" }
+        if !detail.isEmpty { line += " " + detail }
+        return line + " unlogged_since_last=\(unlogged)"
     }
 }

@@ -41,10 +41,12 @@ public struct PieceScheduler: Sendable {
     /// Peers dropped for bad pieces; never readmitted to this download.
     public private(set) var bannedPeers: Set<String> = []
 
-    /// A scheduler for `pieceCount` pieces of which `have` are already verified.
+    /// A scheduler for `pieceCount` pieces of which `have` are already verified (flags past
+    /// `pieceCount` are ignored, missing ones count as not verified: never a trap).
     public init(pieceCount: Int, have: [Bool]) {
-        precondition(have.count == pieceCount, "one flag per piece")
+        let pieceCount = max(0, pieceCount)
         self.pieceCount = pieceCount
+        let have = Array(have.prefix(pieceCount)) + Array(repeating: false, count: max(0, pieceCount - have.count))
         done = have
         doneCount = have.count { $0 }
         requestCount = Array(repeating: 0, count: pieceCount)

@@ -3,7 +3,7 @@ import TrackerStateMachine
 
 /// A file this client serves in a group: where it is and which pieces it holds (all of them
 /// for an upload, the verified ones for a download in progress).
-public struct Share: Equatable, Sendable {
+public struct Share: Sendable {
     /// The group it is shared in.
     public var groupID: String
     /// Its name in the group.
@@ -14,19 +14,32 @@ public struct Share: Equatable, Sendable {
     public var sizeBytes: UInt64
     /// The pieces held, as a `PieceBitfield`.
     public var pieces: [UInt8]
+    /// For a download in progress, its open temporary file: pieces are read through this
+    /// descriptor, never by path, so a file swapped in at the path is never served.
+    public var file: PieceFile?
 
     /// Makes a share.
-    public init(groupID: String, fileName: String, path: String, sizeBytes: UInt64, pieces: [UInt8]) {
+    public init(groupID: String, fileName: String, path: String, sizeBytes: UInt64, pieces: [UInt8], file: PieceFile? = nil) {
         self.groupID = groupID
         self.fileName = fileName
         self.path = path
         self.sizeBytes = sizeBytes
         self.pieces = pieces
+        self.file = file
     }
 
-    /// Pieces of the file.
+    /// Pieces of the file (rounded up; no overflow for any size).
     public var pieceCount: Int {
-        Int((sizeBytes + UInt64(TransferLimits.pieceSizeBytes) - 1) / UInt64(TransferLimits.pieceSizeBytes))
+        let piece = UInt64(TransferLimits.pieceSizeBytes)
+        return Int(clamping: sizeBytes / piece + (sizeBytes % piece == 0 ? 0 : 1))
+    }
+}
+
+extension Share: Equatable {
+    /// Equal fields, and the same open file (by identity) if any.
+    public static func == (lhs: Share, rhs: Share) -> Bool {
+        lhs.groupID == rhs.groupID && lhs.fileName == rhs.fileName && lhs.path == rhs.path
+            && lhs.sizeBytes == rhs.sizeBytes && lhs.pieces == rhs.pieces && lhs.file === rhs.file
     }
 }
 
@@ -47,7 +60,7 @@ public final class ShareRegistry: Sendable {
     public func markPiece(groupID: String, fileName: String, index: Int) {
         shares.withLock { all in
             let key = Key(groupID: groupID, fileName: fileName)
-            guard var share = all[key], index >= 0, index < share.pieceCount else { return }
+            guard var share = all[key], index >= 0, index < share.pieceCount, index / 8 < share.pieces.count else { return }
             share.pieces[index / 8] |= 0x80 >> UInt8(index % 8)
             all[key] = share
         }

@@ -10,8 +10,43 @@ public enum TransferLimits {
     public static let nameBytesMax = 255
     /// Longest rejection reason.
     public static let reasonBytesMax = 200
-    /// Incoming peer connections served at once; more are refused with a reason.
+    /// Authenticated peer connections served at once (a slot is taken only once the peer's
+    /// `open` passed the membership check); more are refused with a reason.
     public static let uploadsMax = 32
+    /// Authenticated connections one user may hold at once on this server.
+    public static let uploadsPerUserMax = 8
+    /// Connections still in the handshake, waiting for `open` or for the membership check.
+    /// When full, the oldest of the busiest host is closed for the newcomer.
+    public static let unauthenticatedMax = 16
+    /// Unauthenticated connections from one IP address; the newcomer closes that host's oldest.
+    public static let unauthenticatedPerHostMax = 8
+    /// Connections already told to close whose thread has not ended yet; beyond this, new
+    /// connections are closed at once (bounds the peer server's threads).
+    public static let closingConnectionsMax = 64
+    /// How long a connection may take from accept to passing the membership check.
+    public static let authenticationDeadlineMillis = 3_000
+    /// How long the membership check may wait for the tracker (below the deadline).
+    public static let peerAuthorizationCallMillis = 2_500
+    /// How often the peer server's accept thread wakes to close connections past the deadline.
+    public static let acceptPollMillis = 100
+    /// How long a served connection may stay idle between requests.
+    public static let servingIdleTimeoutMillis = 60_000
+    /// How long one send to a peer may make no progress before the connection ends.
+    public static let peerSendTimeoutMillis = 10_000
+    /// The peer server logs each cause of refusal at most once per this interval.
+    public static let refusalLogIntervalMillis = 10_000
+    /// Pieces of the largest file (equal to the tracker's `Limits.piecesPerFileMax`).
+    public static let piecesPerFileMax = 65_536
+    /// The largest file size accepted from a tracker: `piecesPerFileMax` full pieces.
+    public static let fileSizeBytesMax = UInt64(piecesPerFileMax) * UInt64(pieceSizeBytes)
+    /// Peers accepted in one tracker answer (equal to the tracker's `Limits.sharersPerFileMax`).
+    public static let peersPerAnswerMax = 1_000
+    /// Peer addresses a download remembers failures of; others are not tried.
+    public static let peerAddressesTrackedMax = 1_024
+    /// Characters of one remote value kept in a log line.
+    public static let logTextCharactersMax = 256
+    /// Longest test-only serve delay (`--test-serve-delay-ms`).
+    public static let testServeDelayMillisMax = 60_000
     /// Requests a downloader keeps in flight on one peer connection.
     public static let requestsInFlightPerPeer = 6
     /// In-flight requests allowed on a peer much slower than the best one.
