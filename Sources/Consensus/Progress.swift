@@ -49,6 +49,14 @@ struct Progress: Sendable {
         inflight.removeAll()
     }
 
+    /// Starts probing at `next` (kept above `match` and within the leader's log + 1).
+    mutating func probe(from wanted: UInt64, lastIndex: UInt64) {
+        state = .probe
+        next = max(match + 1, min(wanted, lastIndex + 1))
+        isProbeSent = false
+        inflight.removeAll()
+    }
+
     mutating func becomeReplicate() {
         state = .replicate
         next = match + 1

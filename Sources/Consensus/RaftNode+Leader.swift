@@ -33,13 +33,19 @@ extension RaftNode {
             handleAppendResponse(m)
         case .heartbeatResponse:
             if m.index < progress[m.from]!.match {
-                // The follower holds less than it once acknowledged: its disk was lost. Start
-                // over from what it has (lowering match never uncommits anything).
-                progress[m.from]!.match = m.index
-                progress[m.from]!.becomeProbe()
+                // The follower holds less than it once acknowledged: its disk was lost. What it
+                // holds now is unverified, so nothing of it counts toward commit: match goes to
+                // zero and a probe from its last index finds where the logs agree (lowering
+                // match never uncommits anything).
+                progress[m.from]!.match = 0
+                progress[m.from]!.probe(from: m.index + 1, lastIndex: log.lastIndex)
             }
-            if progress[m.from]!.state == .snapshot, m.index < progress[m.from]!.pendingSnapshotIndex,
-               progress[m.from]!.ticksInSnapshot >= config.electionTimeoutTicks {
+            if progress[m.from]!.state == .snapshot, m.index >= progress[m.from]!.pendingSnapshotIndex {
+                // The follower's log reaches past the snapshot: it installed it and its answer
+                // was lost. Probe right after the snapshot instead of waiting for the timeout
+                // (the probe, not this answer, verifies that the logs agree there).
+                progress[m.from]!.probe(from: progress[m.from]!.pendingSnapshotIndex + 1, lastIndex: log.lastIndex)
+            } else if progress[m.from]!.state == .snapshot, progress[m.from]!.ticksInSnapshot >= config.electionTimeoutTicks {
                 // An election timeout after the snapshot went out, the follower still answers
                 // without it: it was lost (dropped, or the follower restarted). Send it again.
                 progress[m.from]!.becomeProbe()

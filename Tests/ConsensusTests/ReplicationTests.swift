@@ -177,6 +177,29 @@ struct ReplicationTests {
         #expect(net.appliedData(3) == (0..<10).map { "w\($0)" })
     }
 
+    @Test("after a heartbeat answer shows a shorter log than the follower acknowledged, none of what it holds counts as matching until a probe verifies it")
+    func shorterLogAnswerIsNotTrusted() throws {
+        var net = TestNetwork(size: 3)
+        net.campaign(1)
+        for i in 0..<10 { _ = try net.propose(1, "w\(i)") }
+        net.stabilize()
+        let config = net.node(3).config
+        #expect(net.node(1).matchIndexes.first { $0.id == 3 }?.match == net.node(1).lastIndex)
+        // Node 3 comes back holding only the first five entries (its disk lost the rest).
+        let kept = Array(try net.storages[3]!.load().entries.prefix(5))
+        net.storages[3] = MemoryStorage()
+        try net.storages[3]!.save(hardState: HardState(term: net.node(1).term), entries: kept, mustSync: true)
+        net.nodes[3] = try RaftNode(config: config, persisted: try net.storages[3]!.load())
+        net.applied[3] = []
+        net.drop(.appendEntries)
+        net.tickAll(times: config.heartbeatTicks)
+        #expect(net.node(1).matchIndexes.first { $0.id == 3 }?.match == 0, "what node 3 still holds is not counted as matching")
+        net.heal()
+        net.tickAll(times: 2 * config.heartbeatTicks)
+        #expect(net.node(1).matchIndexes.first { $0.id == 3 }?.match == net.node(1).lastIndex, "a probe verified it again")
+        #expect(net.appliedData(3) == (0..<10).map { "w\($0)" })
+    }
+
     @Test("a configuration with an impossible limit is refused at start")
     func limitsValidated() {
         var config = Config(id: 1, peers: [1, 2, 3])

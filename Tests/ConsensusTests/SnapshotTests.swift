@@ -101,6 +101,23 @@ struct SnapshotTests {
         #expect(net.appliedData(3) == (0..<10).map { "s\($0)" })
     }
 
+    @Test("a follower whose answer to a snapshot was lost is probed at its next heartbeat answer: with the other follower down, writes commit at once, not after the snapshot timeout")
+    func lostSnapshotAnswerNoticedByHeartbeats() throws {
+        var net = try compactedLeader(count: 10)
+        let config = net.node(1).config
+        net.heal()
+        net.isolate(2) // the other follower is away: every commit needs node 3
+        net.losesSnapshotAnswers = [3]
+        net.tickAll(times: 2 * config.heartbeatTicks)
+        #expect(net.storages[3]!.snapshotIndex == net.snapshots[1]!.meta.index, "node 3 installed the snapshot")
+        #expect(net.sent.filter { $0.kind == .installSnapshot }.count == 1)
+        let ticket = try net.propose(1, "after")
+        net.stabilize()
+        net.tickAll(times: 2 * config.heartbeatTicks)
+        #expect(net.node(1).commitIndex >= ticket.index, "committed within two heartbeats (snapshot timeout: \(config.snapshotTimeoutTicks) ticks)")
+        #expect(net.appliedData(3).last == "after")
+    }
+
     @Test("a restart loads the snapshot and replays only the entries after it")
     func restartFromSnapshot() throws {
         var net = TestNetwork(size: 3)

@@ -14,6 +14,8 @@ struct TestNetwork {
     var inFlight: [Message] = []
     var cutLinks: Set<[NodeID]> = []
     var droppedKinds: Set<MessageKind> = []
+    /// Nodes whose answer to an installed snapshot is lost (sent, never delivered).
+    var losesSnapshotAnswers: Set<NodeID> = []
     /// Every message that was sent, for tests that count them.
     var sent: [Message] = []
     /// Each node's newest snapshot: its bytes are the applied entries' data, one per line.
@@ -103,7 +105,8 @@ struct TestNetwork {
                 for var m in rd.messages {
                     if m.kind == .installSnapshot { m.snapshot = snapshots[id] } // the host attaches the bytes
                     sent.append(m)
-                    if !cutLinks.contains([m.from, m.to]) && !droppedKinds.contains(m.kind) { inFlight.append(m) }
+                    let isLostSnapshotAnswer = rd.snapshot != nil && m.kind == .appendResponse && losesSnapshotAnswers.contains(id)
+                    if !cutLinks.contains([m.from, m.to]) && !droppedKinds.contains(m.kind) && !isLostSnapshotAnswer { inFlight.append(m) }
                 }
                 applied[id]!.append(contentsOf: rd.committedEntries)
                 readStates[id, default: []].append(contentsOf: rd.readStates)
