@@ -51,6 +51,10 @@ extension FileStorage {
         let kept = Int(index - last.firstIndex)
         let newSize = last.recordOffsets[kept]
         try SystemFiles.truncate(currentFD, toBytes: newSize, path: last.path)
+        // The cut is made durable before new records go where the old ones were: otherwise a
+        // crash could keep the new records and, after them, the old ones (terms going down).
+        try SystemFiles.syncData(currentFD, path: last.path)
+        hasUnsyncedWrites = false
         segments[segments.count - 1].recordOffsets.removeSubrange(kept...)
         segments[segments.count - 1].recordTerms.removeSubrange(kept...)
         segments[segments.count - 1].sizeBytes = newSize

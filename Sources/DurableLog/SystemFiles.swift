@@ -1,4 +1,22 @@
 import Glibc
+import Synchronization
+
+/// One call that changes a file, as the test journal records it.
+enum FileOperation: Equatable, Sendable {
+    case write(path: String, offset: Int, byteCount: Int)
+    case truncate(path: String, length: Int)
+    case sync(path: String)
+    case rename(from: String, to: String)
+    case remove(path: String)
+}
+
+/// Tests switch this on to see the order of the store's file calls (crash-consistency rules
+/// are about that order); nil in production.
+let fileJournal = Mutex<[FileOperation]?>(nil)
+
+private func journal(_ operation: FileOperation) {
+    fileJournal.withLock { ops in ops?.append(operation) }
+}
 
 /// Thin wrappers over the POSIX file calls the log needs: each retries `EINTR`, loops partial
 /// reads and writes, and turns failures into `DurableLogError`s carrying the path and errno text.
@@ -32,6 +50,7 @@ enum SystemFiles {
 
     /// Writes every byte of `bytes` at `offset`.
     static func writeAll(_ fd: Int32, _ bytes: [UInt8], at offset: Int, path: String) throws {
+        journal(.write(path: path, offset: offset, byteCount: bytes.count))
         try bytes.withUnsafeBytes { buffer in
             var written = 0
             while written < buffer.count {
@@ -72,23 +91,28 @@ enum SystemFiles {
     }
 
     static func syncData(_ fd: Int32, path: String) throws {
+        journal(.sync(path: path))
         guard retrying({ fdatasync(fd) }) == 0 else { throw failure("fdatasync", path) }
     }
 
     static func syncAll(_ fd: Int32, path: String) throws {
+        journal(.sync(path: path))
         guard retrying({ fsync(fd) }) == 0 else { throw failure("fsync", path) }
     }
 
     static func truncate(_ fd: Int32, toBytes length: Int, path: String) throws {
+        journal(.truncate(path: path, length: length))
         guard retrying({ ftruncate(fd, off_t(length)) }) == 0 else { throw failure("ftruncate", path) }
     }
 
     static func rename(_ from: String, to: String) throws {
+        journal(.rename(from: from, to: to))
         guard Glibc.rename(from, to) == 0 else { throw failure("rename to \(to)", from) }
     }
 
     /// Removes `path`; a file that is already gone is not an error.
     static func remove(_ path: String) throws {
+        journal(.remove(path: path))
         guard unlink(path) == 0 || errno == ENOENT else { throw failure("unlink", path) }
     }
 
