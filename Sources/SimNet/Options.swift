@@ -79,6 +79,9 @@ public struct SimOptions: Sendable {
     /// per append, so an old term's entries reach a majority before the new leader's own entry,
     /// as in Figure 8 of the Raft paper), and keeps Raft's default otherwise.
     public var appendEntriesMax: Int?
+    /// Whether the heal keeps only a majority up (liveness mode); nil draws it per seed (half
+    /// the seeds) in randomized runs.
+    public var isLivenessMode: Bool?
     /// The host timing to use; nil draws one per seed when faults are on (quick otherwise).
     public var hostTiming: HostTiming?
     /// Where trace lines go, or nil to keep only the trace hash.

@@ -22,8 +22,10 @@ public struct SeedReport: Sendable {
     public var writesAcked: Int
     /// Leaders elected.
     public var leadersElected: Int
-    /// The fault rates this seed drew.
+    /// The fault rates and host timing this seed drew.
     public var profile: String
+    /// How often each interesting path was taken.
+    public var coverage: Coverage
 }
 
 /// The randomized run (swarm faults, client load, heal, recovery checks) and the final checks.
@@ -34,6 +36,7 @@ extension Simulation {
         let totalMillis = UInt64(options.simSeconds) * 1_000
         let healMillis = totalMillis - UInt64(SimOptions.recoverySeconds) * 1_000
         clientsStopMicros = (totalMillis - 2_000) * 1_000
+        isLivenessMode = options.isLivenessMode ?? (options.isFaultInjectionOn && Bool.random(using: &random))
         if options.isFaultInjectionOn {
             profile = FaultProfile.draw(using: &random)
             drawnProfile = profile
@@ -51,7 +54,19 @@ extension Simulation {
     public var report: SeedReport {
         SeedReport(seed: seed, violation: violations.first, traceHash: trace.hash, simMillis: nowMicros / 1_000,
                    eventCount: eventCount, opsCompleted: history.opsCompleted, opsUnknown: history.opsUnknown,
-                   writesAcked: history.writeAckMicros.count, leadersElected: checker.leadersElected, profile: drawnProfile.summary)
+                   writesAcked: history.writeAckMicros.count, leadersElected: checker.leadersElected,
+                   profile: drawnProfile.summary + " " + timing.summary + (isLivenessMode ? " liveness" : ""),
+                   coverage: finalCoverage)
+    }
+
+    /// The coverage so far, with what the running trackers counted.
+    public var finalCoverage: Coverage {
+        var total = coverage
+        for node in nodes where node.isUp {
+            if let executor = node.executor { total.absorb(host: executor.host.counters, executor: executor.counters) }
+            if node.disk.hasTruncatedSinceCrash { total.add("truncation (no crash yet)") }
+        }
+        return total
     }
 
     func scheduleInjection() {
@@ -63,6 +78,7 @@ extension Simulation {
     func injectFault() {
         guard healedAtMicros == nil, let kind = profile.enabledKinds.randomElement(using: &random) else { return }
         scheduleInjection()
+        coverage.add("fault \(kind)")
         let count = nodes.count
         let node = Int.random(in: 0..<count, using: &random)
         let other = (node + Int.random(in: 1..<count, using: &random)) % count
@@ -116,14 +132,41 @@ extension Simulation {
         queue.schedule(.restart(node: node, epoch: nodes[node].epoch), atMicros: restartAt)
     }
 
-    /// Ends every fault: links back, crashed trackers restarted, paused ones resumed, clocks
-    /// exact, a quiet network; then the recovery deadlines start.
+    /// Ends the faults, then the recovery deadlines start. Normally everything heals: links
+    /// back, crashed trackers restarted, paused ones resumed, clocks exact, a quiet network. In
+    /// liveness mode (TigerBeetle's VOPR does the same after its safety phase) only a random
+    /// majority, the core, is healed and connected; the others stay crashed or cut off, and the
+    /// core alone must finish every client operation and converge.
     public func heal() {
         healedAtMicros = nowMicros
         profile = .calm
+        if isLivenessMode {
+            healCore()
+            return
+        }
         trace.record(nowMicros, TraceCode.heal.rawValue, 0, 0, 0, 0, "heal everything")
         healNetwork()
-        for index in nodes.indices {
+        healNodes(nodes.indices)
+    }
+
+    /// Liveness mode's heal: a majority core is healed; the rest stay down or isolated.
+    func healCore() {
+        let quorum = nodes.count / 2 + 1
+        var order = Array(nodes.indices)
+        order.shuffle(using: &random)
+        let core = Array(order.prefix(quorum)).sorted()
+        livenessCore = core
+        coverage.add("liveness mode")
+        trace.record(nowMicros, TraceCode.heal.rawValue, UInt64(core.count), 0, 0, 0, "heal the core \(core.map { $0 + 1 }) only")
+        healNetwork()
+        for outside in nodes.indices where !core.contains(outside) {
+            if Bool.random(using: &random) { crash(outside) } else { isolate(outside) }
+        }
+        healNodes(core)
+    }
+
+    func healNodes(_ indices: some Sequence<Int>) {
+        for index in indices {
             nodes[index].tearsNextWrite = false
             nodes[index].tearsNextSnapshot = false
             if nodes[index].tickMicros != Self.tickMicros { setClockRate(index, rate: 1) }

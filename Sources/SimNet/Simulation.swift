@@ -99,6 +99,10 @@ public final class Simulation {
     let hostOptions: HostOptions
     /// How long the trackers' own work takes in this run.
     public let timing: HostTiming
+    /// Whether the heal keeps only a majority core up and connected (see `heal`).
+    public internal(set) var isLivenessMode = false
+    /// In liveness mode, after the heal: the trackers that must finish the work.
+    public internal(set) var livenessCore: [Int]?
     /// How often each interesting path was taken (the sweep's coverage table).
     public internal(set) var coverage = Coverage()
     /// Raft's `appendEntriesMax` on every tracker of this run.

@@ -15,6 +15,7 @@ struct Arguments {
     var isTracing = false
     var isShowingProgress = false
     var plantedBug: PlantedBug = .none
+    var isShowingCoverage = false
 
     static let usage = """
         usage: tracker-sim [--seeds N | --seed S [--trace]] [--nodes K] [--clients C]
@@ -24,6 +25,7 @@ struct Arguments {
           --nodes K        trackers, 2 to 7 (default 3)
           --clients C      simulated clients (default 3)
           --sim-seconds T  simulated seconds per seed, at least 20 (default 60)
+          --coverage       print the coverage table even for one seed (a sweep always does)
           --progress       write "seed N" to stderr before each seed (unbuffered), so a hang or a
                            kill still shows the seed; a trap always names its seed
         """
@@ -51,6 +53,7 @@ struct Arguments {
                 args.seedCount = 1
             case "--trace": args.isTracing = true
             case "--progress": args.isShowingProgress = true
+            case "--coverage": args.isShowingCoverage = true
             case "--nodes": args.nodes = Int(number(value()))
             case "--clients": args.clients = Int(number(value()))
             case "--sim-seconds": args.simSeconds = Int(number(value()))
@@ -104,18 +107,20 @@ let started = clock.now
 var violations = 0
 var simMillis: UInt64 = 0
 var firstFailingSeed: UInt64?
+var coverage = Coverage()
 for seed in args.firstSeed..<(args.firstSeed + args.seedCount) {
     TrapReporter.currentSeed.store(seed, ordering: .relaxed)
     if args.isShowingProgress { FileHandleShim.writeError("seed \(seed)\n") }
     let simulation = Simulation(seed: seed, options: args.options)
     let report = simulation.runRandomized()
     simMillis += report.simMillis
+    coverage.merge(report.coverage)
     if let violation = report.violation {
         violations += 1
         if firstFailingSeed == nil { firstFailingSeed = seed }
         print("FAIL seed \(seed): \(violation.invariant)")
         print("  \(violation)")
-        print("  faults: \(report.profile)")
+        print("  profile: \(report.profile)")
         print("  replay: \(args.replayCommand(seed: seed))")
     } else if args.seedCount == 1 {
         print("seed \(seed) ok: trace hash \(String(report.traceHash, radix: 16)) events \(report.eventCount) ops \(report.opsCompleted) "
@@ -126,6 +131,11 @@ let elapsed = clock.now - started
 let wallSeconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
 let simSeconds = Double(simMillis) / 1_000
 let speed = wallSeconds > 0 ? simSeconds / wallSeconds : 0
+if args.seedCount > 1 || args.isShowingCoverage {
+    print("coverage (events summed over \(args.seedCount) seeds):")
+    for row in coverage.rows { print("  \(row.name): \(row.count)") }
+    if !coverage.missing.isEmpty { print("coverage gaps (never happened): \(coverage.missing.joined(separator: ", "))") }
+}
 let first = firstFailingSeed.map { " first-failing-seed=\($0)" } ?? ""
 print("seeds=\(args.seedCount) violations=\(violations)\(first) sim-seconds=\(Int(simSeconds)) wall-seconds=\(String(format: wallSeconds)) sim-seconds-per-wall-second=\(Int(speed))")
 exit(violations == 0 ? 0 : 1)
