@@ -9,7 +9,8 @@
 /// come first did not fit: undo the last choice and try the next call after it. The history is
 /// linearizable when every completed operation is lifted; an open operation's return lies at
 /// the end of time, so reaching one means only open operations are left, and they may never
-/// have happened.
+/// have happened; for the same reason an open operation is never linearized where it would
+/// leave the state as it is.
 struct LinearizabilitySearch<Model: LinearizabilityModel> {
     enum Outcome {
         case linearizable, notLinearizable, inconclusive
@@ -117,7 +118,10 @@ struct LinearizabilitySearch<Model: LinearizabilityModel> {
             if steps > stepsMax { return .inconclusive }
             let index = operationOf[node]
             if isCall[node] {
-                if let newState = model.step(state, operations[index].input, operations[index].output) {
+                // An open operation that changes nothing here may as well never happen: its
+                // return is at the end of time, so leaving it out keeps every choice open.
+                if let newState = model.step(state, operations[index].input, operations[index].output),
+                   !(operations[index].isOpen && newState == state) {
                     var newLinearized = linearized
                     newLinearized.insert(index)
                     if memo.insert(Memo(linearized: newLinearized, state: newState)).inserted {
