@@ -166,3 +166,6 @@ public struct LinearizabilityChecker<Model: LinearizabilityModel> {
         }
     }
 }
+
+extension LinearizabilityOperation: Sendable where Input: Sendable, Output: Sendable {}
+extension LinearizabilityPartition: Sendable where Input: Sendable, Output: Sendable {}

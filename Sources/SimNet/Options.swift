@@ -7,6 +7,9 @@ public enum PlantedBug: String, Sendable, CaseIterable {
     /// The simulated disk does not fsync a batch that only records a new term or vote, so a
     /// crash can forget a vote that was already granted.
     case skipVoteFsync = "skip-vote-fsync"
+    /// Every tracker, leader or follower, answers queries from its applied state without a
+    /// ReadIndex round, so a lagging or partitioned tracker serves stale reads.
+    case staleRead = "stale-read"
 }
 
 /// How one simulation runs.

@@ -115,6 +115,7 @@ public final class Simulation {
         for id in peers { hostOptions.addresses[id] = "10.0.0.\(id):7000" }
         hostOptions.snapshotThresholdEntries = options.snapshotThresholdEntries ?? [25, 100, 400, 10_000].randomElement(using: &random)!
         hostOptions.retainedEntries = hostOptions.snapshotThresholdEntries / 5
+        hostOptions.isStaleReadPlanted = options.plantedBug == .staleRead
         self.hostOptions = hostOptions
         let defaultAppendEntriesMax = Config(id: 1, peers: [1]).appendEntriesMax
         appendEntriesMax = options.appendEntriesMax

@@ -62,6 +62,9 @@ public struct HostOptions: Sendable {
     public var snapshotLogBytesRatio = 0.25
     /// Entries kept in the log before a snapshot, so slightly lagging followers get appends.
     public var retainedEntries: UInt64 = 1_000
+    /// PLANTED BUG, for SimNet's `--planted-bug stale-read` only: every tracker, leader or
+    /// not, answers queries from its applied state at once, without ReadIndex (see `submit`).
+    public var isStaleReadPlanted = false
 
     /// Default settings.
     public init() {}
@@ -221,6 +224,11 @@ public struct TrackerHost: Sendable {
         if case .clusterStatus = request.operation {
             reply(target, .status(status))
             return
+        }
+        // PLANTED BUG (SimNet's `--planted-bug stale-read` only): any tracker answers queries.
+        if options.isStaleReadPlanted, case let .query(query) = request.operation {
+            guard let hash = sessionHash(request, target) else { return }
+            return query.bound(to: hash).map { reply(target, .result(machine.query($0))) } ?? reject(target)
         }
         guard raft.role == .leader else {
             reply(target, notLeaderResponse)
