@@ -164,6 +164,8 @@ public struct TrackerSpec: LinearizabilityModel {
                 if case let .result(.ok(.groups(groups))) = operation.output {
                     listings.append((operation, groups))
                     for group in groups { listedGroups.insert(group.groupID) }
+                } else if let output = operation.output, !output.isNotLoggedIn {
+                    byName[Self.userPrefix + session.userID, default: []].append(operation) // a malformed answer: fails there
                 }
             default:
                 guard let groupID = input.groupID, let session = input.session else { continue }
