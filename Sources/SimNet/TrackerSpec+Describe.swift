@@ -4,10 +4,12 @@ import TrackerStateMachine
 /// Reports: operations, answers and states in a line each. Passwords are never shown, and a
 /// session token only as a 16-bit digest.
 extension TrackerSpec {
+    /// "u1@3f2a join_group cg-1 → done".
     public func describe(_ input: TrackerCall, _ output: ClientResponse?) -> String {
         describe(input) + " → " + (output.map { describe($0, for: input) } ?? "unknown")
     }
 
+    /// "{members u1,u2 pending [u0] files [...]}", "{user, session 3f2a}".
     public func describe(_ state: TrackerSpecState) -> String {
         switch state {
         case let .user(user):

@@ -18,18 +18,31 @@ public struct SpecSession: Hashable, Sendable {
 /// A client-visible tracker operation, as the sequential specification `TrackerSpec` sees it.
 /// The last two cases are projections the partition function makes, never recorded.
 public enum TrackerCall: Equatable, Sendable {
+    /// `create_user`: created, or "user exists".
     case createUser(userID: String, password: String)
+    /// `login`: a new session (ending the user's earlier one), or refused.
     case login(userID: String, password: String)
+    /// `logout`: ends the session.
     case logout(SpecSession)
+    /// Renews the session's lease.
     case keepAlive(SpecSession)
+    /// `create_group`: created with the caller as owner, or "group exists".
     case createGroup(SpecSession, groupID: String)
+    /// `join_group`: a pending request.
     case joinGroup(SpecSession, groupID: String)
+    /// `accept_request` (owner only): the requester becomes the newest member.
     case acceptRequest(SpecSession, groupID: String, userID: String)
+    /// `leave_group`: shares end, the owner hands over, an empty group is deleted.
     case leaveGroup(SpecSession, groupID: String)
+    /// `list_requests` (owner only): pending requests, oldest first.
     case listRequests(SpecSession, groupID: String)
+    /// `list_groups`: every group with owner and member count.
     case listGroups(SpecSession)
+    /// `upload_file`: a new file, or the caller as another sharer of the same content.
     case uploadFile(SpecSession, groupID: String, metadata: FileMetadata)
+    /// `list_files` (members only): files with size and online sharers.
     case listFiles(SpecSession, groupID: String)
+    /// Metadata and online peers of a file (members only), what `download_file` asks first.
     case downloadInfo(SpecSession, groupID: String, fileName: String)
     /// What one `list_groups` answer says about one group.
     case groupListing(SpecSession, groupID: String)
@@ -100,7 +113,9 @@ public struct GroupSpec: Hashable, Sendable {
 
 /// The state of one partition of the specification: a user or a group.
 public enum TrackerSpecState: Hashable, Sendable {
+    /// A `user:<id>` partition.
     case user(UserSpec)
+    /// A `group:<id>` partition.
     case group(GroupSpec)
 }
 
@@ -131,6 +146,7 @@ public struct TrackerSpec: LinearizabilityModel {
         self.limits = limits
     }
 
+    /// No such user, or no such group.
     public func initialState(partition: String) -> TrackerSpecState {
         partition.hasPrefix(Self.groupPrefix) ? .group(GroupSpec()) : .user(UserSpec())
     }
@@ -138,6 +154,7 @@ public struct TrackerSpec: LinearizabilityModel {
     static let userPrefix = "user:"
     static let groupPrefix = "group:"
 
+    /// The rules of the partition's kind; see `TrackerSpec+Users.swift` and `+Groups.swift`.
     public func step(_ state: TrackerSpecState, _ input: TrackerCall, _ output: ClientResponse?) -> TrackerSpecState? {
         switch state {
         case let .user(user): stepUser(user, input, output).map { .user($0) }
@@ -145,6 +162,7 @@ public struct TrackerSpec: LinearizabilityModel {
         }
     }
 
+    /// Per user and per group, with the projections the type's documentation describes.
     public func partition(_ history: [Operation]) -> [LinearizabilityPartition<TrackerCall, ClientResponse>] {
         var byName: [String: [Operation]] = [:]
         var listings: [(operation: Operation, groups: [GroupSummary])] = []
