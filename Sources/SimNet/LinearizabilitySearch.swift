@@ -110,6 +110,7 @@ struct LinearizabilitySearch<Model: LinearizabilityModel> {
         var state = model.initialState(partition: partition.name)
         var linearized = Bits(count: operations.count)
         var memo: Set<Memo> = []
+        memo.reserveCapacity(operations.count)
         var stack: [(call: Int, state: Model.State)] = []
         let head = 0
         var node = next[head]

@@ -97,6 +97,14 @@ public struct SpecFile: Hashable, Sendable {
     var fileHash: [UInt8]
     /// Sharers, sorted by user id.
     var sharers: [String]
+
+    /// Hashes what tells files apart in practice, not every piece hash (the checker hashes
+    /// states at every step); equality still compares everything.
+    public func hash(into hasher: inout Hasher) {
+        hasher.combine(name)
+        hasher.combine(sizeBytes)
+        hasher.combine(sharers)
+    }
 }
 
 /// A group as the specification holds it; no members means no group.
