@@ -228,7 +228,8 @@ public struct TrackerHost: Sendable {
         // PLANTED BUG (SimNet's `--planted-bug stale-read` only): any tracker answers queries.
         if options.isStaleReadPlanted, case let .query(query) = request.operation {
             guard let hash = sessionHash(request, target) else { return }
-            return query.bound(to: hash).map { reply(target, .result(machine.query($0))) } ?? reject(target)
+            guard let bound = query.bound(to: hash) else { return reject(target) }
+            return reply(target, .result(machine.query(bound)))
         }
         guard raft.role == .leader else {
             reply(target, notLeaderResponse)
