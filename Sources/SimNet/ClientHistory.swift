@@ -27,6 +27,10 @@ struct CreateRecord: Sendable {
 /// exactly-once checkers.
 struct ClientHistory: Sendable {
     var creates: [CreateRecord] = []
+    /// Every operation a client finished (answered or given up), for the linearizability check.
+    var operations: [TrackerSpec.Operation] = []
+    /// What the end-of-run linearizability check found.
+    var linearizability: LinearizabilityReport?
     /// Groups whose creation was acknowledged, in acknowledgement order.
     var ackedGroups: [(key: String, ackMicros: UInt64, owner: String)] = []
     /// Files whose upload was acknowledged.

@@ -8,7 +8,8 @@ public enum PlantedBug: String, Sendable, CaseIterable {
     /// The simulated disk does not fsync a batch that only records a new term or vote, so a
     /// crash can forget a vote that was already granted.
     case skipVoteFsync = "skip-vote-fsync"
-    /// Reads are answered from the leader's applied state at once, without ReadIndex.
+    /// Every tracker, leader or follower, answers queries from its applied state without a
+    /// ReadIndex round, so a lagging or partitioned tracker serves stale reads.
     case staleRead = "stale-read"
     /// A received snapshot's state is installed even when Raft dropped that snapshot.
     case installAnySnapshot = "install-any-snapshot"

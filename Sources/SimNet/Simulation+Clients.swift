@@ -93,6 +93,8 @@ extension Simulation {
         clients[client].current = nil
         history.opsCompleted += 1
         var answer: ClientResponse?
+        if case let .answered(response) = ending { answer = response }
+        recordForLinearizability(client, op, answer)
         switch ending {
         case .unknown:
             history.opsUnknown += 1
@@ -100,7 +102,6 @@ extension Simulation {
             recordCreate(client, op, .unknown)
             if case .createOwnUser = op.kind { clients[client].hasUser = false }
         case let .answered(response):
-            answer = response
             record(client, op, response)
         }
         trace.record(nowMicros, TraceCode.clientResult.rawValue, UInt64(client), op.request.sequence, 0, 0,
@@ -117,30 +118,45 @@ extension Simulation {
     }
 
     func record(_ client: Int, _ op: ClientOp, _ response: ClientResponse) {
-        if case let .result(.failed(error)) = response, error.code == .notLoggedIn { clients[client].token = [] }
+        if response.isNotLoggedIn {
+            if case .keepAliveContested = op.kind { clients[client].contestedSession = nil } else { clients[client].token = [] }
+        }
+        let contestedUser = clients[client].loginUser
         switch (op.kind, response) {
         case (.login, let .loggedIn(token, _)):
-            clients[client].token = token
+            if let contestedUser { clients[client].contestedSession = (contestedUser, token) } else { clients[client].token = token }
         case (.login, .rejected):
-            clients[client].hasUser = false // the user's creation may never have happened
+            // The user's creation may never have happened (a contested one may not be made yet).
+            if contestedUser == nil { clients[client].hasUser = false }
+        case (.logout, .result(.ok)):
+            clients[client].token = []
+        case let (.listRequests(group), .result(.ok(.requests(users)))):
+            clients[client].acceptCandidate = users.first.map { (group, $0) }
+        case (.acceptRequest, _):
+            clients[client].acceptCandidate = nil
+        case let (.createGroup(group, true), .result(.ok)):
+            clients[client].contestedOwned.append(group)
+        case let (.leaveGroup(group), .result(.ok)):
+            clients[client].contestedOwned.removeAll { $0 == group }
         case (.createOwnUser, .result(.ok)):
             clients[client].hasUser = true
         case (.createOwnUser, let .result(.failed(error))) where error.code == .userExists:
             clients[client].hasUser = true
         case let (.createGroup(key, _), .result(result)):
             recordCreate(client, op, createOutcome(result, existsCode: .groupExists))
-            if result.isOK {
+            if result.isOK, op.kind.createdKey != nil {
                 history.ackedGroups.append((key, nowMicros, clients[client].userID))
                 clients[client].ownedGroups.append(key)
             }
         case let (.createContestedUser, .result(result)):
             recordCreate(client, op, createOutcome(result, existsCode: .userExists))
-        case let (.upload(group, file), .result(.ok)):
+        case let (.upload(group, file), .result(.ok)) where !SimClient.isContested(group):
             history.ackedUploads.append((group, file, clients[client].userID))
             clients[client].uploads.append((group, file))
         case let (.listGroups, .result(.ok(.groups(groups)))):
             if let stale = history.staleRead(groups: groups, invokedMicros: op.invokedMicros) { fail("no stale reads", stale) }
-        case let (.downloadInfo(group, file), .result(.failed(error))) where [.noSuchFile, .noSuchGroup, .notMember].contains(error.code):
+        case let (.downloadInfo(group, file), .result(.failed(error)))
+            where !SimClient.isContested(group) && [.noSuchFile, .noSuchGroup, .notMember].contains(error.code):
             fail("no stale reads", "client \(client) uploaded \(group)/\(file) and was told so, then download_info said \(error)")
         case (_, .rejected(let reason)):
             fail("well-formed requests are served", "client \(client) \(op.kind) rejected: \(reason)")

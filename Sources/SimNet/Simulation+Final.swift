@@ -3,7 +3,8 @@ import TrackerService
 import TrackerStateMachine
 
 /// The end-of-run checks: every replica caught up and equal, every acknowledged command in the
-/// final state exactly once, and the uniqueness history linearizable.
+/// final state exactly once, the uniqueness history linearizable, and then every client
+/// operation linearizable against `TrackerSpec`.
 extension Simulation {
     static let probeUserID = "~probe"
     static let probeAddress = "10.9.9.9:1"
@@ -25,6 +26,7 @@ extension Simulation {
             return
         }
         checkUploads(in: reference)
+        if !hasViolation { checkLinearizability() }
     }
 
     /// Every replica is up, has applied what was committed a second before the end, and

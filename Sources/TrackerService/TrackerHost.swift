@@ -77,7 +77,7 @@ public struct HostOptions: Sendable {
 
 /// Bugs the simulator plants on purpose, to prove its checkers catch them.
 public enum HostPlantedBug: String, Sendable, CaseIterable {
-    /// Reads are answered from the applied state at once, without ReadIndex.
+    /// Every tracker, leader or not, answers reads from its applied state at once.
     case staleRead = "stale-read"
     /// A received snapshot's state is installed even when Raft dropped that snapshot as stale.
     case installAnySnapshot = "install-any-snapshot"
@@ -288,6 +288,12 @@ public struct TrackerHost: Sendable {
             reply(target, .status(status))
             return
         }
+        // PLANTED BUG (SimNet's `--planted-bug stale-read` only): any tracker answers queries.
+        if options.plantedBug == .staleRead, case let .query(query) = request.operation {
+            guard let hash = sessionHash(request, target) else { return }
+            guard let bound = query.bound(to: hash) else { return reject(target) }
+            return reply(target, .result(machine.query(bound)))
+        }
         guard raft.role == .leader else {
             reply(target, notLeaderResponse)
             return
@@ -303,10 +309,6 @@ public struct TrackerHost: Sendable {
         case let .query(query):
             guard query.bound(to: unboundTokenHash) != nil else { return reject(target) }
             guard admitsRequest(target), let hash = sessionHash(request, target), let bound = query.bound(to: hash) else { return }
-            if options.plantedBug == .staleRead {
-                reply(target, .result(machine.query(bound)))
-                return
-            }
             startRead(bound, pending: .query(bound, target))
         case .clusterStatus:
             break

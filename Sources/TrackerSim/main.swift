@@ -108,6 +108,9 @@ var violations = 0
 var simMillis: UInt64 = 0
 var firstFailingSeed: UInt64?
 var coverage = Coverage()
+var linearizabilityOperations = 0
+var linearizabilitySteps = 0
+var inconclusivePartitions = 0
 for seed in args.firstSeed..<(args.firstSeed + args.seedCount) {
     TrapReporter.currentSeed.store(seed, ordering: .relaxed)
     if args.isShowingProgress { FileHandleShim.writeError("seed \(seed)\n") }
@@ -115,6 +118,11 @@ for seed in args.firstSeed..<(args.firstSeed + args.seedCount) {
     let report = simulation.runRandomized()
     simMillis += report.simMillis
     coverage.merge(report.coverage)
+    let linearizability = simulation.linearizabilityReport
+    linearizabilityOperations += linearizability?.operationCount ?? 0
+    linearizabilitySteps += linearizability?.stepCount ?? 0
+    inconclusivePartitions += linearizability?.inconclusive.count ?? 0
+    for partition in linearizability?.inconclusive ?? [] { print("seed \(seed): linearizability inconclusive for \(partition) (step bound)") }
     if let violation = report.violation {
         violations += 1
         if firstFailingSeed == nil { firstFailingSeed = seed }
@@ -124,7 +132,9 @@ for seed in args.firstSeed..<(args.firstSeed + args.seedCount) {
         print("  replay: \(args.replayCommand(seed: seed))")
     } else if args.seedCount == 1 {
         print("seed \(seed) ok: trace hash \(String(report.traceHash, radix: 16)) events \(report.eventCount) ops \(report.opsCompleted) "
-              + "unknown \(report.opsUnknown) writes acked \(report.writesAcked) leaders elected \(report.leadersElected)")
+              + "unknown \(report.opsUnknown) writes acked \(report.writesAcked) leaders elected \(report.leadersElected) "
+              + "linearizability partitions \(linearizability?.partitionCount ?? 0) operations \(linearizability?.operationCount ?? 0) "
+              + "steps \(linearizability?.stepCount ?? 0)")
     }
 }
 let elapsed = clock.now - started
@@ -137,7 +147,8 @@ if args.seedCount > 1 || args.isShowingCoverage {
     if !coverage.missing.isEmpty { print("coverage gaps (never happened): \(coverage.missing.joined(separator: ", "))") }
 }
 let first = firstFailingSeed.map { " first-failing-seed=\($0)" } ?? ""
-print("seeds=\(args.seedCount) violations=\(violations)\(first) sim-seconds=\(Int(simSeconds)) wall-seconds=\(String(format: wallSeconds)) sim-seconds-per-wall-second=\(Int(speed))")
+print("seeds=\(args.seedCount) violations=\(violations)\(first) linearizability-operations=\(linearizabilityOperations) "
+      + "linearizability-steps=\(linearizabilitySteps) inconclusive-partitions=\(inconclusivePartitions) sim-seconds=\(Int(simSeconds)) wall-seconds=\(String(format: wallSeconds)) sim-seconds-per-wall-second=\(Int(speed))")
 exit(violations == 0 ? 0 : 1)
 
 func String(format value: Double) -> String {
