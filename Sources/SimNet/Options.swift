@@ -40,6 +40,9 @@ public struct HostTiming: Sendable, Equatable {
     public var syncMicros: ClosedRange<UInt64> = 100...500
     /// Time a snapshot job takes from start to durable file (microseconds).
     public var snapshotJobMicros: ClosedRange<UInt64> = 1_000...5_000
+    /// Extra time an InstallSnapshot takes on the wire (a large snapshot streams in chunks
+    /// for seconds; a leader deposed meanwhile may finish sending it after its successor's).
+    public var snapshotTransferMicros: ClosedRange<UInt64> = 0...1_000
 
     /// Quick work: what scripted scenarios use unless they set their own.
     public init() {}
@@ -49,12 +52,14 @@ public struct HostTiming: Sendable, Equatable {
         t.windowInputsMax = [1, 4, Int.max, Int.max].randomElement(using: &random)!
         t.syncMicros = [50...200, 100...2_000, 1_000...20_000].randomElement(using: &random)!
         t.snapshotJobMicros = [1_000...10_000, 10_000...300_000, 200_000...3_000_000].randomElement(using: &random)!
+        t.snapshotTransferMicros = [0...1_000, 10_000...300_000, 200_000...2_000_000].randomElement(using: &random)!
         return t
     }
 
     var summary: String {
         "window=\(windowInputsMax == Int.max ? "all" : "\(windowInputsMax)") sync=\(syncMicros.lowerBound)-\(syncMicros.upperBound)us "
-            + "snapshotJob=\(snapshotJobMicros.lowerBound / 1_000)-\(snapshotJobMicros.upperBound / 1_000)ms"
+            + "snapshotJob=\(snapshotJobMicros.lowerBound / 1_000)-\(snapshotJobMicros.upperBound / 1_000)ms "
+            + "snapshotTransfer=\(snapshotTransferMicros.lowerBound / 1_000)-\(snapshotTransferMicros.upperBound / 1_000)ms"
     }
 }
 
@@ -115,6 +120,8 @@ enum FaultKind: Int, CaseIterable, Sendable {
     /// time it also crashes): its first appends reach some followers and not others, the
     /// partial replication behind Figure 8 of the Raft paper.
     case cutNewLeader
+    /// The next write of a tracker that cuts a conflicting log suffix is torn by a crash.
+    case crashTearingTruncation
 }
 
 /// One seed's fault rates, drawn from the seed itself (swarm testing): some seeds are calm,

@@ -42,7 +42,8 @@ struct SimEffects: HostEffects {
 
     mutating func persist(hardState: HardState?, entries: [Entry], mustSync: Bool) throws {
         let disk = sim.nodes[index].disk
-        if sim.nodes[index].tearsNextWrite && (!entries.isEmpty || hardState != nil) {
+        let isTruncating = entries.first.map { $0.index <= disk.current.baseIndex + UInt64(disk.current.entries.count) } ?? false
+        if (sim.nodes[index].tearsNextWrite && (!entries.isEmpty || hardState != nil)) || (sim.nodes[index].tearsNextTruncatingWrite && isTruncating) {
             if disk.hasTruncatedSinceCrash { sim.coverage.add("truncation before a crash") }
             let kept = disk.crashTearing(hardState: hardState, entries: entries, using: &sim.random)
             sim.coverage.add("torn write")

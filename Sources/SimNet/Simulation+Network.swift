@@ -29,7 +29,8 @@ extension Simulation {
                          "drop \(m.kind) \(m.from)->\(m.to): lost")
             return
         }
-        queue.schedule(.deliver(m), atMicros: nowMicros + afterMicros + drawDelayMicros())
+        let transfer = m.kind == .installSnapshot ? UInt64.random(in: timing.snapshotTransferMicros, using: &random) : 0
+        queue.schedule(.deliver(m), atMicros: nowMicros + afterMicros + transfer + drawDelayMicros())
         if chance(profile.duplicateRate) {
             trace.record(nowMicros, TraceCode.duplicate.rawValue, m.from, m.to, UInt64(m.kind.rawValue), m.term,
                          "duplicate \(m.kind) \(m.from)->\(m.to)")

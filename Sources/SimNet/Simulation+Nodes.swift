@@ -189,6 +189,7 @@ extension Simulation {
         nodes[index].inbox.removeAll()
         nodes[index].isProcessScheduled = false
         nodes[index].tearsNextWrite = false
+        nodes[index].tearsNextTruncatingWrite = false
         nodes[index].tearsNextSnapshot = false
         nodes[index].isTornSnapshotRenamed = nil
         nodes[index].crashCount += 1

@@ -94,6 +94,8 @@ extension Simulation {
             scheduleRestart(node)
         case .crashTearing:
             if nodes[node].isUp { nodes[node].tearsNextWrite = true }
+        case .crashTearingTruncation:
+            if nodes[node].isUp { nodes[node].tearsNextTruncatingWrite = true }
         case .crashDuringSnapshot:
             if nodes[node].isUp { nodes[node].tearsNextSnapshot = true }
         case .pause:
@@ -168,6 +170,7 @@ extension Simulation {
     func healNodes(_ indices: some Sequence<Int>) {
         for index in indices {
             nodes[index].tearsNextWrite = false
+            nodes[index].tearsNextTruncatingWrite = false
             nodes[index].tearsNextSnapshot = false
             if nodes[index].tickMicros != Self.tickMicros { setClockRate(index, rate: 1) }
             if !nodes[index].isUp { restart(index) }

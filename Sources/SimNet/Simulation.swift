@@ -47,6 +47,8 @@ struct SimNode {
     var lastRole: Role = .follower
     /// Planted by the injector: the next write with entries is torn by a crash.
     var tearsNextWrite = false
+    /// Planted by the injector: the next write that cuts a log suffix is torn by a crash.
+    var tearsNextTruncatingWrite = false
     /// Planted by the injector: the next snapshot write (taken or installed) is torn by a crash.
     var tearsNextSnapshot = false
     /// For a planted snapshot crash: whether the rename happened first (nil draws it).

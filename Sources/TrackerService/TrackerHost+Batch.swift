@@ -89,19 +89,17 @@ extension TrackerHost {
         }
     }
 
-    /// A login applied. The client chose the token, and a retry carries the same one, so a
-    /// result answered from the exactly-once cache (an earlier attempt committed) names the
-    /// same session. If that session has ended meanwhile, the login is over: "not logged in".
+    /// A login applied. The client chose the token and every retry carries the same one, so a
+    /// result answered from the exactly-once cache (an earlier attempt committed and its answer
+    /// was lost) is this token's session: the answer is the login as it took effect, even if a
+    /// later login of the same user has ended that session since (linearizable: the login
+    /// happened first; the client learns the session ended at its next request).
     mutating func answerLogin(token: [UInt8], result: TrackerResult, target: ReplyTarget) {
-        guard case .ok = result else {
+        guard case let .ok(.session(session)) = result else {
             reply(target, .result(result))
             return
         }
-        if case let .ok(.session(session)) = machine.query(.session(tokenHash: hashToken(token))) {
-            reply(target, .loggedIn(token: token, session: session))
-        } else {
-            reply(target, .result(.failure(.notLoggedIn)))
-        }
+        reply(target, .loggedIn(token: token, session: session))
     }
 
     /// Serves confirmed reads whose index the state machine has reached.
