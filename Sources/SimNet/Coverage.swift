@@ -58,3 +58,4 @@ public struct Coverage: Sendable, Equatable {
         a.rows.map(\.name) == b.rows.map(\.name) && a.rows.map(\.count) == b.rows.map(\.count)
     }
 }
+

@@ -23,7 +23,7 @@ enum EventKind: Sendable {
     /// A tracker's event loop takes its queued inputs and carries out its batches.
     case process(node: Int, epoch: Int)
     /// A tracker's background snapshot job finishes serializing and writes its file.
-    case snapshotJobDone(node: Int, epoch: Int, job: SnapshotJob)
+    indirect case snapshotJobDone(node: Int, epoch: Int, job: SnapshotJob)
     /// A crashed tracker starts again from its disk.
     case restart(node: Int, epoch: Int)
     /// A paused tracker resumes.

@@ -31,12 +31,13 @@ extension Simulation {
     }
 
     /// A committed index holds one entry forever, whichever node says it is committed.
-    func checkCommitted(_ index: Int) {
-        let commit = nodes[index].host.raft.commitIndex
+    func checkCommitted(_ index: Int, host: TrackerHost) {
+        let raft = host.raft
+        let commit = raft.commitIndex
         guard commit > nodes[index].checkedCommit else { return }
         for entryIndex in (nodes[index].checkedCommit + 1)...commit {
             // Entries a snapshot replaced are not held any more; others checked them.
-            guard let term = nodes[index].host.raft.term(at: entryIndex) else { continue }
+            guard let term = raft.term(at: entryIndex) else { continue }
             let position = Int(entryIndex - 1)
             if position < checker.committedTerms.count {
                 guard checker.committedTerms[position] == term else {
@@ -45,7 +46,7 @@ extension Simulation {
                 }
             } else {
                 checker.committedTerms.append(term)
-                checker.commitTerms.append(max(nodes[index].host.raft.term, checker.commitTerms.last ?? 0))
+                checker.commitTerms.append(max(raft.term, checker.commitTerms.last ?? 0))
             }
         }
         nodes[index].checkedCommit = commit

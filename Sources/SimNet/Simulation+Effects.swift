@@ -90,6 +90,8 @@ struct SimEffects: HostEffects {
 
     mutating func didCarryOut(_ batch: HostBatch, host: TrackerHost) {
         sim.observeSoftState(index, batch.raft.softState, host: host)
+        host.raft.checkInvariants()
+        sim.checkCommitted(index, host: host)
     }
 }
 

@@ -63,7 +63,7 @@ extension Simulation {
     public var finalCoverage: Coverage {
         var total = coverage
         for node in nodes where node.isUp {
-            if let executor = node.executor { total.absorb(host: executor.host.counters, executor: executor.counters) }
+            total.absorb(host: node.box.executor.host.counters, executor: node.box.executor.counters)
             if node.disk.hasTruncatedSinceCrash { total.add("truncation (no crash yet)") }
         }
         return total

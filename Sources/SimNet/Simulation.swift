@@ -18,11 +18,14 @@ func simPasswordHash(_ password: String, salt: [UInt8]) -> [UInt8] {
 /// disk, with its own clock rate.
 struct SimNode {
     let id: NodeID
-    /// The running process: the production executor around the real host. Stale (and
-    /// unused) while the node is down; nil only while a window is being carried out.
-    var executor: HostExecutor?
+    /// The running process: the production executor around the real host, boxed so a window
+    /// mutates it in place. Stale (and unused) while the node is down. While a window runs,
+    /// nothing but the window touches it.
+    var box: ExecutorBox
     /// The running process's host, read-only.
-    var host: TrackerHost { executor!.host }
+    var host: TrackerHost {
+        _read { yield box.executor.host } // borrowed: a copy would retain every field of the host
+    }
     var isUp = true
     /// Replaced by an empty disk when the tracker is wiped.
     var disk: SimDisk
@@ -62,6 +65,14 @@ struct SimNode {
     var snapshotsInstalled = 0
     /// InstallSnapshot messages this node sent as leader.
     var snapshotsSent = 0
+}
+
+/// A tracker process's executor, held by reference so that carrying out a window does not
+/// copy the whole host.
+final class ExecutorBox {
+    var executor: HostExecutor
+
+    init(_ executor: HostExecutor) { self.executor = executor }
 }
 
 /// A deterministic simulation of a tracker cluster: N real `TrackerHost`s, simulated clients
@@ -143,7 +154,7 @@ public final class Simulation {
         for id in peers {
             let disk = makeDisk()
             let host = Self.makeHost(id: id, peers: peers, disk: disk, options: hostOptions, appendEntriesMax: appendEntriesMax, seed: random.next())
-            nodes.append(SimNode(id: id, executor: HostExecutor(host: host), disk: disk))
+            nodes.append(SimNode(id: id, box: ExecutorBox(HostExecutor(host: host)), disk: disk))
         }
         for index in nodes.indices {
             // Stagger the clocks so ticks of different trackers do not all coincide.

@@ -7,7 +7,7 @@ public enum HostInput: Sendable {
     case tick(nowMillis: UInt64)
     /// A Raft message from an authenticated peer; for a snapshot, its state may already be
     /// restored off the event loop.
-    case raft(Message, restored: TrackerStateMachine?)
+    indirect case raft(Message, restored: TrackerStateMachine?)
     /// A client's request and where its answer goes.
     case request(ClientRequest, ReplyTarget)
     /// A finished password job.
