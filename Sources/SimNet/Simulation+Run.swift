@@ -180,7 +180,7 @@ extension Simulation {
         for client in clients.indices where clients[client].current != nil {
             clients[client].current!.deadlineMicros = max(clients[client].current!.deadlineMicros, nowMicros + Self.pendingAfterHealMicros)
         }
-        queue.schedule(.checkLeaderAfterHeal, atMicros: nowMicros + Self.leaderAfterHealMicros)
+        queue.schedule(.checkLeaderAfterHeal, atMicros: nowMicros + (isLivenessMode ? Self.leaderAfterCoreHealMicros : Self.leaderAfterHealMicros))
         queue.schedule(.checkPendingAfterHeal, atMicros: nowMicros + Self.pendingAfterHealMicros)
     }
 }

@@ -143,7 +143,7 @@ public final class Simulation {
         blocked = Array(repeating: Array(repeating: false, count: options.nodeCount), count: options.nodeCount)
         var hostOptions = HostOptions()
         for id in peers { hostOptions.addresses[id] = "10.0.0.\(id):7000" }
-        hostOptions.snapshotThresholdEntries = options.snapshotThresholdEntries ?? [25, 100, 400, 10_000].randomElement(using: &random)!
+        hostOptions.snapshotThresholdEntries = options.snapshotThresholdEntries ?? [5, 10, 25, 100, 400, 10_000].randomElement(using: &random)!
         hostOptions.retainedEntries = hostOptions.snapshotThresholdEntries / 5
         hostOptions.plantedBug = options.plantedBug.hostBug
         self.hostOptions = hostOptions
