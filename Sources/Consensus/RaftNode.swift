@@ -87,6 +87,8 @@ public struct RaftNode: Sendable {
     public var matchIndexes: [(id: NodeID, match: UInt64)] {
         progress.keys.sorted().map { ($0, progress[$0]!.match) }
     }
+    /// The snapshot received from the leader that the next `Ready` will carry, if any.
+    public var pendingSnapshotMeta: SnapshotMeta? { pendingSnapshot?.meta }
     /// The term of the entry at `index`, if the log holds it.
     public func term(at index: UInt64) -> UInt64? { log.term(at: index) }
     var isSingleNode: Bool { config.peers.count == 1 }

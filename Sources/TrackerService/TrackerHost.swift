@@ -192,11 +192,14 @@ public struct TrackerHost: Sendable {
     /// restore is dropped here (the leader sends it again), so the core never installs it.
     /// A shell may restore the snapshot's state itself, off the event loop, and pass it in.
     public mutating func receive(_ message: Message, restoredMachine: TrackerStateMachine? = nil) {
+        var restored: TrackerStateMachine?
         if message.kind == .installSnapshot, let snapshot = message.snapshot, snapshot.meta.index > raft.commitIndex {
-            guard let restored = restoredMachine ?? (try? TrackerStateMachine.restore(snapshot.data, limits: options.limits)) else { return }
-            receivedMachine = restored
+            guard let machine = restoredMachine ?? (try? TrackerStateMachine.restore(snapshot.data, limits: options.limits)) else { return }
+            restored = machine
         }
         raft.step(message)
+        // Only the snapshot the core took replaces the state (not one it refused or found stale).
+        if let restored, let meta = message.snapshot?.meta, raft.pendingSnapshotMeta == meta { receivedMachine = restored }
     }
 
     /// The shell made the job's snapshot durable. Returns the index through which the shell
