@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# Builds the libFuzzer target bench/fuzz/.build/raft-fuzz with swiftc directly: each library
+# module the target attacks is compiled with coverage instrumentation (-sanitize=fuzzer) and
+# -enable-testing (so the target can reach internal decoders such as DurableLog's record
+# parser), then the target links them with libFuzzer's main. -O keeps preconditions and
+# overflow checks (only -Ounchecked drops them).
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+out=bench/fuzz/.build
+mkdir -p "$out"
+flags=(-swift-version 6 -O -sanitize=fuzzer -enable-testing -parse-as-library -warnings-as-errors -I "$out" -I Sources/CLibCrypto)
+
+module() { # name, then its source directory
+    local name=$1 dir=$2
+    swiftc "${flags[@]}" -module-name "$name" -wmo -emit-module -emit-module-path "$out/$name.swiftmodule" \
+        -c -o "$out/$name.o" "$dir"/*.swift
+}
+
+module BinaryCoding Sources/BinaryCoding
+module Consensus Sources/Consensus
+module Hashing Sources/Hashing
+module TrackerStateMachine Sources/TrackerStateMachine
+module TrackerService Sources/TrackerService
+module DurableLog Sources/DurableLog
+
+shared=(TestNetwork RoleFixtures HostileMessages HostileDriver)
+swiftc "${flags[@]}" -module-name RaftFuzz -wmo -o "$out/raft-fuzz" \
+    bench/fuzz/*.swift $(printf "Tests/ConsensusTests/%s.swift " "${shared[@]}") \
+    "$out"/BinaryCoding.o "$out"/Consensus.o "$out"/Hashing.o "$out"/TrackerStateMachine.o \
+    "$out"/TrackerService.o "$out"/DurableLog.o -lcrypto
+echo "built $out/raft-fuzz"
