@@ -8,7 +8,7 @@ set -euo pipefail
 cd "$(dirname "$0")/../.."
 out=bench/fuzz/.build
 mkdir -p "$out"
-flags=(-swift-version 6 -O -sanitize=fuzzer -enable-testing -parse-as-library -warnings-as-errors -I "$out" -I Sources/CLibCrypto)
+flags=(-swift-version 6 -O -g -sanitize=fuzzer -enable-testing -parse-as-library -warnings-as-errors -I "$out" -I Sources/CLibCrypto)
 
 module() { # name, then its source directory
     local name=$1 dir=$2

@@ -11,7 +11,7 @@ root=$(cd "$here/../.." && pwd)
 out=$here/.build
 binary=$out/raft-fuzz
 sources=("$here"/*.swift "$root"/Sources/{BinaryCoding,Consensus,Hashing,TrackerStateMachine,TrackerService,DurableLog}/*.swift "$root"/Tests/ConsensusTests/*.swift)
-if [[ ! -x $binary ]] || [[ -n $(find "${sources[@]}" -newer "$binary" 2>/dev/null | head -1) ]]; then
+if [[ ! -x $binary ]] || [[ -n $(find "${sources[@]}" "$here/build.sh" -newer "$binary" 2>/dev/null | head -1) ]]; then
     "$here/build.sh"
 fi
 mkdir -p "$out/corpus"
@@ -20,19 +20,24 @@ log=$out/last-run.log
 before=$(ls "$out" | grep -c '^crash-' || true)
 start=$(date +%s)
 set +e
-"$binary" -runs="$runs" -print_final_stats=1 -artifact_prefix="$out/" -timeout=10 -rss_limit_mb=2048 "$out/corpus" >"$log" 2>&1
+# The Swift runtime's backtracer would take the trap signal before libFuzzer saves the input.
+SWIFT_BACKTRACE=enable=no "$binary" -runs="$runs" -print_final_stats=1 -artifact_prefix="$out/" -timeout=10 -rss_limit_mb=2048 "$out/corpus" >"$log" 2>&1
 status=$?
 set -e
 seconds=$(( $(date +%s) - start ))
 executed=$(grep -o 'stat::number_of_executed_units: *[0-9]*' "$log" | grep -o '[0-9]*$' || true)
-if [[ -z $executed ]]; then executed=$(grep -o '^#[0-9]*' "$log" | tail -1 | tr -d '#'); fi
+if [[ -z $executed ]]; then executed=$(grep -o '^#[0-9]*' "$log" | tail -1 | tr -d '#' || true); fi
 after=$(ls "$out" | grep -c '^crash-\|^timeout-\|^oom-' || true)
 traps=$(( after - before > 0 ? after - before : 0 ))
 if (( status != 0 && traps == 0 )); then traps=1; fi
 echo "inputs run: ${executed:-0} in ${seconds} s"
 echo "traps found: $traps"
 if (( traps > 0 )); then
-    grep -m1 -B2 -A12 -E 'Fatal error|deadly signal|ERROR: libFuzzer' "$log" || true
+    crash=$(ls -t "$out" | grep -m1 -E '^(crash|timeout|oom)-' || true)
+    if [[ -n $crash ]]; then
+        echo "input: $out/$crash; its trap:"
+        { "$binary" "$out/$crash" 2>&1 || true; } | grep -E -A7 'crashed:$' | tail -n +2 | grep -v '^$' || true
+    fi
     echo "full log: $log"
     exit 1
 fi
