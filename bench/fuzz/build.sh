@@ -24,7 +24,7 @@ module TrackerService Sources/TrackerService
 module DurableLog Sources/DurableLog
 
 shared=(TestNetwork RoleFixtures HostileMessages HostileDriver)
-swiftc "${flags[@]}" -module-name RaftFuzz -wmo -o "$out/raft-fuzz" \
+swiftc "${flags[@]}" -module-name RaftFuzz -wmo -emit-module-path "$out/RaftFuzz.swiftmodule" -o "$out/raft-fuzz" \
     bench/fuzz/*.swift $(printf "Tests/ConsensusTests/%s.swift " "${shared[@]}") \
     "$out"/BinaryCoding.o "$out"/Consensus.o "$out"/Hashing.o "$out"/TrackerStateMachine.o \
     "$out"/TrackerService.o "$out"/DurableLog.o -lcrypto
