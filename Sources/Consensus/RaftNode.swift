@@ -227,9 +227,12 @@ public struct RaftNode: Sendable {
     /// The host made `meta` durable as a snapshot of its applied state: entries through
     /// `meta.index - retainedEntries` leave the in-memory log (a little is kept so that a
     /// follower slightly behind gets entries, not a whole snapshot). Followers that need
-    /// compacted entries are sent an InstallSnapshot whose bytes the host attaches.
+    /// compacted entries are sent an InstallSnapshot whose bytes the host attaches. A snapshot
+    /// the log has moved past (a leader's snapshot was installed while the host wrote this
+    /// one) changes nothing.
     public mutating func compact(through meta: SnapshotMeta, retainedEntries: UInt64 = 0) {
         precondition(!isAwaitingAdvance, "input before advance()")
+        guard meta.index >= log.offsetIndex else { return }
         precondition(meta.index <= log.applied, "snapshot \(meta.index) beyond applied \(log.applied)")
         precondition(log.term(at: meta.index).map { $0 == meta.term } ?? (meta == snapshotMeta), "snapshot term mismatch")
         if meta.index > (snapshotMeta?.index ?? 0) { snapshotMeta = meta }

@@ -13,6 +13,7 @@ struct HostileDriver {
     /// What the node sent in its latest batches, to answer.
     var outbox: [Message] = []
     var nextRequestID: UInt64 = 1
+    var snapshotInProgress: SnapshotMeta?
     /// Inputs given so far.
     private(set) var inputCount = 0
     let startTerm: UInt64
@@ -66,11 +67,18 @@ struct HostileDriver {
         precondition(node.term <= max(startTerm, node.config.messageLimits.termMax), "term passed the maximum")
     }
 
-    /// Snapshots what is applied (as a host does) so later inputs meet a compacted log.
+    /// Snapshots what is applied, as a host does: the first call starts writing a snapshot of
+    /// the applied state, the next one finishes it (inputs arrive in between, as in
+    /// tracker-node, whose snapshot writer runs on its own thread).
     mutating func compactApplied() {
+        if let meta = snapshotInProgress {
+            snapshotInProgress = nil
+            node.compact(through: meta, retainedEntries: 1)
+            return
+        }
         let applied = node.appliedIndex
         guard applied > 0, let term = node.term(at: applied) else { return }
-        node.compact(through: SnapshotMeta(index: applied, term: term), retainedEntries: 1)
+        snapshotInProgress = SnapshotMeta(index: applied, term: term)
     }
 
     /// Carries out ready batches as a host would (persisting is the host's; nothing to do here).

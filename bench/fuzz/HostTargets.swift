@@ -75,12 +75,20 @@ struct HostDriver {
     var generator: HostileMessages
     var outbox: [Message] = []
     var nowMillis: UInt64 = 1_000_000
+    /// A snapshot job the shell is still writing (tracker-node writes them on another thread,
+    /// so inputs keep arriving until it is done).
+    var jobInProgress: SnapshotJob?
 
     mutating func act(using s: inout some ChoiceSource) {
         switch s.below(12) {
         case 0:
             nowMillis += UInt64(s.below(2_000))
             host.tick(nowMillis: nowMillis)
+        case 11:
+            if let job = jobInProgress {
+                jobInProgress = nil
+                _ = host.snapshotTaken(Snapshot(meta: job.meta, data: job.machine.snapshot()))
+            }
         case 1...3:
             if !outbox.isEmpty, let answer = generator.answer(to: outbox[s.below(outbox.count)], using: &s) {
                 host.receive(answer)
@@ -103,9 +111,7 @@ struct HostDriver {
                 let expected = try? TrackerStateMachine.restore(installed.data, limits: host.options.limits)
                 precondition(expected == host.machine, "the host holds another state than the snapshot it installed")
             }
-            if let job = batch.snapshotJob {
-                _ = host.snapshotTaken(Snapshot(meta: job.meta, data: job.machine.snapshot()))
-            }
+            if let job = batch.snapshotJob { jobInProgress = job }
             host.raft.checkInvariants()
             host.machine.checkInvariants()
         }

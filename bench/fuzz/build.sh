@@ -24,8 +24,8 @@ module TrackerService Sources/TrackerService
 module DurableLog Sources/DurableLog
 
 shared=(TestNetwork RoleFixtures HostileMessages HostileDriver)
-swiftc "${flags[@]}" -module-name RaftFuzz -wmo -emit-module-path "$out/RaftFuzz.swiftmodule" -o "$out/raft-fuzz" \
-    bench/fuzz/*.swift $(printf "Tests/ConsensusTests/%s.swift " "${shared[@]}") \
-    "$out"/BinaryCoding.o "$out"/Consensus.o "$out"/Hashing.o "$out"/TrackerStateMachine.o \
-    "$out"/TrackerService.o "$out"/DurableLog.o -lcrypto
+swiftc "${flags[@]}" -module-name RaftFuzz -wmo -emit-module -emit-module-path "$out/RaftFuzz.swiftmodule" \
+    -c -o "$out/RaftFuzz.o" bench/fuzz/*.swift $(printf "Tests/ConsensusTests/%s.swift " "${shared[@]}")
+objects=(RaftFuzz BinaryCoding Consensus Hashing TrackerStateMachine TrackerService DurableLog)
+swiftc -sanitize=fuzzer -o "$out/raft-fuzz" $(printf "$out/%s.o " "${objects[@]}") -lcrypto
 echo "built $out/raft-fuzz"
