@@ -62,5 +62,8 @@ public struct Config: Sendable {
         guard pendingReadsMax >= 1 else { throw fail("pendingReadsMax must be at least 1") }
         guard snapshotTimeoutTicks > electionTimeoutTicks else { throw fail("snapshotTimeoutTicks must exceed electionTimeoutTicks") }
         if let violation = messageLimits.violation { throw fail(violation) }
+        // A follower refuses appends beyond the message limits: this node's own must fit them.
+        guard appendEntriesMax <= messageLimits.entriesPerMessageMax else { throw fail("appendEntriesMax must not exceed messageLimits.entriesPerMessageMax") }
+        guard appendBytesMax <= messageLimits.entryDataBytesMax else { throw fail("appendBytesMax must not exceed messageLimits.entryDataBytesMax") }
     }
 }

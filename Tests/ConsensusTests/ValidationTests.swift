@@ -10,6 +10,7 @@ struct ValidationTests {
     static func follower() -> RaftNode {
         var config = Config(id: 2, peers: [1, 2, 3])
         config.messageLimits.entryDataBytesMax = 64
+        config.appendBytesMax = 64
         config.messageLimits.snapshotBytesMax = 64
         let entries = (1...3).map { Entry(term: 1, index: UInt64($0), data: [UInt8($0)]) }
         return try! RaftNode(config: config, persisted: PersistedState(hardState: HardState(term: 5, commit: 2), entries: entries))
@@ -142,5 +143,10 @@ struct ValidationTests {
         var config = Config(id: 1, peers: [1])
         config.messageLimits.termMax = UInt64.max
         #expect(throws: ConfigError.self) { try config.validate() }
+        config.messageLimits = .standard
+        config.appendEntriesMax = config.messageLimits.entriesPerMessageMax + 1 // followers would refuse its appends
+        #expect(throws: ConfigError.self) { try config.validate() }
+        config.appendEntriesMax = 256
+        #expect(throws: Never.self) { try config.validate() }
     }
 }
