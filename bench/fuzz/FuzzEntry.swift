@@ -32,11 +32,14 @@ enum Fuzz {
     }
 
     static func stepFrames(_ bytes: [UInt8]) {
-        var choices = ByteChoices(bytes)
-        var driver = HostileDriver(node: raftFixtures[choices.below(raftFixtures.count)])
-        while !choices.isExhausted {
-            let count = Int(choices.nextByte()) << 8 | Int(choices.nextByte())
-            driver.stepFrame((0..<count).map { _ in choices.nextByte() })
+        guard let fixture = bytes.first else { return }
+        var driver = HostileDriver(node: raftFixtures[Int(fixture) % raftFixtures.count])
+        var offset = 1
+        while offset + 2 <= bytes.count {
+            let count = Int(bytes[offset]) << 8 | Int(bytes[offset + 1])
+            let end = min(offset + 2 + count, bytes.count)
+            driver.stepFrame(Array(bytes[(offset + 2)..<end]))
+            offset = end
         }
     }
 

@@ -21,7 +21,7 @@ before=$(ls "$out" | grep -c '^crash-' || true)
 start=$(date +%s)
 set +e
 # The Swift runtime's backtracer would take the trap signal before libFuzzer saves the input.
-SWIFT_BACKTRACE=enable=no "$binary" -runs="$runs" -print_final_stats=1 -artifact_prefix="$out/" -timeout=10 -rss_limit_mb=2048 "$out/corpus" >"$log" 2>&1
+SWIFT_BACKTRACE=enable=no "$binary" -runs="$runs" -print_final_stats=1 -artifact_prefix="$out/" -max_len=512 -timeout=10 -rss_limit_mb=2048 "$out/corpus" >"$log" 2>&1
 status=$?
 set -e
 seconds=$(( $(date +%s) - start ))
@@ -29,9 +29,12 @@ executed=$(grep -o 'stat::number_of_executed_units: *[0-9]*' "$log" | grep -o '[
 if [[ -z $executed ]]; then executed=$(grep -o '^#[0-9]*' "$log" | tail -1 | tr -d '#' || true); fi
 after=$(ls "$out" | grep -c '^crash-\|^timeout-\|^oom-' || true)
 traps=$(( after - before > 0 ? after - before : 0 ))
-if (( status != 0 && traps == 0 )); then traps=1; fi
 echo "inputs run: ${executed:-0} in ${seconds} s"
 echo "traps found: $traps"
+if (( status != 0 && traps == 0 )); then
+    echo "the fuzzer stopped early (exit status $status) without saving an input; see $log"
+    exit "$status"
+fi
 if (( traps > 0 )); then
     crash=$(ls -t "$out" | grep -m1 -E '^(crash|timeout|oom)-' || true)
     if [[ -n $crash ]]; then
