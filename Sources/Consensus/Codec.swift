@@ -68,7 +68,9 @@ public enum RaftCodec {
         message.rejectHint = try reader.readUInt64()
         message.context = try reader.readUInt64()
         let count = try reader.readCount(maxCount: entriesPerMessageMax)
-        message.entries.reserveCapacity(count)
+        // Reserve no more than the bytes left can hold (an entry takes at least 21), so a short
+        // frame claiming 65,536 entries does not allocate for them.
+        message.entries.reserveCapacity(min(count, reader.remainingCount / 21))
         for _ in 0..<count { message.entries.append(try decodeEntry(from: &reader)) }
         if try reader.readBool() {
             let meta = SnapshotMeta(index: try reader.readUInt64(), term: try reader.readUInt64())

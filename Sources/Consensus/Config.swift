@@ -36,6 +36,8 @@ public struct Config: Sendable {
     public var pendingReadsMax = 65536
     /// Ticks a leader waits for a follower to install a snapshot before sending it again.
     public var snapshotTimeoutTicks = 1_000
+    /// Bounds on what a received message may carry; messages beyond them are refused.
+    public var messageLimits = MessageLimits.standard
 
     /// Makes a configuration with the default timing and limits.
     public init(id: NodeID, peers: [NodeID]) {
@@ -59,5 +61,9 @@ public struct Config: Sendable {
         guard applyEntriesMax >= 1 else { throw fail("applyEntriesMax must be at least 1") }
         guard pendingReadsMax >= 1 else { throw fail("pendingReadsMax must be at least 1") }
         guard snapshotTimeoutTicks > electionTimeoutTicks else { throw fail("snapshotTimeoutTicks must exceed electionTimeoutTicks") }
+        if let violation = messageLimits.violation { throw fail(violation) }
+        // A follower refuses appends beyond the message limits: this node's own must fit them.
+        guard appendEntriesMax <= messageLimits.entriesPerMessageMax else { throw fail("appendEntriesMax must not exceed messageLimits.entriesPerMessageMax") }
+        guard appendBytesMax <= messageLimits.entryDataBytesMax else { throw fail("appendBytesMax must not exceed messageLimits.entryDataBytesMax") }
     }
 }

@@ -109,7 +109,8 @@ struct Progress: Sendable {
             return true
         }
         guard next - 1 == rejected else { return false }
-        next = max(min(rejected, hint + 1), match + 1)
+        // `hint` is at most indexMax (validated) or an index of the leader's log: no overflow.
+        next = max(hint < rejected ? hint + 1 : rejected, match + 1)
         isProbeSent = false
         return true
     }

@@ -19,6 +19,8 @@ extension RaftNode {
 
     mutating func becomeCandidate() {
         precondition(role != .leader, "leader cannot become candidate")
+        // `campaign` refuses at termMax, and a pre-candidate's term does not change until it
+        // becomes a candidate or a follower: `term + 1` stays at most termMax.
         reset(term: term + 1)
         vote = config.id
         role = .candidate
@@ -103,6 +105,10 @@ extension RaftNode {
     // MARK: - Elections
 
     mutating func campaign(isTransfer: Bool) {
+        guard !isTermExhausted else {
+            refusals.record(.termExhausted)
+            return
+        }
         if config.isPreVoteEnabled && !isTransfer {
             becomePreCandidate()
             requestVotes(kind: .preVote, term: term + 1, isTransfer: false)

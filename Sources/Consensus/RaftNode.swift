@@ -40,6 +40,8 @@ public struct RaftNode: Sendable {
     var uncommittedBytes = 0
     var needsBroadcast = false
     var reads = ReadQueue()
+    /// Messages and campaigns the node refused, for the host to log.
+    public internal(set) var refusals = RefusalCounts()
 
     var messages: [Message] = []
     var readStates: [ReadState] = []
@@ -53,6 +55,7 @@ public struct RaftNode: Sendable {
     /// machine already reflects (0 when it starts empty).
     public init(config: Config, persisted: PersistedState, applied: UInt64 = 0) throws {
         try config.validate()
+        if let violation = persisted.violation { throw StoredStateError(reason: violation) }
         self.config = config
         quorum = config.peers.count / 2 + 1
         random = SeededGenerator(seed: config.randomSeed)
@@ -104,13 +107,34 @@ public struct RaftNode: Sendable {
         if role == .leader { tickLeader() } else { tickElection() }
     }
 
-    /// Handles a message from another node. Messages not addressed to this node, or from a node
-    /// outside the cluster, are ignored.
+    /// Handles a message from another node. A message that fails validation (not addressed to
+    /// this node, from a node outside the cluster, numbers beyond `config.messageLimits`,
+    /// inconsistent entries, ...) is ignored and counted in `refusals`.
     public mutating func step(_ message: Message) {
         precondition(!isAwaitingAdvance, "input before advance()")
-        guard message.to == config.id, message.from != config.id, config.peers.contains(message.from) else { return }
+        if let refusal = refusal(of: message) {
+            refusals.record(refusal)
+            return
+        }
         stepTerm(message)
     }
+
+    /// Why `step` would ignore `m`, or nil: addressing, the stateless checks, and what this
+    /// node's state shows no correct sender produces.
+    public func refusal(of m: Message) -> MessageRefusal? {
+        guard m.to == config.id else { return .wrongRecipient }
+        guard m.from != config.id, config.peers.contains(m.from) else { return .unknownSender }
+        if let refusal = m.validationError(limits: config.messageLimits) { return refusal }
+        // A follower acknowledges only entries this leader sent it in this term (or entries
+        // committed before it, which this leader holds): never more than its log.
+        if role == .leader, m.term == term, m.kind == .appendResponse, !m.reject, m.index > log.lastIndex {
+            return .acknowledgesBeyondLog
+        }
+        return nil
+    }
+
+    /// Whether the term is at `config.messageLimits.termMax`: the node will not campaign.
+    public var isTermExhausted: Bool { term >= config.messageLimits.termMax }
 
     /// Proposes opaque bytes for the log; only a leader accepts.
     public mutating func propose(_ data: [UInt8]) throws(ProposalError) -> ProposalTicket {
@@ -207,9 +231,12 @@ public struct RaftNode: Sendable {
     /// The host made `meta` durable as a snapshot of its applied state: entries through
     /// `meta.index - retainedEntries` leave the in-memory log (a little is kept so that a
     /// follower slightly behind gets entries, not a whole snapshot). Followers that need
-    /// compacted entries are sent an InstallSnapshot whose bytes the host attaches.
+    /// compacted entries are sent an InstallSnapshot whose bytes the host attaches. A snapshot
+    /// the log has moved past (a leader's snapshot was installed while the host wrote this
+    /// one) changes nothing.
     public mutating func compact(through meta: SnapshotMeta, retainedEntries: UInt64 = 0) {
         precondition(!isAwaitingAdvance, "input before advance()")
+        guard meta.index >= log.offsetIndex else { return }
         precondition(meta.index <= log.applied, "snapshot \(meta.index) beyond applied \(log.applied)")
         precondition(log.term(at: meta.index).map { $0 == meta.term } ?? (meta == snapshotMeta), "snapshot term mismatch")
         if meta.index > (snapshotMeta?.index ?? 0) { snapshotMeta = meta }

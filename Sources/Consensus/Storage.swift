@@ -15,9 +15,36 @@ public struct PersistedState: Equatable, Sendable {
     }
 }
 
+/// Why a node refused the state its storage holds (a damaged or forged disk).
+public struct StoredStateError: Error, Equatable, Sendable, CustomStringConvertible {
+    /// What is wrong with the stored state.
+    public var reason: String
+    public var description: String { reason }
+}
+
 extension PersistedState {
+    /// The highest snapshot index a node starts from: far above any reachable log, low enough
+    /// that index arithmetic on it cannot overflow.
+    public static let snapshotIndexMax: UInt64 = 1 << 62
+
     /// The index the stored entries continue from: the snapshot's last index, or 0.
     public var baseIndex: UInt64 { snapshot?.meta.index ?? 0 }
+
+    /// Why a node cannot start from this state, or nil: the entries after the snapshot must
+    /// continue it one index at a time with terms that never go down.
+    public var violation: String? {
+        guard baseIndex <= Self.snapshotIndexMax else { return "snapshot index \(baseIndex) above the maximum" }
+        var expected = baseIndex + 1
+        var previousTerm = snapshot?.meta.term ?? 0
+        for entry in entries where entry.index > baseIndex {
+            guard entry.index == expected else { return "stored entry \(entry.index) where \(expected) was expected" }
+            guard entry.term >= previousTerm else { return "stored entry \(entry.index) has a lower term than the one before it" }
+            // At most one per stored entry past an index of at most 2^62: no overflow.
+            expected += 1
+            previousTerm = entry.term
+        }
+        return nil
+    }
 
     /// Applies a saved batch of entries: they replace every stored entry from their first index.
     public mutating func append(_ newEntries: [Entry]) {

@@ -5,6 +5,9 @@ extension FileStorage {
     static let segmentPrefix = "log-"
     static let segmentSuffix = ".seg"
     static let segmentIndexDigits = 20
+    /// The highest first index a segment file name may claim. With fewer records in a file than
+    /// its bytes, every index computed from it stays below 2^63: no arithmetic overflows.
+    static let segmentFirstIndexMax = PersistedState.snapshotIndexMax
 
     /// The file name of the segment whose first entry is `firstIndex`.
     static func segmentName(firstIndex: UInt64) -> String {
@@ -20,7 +23,7 @@ extension FileStorage {
             let path = directory + "/" + name
             let digits = name.dropFirst(Self.segmentPrefix.count).dropLast(Self.segmentSuffix.count)
             guard digits.count == Self.segmentIndexDigits, digits.allSatisfy({ $0.isASCII && $0.isNumber }),
-                  let firstIndex = UInt64(digits), firstIndex >= 1 else {
+                  let firstIndex = UInt64(digits), firstIndex >= 1, firstIndex <= Self.segmentFirstIndexMax else {
                 throw DurableLogError(.badSegments, path: path, reason: "malformed segment file name")
             }
             found.append((firstIndex, path))

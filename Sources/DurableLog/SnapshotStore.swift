@@ -110,6 +110,7 @@ public final class SnapshotStore {
         let index = try reader.readUInt64()
         let term = try reader.readUInt64()
         let length = try reader.readUInt64()
+        guard index <= PersistedState.snapshotIndexMax else { throw damaged("index \(index) above the maximum") }
         guard length == UInt64(bytes.count - headerBytes - 4) else {
             throw damaged("length \(length) does not match the file size \(bytes.count): half-written or cut")
         }

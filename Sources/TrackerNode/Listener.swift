@@ -84,7 +84,10 @@ final class Listener: Sendable {
                 switch frame.type {
                 case ServiceFrame.raftMessage:
                     var message = try RaftCodec.decodeMessage(frame.payload)
-                    guard message.from == peer, message.to == selfID else { throw RejectedFrame("message from \(message.from) to \(message.to) on link of \(peer)") }
+                    if let refusal = message.validationError(linkPeer: peer, selfID: selfID) {
+                        Log.warn("raft message refused", ["peer.id": "\(peer)", "reason": "\(refusal)"])
+                        continue
+                    }
                     if message.kind == .installSnapshot, let meta = message.snapshot?.meta, message.snapshot?.data.isEmpty == true {
                         guard let data = completedSnapshot(from: peer, meta: meta) else { continue } // incomplete: the leader retries
                         message.snapshot = Snapshot(meta: meta, data: data)
