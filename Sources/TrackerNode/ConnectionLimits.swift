@@ -45,6 +45,9 @@ enum ConnectionLimits {
     /// How long one blocking send on an accepted connection may stall (handshake frames,
     /// snapshot resume answers); client replies never block.
     static let acceptedSendTimeoutMillis = 5_000
+    /// The listening socket's backlog: connections the kernel completes while the accept loop
+    /// catches up, so a burst is accepted (or refused by the budget) rather than dropped unseen.
+    static let listenBacklog: Int32 = 1_024
     /// Pause after a failed `accept` (e.g. EMFILE) before the next.
     static let acceptRetryMillis = 10
 

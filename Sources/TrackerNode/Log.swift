@@ -22,8 +22,9 @@ enum Log {
     static func error(_ message: StaticString, _ fields: KeyValuePairs<String, String> = [:]) { write(.error, message, fields) }
 
     /// A warning that strangers can cause over and over (refused connections and handshakes,
-    /// rejected frames): rate-limited per message, and the next line let through carries
-    /// `suppressed=N`, the lines dropped since the last one.
+    /// rejected frames): rate-limited per message. The next line let through carries
+    /// `suppressed=N`, the lines dropped since the last one; and every `limitedWarningMillis`
+    /// a summary line reports kinds whose drops no later line has reported yet.
     static func warnLimited(_ message: StaticString, _ fields: KeyValuePairs<String, String> = [:]) {
         let kind = message.description
         let now = monotonicMillis()
@@ -39,6 +40,24 @@ enum Log {
         }
         guard let suppressed else { return }
         write(.warn, message, fields, suppressed: suppressed)
+    }
+
+    /// Starts the thread that reports suppressed warnings even when no later line of their kind
+    /// comes (a flood that ended).
+    static func startSuppressionReports() {
+        let thread = Thread {
+            while true {
+                usleep(UInt32(limitedWarningMillis * 1_000))
+                let pending: [(String, Int)] = limited.withLock { all in
+                    let kinds = all.keys.sorted().filter { all[$0]!.suppressed > 0 }
+                    defer { for kind in kinds { all[kind]!.suppressed = 0 } }
+                    return kinds.map { ($0, all[$0]!.suppressed) }
+                }
+                for (kind, count) in pending { write(.warn, "repeated warning suppressed", ["kind": kind], suppressed: count) }
+            }
+        }
+        thread.name = "log-suppression"
+        thread.start()
     }
 
     private static func write(_ level: Level, _ message: StaticString, _ fields: KeyValuePairs<String, String>, suppressed: Int = 0) {

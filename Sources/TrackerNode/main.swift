@@ -48,7 +48,7 @@ case let .failure(error): fail("\(error)")
 NetworkingLimits.validate()
 
 let listenSocket: Socket
-do { listenSocket = try Socket.listen(host: ownAddress.host, port: ownAddress.port) } catch {
+do { listenSocket = try Socket.listen(host: ownAddress.host, port: ownAddress.port, backlog: ConnectionLimits.listenBacklog) } catch {
     fail("cannot listen on \(ownAddress): \(error)")
 }
 
@@ -96,6 +96,7 @@ let clients = ClientConnections()
 let passwords = PasswordWorker(inputs: inputs)
 let listener = Listener(socket: listenSocket, selfID: options.id, peerIDs: Set(cluster.ids), security: security,
                         inputs: inputs, clients: clients, limits: hostOptions.limits, admission: admissionLimits)
+Log.startSuppressionReports()
 let signals = ShutdownSignals(inputs: inputs)
 signals.start()
 peers.start()
