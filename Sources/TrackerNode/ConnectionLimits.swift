@@ -9,9 +9,6 @@ enum ConnectionLimits {
     /// A client connection on which no whole request arrived for this long is closed. A live
     /// client sends a keepalive every 3 s; a blocking client reconnects on its next call.
     static let clientIdleTimeoutMillis = 30_000
-    /// A peer tracker's link on which nothing arrived for this long is closed (Raft traffic
-    /// flows at least every heartbeat or election timeout); the peer dials again.
-    static let peerIdleTimeoutMillis = 30_000
     /// A client whose pending reply bytes made no progress for this long is closed: a client
     /// that stops reading hurts only itself.
     static let replyStallMillisMax = 2_000

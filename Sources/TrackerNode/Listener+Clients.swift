@@ -48,10 +48,7 @@ extension Listener {
 
     func logClosed(_ error: any Error, remote: String, peer: String) {
         if case FrameError.closed = error { return }
-        if case SocketError.timedOut = error {
-            Log.warnLimited("idle connection closed", ["remote": remote, "peer": peer])
-            return
-        }
+        if case SocketError.timedOut = error { return } // an idle client: normal, it reconnects when it needs to
         Log.warnLimited("rejected frame, connection closed", ["remote": remote, "peer": peer, "reason": "\(error)"])
     }
 }

@@ -87,8 +87,8 @@ final class Listener: Sendable {
         }
         switch hello.role {
         case .tracker where peerIDs.contains(hello.senderID) && hello.senderID != selfID:
-            // Idle bound for the link: a receive that waits this long fails and closes it.
-            guard (try? connectionSocket.setReceiveTimeout(millis: ConnectionLimits.peerIdleTimeoutMillis)) != nil else { return }
+            // No idle timeout: a link between two followers carries nothing in steady state. The
+            // peer proved the cluster key, and its links count against its address's share.
             readRaftMessages(from: connection, peer: hello.senderID, remote: remote)
         case .client:
             readRequests(from: connection, remote: address)

@@ -54,17 +54,24 @@ struct HostileTests {
             }
             connection.close()
         }
+        let hello = Hello(protocolVersion: Handshake.protocolVersion, role: .tracker, senderID: peer, nonce: [UInt8](repeating: 3, count: 16))
+        let helloFrame = Frame(type: HandshakeFrameType.hello.rawValue, payload: hello.encoded())
         // Raft frames right after a bare hello, without waiting for the challenge.
         let raw = try Socket.connect(host: "127.0.0.1", port: port, timeoutMillis: 1_000)
-        let hello = Hello(protocolVersion: Handshake.protocolVersion, role: .tracker, senderID: peer, nonce: [UInt8](repeating: 3, count: 16))
-        try raw.send(all: try Frame.encode([Frame(type: HandshakeFrameType.hello.rawValue, payload: hello.encoded()), forged, forged]))
+        try raw.send(all: try Frame.encode([helloFrame, forged, forged]))
+        // A proof made with a wrong key, and Raft frames at once, not waiting to be told no.
+        let wrongKey = FramedConnection(socket: try Socket.connect(host: "127.0.0.1", port: port, timeoutMillis: 1_000))
+        try wrongKey.writeFrame(helloFrame)
+        _ = try wrongKey.readFrame(maxBytes: 256, deadline: .now + .seconds(3)) // the tracker's hello
+        #expect(try wrongKey.readFrame(maxBytes: 256, deadline: .now + .seconds(3)).type == HandshakeFrameType.challenge.rawValue)
+        try wrongKey.writeFrames([Frame(type: HandshakeFrameType.proof.rawValue, payload: [UInt8](repeating: 0x5A, count: 32)), forged, forged])
         // A rejection whose reason tries to forge a log line.
         let liar = try Socket.connect(host: "127.0.0.1", port: port, timeoutMillis: 1_000)
         let lie = Array("boom\n2099-01-01T00:00:00.000Z ERROR storage failed, stopping\u{1b}[31m\u{202e}".utf8)
-        try liar.send(all: try Frame.encode([Frame(type: HandshakeFrameType.hello.rawValue, payload: hello.encoded()),
-                                             Frame(type: HandshakeFrameType.rejection.rawValue, payload: lie)]))
+        try liar.send(all: try Frame.encode([helloFrame, Frame(type: HandshakeFrameType.rejection.rawValue, payload: lie)]))
         usleep(300_000)
         raw.close()
+        wrongKey.close()
         liar.close()
         let after = try #require(try cluster.status(of: leader, using: client))
         #expect(after.role == .leader && after.term == before.term)
