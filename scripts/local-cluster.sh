@@ -7,6 +7,8 @@
 #   scripts/local-cluster.sh stop           stop the trackers this script started (SIGTERM)
 #   scripts/local-cluster.sh status         which trackers run, and the cluster's view
 # Logs: data/logs/tracker-<id>.log; data: data/tracker-<id>; pids: data/pids/tracker-<id>.pid
+# The trackers authenticate each other with cluster.key beside cluster.conf; the first start
+# makes one (openssl rand -hex 32, mode 0600).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 conf=cluster.conf
@@ -14,11 +16,24 @@ bin=.build/release
 
 build() { swift build -c release --product tracker-node >/dev/null && swift build -c release --product client >/dev/null; }
 
+# The cluster key the trackers require: made once, private to this user.
+ensure_key() {
+    local key
+    key="$(dirname "$conf")/cluster.key"
+    if [ ! -f "$key" ]; then
+        command -v openssl >/dev/null || { echo "openssl is needed to make $key" >&2; exit 1; }
+        (umask 077 && openssl rand -hex 32 >"$key")
+        echo "made cluster key $key (mode 0600; copy it to every tracker of a multi-machine cluster)"
+    fi
+    chmod 600 "$key"
+}
+
 ids() { grep -v '^[[:space:]]*#' "$conf" | awk 'NF >= 2 { print $1 }'; }
 
 start() {
     build
-    mkdir -p data/logs data/pids
+    ensure_key
+    (umask 077 && mkdir -p data/logs data/pids)
     for id in $(ids); do
         pidfile=data/pids/tracker-$id.pid
         if [ -f "$pidfile" ] && kill -0 "$(cat "$pidfile")" 2>/dev/null; then

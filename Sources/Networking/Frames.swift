@@ -1,4 +1,5 @@
 import BinaryCoding
+import Glibc
 import Synchronization
 
 /// One message on a connection. On the wire: `u32 payload length (big-endian) | u8 type | payload`;
@@ -105,10 +106,13 @@ public struct FrameDecoder: Sendable {
 ///
 /// Reads are serialized among themselves and writes among themselves, so one reader thread and
 /// any number of writer threads may share a connection; a frame is never interleaved with another.
+/// Read memory grows only with bytes that actually arrived: the receive buffer starts at
+/// `NetworkingLimits.readChunkBytesInitial` and doubles (up to `readChunkBytes`) only when a
+/// receive fills it, and a frame's announced length is never allocated before its bytes come.
 public final class FramedConnection: Sendable {
     private struct ReadState: ~Copyable {
         var decoder = FrameDecoder()
-        var chunk = [UInt8](repeating: 0, count: NetworkingLimits.readChunkBytes)
+        var chunk = [UInt8](repeating: 0, count: NetworkingLimits.readChunkBytesInitial)
     }
 
     /// The underlying socket (for timeouts, shutdown, addresses).
@@ -121,20 +125,37 @@ public final class FramedConnection: Sendable {
         self.socket = socket
     }
 
-    /// Reads the next frame, blocking until it has fully arrived. Throws `FrameError` for an
-    /// announced payload above `maxBytes`, EOF inside a frame (`.truncated`) or between frames
-    /// (`.closed`); `SocketError` for system errors and receive timeouts.
-    public func readFrame(maxBytes: Int = NetworkingLimits.frameBytesMax) throws -> Frame {
+    /// Reads the next frame, blocking until it has fully arrived, or until `deadline` (when
+    /// given) passes: then `SocketError.timedOut`, however the bytes trickled in. Throws
+    /// `FrameError` for an announced payload above `maxBytes`, EOF inside a frame (`.truncated`)
+    /// or between frames (`.closed`); `SocketError` for system errors and receive timeouts.
+    public func readFrame(maxBytes: Int = NetworkingLimits.frameBytesMax, deadline: ContinuousClock.Instant? = nil) throws -> Frame {
         try readState.withLock { state in
-            // Each pass either returns or receives at least one byte of a frame bounded by
-            // maxBytes, so the loop ends.
+            // Each pass either returns, throws, or receives at least one byte of a frame bounded
+            // by maxBytes, so the loop ends.
             while true {
                 if let frame = try state.decoder.nextFrame(maxBytes: maxBytes) { return frame }
+                if let deadline {
+                    let left = ContinuousClock.now.duration(to: deadline).components
+                    let leftMillis = left.seconds * 1000 + left.attoseconds / 1_000_000_000_000_000
+                    guard leftMillis > 0, try socket.poll(events: Int16(POLLIN), timeoutMillis: Int(leftMillis)) else {
+                        throw SocketError.timedOut(operation: "receive")
+                    }
+                }
                 let count = try socket.receive(into: &state.chunk)
                 if count == 0 { throw state.decoder.bufferedByteCount == 0 ? FrameError.closed : FrameError.truncated }
                 state.decoder.append(state.chunk[0..<count])
+                if count == state.chunk.count, state.chunk.count < NetworkingLimits.readChunkBytes {
+                    state.chunk = [UInt8](repeating: 0, count: min(2 * state.chunk.count, NetworkingLimits.readChunkBytes))
+                }
             }
         }
+    }
+
+    /// Bytes this connection holds for reading: the receive buffer plus buffered frame bytes
+    /// (for tests and accounting).
+    public var readBufferByteCount: Int {
+        readState.withLock { $0.chunk.count + $0.decoder.bufferedByteCount }
     }
 
     /// Writes one frame with one send.

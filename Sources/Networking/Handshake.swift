@@ -97,6 +97,8 @@ public enum HandshakeError: Error, Equatable, Sendable, CustomStringConvertible 
     case unexpectedFrame(type: UInt8, expecting: String)
     /// The peer sent back our own nonce (a reflection attempt).
     case reflectedNonce
+    /// The dialer reached a peer announcing another id than the one it dialed.
+    case unexpectedPeer(expected: UInt64, announced: UInt64)
     /// The acceptor asked for proof of the cluster key, but none is configured here.
     case keyRequiredByPeer
     /// A cluster key is configured here, but the acceptor did not ask for proof (downgrade refused).
@@ -117,6 +119,7 @@ public enum HandshakeError: Error, Equatable, Sendable, CustomStringConvertible 
         case .versionMismatch(let peer, let expected): return "protocol version \(peer), expected \(expected)"
         case .unexpectedFrame(let type, let expecting): return "expected \(expecting), got frame type \(type)"
         case .reflectedNonce: return "peer reflected our nonce"
+        case .unexpectedPeer(let expected, let announced): return "dialed tracker \(expected), but the peer says it is \(announced)"
         case .keyRequiredByPeer: return "peer requires a cluster key, but none is configured"
         case .peerSkippedAuthentication: return "a cluster key is configured, but the peer did not ask for proof"
         case .authenticationFailed: return "peer failed to prove knowledge of the cluster key"

@@ -4,11 +4,14 @@ public enum NetworkingLimits {
     /// Largest frame payload accepted or sent by default: 64 MiB. A piece is 512 KiB, and a Raft
     /// append or snapshot chunk must stay well under this.
     public static let frameBytesMax = 64 * 1024 * 1024
-    /// Bytes asked of the kernel per read by a frame reader; many small frames parse per read.
+    /// Most bytes asked of the kernel per read by a frame reader; many small frames parse per read.
     public static let readChunkBytes = 64 * 1024
+    /// A frame reader's first receive buffer: it doubles only while receives fill it, so an idle
+    /// or handshaking connection holds this much, not `readChunkBytes`.
+    public static let readChunkBytesInitial = 2 * 1024
     /// Largest frame accepted while handshaking, so that garbage bytes cannot announce a huge frame.
     public static let handshakeFrameBytesMax = 256
-    /// How long each handshake read may wait before the handshake fails.
+    /// How long a whole handshake may take before it fails (a deadline, not a per-read timeout).
     public static let handshakeTimeoutMillis = 5_000
     /// Bytes of random nonce in each hello.
     public static let nonceBytes = 16
@@ -32,6 +35,7 @@ public enum NetworkingLimits {
     public static func validate() {
         precondition(frameBytesMax > 0 && UInt64(frameBytesMax) <= UInt64(UInt32.max), "frame limit must fit a u32")
         precondition(readChunkBytes > 0 && readChunkBytes <= frameBytesMax, "read chunk must be positive")
+        precondition(readChunkBytesInitial > 0 && readChunkBytesInitial <= readChunkBytes, "first read chunk within the chunk limit")
         precondition(handshakeFrameBytesMax >= Hello.encodedByteCount, "a hello must fit the handshake limit")
         precondition(handshakeFrameBytesMax >= rejectionReasonBytesMax, "a rejection must fit the handshake limit")
         precondition(handshakeFrameBytesMax >= proofBytes, "a proof must fit the handshake limit")

@@ -66,11 +66,14 @@ public final class Socket: Sendable {
     public var isClosed: Bool { closedFlag.withLock { $0 } }
 
     /// Connects to `host:port` (a dotted quad or a resolvable name), waiting at most
-    /// `timeoutMillis`; the returned socket is blocking with `TCP_NODELAY` set.
-    public static func connect(host: String, port: UInt16, timeoutMillis: Int) throws -> Socket {
+    /// `timeoutMillis`; the returned socket is blocking with `TCP_NODELAY` set. With
+    /// `localHost`, the socket is first bound to that local IPv4 address (any port), e.g. one of
+    /// loopback's 127.0.0.0/8 addresses, so it reaches the peer from that source address.
+    public static func connect(host: String, port: UInt16, timeoutMillis: Int, localHost: String? = nil) throws -> Socket {
         var address = try resolveIPv4(host: host, port: port)
         let socket = try makeTCPSocket()
         let operation = "connect to \(host):\(port)"
+        if let localHost { try socket.bind(localHost: localHost) }
         try socket.setNonBlocking(true)
         let result = withUnsafePointer(to: &address) { pointer in
             pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) {
@@ -101,7 +104,7 @@ public final class Socket: Sendable {
         try socket.setIntOption(level: SOL_SOCKET, name: SO_REUSEADDR, value: 1)
         let bound = withUnsafePointer(to: &address) { pointer in
             pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) {
-                bind(socket.descriptor, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
+                Glibc.bind(socket.descriptor, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
             }
         }
         if bound != 0 {

@@ -5,26 +5,29 @@ import Synchronization
 import TrackerService
 import TrackerStateMachine
 
-/// Accepts connections on the tracker's port and gives each a reader thread. After the
-/// handshake a peer tracker may send only Raft messages (from the id it proved), and a client
-/// only requests. A malformed frame closes that connection with a logged reason; the tracker
-/// and its state are untouched.
+/// Accepts connections on the tracker's port and gives each a reader thread. Before a thread
+/// is spent on it, a connection must fit the connection budget (which keeps descriptors free
+/// for storage) and its address's share; it then has `ConnectionLimits.handshakeDeadlineMillis`
+/// to finish the handshake. After the handshake a peer tracker may send only Raft messages
+/// (from the id it proved), and a client only requests. A malformed frame closes that
+/// connection with a logged reason; the tracker and its state are untouched.
 final class Listener: Sendable {
     private let socket: Socket
     private let selfID: NodeID
     private let peerIDs: Set<NodeID>
     private let security: PeerSecurity
-    private let inputs: BlockingQueue<Input>
-    private let clients: ClientConnections
+    let inputs: BlockingQueue<Input>
+    let clients: ClientConnections
     private let limits: Limits
+    let admission: Mutex<AddressAdmission>
     /// Snapshots being received, by sending peer: kept across connections so that a broken
     /// transfer resumes where it stopped.
     private let assemblies = Mutex<[NodeID: SnapshotAssembly]>([:])
-    static let clientConnectionsMax = 4_096
 
     init(socket: Socket, selfID: NodeID, peerIDs: Set<NodeID>, security: PeerSecurity,
-         inputs: BlockingQueue<Input>, clients: ClientConnections, limits: Limits) {
+         inputs: BlockingQueue<Input>, clients: ClientConnections, limits: Limits, admission: AddressAdmission.Limits) {
         self.limits = limits
+        self.admission = Mutex(AddressAdmission(limits: admission))
         self.socket = socket
         self.selfID = selfID
         self.peerIDs = peerIDs
@@ -41,37 +44,56 @@ final class Listener: Sendable {
 
     private func acceptLoop() {
         while true {
+            let connectionSocket: Socket
             do {
-                let connectionSocket = try socket.accept()
-                let thread = Thread { [self] in serve(connectionSocket) }
-                thread.name = "connection"
-                thread.start()
+                connectionSocket = try socket.accept()
             } catch {
-                Log.warn("accept failed", ["error": "\(error)"])
-                usleep(10_000)
+                Log.warnLimited("accept failed", ["error": "\(error)"])
+                usleep(UInt32(ConnectionLimits.acceptRetryMillis * 1_000))
+                continue
             }
+            guard let address = try? connectionSocket.remoteAddress else {
+                connectionSocket.close()
+                continue
+            }
+            if let refusal = admission.withLock({ $0.admit(address: address.host, nowMillis: monotonicMillis()) }) {
+                connectionSocket.close()
+                Log.warnLimited("connection refused", ["remote": address.description, "reason": refusal.description])
+                continue
+            }
+            let thread = Thread { [self] in
+                serve(connectionSocket, remote: address)
+                connectionSocket.close()
+                admission.withLock { $0.release(address: address.host, nowMillis: monotonicMillis()) }
+            }
+            thread.name = "connection"
+            thread.start()
         }
     }
 
-    private func serve(_ connectionSocket: Socket) {
+    private func serve(_ connectionSocket: Socket, remote address: PeerAddress) {
         let connection = FramedConnection(socket: connectionSocket)
-        let remote = (try? connectionSocket.remoteAddress.description) ?? "?"
+        let remote = address.description
         let hello: Hello
         do {
+            try connectionSocket.setSendTimeout(millis: ConnectionLimits.acceptedSendTimeoutMillis)
             hello = try Handshake.perform(on: connection, as: .acceptor, role: .tracker, id: selfID,
                                           key: security.key, auth: security.authenticator,
+                                          timeoutMillis: ConnectionLimits.handshakeDeadlineMillis,
                                           keyFor: { $0 == .tracker ? self.security.key : nil })
         } catch {
-            Log.warn("handshake refused", ["remote": remote, "reason": "\(error)"])
+            Log.warnLimited("handshake refused", ["remote": remote, "reason": "\(error)"])
             return
         }
         switch hello.role {
         case .tracker where peerIDs.contains(hello.senderID) && hello.senderID != selfID:
+            // No idle timeout: a link between two followers carries nothing in steady state. The
+            // peer proved the cluster key, and its links count against its address's share.
             readRaftMessages(from: connection, peer: hello.senderID, remote: remote)
         case .client:
-            readRequests(from: connection, remote: remote)
+            readRequests(from: connection, remote: address)
         default:
-            Log.warn("connection refused", ["remote": remote, "reason": "role \(hello.role) id \(hello.senderID) not allowed"])
+            Log.warnLimited("connection refused", ["remote": remote, "reason": "role \(hello.role) id \(hello.senderID) not allowed"])
             connection.close()
         }
     }
@@ -137,9 +159,8 @@ final class Listener: Sendable {
             if let current = all[peer], current.index == offer.index, current.term == offer.term, current.total == offer.value {
                 return UInt64(current.data.count)
             }
-            var fresh = SnapshotAssembly(index: offer.index, term: offer.term, total: offer.value)
-            fresh.data.reserveCapacity(Int(offer.value))
-            all[peer] = fresh
+            // Memory grows with the chunks that arrive, never with the size a peer announces.
+            all[peer] = SnapshotAssembly(index: offer.index, term: offer.term, total: offer.value)
             return 0
         }
     }
@@ -164,35 +185,6 @@ final class Listener: Sendable {
             all[peer] = nil
             return current.data
         }
-    }
-
-    private func readRequests(from connection: FramedConnection, remote: String) {
-        guard clients.count < Self.clientConnectionsMax else {
-            Log.warn("connection refused", ["remote": remote, "reason": "too many client connections"])
-            connection.close()
-            return
-        }
-        let number = clients.add(connection)
-        defer {
-            clients.remove(number)
-            connection.close()
-        }
-        do {
-            while true {
-                let frame = try connection.readFrame(maxBytes: ServiceCodec.bodyBytesMax + 64)
-                guard frame.type == ServiceFrame.request else { throw RejectedFrame("unexpected frame type \(frame.type)") }
-                let (tag, body) = try ServiceFrame.untagged(frame.payload)
-                let request = try ServiceCodec.decodeRequest(body)
-                inputs.push(.request(request, ReplyTarget(connection: number, tag: tag)))
-            }
-        } catch {
-            logClosed(error, remote: remote, peer: "client")
-        }
-    }
-
-    private func logClosed(_ error: any Error, remote: String, peer: String) {
-        if case FrameError.closed = error { return }
-        Log.warn("rejected frame, connection closed", ["remote": remote, "peer": peer, "reason": "\(error)"])
     }
 }
 

@@ -13,12 +13,14 @@ struct Options {
     var snapshotEntries: UInt64 = 10_000
     var segmentBytes = 8 << 20
     var snapshotInlineBytes = SnapshotTransfer.inlineBytesMax
+    var isInsecure = false
+    var passwordRequestsPerSecond = ConnectionLimits.passwordRequestsPerSecond
 
     static let usage = """
         usage: tracker-node --conf <cluster.conf> --id <n> [--data-dir DIR]
                             [--heartbeat-ms 50] [--election-ms 150] [--tick-ms 10] [--lease-ms 10000]
                             [--snapshot-entries 10000] [--segment-bytes 8388608]
-                            [--snapshot-inline-bytes 4194304]
+                            [--snapshot-inline-bytes 4194304] [--password-rate 5] [--insecure]
 
         Runs tracker <n> of the cluster described in cluster.conf: it listens on its address for
         both peer trackers and clients. The data directory (default data/tracker-<n>) holds the
@@ -26,8 +28,12 @@ struct Options {
         entries, and the log segments it covers are deleted. A snapshot sent to a follower that is
         larger than --snapshot-inline-bytes travels in resumable 1 MiB chunks. Type `quit`, or send SIGINT/SIGTERM, to stop cleanly (a leader
         hands leadership over first). The election timeout is randomized in [E, 2E).
-        If the file cluster.key exists beside cluster.conf, trackers prove to each other that
-        they know it before exchanging Raft messages (make one: openssl rand -hex 32 > cluster.key).
+        The file cluster.key beside cluster.conf (hex, at least 128 bits, mode 0600, the same on
+        every tracker) is required: trackers prove to each other that they know it before any Raft
+        message is read. Make one with: (umask 077; openssl rand -hex 32 > cluster.key). Only
+        --insecure lets a tracker start without it, and then anyone who can reach its port can
+        pose as a tracker. --password-rate is how many create_user and login requests one source
+        address may make per second (after a burst of 20); more are answered "retry later".
         """
 
     enum ParseOutcome {
@@ -47,6 +53,12 @@ struct Options {
             let flag = arguments[i]
             switch flag {
             case "--help", "-h": return .help
+            case "--insecure": options.isInsecure = true
+            case "--password-rate":
+                guard let text = value(), let rate = Double(text), rate > 0, rate.isFinite else {
+                    return .usageError("--password-rate needs a positive number")
+                }
+                options.passwordRequestsPerSecond = rate
             case "--conf": guard let v = value() else { return .usageError("--conf needs a path") }; options.confPath = v
             case "--data-dir": guard let v = value() else { return .usageError("--data-dir needs a path") }; options.dataDirectory = v
             case "--id", "--tick-ms", "--heartbeat-ms", "--election-ms", "--lease-ms", "--snapshot-entries", "--segment-bytes", "--snapshot-inline-bytes":

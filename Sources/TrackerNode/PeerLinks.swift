@@ -54,7 +54,7 @@ final class PeerLinks: Sendable {
         var hasLoggedFailure = false
         while true {
             do {
-                let connection = try dial(address)
+                let connection = try dial(address, id: id)
                 Log.info("peer connected", ["peer.id": "\(id)", "peer.address": "\(address)"])
                 backoffMillis = 50
                 hasLoggedFailure = false
@@ -72,11 +72,11 @@ final class PeerLinks: Sendable {
         }
     }
 
-    private func dial(_ address: PeerAddress) throws -> FramedConnection {
+    private func dial(_ address: PeerAddress, id: NodeID) throws -> FramedConnection {
         let socket = try Socket.connect(host: address.host, port: address.port, timeoutMillis: Self.connectTimeoutMillis)
         let connection = FramedConnection(socket: socket)
         _ = try Handshake.perform(on: connection, as: .dialer, role: .tracker, id: selfID, key: security.key,
-                                  auth: security.authenticator)
+                                  auth: security.authenticator, expectedPeerID: id)
         return connection
     }
 

@@ -20,19 +20,61 @@ func libcryptoAuthenticator() -> HandshakeAuthenticator {
         isEqual: { ConstantTime.isEqual($0, $1) })
 }
 
-/// The cluster key: the file `cluster.key` in cluster.conf's directory, hex (at least 32 hex
-/// digits, i.e. 128 bits); nil when there is no such file. A present but unusable file stops
-/// the tracker.
-func loadClusterKey(confPath: String) -> [UInt8]? {
+/// Where the cluster key lives: `cluster.key` in cluster.conf's directory.
+func clusterKeyPath(confPath: String) -> String {
     let directory = (confPath as NSString).deletingLastPathComponent
-    let path = (directory.isEmpty ? "." : directory) + "/cluster.key"
-    guard FileManager.default.fileExists(atPath: path) else { return nil }
-    guard let text = try? String(contentsOfFile: path, encoding: .utf8) else { fail("\(path): unreadable") }
-    let trimmed = text.trimmingCharacters(in: .whitespacesAndNewlines)
-    guard let key = Hex.decode(trimmed), key.count >= 16 else {
-        fail("\(path): expected at least 32 hex digits (make one with: openssl rand -hex 32 > \(path))")
+    return (directory.isEmpty ? "." : directory) + "/cluster.key"
+}
+
+/// Largest cluster.key file read (a key is 32 to a few hundred hex digits).
+let clusterKeyFileBytesMax = 4_096
+
+/// The cluster key: hex (at least 32 hex digits, i.e. 128 bits), readable by its owner only.
+/// Without the file the tracker refuses to start, unless `isInsecure` (then nil). A file that is
+/// unusable, or readable by group or others, stops the tracker with a message naming it.
+func loadClusterKey(confPath: String, isInsecure: Bool) -> [UInt8]? {
+    let path = clusterKeyPath(confPath: confPath)
+    let make = "(umask 077; openssl rand -hex 32 > \(path)), the same file on every tracker"
+    var info = stat()
+    guard stat(path, &info) == 0 else {
+        if errno == ENOENT {
+            if isInsecure { return nil }
+            fail("\(path): no cluster key; make one with: \(make); or run with --insecure (unauthenticated peers)")
+        }
+        fail("\(path): \(String(cString: strerror(errno)))")
+    }
+    guard info.st_mode & S_IFMT == S_IFREG else { fail("\(path): not a regular file") }
+    guard info.st_mode & 0o077 == 0 else {
+        fail("\(path): readable by group or others (mode \(String(info.st_mode & 0o777, radix: 8))); run: chmod 600 \(path)")
+    }
+    guard let handle = FileHandle(forReadingAtPath: path), let data = try? handle.read(upToCount: clusterKeyFileBytesMax) else {
+        fail("\(path): unreadable")
+    }
+    try? handle.close()
+    let trimmed = String(decoding: data, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+    guard data.count < clusterKeyFileBytesMax, let key = Hex.decode(trimmed), key.count >= 16 else {
+        fail("\(path): expected at least 32 hex digits; make one with: \(make)")
     }
     return key
+}
+
+/// Creates the data directory (and its parents) readable by this user only, or tightens an
+/// existing one that group or others could read: it holds password hashes and session hashes.
+func prepareDataDirectory(_ path: String) {
+    var info = stat()
+    if stat(path, &info) != 0 {
+        do {
+            try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true,
+                                                    attributes: [.posixPermissions: 0o700])
+        } catch {
+            fail("cannot create data directory \(path): \(error)")
+        }
+        return
+    }
+    guard info.st_mode & 0o077 != 0 else { return }
+    guard chmod(path, 0o700) == 0 else { fail("\(path): cannot make it private (chmod 700): \(String(cString: strerror(errno)))") }
+    Log.warn("data directory was readable by group or others; it is now 0700", ["data": path,
+                                                                                 "mode.before": String(info.st_mode & 0o777, radix: 8)])
 }
 
 /// SIGINT, SIGTERM and a `quit` line on standard input all ask the event loop to shut down.

@@ -24,22 +24,36 @@ case let .usageError(message):
 }
 
 ignoreSIGPIPE()
+// Everything this process creates (data directory, log segments, snapshots) is private to it.
+umask(0o077)
 let cluster: ClusterConfig
 do { cluster = try ClusterConfig.load(path: options.confPath) } catch { fail("\(error)") }
 guard let ownAddress = cluster.address(of: options.id) else {
     fail("\(options.confPath): no tracker with id \(options.id) (ids: \(cluster.ids.map(String.init).joined(separator: ", ")))")
 }
-let security = PeerSecurity(key: loadClusterKey(confPath: options.confPath), authenticator: libcryptoAuthenticator())
+let security = PeerSecurity(key: loadClusterKey(confPath: options.confPath, isInsecure: options.isInsecure),
+                            authenticator: libcryptoAuthenticator())
 if security.key == nil {
-    Log.warn("no cluster.key beside cluster.conf: peer traffic is unauthenticated", ["conf": options.confPath])
+    Log.warn("INSECURE MODE (--insecure, no cluster.key): anyone who can reach this port can pose as a tracker and rewrite the cluster's state",
+             ["key.expected": clusterKeyPath(confPath: options.confPath)])
+} else if options.isInsecure {
+    Log.info("--insecure given, but cluster.key is present: peers must prove they know it", ["key": clusterKeyPath(confPath: options.confPath)])
 }
+let descriptorLimit = ConnectionLimits.raiseDescriptorLimit()
+let admissionLimits: AddressAdmission.Limits
+switch ConnectionLimits.admission(descriptorLimit: descriptorLimit, passwordRequestsPerSecond: options.passwordRequestsPerSecond) {
+case let .success(limits): admissionLimits = limits
+case let .failure(error): fail("\(error)")
+}
+NetworkingLimits.validate()
 
 let listenSocket: Socket
-do { listenSocket = try Socket.listen(host: ownAddress.host, port: ownAddress.port) } catch {
+do { listenSocket = try Socket.listen(host: ownAddress.host, port: ownAddress.port, backlog: ConnectionLimits.listenBacklog) } catch {
     fail("cannot listen on \(ownAddress): \(error)")
 }
 
 let dataDirectory = options.dataDirectory ?? "data/tracker-\(options.id)"
+prepareDataDirectory(dataDirectory)
 let storage: FileStorage
 let persisted: PersistedState
 do {
@@ -70,7 +84,8 @@ do {
 
 Log.info("tracker starting", ["id": "\(options.id)", "address": "\(ownAddress)", "data": dataDirectory,
                               "raft.term": "\(persisted.hardState.term)", "snapshot.index": "\(persisted.snapshot?.meta.index ?? 0)",
-                              "log.entries": "\(persisted.entries.count)"])
+                              "log.entries": "\(persisted.entries.count)", "descriptors.max": "\(descriptorLimit)",
+                              "connections.max": "\(admissionLimits.connectionsMax)"])
 
 let inputs = BlockingQueue<Input>(capacity: 1_000_000)
 var peerAddresses: [NodeID: PeerAddress] = [:]
@@ -80,7 +95,8 @@ let peers = PeerLinks(selfID: options.id, peers: peerAddresses, security: securi
 let clients = ClientConnections()
 let passwords = PasswordWorker(inputs: inputs)
 let listener = Listener(socket: listenSocket, selfID: options.id, peerIDs: Set(cluster.ids), security: security,
-                        inputs: inputs, clients: clients, limits: hostOptions.limits)
+                        inputs: inputs, clients: clients, limits: hostOptions.limits, admission: admissionLimits)
+Log.startSuppressionReports()
 let signals = ShutdownSignals(inputs: inputs)
 signals.start()
 peers.start()

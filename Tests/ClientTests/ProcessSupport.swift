@@ -42,6 +42,11 @@ final class TrackerCluster: Sendable {
         self.ports = ports
         let conf = ids.map { "\($0) 127.0.0.1:\(ports[$0]!)" }.joined(separator: "\n") + "\n"
         try conf.write(toFile: confPath, atomically: true, encoding: .utf8)
+        // The cluster key every tracker requires: 256 random bits as hex, readable by us only.
+        var generator = SystemRandomNumberGenerator()
+        let key = (0..<32).map { _ in String(format: "%02x", UInt8.random(in: 0...255, using: &generator)) }.joined()
+        guard FileManager.default.createFile(atPath: directory + "/cluster.key", contents: Data((key + "\n").utf8),
+                                             attributes: [.posixPermissions: 0o600]) else { throw CocoaError(.fileWriteUnknown) }
         for id in ids { try start(id) }
     }
 

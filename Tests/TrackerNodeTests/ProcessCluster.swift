@@ -27,7 +27,23 @@ final class ProcessCluster: @unchecked Sendable {
         return bundle.appendingPathComponent("tracker-node").path
     }
 
-    init(size: Int = 3, extraArguments: [String] = [], clusterKey: String? = nil) throws {
+    /// A fresh random cluster key: 64 hex digits.
+    static func makeKeyHex() -> String {
+        var generator = SystemRandomNumberGenerator()
+        return (0..<32).map { _ in String(format: "%02x", UInt8.random(in: 0...255, using: &generator)) }.joined()
+    }
+
+    /// Writes `hex` as the cluster key beside `confPath`, mode 0600.
+    static func writeKey(_ hex: String, beside confPath: String, mode: Int = 0o600) throws {
+        let path = (confPath as NSString).deletingLastPathComponent + "/cluster.key"
+        try? FileManager.default.removeItem(atPath: path)
+        guard FileManager.default.createFile(atPath: path, contents: Data((hex + "\n").utf8), attributes: [.posixPermissions: mode]) else {
+            throw CocoaError(.fileWriteUnknown)
+        }
+    }
+
+    /// `clusterKey` nil makes no key file (the trackers then need `--insecure`).
+    init(size: Int = 3, extraArguments: [String] = [], clusterKey: String? = ProcessCluster.makeKeyHex()) throws {
         signal(SIGPIPE, SIG_IGN) // a socket or pipe to a killed tracker must fail, not kill the test run
         directory = FileManager.default.temporaryDirectory.appendingPathComponent("tracker-test-\(UUID().uuidString)").path
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
@@ -38,7 +54,7 @@ final class ProcessCluster: @unchecked Sendable {
         self.extraArguments = extraArguments
         let conf = ids.map { "\($0) 127.0.0.1:\(ports[$0]!)" }.joined(separator: "\n") + "\n"
         try conf.write(toFile: confPath, atomically: true, encoding: .utf8)
-        if let clusterKey { try clusterKey.write(toFile: directory + "/cluster.key", atomically: true, encoding: .utf8) }
+        if let clusterKey { try Self.writeKey(clusterKey, beside: confPath) }
     }
 
     var confPath: String { directory + "/cluster.conf" }
@@ -55,10 +71,18 @@ final class ProcessCluster: @unchecked Sendable {
         for id in ids { try start(id) }
     }
 
-    func start(_ id: NodeID) throws {
+    /// Starts tracker `id`; `wrapper` runs first and execs the binary (e.g. `prlimit
+    /// --nofile=1024:1024 --`), so the process id is still the tracker's.
+    func start(_ id: NodeID, wrapper: [String] = []) throws {
         let process = Process()
-        process.executableURL = URL(fileURLWithPath: Self.binary)
-        process.arguments = ["--conf", confPath, "--id", "\(id)", "--data-dir", dataDirectory(id)] + extraArguments
+        let arguments = ["--conf", confPath, "--id", "\(id)", "--data-dir", dataDirectory(id)] + extraArguments
+        if let tool = wrapper.first {
+            process.executableURL = URL(fileURLWithPath: tool)
+            process.arguments = Array(wrapper.dropFirst()) + [Self.binary] + arguments
+        } else {
+            process.executableURL = URL(fileURLWithPath: Self.binary)
+            process.arguments = arguments
+        }
         _ = FileManager.default.createFile(atPath: logPath(id), contents: nil)
         let log = try FileHandle(forWritingTo: URL(fileURLWithPath: logPath(id)))
         log.seekToEndOfFile()

@@ -158,35 +158,6 @@ struct TrackerNodeTests {
         #expect(cluster.log(leader).contains("rejected frame"))
     }
 
-    @Test("with a cluster key, a connection that cannot prove it never reaches Raft")
-    func clusterKeyRequired() throws {
-        let cluster = try ProcessCluster(clusterKey: "00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff")
-        defer { cluster.stop() }
-        try cluster.startAll()
-        let client = try cluster.client()
-        let leader = try #require(try cluster.waitForLeader(using: client))
-        let before = try #require(try cluster.statuses(using: client).first { $0.id == leader })
-        let fakeAuth = HandshakeAuthenticator(mac: { _, _ in [UInt8](repeating: 1, count: 32) }, randomBytes: { [UInt8](repeating: 9, count: $0) })
-        for key: [UInt8]? in [nil, [UInt8](repeating: 0xAB, count: 32)] {
-            let connection = FramedConnection(socket: try Socket.connect(host: "127.0.0.1", port: cluster.ports[leader]!, timeoutMillis: 1_000))
-            #expect(throws: (any Error).self) {
-                _ = try Handshake.perform(on: connection, as: .dialer, role: .tracker, id: 2, key: key, auth: fakeAuth)
-            }
-            connection.close()
-        }
-        // A forged vote request sent right after a bare hello is never read as Raft.
-        let raw = try Socket.connect(host: "127.0.0.1", port: cluster.ports[leader]!, timeoutMillis: 1_000)
-        let hello = Hello(protocolVersion: Handshake.protocolVersion, role: .tracker, senderID: 2, nonce: [UInt8](repeating: 3, count: 16))
-        let vote = Message(kind: .requestVote, from: 2, to: leader, term: before.term + 100, logTerm: 1_000, index: 1_000_000, context: 1)
-        try raw.send(all: try Frame.encode([Frame(type: 1, payload: hello.encoded()), Frame(type: ServiceFrame.raftMessage, payload: RaftCodec.encode(vote))]))
-        usleep(300_000)
-        raw.close()
-        let after = try #require(try cluster.statuses(using: client).first { $0.id == leader })
-        #expect(after.role == .leader)
-        #expect(after.term == before.term)
-        #expect(cluster.log(leader).contains("handshake refused"))
-    }
-
     @Test("SIGTERM on the leader hands leadership over first: the next leader is in the next term, with no election timeout")
     func gracefulShutdown() throws {
         let cluster = try ProcessCluster()

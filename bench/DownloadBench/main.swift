@@ -33,6 +33,7 @@ func bench(_ children: inout [Child]) throws {
     var conf = ""
     for id in 1...3 { conf += "\(id) 127.0.0.1:\(try freePort())\n" }
     try conf.write(toFile: work + "/cluster.conf", atomically: true, encoding: .utf8)
+    try writeClusterKey(in: work)
     for id in 1...3 {
         children.append(try Child(binDir + "/tracker-node", ["--conf", work + "/cluster.conf", "--id", "\(id)",
                                                              "--data-dir", work + "/tracker-\(id)"], log: work + "/tracker-\(id).log"))
@@ -127,4 +128,15 @@ do {
     say("download-bench failed: \(error)")
     for child in children { child.kill() }
     exit(1)
+}
+
+/// Writes a fresh random cluster key (64 hex digits, mode 0600) beside the cluster.conf in
+/// `directory`: tracker-node refuses to start without one.
+func writeClusterKey(in directory: String) throws {
+    var generator = SystemRandomNumberGenerator()
+    let hex = (0..<32).map { _ in String(format: "%02x", UInt8.random(in: 0...255, using: &generator)) }.joined()
+    guard FileManager.default.createFile(atPath: directory + "/cluster.key", contents: Data((hex + "\n").utf8),
+                                         attributes: [.posixPermissions: 0o600]) else {
+        throw CocoaError(.fileWriteUnknown)
+    }
 }

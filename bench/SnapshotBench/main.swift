@@ -184,6 +184,17 @@ func usage(of path: String) -> DirectoryUsage {
 
 // MARK: - The cluster
 
+/// Writes a fresh random cluster key (64 hex digits, mode 0600) beside the cluster.conf in
+/// `directory`: tracker-node refuses to start without one.
+func writeClusterKey(in directory: String) throws {
+    var generator = SystemRandomNumberGenerator()
+    let hex = (0..<32).map { _ in String(format: "%02x", UInt8.random(in: 0...255, using: &generator)) }.joined()
+    guard FileManager.default.createFile(atPath: directory + "/cluster.key", contents: Data((hex + "\n").utf8),
+                                         attributes: [.posixPermissions: 0o600]) else {
+        throw CocoaError(.fileWriteUnknown)
+    }
+}
+
 final class Cluster: @unchecked Sendable {
     // @unchecked: `processes` is behind a Mutex; everything else is immutable.
     let directory: String
@@ -205,6 +216,7 @@ final class Cluster: @unchecked Sendable {
             socket.close()
         }
         try (lines.joined(separator: "\n") + "\n").write(toFile: directory + "/cluster.conf", atomically: true, encoding: .utf8)
+        try writeClusterKey(in: directory)
         config = try ClusterConfig.load(path: directory + "/cluster.conf")
         var timing = TrackerClient.Timing()
         timing.attemptTimeoutMillis = 1_000
@@ -219,7 +231,9 @@ final class Cluster: @unchecked Sendable {
     func start(_ id: NodeID) throws {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: binary)
-        process.arguments = ["--conf", directory + "/cluster.conf", "--id", "\(id)", "--data-dir", dataDirectory(id)] + arguments
+        // The bench users all log in from 127.0.0.1: lift the per-address password rate.
+        process.arguments = ["--conf", directory + "/cluster.conf", "--id", "\(id)", "--data-dir", dataDirectory(id),
+                             "--password-rate", "100000"] + arguments
         if !FileManager.default.fileExists(atPath: logPath(id)) { _ = FileManager.default.createFile(atPath: logPath(id), contents: nil) }
         let log = try FileHandle(forWritingTo: URL(fileURLWithPath: logPath(id)))
         log.seekToEndOfFile()

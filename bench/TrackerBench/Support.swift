@@ -119,6 +119,7 @@ final class BenchCluster {
         }
         let confPath = directory + "/cluster.conf"
         try (lines.joined(separator: "\n") + "\n").write(toFile: confPath, atomically: true, encoding: .utf8)
+        try writeClusterKey(in: directory)
         config = try ClusterConfig.load(path: confPath)
     }
 
@@ -130,8 +131,9 @@ final class BenchCluster {
         let logPath = directory + "/tracker-\(id).log"
         _ = FileManager.default.createFile(atPath: logPath, contents: nil)
         let log = try FileHandle(forWritingTo: URL(fileURLWithPath: logPath))
-        let arguments = ["--conf", directory + "/cluster.conf", "--id", "\(id)", "--data-dir", directory + "/data-\(id)"]
-            + extraArguments
+        // Every bench client logs in from 127.0.0.1: lift the per-address password rate.
+        let arguments = ["--conf", directory + "/cluster.conf", "--id", "\(id)", "--data-dir", directory + "/data-\(id)",
+                         "--password-rate", "100000"] + extraArguments
         let process = Process()
         if FileManager.default.isExecutableFile(atPath: "/usr/bin/setpriv") {
             process.executableURL = URL(fileURLWithPath: "/usr/bin/setpriv")
@@ -295,4 +297,15 @@ func listGroups(_ session: Session) throws -> Set<String> {
     let answer = try session.client.call(.query(.listGroups(tokenHash: unboundTokenHash)), token: session.token)
     guard case let .result(.ok(.groups(groups))) = answer else { throw BenchError("list_groups: \(answer)") }
     return Set(groups.map(\.groupID))
+}
+
+/// Writes a fresh random cluster key (64 hex digits, mode 0600) beside the cluster.conf in
+/// `directory`: tracker-node refuses to start without one.
+func writeClusterKey(in directory: String) throws {
+    var generator = SystemRandomNumberGenerator()
+    let hex = (0..<32).map { _ in String(format: "%02x", UInt8.random(in: 0...255, using: &generator)) }.joined()
+    guard FileManager.default.createFile(atPath: directory + "/cluster.key", contents: Data((hex + "\n").utf8),
+                                         attributes: [.posixPermissions: 0o600]) else {
+        throw CocoaError(.fileWriteUnknown)
+    }
 }
