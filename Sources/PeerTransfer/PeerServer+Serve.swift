@@ -20,7 +20,9 @@ extension PeerServer {
     private func authenticate(_ socket: Socket, id: Int, host: String) throws -> (PieceWire, String, String)? {
         do {
             _ = try Handshake.perform(on: FramedConnection(socket: socket), as: .acceptor, role: .piecePeer, id: 0, key: nil,
-                                      auth: PeerHandshake.authenticator, timeoutMillis: TransferLimits.authenticationDeadlineMillis)
+                                      auth: PeerHandshake.authenticator,
+                                      // The server's own deadline (the whole unauthenticated phase) ends it first.
+                                      timeoutMillis: TransferLimits.authenticationDeadlineMillis + 1_000)
         } catch {
             if isStillOpen(id) { refuse(.badHandshake, host: host) }
             return nil

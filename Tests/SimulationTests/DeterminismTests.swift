@@ -32,14 +32,14 @@ struct DeterminismTests {
     func plantedSkippedFsyncIsCaught() throws {
         var caught: SeedReport?
         for seed in UInt64(1)...300 {
-            let report = Self.randomized(seed: seed, bug: .skipVoteFsync)
+            let report = Self.randomized(seed: seed, seconds: 60, bug: .skipVoteFsync)
             if report.violation != nil {
                 caught = report
                 break
             }
         }
         let report = try #require(caught, "no seed in 1...300 caught the skipped fsync")
-        let replay = Self.randomized(seed: report.seed, bug: .skipVoteFsync)
+        let replay = Self.randomized(seed: report.seed, seconds: 60, bug: .skipVoteFsync)
         #expect(replay.violation?.description == report.violation?.description)
         #expect(replay.traceHash == report.traceHash)
     }

@@ -41,14 +41,14 @@ struct LinearizabilitySimulationTests {
     @Test("a planted stale read (any tracker answers queries without ReadIndex) fails the linearizability check, and replays")
     func plantedStaleReadIsCaught() throws {
         var caught: SeedReport?
-        for seed in UInt64(1)...20 {
+        for seed in UInt64(1)...60 {
             let (_, report) = Self.run(seed: seed, bug: .staleRead)
             if report.violation?.invariant == "linearizability" {
                 caught = report
                 break
             }
         }
-        let report = try #require(caught, "no seed in 1...20 failed the linearizability check")
+        let report = try #require(caught, "no seed in 1...60 failed the linearizability check")
         #expect(report.violation?.detail.contains("partition group:") == true)
         let (_, replay) = Self.run(seed: report.seed, bug: .staleRead)
         #expect(replay.violation?.description == report.violation?.description)
