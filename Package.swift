@@ -100,7 +100,7 @@ let package = Package(
         .testTarget(name: "TrackerServiceTests", dependencies: ["TrackerService", "TrackerStateMachine", "Consensus"], swiftSettings: strict),
         .testTarget(
             name: "TrackerNodeTests",
-            dependencies: ["TrackerClient", "TrackerService", "TrackerStateMachine", "Networking", "Consensus"],
+            dependencies: ["TrackerClient", "TrackerService", "TrackerStateMachine", "Networking", "Consensus", "Hashing"],
             swiftSettings: strict
         ),
         .testTarget(name: "NetworkingTests", dependencies: ["Networking"], swiftSettings: strict),

@@ -14,6 +14,8 @@ final class ProcessCluster: @unchecked Sendable {
     let ports: [NodeID: UInt16]
     private let processes = Mutex<[NodeID: Process]>([:])
     let extraArguments: [String]
+    /// The cluster key in hex, when the cluster has one.
+    let clusterKeyHex: String?
 
     /// The tracker-node binary beside the test bundle (swift test builds every product).
     static var binary: String {
@@ -52,6 +54,7 @@ final class ProcessCluster: @unchecked Sendable {
         for id in ids { ports[id] = try Self.freePort() }
         self.ports = ports
         self.extraArguments = extraArguments
+        clusterKeyHex = clusterKey
         let conf = ids.map { "\($0) 127.0.0.1:\(ports[$0]!)" }.joined(separator: "\n") + "\n"
         try conf.write(toFile: confPath, atomically: true, encoding: .utf8)
         if let clusterKey { try Self.writeKey(clusterKey, beside: confPath) }
