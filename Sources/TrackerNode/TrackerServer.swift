@@ -85,6 +85,8 @@ struct NodeEffects: HostEffects {
     let passwords: PasswordWorker
     let snapshotWriter: SnapshotWriter
     private var lastSoft: SoftState?
+    /// The core's refusal counts last logged.
+    private var loggedRefusals = RefusalCounts()
     static let slowFsyncMillis: UInt64 = 50
 
     init(storage: FileStorage, peers: PeerLinks, clients: ClientConnections, passwords: PasswordWorker, snapshotWriter: SnapshotWriter) {
@@ -117,6 +119,20 @@ struct NodeEffects: HostEffects {
 
     mutating func willCarryOut(_ batch: HostBatch, order: BatchOrder) {
         if let soft = batch.raft.softState { logSoftState(soft) }
+    }
+
+    /// Logs what the core refused since the last batch (the shell checks messages at the
+    /// boundary too; these are what got past it, and elections the node could not start).
+    mutating func didCarryOut(_ batch: HostBatch, host: TrackerHost) {
+        let refusals = host.raft.refusals
+        guard refusals != loggedRefusals else { return }
+        if refusals.campaigns != loggedRefusals.campaigns, let why = refusals.lastCampaign {
+            Log.warnLimited("election not started", ["reason": "\(why)", "raft.term": "\(host.raft.term)"])
+        }
+        if refusals.messages != loggedRefusals.messages, let why = refusals.lastMessage {
+            Log.warnLimited("raft message refused by the core", ["reason": "\(why)", "count": "\(refusals.messages)"])
+        }
+        loggedRefusals = refusals
     }
 
     private mutating func logSoftState(_ soft: SoftState) {
