@@ -17,7 +17,7 @@ public struct Coverage: Sendable, Equatable {
     /// Every counter at zero: the required events, then one row per fault kind.
     public init() {
         rows = Self.requiredEvents.map { ($0, 0) } + FaultKind.allCases.map { ("fault \($0)", 0) }
-            + [("snapshot taken", 0), ("snapshot installed", 0), ("unknown session refused", 0),
+            + [("snapshot behind the commit index", 0), ("snapshot taken", 0), ("snapshot installed", 0), ("unknown session refused", 0),
                ("password admission full", 0), ("restart", 0)]
     }
 
@@ -46,6 +46,7 @@ public struct Coverage: Sendable, Equatable {
         add("snapshot installed", executor.snapshotsInstalled)
         add("snapshot installed while a local job ran", host.snapshotsInstalledDuringJob)
         add("stale snapshot dropped", host.snapshotsDroppedByRaft)
+        add("snapshot behind the commit index", host.snapshotsBehindCommit)
         add("login answered from its session", host.loginsAnsweredFromSession)
         add("unknown session refused", host.refusedUnknownSession)
         add("password admission full", host.refusedPasswordAdmission)

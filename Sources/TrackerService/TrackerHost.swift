@@ -173,8 +173,11 @@ public struct TrackerHost: Sendable {
     public struct HostCounters: Equatable, Sendable {
         /// InstallSnapshot messages whose state did not restore (dropped before the core).
         public var snapshotsUnrestorable = 0
-        /// InstallSnapshot messages Raft did not accept (stale, or behind the commit index).
+        /// InstallSnapshot messages ahead of the commit index that Raft did not accept (from a
+        /// stale leader, or refused).
         public var snapshotsDroppedByRaft = 0
+        /// InstallSnapshot messages at or behind the commit index (they change nothing).
+        public var snapshotsBehindCommit = 0
         /// Snapshots from the leader installed while a local snapshot job was running.
         public var snapshotsInstalledDuringJob = 0
         /// Local snapshot jobs that finished after a newer snapshot was installed (ignored).
@@ -242,7 +245,7 @@ public struct TrackerHost: Sendable {
         }
         guard snapshot.meta.index > raft.commitIndex else {
             raft.step(message) // only moves the commit index, or answers a stale leader
-            counters.snapshotsDroppedByRaft += 1
+            counters.snapshotsBehindCommit += 1
             return
         }
         guard let restored = restoredMachine ?? (try? TrackerStateMachine.restore(snapshot.data, limits: options.limits)) else {
