@@ -136,8 +136,8 @@ extension Simulation {
         case let (.upload(group, file), .result(.ok)):
             history.ackedUploads.append((group, file, clients[client].userID))
             clients[client].uploads.append((group, file))
-        case let (.listGroups, .result(.ok(.groups(groups)))):
-            if let stale = history.staleRead(groups: groups, invokedMicros: op.invokedMicros) { fail("no stale reads", stale) }
+        case let (.listGroups, .result(.ok(.groups(page)))):
+            if let stale = history.staleRead(page: page, invokedMicros: op.invokedMicros) { fail("no stale reads", stale) }
         case let (.downloadInfo(group, file), .result(.failed(error))) where [.noSuchFile, .noSuchGroup, .notMember].contains(error.code):
             fail("no stale reads", "client \(client) uploaded \(group)/\(file) and was told so, then download_info said \(error)")
         case (_, .rejected(let reason)):

@@ -60,12 +60,24 @@ extension Simulation {
         for upload in history.ackedUploads {
             let hash = sessions[upload.owner] ?? Self.openProbeSession(&probe, userID: upload.owner)
             sessions[upload.owner] = hash
-            guard case let .ok(.files(files)) = probe.query(.listFiles(tokenHash: hash, groupID: upload.group)),
-                  files.contains(where: { $0.name == upload.file }) else {
+            guard Self.listsFile(probe, hash, upload.group, upload.file) else {
                 fail("acknowledged commands exactly once, linearizable", "acknowledged upload \(upload.group)/\(upload.file) is missing")
                 return
             }
         }
+    }
+
+    /// Whether the real `listFiles` query, page after page, lists `file` in `group`.
+    static func listsFile(_ machine: TrackerStateMachine, _ hash: TokenHash, _ group: String, _ file: String) -> Bool {
+        var page = PageRequest.first
+        // Each page but the last adds at least one file: bounded by the files there are.
+        for _ in 0...machine.state.fileCount {
+            guard case let .ok(.files(files)) = machine.query(.listFiles(tokenHash: hash, groupID: group, page: page)) else { return false }
+            if files.items.contains(where: { $0.name == file }) { return true }
+            guard let next = files.nextCursor else { return false }
+            page = PageRequest(after: next)
+        }
+        return false
     }
 
     /// Opens a session for `userID` on a copy of a final state, through the real commands.
@@ -83,9 +95,15 @@ extension Simulation {
         let create = TrackerCommand.createUser(userID: probeUserID, salt: salt, passwordHash: simPasswordHash("probe", salt: salt))
         _ = probe.apply(CommandEnvelope(clientID: 0, sequence: 0, command: create))
         let hash = openProbeSession(&probe, userID: probeUserID)
-        guard case let .ok(.groups(groups)) = probe.query(.listGroups(tokenHash: hash)) else { return [:] }
         var owners: [String: String] = [:]
-        for group in groups { owners[group.groupID] = group.ownerID }
+        var page = PageRequest.first
+        // Each page but the last adds at least one group: bounded by the groups there are.
+        for _ in 0...machine.state.groupCount {
+            guard case let .ok(.groups(groups)) = probe.query(.listGroups(tokenHash: hash, page: page)) else { break }
+            for group in groups.items { owners[group.groupID] = group.ownerID }
+            guard let next = groups.nextCursor else { break }
+            page = PageRequest(after: next)
+        }
         return owners
     }
 }

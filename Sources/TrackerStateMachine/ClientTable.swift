@@ -1,56 +1,61 @@
-/// The last result of each client, for exactly-once application (Raft dissertation §6.3).
+/// The last result of each deduplication key, for exactly-once application (Raft dissertation
+/// §6.3). `ExactlyOnce.swift` says which key a command has and how its sequence is judged.
 ///
-/// Every applied command gets a stamp, its position in log order. When more than
-/// `Limits.clientsMax` clients are remembered, the one whose last request is oldest in log order
-/// is forgotten: deterministic on every replica. A forgotten client that retries an old request
-/// would have it applied again, so `clientsMax` should far exceed the clients active at once.
-struct ClientTable: Sendable {
+/// Every applied command gets a stamp, its position in log order. When more than `capacity`
+/// keys are remembered, the one whose last request is oldest in log order is forgotten:
+/// deterministic on every replica. A forgotten key whose request is retried would have it
+/// applied again, so the capacity should far exceed the keys active at once.
+struct ClientTable<Key: Hashable & Comparable & Sendable>: Sendable {
     struct Entry: Equatable, Sendable {
         var sequence: UInt64
         var result: TrackerResult
         var lastUsedStamp: UInt64
     }
 
-    private(set) var entries: [UInt64: Entry] = [:]
-    /// (client, stamp) in stamp order, with stale pairs (the client was used again later) left
-    /// in place and skipped: eviction is amortized O(1).
-    private var usage: [(clientID: UInt64, stamp: UInt64)] = []
+    private(set) var entries: [Key: Entry] = [:]
+    /// (key, stamp) in stamp order, with stale pairs (the key was used again later) left in
+    /// place and skipped: eviction is amortized O(1).
+    private var usage: [(key: Key, stamp: UInt64)] = []
     private var usageHead = 0
-    /// Pairs at or after `usageHead` whose client was used again later (or forgotten).
+    /// Pairs at or after `usageHead` whose key was used again later (or forgotten).
     private var staleCount = 0
 
     init() {}
 
     /// Rebuilds a table from entries (after restore); the usage order follows from the stamps.
-    init(entries: [UInt64: Entry]) {
+    init(entries: [Key: Entry]) {
         self.entries = entries
-        usage = entries.map { (clientID: $0.key, stamp: $0.value.lastUsedStamp) }.sorted { $0.stamp < $1.stamp }
+        usage = entries.map { (key: $0.key, stamp: $0.value.lastUsedStamp) }.sorted { $0.stamp < $1.stamp }
     }
 
-    subscript(clientID: UInt64) -> Entry? { entries[clientID] }
+    subscript(key: Key) -> Entry? { entries[key] }
 
-    /// Pairs held in the usage queue, live and stale: stays within about twice the clients.
+    /// Pairs held in the usage queue, live and stale: stays within about twice the keys.
     var queuedPairCount: Int { usage.count - usageHead }
 
-    mutating func touch(_ clientID: UInt64, stamp: UInt64) {
-        precondition(entries[clientID] != nil, "touching an unknown client")
-        entries[clientID]!.lastUsedStamp = stamp
-        usage.append((clientID, stamp))
+    /// Marks a remembered key as used at `stamp` (a retry answered from the table).
+    mutating func touch(_ key: Key, stamp: UInt64) {
+        guard var entry = entries[key] else { return }
+        entry.lastUsedStamp = stamp
+        entries[key] = entry
+        usage.append((key, stamp))
         staleCount += 1
         compactIfSparse()
     }
 
-    mutating func record(_ clientID: UInt64, sequence: UInt64, result: TrackerResult, stamp: UInt64, clientsMax: Int) {
-        if entries.updateValue(Entry(sequence: sequence, result: result, lastUsedStamp: stamp), forKey: clientID) != nil {
+    /// Remembers `result` as the key's answer to `sequence`, forgetting the least recently used
+    /// keys beyond `capacity`.
+    mutating func record(_ key: Key, sequence: UInt64, result: TrackerResult, stamp: UInt64, capacity: Int) {
+        if entries.updateValue(Entry(sequence: sequence, result: result, lastUsedStamp: stamp), forKey: key) != nil {
             staleCount += 1
         }
-        usage.append((clientID, stamp))
-        while entries.count > clientsMax {
-            precondition(usageHead < usage.count, "usage queue lost a client")
+        usage.append((key, stamp))
+        // Each pass consumes one queued pair, and a live key always has one: bounded by the queue.
+        while entries.count > capacity, usageHead < usage.count {
             let oldest = usage[usageHead]
             usageHead += 1
-            if entries[oldest.clientID]?.lastUsedStamp == oldest.stamp {
-                entries[oldest.clientID] = nil
+            if entries[oldest.key]?.lastUsedStamp == oldest.stamp {
+                entries[oldest.key] = nil
             } else {
                 staleCount -= 1
             }
@@ -60,21 +65,27 @@ struct ClientTable: Sendable {
 
     private mutating func compactIfSparse() {
         guard usage.count > 1_024, staleCount + usageHead > usage.count / 2 else { return }
-        usage = usage[usageHead...].filter { entries[$0.clientID]?.lastUsedStamp == $0.stamp }
+        usage = usage[usageHead...].filter { entries[$0.key]?.lastUsedStamp == $0.stamp }
         usageHead = 0
         staleCount = 0
     }
 
-    /// Whether the usage queue holds each client's latest stamp exactly once among live pairs.
-    func usageViolation() -> String? {
+    /// Why the table is incoherent (over `capacity`, a stamp outside 1...`appliedCount`, or a
+    /// usage queue that does not hold each key's latest stamp exactly once), or nil.
+    func violation(capacity: Int, appliedCount: UInt64) -> String? {
+        if entries.count > capacity { return "more than \(capacity) entries" }
+        for key in entries.keys.sorted() {
+            let stamp = entries[key]!.lastUsedStamp
+            if stamp > appliedCount || stamp == 0 { return "an entry stamped outside 1...\(appliedCount)" }
+        }
         var live = 0
-        for pair in usage[usageHead...] where entries[pair.clientID]?.lastUsedStamp == pair.stamp { live += 1 }
-        if live != entries.count { return "client usage queue does not match the table" }
-        return usage.count - usageHead - live == staleCount ? nil : "client usage queue miscounts stale pairs"
+        for pair in usage[usageHead...] where entries[pair.key]?.lastUsedStamp == pair.stamp { live += 1 }
+        if live != entries.count { return "usage queue does not match the table" }
+        return usage.count - usageHead - live == staleCount ? nil : "usage queue miscounts stale pairs"
     }
 }
 
 extension ClientTable: Equatable {
-    /// Equal when the remembered clients are; the usage queue is a derived index.
+    /// Equal when the remembered keys are; the usage queue is a derived index.
     static func == (lhs: ClientTable, rhs: ClientTable) -> Bool { lhs.entries == rhs.entries }
 }

@@ -161,6 +161,15 @@ public struct TrackerState: Equatable, Sendable {
     /// The inverse of `sessions`: a user has at most one session.
     var sessionOfUser: [String: TokenHash] = [:]
     var groups: [String: Group] = [:]
+    /// What each user holds against its quotas; only users holding something have an entry.
+    /// Derived from `groups` (rebuilt on restore, recounted by `checkInvariants`).
+    var usage: [String: UserUsage] = [:]
+
+    /// Equal when the domain is; `usage` is derived from it.
+    public static func == (lhs: TrackerState, rhs: TrackerState) -> Bool {
+        lhs.users == rhs.users && lhs.sessions == rhs.sessions && lhs.sessionOfUser == rhs.sessionOfUser
+            && lhs.groups == rhs.groups
+    }
 
     /// An empty tracker.
     public init() {}

@@ -23,7 +23,7 @@ func groupIDs(_ client: TrackerClient, _ token: [UInt8]) throws -> [String] {
     guard case let .result(.ok(.groups(groups))) = try client.call(.query(.listGroups(tokenHash: unboundTokenHash)), token: token) else {
         return []
     }
-    return groups.map(\.groupID)
+    return groups.items.map(\.groupID)
 }
 
 @Suite("tracker-node processes", .serialized)

@@ -4,6 +4,7 @@ import Networking
 import Synchronization
 import TrackerClient
 import TrackerService
+import TrackerStateMachine
 
 /// Monotonic clock in nanoseconds.
 func nowNanos() -> UInt64 {
@@ -290,9 +291,17 @@ func makeSessions(cluster: ClusterConfig, timing: TrackerClient.Timing, count: I
     return try results.withLock { map in try (0..<count).map { try map[$0]!.get() } }
 }
 
-/// Every group id in the cluster, through the leader (linearizable read).
+/// Every group id in the cluster, through the leader (linearizable reads, page after page).
 func listGroups(_ session: Session) throws -> Set<String> {
-    let answer = try session.client.call(.query(.listGroups(tokenHash: unboundTokenHash)), token: session.token)
-    guard case let .result(.ok(.groups(groups))) = answer else { throw BenchError("list_groups: \(answer)") }
-    return Set(groups.map(\.groupID))
+    var ids: Set<String> = []
+    var page = PageRequest.first
+    // Each page but the last adds at least one group, and the state holds at most groupsMax.
+    for _ in 0...Limits.standard.groupsMax {
+        let answer = try session.client.call(.query(.listGroups(tokenHash: unboundTokenHash, page: page)), token: session.token)
+        guard case let .result(.ok(.groups(groups))) = answer else { throw BenchError("list_groups: \(answer)") }
+        ids.formUnion(groups.items.map(\.groupID))
+        guard let next = groups.nextCursor else { break }
+        page = PageRequest(after: next)
+    }
+    return ids
 }
