@@ -46,25 +46,19 @@ extension ClientApp {
         return .ok(lines + ["(more not shown: the first \(ClientLimits.listedItemsMax) are listed)"], [field, ("more", .bool(true))])
     }
 
-    /// Asks for page after page (each starting after the last key of the one before) until the
-    /// listing ends or `listedItemsMax` items are in hand. Returns the items and whether any
-    /// were left out. A tracker whose pages do not advance is refused, so this always ends.
+    /// Every page of a listing, up to `listedItemsMax` items, and whether any were left out.
     func fetchPages<Item: PageItem>(_ query: (PageRequest) -> TrackerQuery,
                                     _ page: (TrackerReply) -> Page<Item>?) throws -> (items: [Item], isCut: Bool) {
-        var items: [Item] = []
-        var cursor: String?
-        // Every page but the last adds at least one item, so this many pages always suffice.
-        for _ in 0...ClientLimits.listedItemsMax {
-            guard let next = page(try call(.query(query(PageRequest(after: cursor))), token: try token())) else {
-                throw CommandError("unexpected answer from the tracker")
+        let token = try token()
+        do {
+            return try Page<Item>.collect(upTo: ClientLimits.listedItemsMax) { request in
+                guard let next = page(try call(.query(query(request)), token: token)) else {
+                    throw CommandError("unexpected answer from the tracker")
+                }
+                return next
             }
-            let room = ClientLimits.listedItemsMax - items.count
-            items += next.items.prefix(room)
-            if next.items.count > room || (items.count == ClientLimits.listedItemsMax && next.hasMore) { return (items, true) }
-            guard let nextCursor = next.nextCursor else { return (items, false) }
-            if let cursor, nextCursor <= cursor { throw CommandError("the tracker sent a page that does not advance") }
-            cursor = nextCursor
+        } catch let error as PagingError {
+            throw CommandError(error.description)
         }
-        return (items, true)
     }
 }

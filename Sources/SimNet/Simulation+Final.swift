@@ -69,15 +69,13 @@ extension Simulation {
 
     /// Whether the real `listFiles` query, page after page, lists `file` in `group`.
     static func listsFile(_ machine: TrackerStateMachine, _ hash: TokenHash, _ group: String, _ file: String) -> Bool {
-        var page = PageRequest.first
-        // Each page but the last adds at least one file: bounded by the files there are.
-        for _ in 0...machine.state.fileCount {
-            guard case let .ok(.files(files)) = machine.query(.listFiles(tokenHash: hash, groupID: group, page: page)) else { return false }
-            if files.items.contains(where: { $0.name == file }) { return true }
-            guard let next = files.nextCursor else { return false }
-            page = PageRequest(after: next)
+        let files = try? Page<FileSummary>.collect(upTo: machine.state.fileCount) { page in
+            guard case let .ok(.files(files)) = machine.query(.listFiles(tokenHash: hash, groupID: group, page: page)) else {
+                throw PagingError(cursor: page.after ?? "")
+            }
+            return files
         }
-        return false
+        return files?.items.contains { $0.name == file } ?? false
     }
 
     /// Opens a session for `userID` on a copy of a final state, through the real commands.
@@ -95,15 +93,14 @@ extension Simulation {
         let create = TrackerCommand.createUser(userID: probeUserID, salt: salt, passwordHash: simPasswordHash("probe", salt: salt))
         _ = probe.apply(CommandEnvelope(clientID: 0, sequence: 0, command: create))
         let hash = openProbeSession(&probe, userID: probeUserID)
-        var owners: [String: String] = [:]
-        var page = PageRequest.first
-        // Each page but the last adds at least one group: bounded by the groups there are.
-        for _ in 0...machine.state.groupCount {
-            guard case let .ok(.groups(groups)) = probe.query(.listGroups(tokenHash: hash, page: page)) else { break }
-            for group in groups.items { owners[group.groupID] = group.ownerID }
-            guard let next = groups.nextCursor else { break }
-            page = PageRequest(after: next)
+        let groups = try? Page<GroupSummary>.collect(upTo: machine.state.groupCount) { page in
+            guard case let .ok(.groups(groups)) = probe.query(.listGroups(tokenHash: hash, page: page)) else {
+                throw PagingError(cursor: page.after ?? "")
+            }
+            return groups
         }
+        var owners: [String: String] = [:]
+        for group in groups?.items ?? [] { owners[group.groupID] = group.ownerID }
         return owners
     }
 }

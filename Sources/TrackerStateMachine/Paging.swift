@@ -44,6 +44,40 @@ public struct Page<Item: PageItem>: Equatable, Sendable {
     public var nextCursor: String? { hasMore ? items.last?.pageKey : nil }
 }
 
+/// Why a listing could not be collected: a page did not start after the one before.
+public struct PagingError: Error, Equatable, Sendable, CustomStringConvertible {
+    /// The cursor the listing stopped at.
+    public var cursor: String
+
+    /// Makes an error.
+    public init(cursor: String) { self.cursor = cursor }
+
+    /// A sentence for a person.
+    public var description: String { "the listing sent a page that does not advance past \(cursor)" }
+}
+
+extension Page {
+    /// A whole listing, fetched page after page (each asked after the last key of the one
+    /// before) until it ends or `itemsMax` items are in hand; `isCut` tells whether any were
+    /// left out. Pages whose keys do not advance throw `PagingError`, so this always ends:
+    /// every page but the last adds at least one item.
+    public static func collect(upTo itemsMax: Int, _ fetch: (PageRequest) throws -> Page<Item>) throws -> (items: [Item], isCut: Bool) {
+        var items: [Item] = []
+        var cursor: String?
+        for _ in 0...max(itemsMax, 0) {
+            let page = try fetch(PageRequest(after: cursor))
+            let room = itemsMax - items.count
+            items += page.items.prefix(room)
+            if page.items.count > room || (items.count == itemsMax && page.hasMore) { return (items, true) }
+            guard let next = page.nextCursor else { return (items, false) }
+            if let cursor, next <= cursor { throw PagingError(cursor: cursor) }
+            if let first = page.items.first, let cursor, first.pageKey <= cursor { throw PagingError(cursor: cursor) }
+            cursor = next
+        }
+        return (items, true)
+    }
+}
+
 extension GroupSummary: PageItem {
     /// The group id.
     public var pageKey: String { groupID }

@@ -122,6 +122,30 @@ struct PagingTests {
         }
     }
 
+    @Test("collect fetches every page up to its cap, says exactly when it cut, and refuses pages that do not advance")
+    func collect() throws {
+        let (h, a) = Self.withGroups((0..<25).map { "g\($0)" })
+        func fetch(_ limit: UInt32) -> (PageRequest) throws -> Page<GroupSummary> {
+            { page in
+                guard case let .ok(.groups(p)) = h.query(.listGroups(tokenHash: a, page: PageRequest(after: page.after, limit: limit))) else {
+                    throw PagingError(cursor: "failed")
+                }
+                return p
+            }
+        }
+        let all = (0..<25).map { "g\($0)" }.sorted()
+        for limit: UInt32 in [1, 4, 5, 25, 100] {
+            let whole = try Page<GroupSummary>.collect(upTo: 100, fetch(limit))
+            #expect(whole.items.map(\.groupID) == all && !whole.isCut)
+            let exact = try Page<GroupSummary>.collect(upTo: 25, fetch(limit))
+            #expect(exact.items.count == 25 && !exact.isCut)
+            let cut = try Page<GroupSummary>.collect(upTo: 24, fetch(limit))
+            #expect(cut.items.map(\.groupID) == Array(all.prefix(24)) && cut.isCut)
+        }
+        let stuck = Page(items: [GroupSummary(groupID: "a", ownerID: "x", memberCount: 1)], hasMore: true)
+        #expect(throws: PagingError(cursor: "a")) { try Page<GroupSummary>.collect(upTo: 100) { _ in stuck } }
+    }
+
     @Test("download peers: at most downloadPeersMax online sharers after the asker, wrapping, and a count of the rest")
     func downloadPeersBounded() {
         var limits = Limits.standard

@@ -554,17 +554,12 @@ func main(_ options: Options) throws {
         guard case let .loggedIn(token, _) = answer else { throw BenchError("login of \(user.userID): \(answer)") }
         tokens.append(token)
     }
-    var groups: [GroupSummary] = []
-    var page = PageRequest.first
-    // Each page but the last adds at least one group.
-    for _ in 0...options.groups {
+    let (groups, _) = try Page<GroupSummary>.collect(upTo: options.groups + 1) { page in
         let listed = try client.call(.query(.listGroups(tokenHash: unboundTokenHash, page: page)), token: tokens[0])
         guard case let .result(.ok(.groups(listedPage))) = listed else {
             throw BenchError("list_groups through a bench user failed: \(String(describing: listed).prefix(200))")
         }
-        groups += listedPage.items
-        guard let next = listedPage.nextCursor else { break }
-        page = PageRequest(after: next)
+        return listedPage
     }
     guard groups.count == options.groups else {
         throw BenchError("list_groups through a bench user returned \(groups.count) groups, not \(options.groups)")

@@ -293,15 +293,10 @@ func makeSessions(cluster: ClusterConfig, timing: TrackerClient.Timing, count: I
 
 /// Every group id in the cluster, through the leader (linearizable reads, page after page).
 func listGroups(_ session: Session) throws -> Set<String> {
-    var ids: Set<String> = []
-    var page = PageRequest.first
-    // Each page but the last adds at least one group, and the state holds at most groupsMax.
-    for _ in 0...Limits.standard.groupsMax {
+    let groups = try Page<GroupSummary>.collect(upTo: Limits.standard.groupsMax) { page in
         let answer = try session.client.call(.query(.listGroups(tokenHash: unboundTokenHash, page: page)), token: session.token)
         guard case let .result(.ok(.groups(groups))) = answer else { throw BenchError("list_groups: \(answer)") }
-        ids.formUnion(groups.items.map(\.groupID))
-        guard let next = groups.nextCursor else { break }
-        page = PageRequest(after: next)
+        return groups
     }
-    return ids
+    return Set(groups.items.map(\.groupID))
 }
