@@ -144,6 +144,18 @@ struct PagingTests {
         }
         let stuck = Page(items: [GroupSummary(groupID: "a", ownerID: "x", memberCount: 1)], hasMore: true)
         #expect(throws: PagingError(cursor: "a")) { try Page<GroupSummary>.collect(upTo: 100) { _ in stuck } }
+        func group(_ id: String) -> GroupSummary { GroupSummary(groupID: id, ownerID: "x", memberCount: 1) }
+        // Out of order: every page starts after the cursor but ends before it.
+        let backwards = Page(items: [group("b"), group("a")], hasMore: true)
+        #expect(throws: PagingError(cursor: "a")) { try Page<GroupSummary>.collect(upTo: 100) { _ in backwards } }
+        // Advancing cursors, but a page starts at or before the cursor: items would repeat.
+        var calls = 0
+        #expect(throws: PagingError(cursor: "c")) {
+            try Page<GroupSummary>.collect(upTo: 100) { _ in
+                calls += 1
+                return Page(items: [group("a"), group(calls == 1 ? "c" : "d")], hasMore: true)
+            }
+        }
     }
 
     @Test("download peers: at most downloadPeersMax online sharers after the asker, wrapping, and a count of the rest")
