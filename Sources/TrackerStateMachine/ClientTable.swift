@@ -10,6 +10,20 @@ struct ClientTable<Key: Hashable & Comparable & Sendable>: Sendable {
         var sequence: UInt64
         var result: TrackerResult
         var lastUsedStamp: UInt64
+        /// Where in `usage` the pair of `lastUsedStamp` is: lets the invariant check visit the
+        /// entries instead of looking every queued pair up. Not part of the entry's value.
+        var queueIndex = 0
+
+        init(sequence: UInt64, result: TrackerResult, lastUsedStamp: UInt64) {
+            self.sequence = sequence
+            self.result = result
+            self.lastUsedStamp = lastUsedStamp
+        }
+
+        /// Equal answers to the same request; where the queue keeps them does not matter.
+        static func == (lhs: Entry, rhs: Entry) -> Bool {
+            lhs.sequence == rhs.sequence && lhs.result == rhs.result && lhs.lastUsedStamp == rhs.lastUsedStamp
+        }
     }
 
     private(set) var entries: [Key: Entry] = [:]
@@ -26,6 +40,7 @@ struct ClientTable<Key: Hashable & Comparable & Sendable>: Sendable {
     init(entries: [Key: Entry]) {
         self.entries = entries
         usage = entries.map { (key: $0.key, stamp: $0.value.lastUsedStamp) }.sorted { $0.stamp < $1.stamp }
+        reindex()
     }
 
     subscript(key: Key) -> Entry? { entries[key] }
@@ -35,9 +50,9 @@ struct ClientTable<Key: Hashable & Comparable & Sendable>: Sendable {
 
     /// Marks a remembered key as used at `stamp` (a retry answered from the table).
     mutating func touch(_ key: Key, stamp: UInt64) {
-        guard var entry = entries[key] else { return }
-        entry.lastUsedStamp = stamp
-        entries[key] = entry
+        guard entries[key] != nil else { return }
+        entries[key]?.lastUsedStamp = stamp
+        entries[key]?.queueIndex = usage.count
         usage.append((key, stamp))
         staleCount += 1
         compactIfSparse()
@@ -46,7 +61,9 @@ struct ClientTable<Key: Hashable & Comparable & Sendable>: Sendable {
     /// Remembers `result` as the key's answer to `sequence`, forgetting the least recently used
     /// keys beyond `capacity`.
     mutating func record(_ key: Key, sequence: UInt64, result: TrackerResult, stamp: UInt64, capacity: Int) {
-        if entries.updateValue(Entry(sequence: sequence, result: result, lastUsedStamp: stamp), forKey: key) != nil {
+        var entry = Entry(sequence: sequence, result: result, lastUsedStamp: stamp)
+        entry.queueIndex = usage.count
+        if entries.updateValue(entry, forKey: key) != nil {
             staleCount += 1
         }
         usage.append((key, stamp))
@@ -68,20 +85,31 @@ struct ClientTable<Key: Hashable & Comparable & Sendable>: Sendable {
         usage = usage[usageHead...].filter { entries[$0.key]?.lastUsedStamp == $0.stamp }
         usageHead = 0
         staleCount = 0
+        reindex()
+    }
+
+    /// Points every entry at its pair, after the queue was rebuilt.
+    private mutating func reindex() {
+        for (index, pair) in usage.enumerated() { entries[pair.key]?.queueIndex = index }
     }
 
     /// Why the table is incoherent (over `capacity`, a stamp outside 1...`appliedCount`, or a
     /// usage queue that does not hold each key's latest stamp exactly once), or nil.
     func violation(capacity: Int, appliedCount: UInt64) -> String? {
         if entries.count > capacity { return "more than \(capacity) entries" }
-        for key in entries.keys.sorted() {
-            let stamp = entries[key]!.lastUsedStamp
-            if stamp > appliedCount || stamp == 0 { return "an entry stamped outside 1...\(appliedCount)" }
+        // The message names no key, so the order entries are visited in cannot reach it.
+        if entries.values.contains(where: { $0.lastUsedStamp > appliedCount || $0.lastUsedStamp == 0 }) {
+            return "an entry stamped outside 1...\(appliedCount)"
         }
-        var live = 0
-        for pair in usage[usageHead...] where entries[pair.key]?.lastUsedStamp == pair.stamp { live += 1 }
-        if live != entries.count { return "usage queue does not match the table" }
-        return usage.count - usageHead - live == staleCount ? nil : "usage queue miscounts stale pairs"
+        // Each entry's pair is queued where it says (stamps are unique, so no pair is another's),
+        // and every other queued pair is counted stale.
+        for (key, entry) in entries {
+            let index = entry.queueIndex
+            guard index >= usageHead, index < usage.count, usage[index].key == key, usage[index].stamp == entry.lastUsedStamp else {
+                return "usage queue does not match the table"
+            }
+        }
+        return usage.count - usageHead - entries.count == staleCount ? nil : "usage queue miscounts stale pairs"
     }
 }
 

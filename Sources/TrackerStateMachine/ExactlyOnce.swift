@@ -102,9 +102,10 @@ extension TrackerStateMachine {
             if let cached, sequence < cached.sequence {
                 return .failure(.staleRequest, "sequence \(sequence) < last \(cached.sequence)")
             }
-            let isLive = state.sessions[tokenHash] != nil
+            // Judged before executing: a logout ends the session it is recorded under.
+            let isRecorded = cached != nil || state.sessions[tokenHash] != nil
             let result = execute(command)
-            if isLive || cached != nil {
+            if isRecorded {
                 sessionClients.record(key, sequence: sequence, result: result, stamp: stamp, capacity: limits.clientsMax)
             }
             return result

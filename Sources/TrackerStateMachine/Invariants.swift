@@ -19,6 +19,11 @@ extension TrackerStateMachine {
     /// stays within its quota. (Owned groups may exceed theirs by inheritance: see `Limits`.)
     func usageViolation() -> String? {
         let counted = state.countedUsage()
+        let isWithinQuotas = counted.values.allSatisfy {
+            $0.pendingRequests <= limits.pendingRequestsPerUserMax && $0.filesShared <= limits.filesSharedPerUserMax
+        }
+        if counted == state.usage && isWithinQuotas && counted.keys.allSatisfy({ state.users[$0] != nil }) { return nil }
+        // Something is wrong: find the first user (sorted, so the message is the same everywhere).
         for userID in Set(counted.keys).union(state.usage.keys).sorted() {
             let usage = state.usage(of: userID)
             if usage != counted[userID] ?? UserUsage() { return "usage of \(userID) is \(usage), counted \(counted[userID] ?? UserUsage())" }
@@ -32,16 +37,19 @@ extension TrackerStateMachine {
 
     /// Both exactly-once tables are coherent, no stamp is used twice, and their keys could have
     /// been recorded: session keys carry a valid token hash, login keys a valid user id.
+    /// (The messages name no key, so the order dictionaries are visited in cannot reach them.)
     func exactlyOnceViolation() -> String? {
         if let why = sessionClients.violation(capacity: limits.clientsMax, appliedCount: appliedCount) { return "session clients: \(why)" }
         if let why = loginClients.violation(capacity: limits.loginClientsMax, appliedCount: appliedCount) { return "login clients: \(why)" }
-        let stamps = sessionClients.entries.values.map(\.lastUsedStamp) + loginClients.entries.values.map(\.lastUsedStamp)
-        if Set(stamps).count != stamps.count { return "two cached results with one stamp" }
-        for key in sessionClients.entries.keys.sorted() where !(limits.hashBytesMin...limits.hashBytesMax).contains(key.tokenHash.bytes.count) {
-            return "a cached session client with a bad token hash"
+        var stamps = Set<UInt64>(minimumCapacity: sessionClients.entries.count + loginClients.entries.count)
+        let hashBytes = limits.hashBytesMin...limits.hashBytesMax
+        for (key, entry) in sessionClients.entries {
+            if !hashBytes.contains(key.tokenHash.bytes.count) { return "a cached session client with a bad token hash" }
+            if !stamps.insert(entry.lastUsedStamp).inserted { return "two cached results with one stamp" }
         }
-        for key in loginClients.entries.keys.sorted() where NameRule.violation(of: key.userID, limits: limits) != nil {
-            return "a cached login client with a bad user id"
+        for (key, entry) in loginClients.entries {
+            if NameRule.violation(of: key.userID, limits: limits) != nil { return "a cached login client with a bad user id" }
+            if !stamps.insert(entry.lastUsedStamp).inserted { return "two cached results with one stamp" }
         }
         return nil
     }
