@@ -123,7 +123,7 @@ extension TrackerStateMachine {
     }
 
     /// Number of (session, client) pairs and of (client, user) pairs whose last result is kept.
-    public var cachedClientCount: (sessions: Int, logins: Int) { (sessionClients.entries.count, loginClients.entries.count) }
+    public var cachedClientCount: (sessions: Int, logins: Int) { (sessionClients.count, loginClients.count) }
 }
 
 extension TrackerCommand {

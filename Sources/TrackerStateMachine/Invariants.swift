@@ -41,15 +41,19 @@ extension TrackerStateMachine {
     func exactlyOnceViolation() -> String? {
         if let why = sessionClients.violation(capacity: limits.clientsMax, appliedCount: appliedCount) { return "session clients: \(why)" }
         if let why = loginClients.violation(capacity: limits.loginClientsMax, appliedCount: appliedCount) { return "login clients: \(why)" }
-        var stamps = Set<UInt64>(minimumCapacity: sessionClients.entries.count + loginClients.entries.count)
         let hashBytes = limits.hashBytesMin...limits.hashBytesMax
-        for (key, entry) in sessionClients.entries {
-            if !hashBytes.contains(key.tokenHash.bytes.count) { return "a cached session client with a bad token hash" }
-            if !stamps.insert(entry.lastUsedStamp).inserted { return "two cached results with one stamp" }
+        if sessionClients.contains(where: { key, _ in !hashBytes.contains(key.tokenHash.bytes.count) }) {
+            return "a cached session client with a bad token hash"
         }
-        for (key, entry) in loginClients.entries {
-            if NameRule.violation(of: key.userID, limits: limits) != nil { return "a cached login client with a bad user id" }
-            if !stamps.insert(entry.lastUsedStamp).inserted { return "two cached results with one stamp" }
+        if loginClients.contains(where: { key, _ in NameRule.violation(of: key.userID, limits: limits) != nil }) {
+            return "a cached login client with a bad user id"
+        }
+        // Within a table stamps strictly increase along the recency list; across the two, no
+        // command is recorded twice.
+        var loginStamps = Set<UInt64>(minimumCapacity: loginClients.count)
+        _ = loginClients.contains { _, entry in loginStamps.insert(entry.lastUsedStamp); return false }
+        if sessionClients.contains(where: { _, entry in loginStamps.contains(entry.lastUsedStamp) }) {
+            return "two cached results with one stamp"
         }
         return nil
     }

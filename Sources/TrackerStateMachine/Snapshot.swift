@@ -46,15 +46,15 @@ extension TrackerStateMachine {
         }
         w.write(UInt32(state.groups.count))
         for id in state.groups.keys.sorted() { Self.write(group: state.groups[id]!, id: id, into: &w) }
-        w.write(UInt32(sessionClients.entries.count))
-        for key in sessionClients.entries.keys.sorted() {
+        w.write(UInt32(sessionClients.count))
+        for (key, entry) in sessionClients.sortedEntries() {
             w.write(key.tokenHash); w.write(key.clientID)
-            Self.write(sessionClients.entries[key]!, into: &w)
+            Self.write(entry, into: &w)
         }
-        w.write(UInt32(loginClients.entries.count))
-        for key in loginClients.entries.keys.sorted() {
+        w.write(UInt32(loginClients.count))
+        for (key, entry) in loginClients.sortedEntries() {
             w.write(key.clientID); w.write(key.userID)
-            Self.write(loginClients.entries[key]!, into: &w)
+            Self.write(entry, into: &w)
         }
         w.write(UInt64(CRC32C.checksum(w.bytes)))
         return w.bytes
@@ -81,7 +81,7 @@ extension TrackerStateMachine {
     }
 
     private func snapshotCapacityEstimate() -> Int {
-        let cached = sessionClients.entries.count + loginClients.entries.count
+        let cached = sessionClients.count + loginClients.count
         var bytes = 64 + state.users.count * 128 + state.sessions.count * 128 + cached * 96
         for group in state.groups.values {
             bytes += 64 + (group.members.count + group.pendingRequests.count) * 40

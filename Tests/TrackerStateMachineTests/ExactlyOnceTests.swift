@@ -163,16 +163,21 @@ struct ExactlyOnceTests {
         var h = Harness()
         let a = h.login("alice", 1)
         var m = h.machine
-        apply(&m, 5, 1, .keepAlive(tokenHash: a, nowMillis: Harness.now))
+        apply(&m, 5, 1, .keepAlive(tokenHash: a, nowMillis: Harness.now)) // stamp 3
         #expect(m.invariantViolation() == nil)
+        func recordLogin(_ userID: String, stamp: UInt64) -> String? {
+            var broken = m
+            broken.loginClients.record(LoginClientKey(clientID: 5, userID: userID), sequence: 1, result: .ok(.done), stamp: stamp, capacity: 10)
+            return broken.invariantViolation()
+        }
+        #expect(recordLogin("bob", stamp: 4) == "login clients: an entry stamped outside 1...3")
+        #expect(recordLogin("bob", stamp: 1) == "login clients: recency list is not in stamp order")
+        #expect(recordLogin("a b", stamp: 3) == "a cached login client with a bad user id")
+        #expect(recordLogin("bob", stamp: 3) == "two cached results with one stamp")
         var wrongStamp = m
         wrongStamp.sessionClients.record(SessionClientKey(tokenHash: a, clientID: 6), sequence: 1, result: .ok(.done),
                                          stamp: m.appliedCount + 1, capacity: 10)
-        #expect(wrongStamp.invariantViolation()?.contains("stamped outside") == true)
-        var badKey = m
-        badKey.loginClients.record(LoginClientKey(clientID: 5, userID: "a b"), sequence: 1, result: .ok(.done),
-                                   stamp: 1, capacity: 10)
-        #expect(badKey.invariantViolation() != nil)
+        #expect(wrongStamp.invariantViolation() == "session clients: an entry stamped outside 1...3")
     }
 }
 
@@ -190,6 +195,44 @@ struct ExactlyOnceBoundTests {
         }
         m.checkInvariants()
         #expect(m.cachedClientCount.sessions == 3)
-        #expect(m.sessionClients.queuedPairCount <= 2 * 1_024 + 6)
+        #expect(m.sessionClients.slotCount == 3)
+    }
+}
+
+@Suite("Exactly-once table")
+struct ClientTableTests {
+    @Test("records, touches and evictions match a naive least-recently-used model", arguments: [1, 2, 3] as [UInt64])
+    func matchesModel(seed: UInt64) {
+        var rng = seed
+        func next(_ bound: Int) -> Int {
+            rng = rng &* 6_364_136_223_846_793_005 &+ 1_442_695_040_888_963_407
+            return Int((rng >> 33) % UInt64(bound))
+        }
+        let capacity = 1 + next(12)
+        var table = ClientTable<UInt64>()
+        var model: [UInt64: (sequence: UInt64, stamp: UInt64)] = [:]
+        for stamp in UInt64(1)...3_000 {
+            let key = UInt64(next(20))
+            if next(3) == 0, model[key] != nil {
+                table.touch(key, stamp: stamp)
+                model[key]!.stamp = stamp
+            } else {
+                table.record(key, sequence: stamp, result: .ok(.done), stamp: stamp, capacity: capacity)
+                model[key] = (stamp, stamp)
+                while model.count > capacity {
+                    let oldest = model.min { $0.value.stamp < $1.value.stamp }!.key
+                    model[oldest] = nil
+                }
+            }
+            #expect(table.violation(capacity: capacity, appliedCount: stamp) == nil)
+            #expect(table.count == model.count)
+            #expect(table.slotCount <= capacity + 1, "a new key takes a slot before the oldest is forgotten")
+            for (key, value) in model {
+                #expect(table[key] == ClientTable<UInt64>.Entry(sequence: value.sequence, result: .ok(.done), lastUsedStamp: value.stamp))
+            }
+        }
+        let rebuilt = ClientTable(entries: Dictionary(uniqueKeysWithValues: table.sortedEntries().map { ($0.key, $0.entry) }))
+        #expect(rebuilt == table)
+        #expect(rebuilt.violation(capacity: capacity, appliedCount: 3_000) == nil)
     }
 }
