@@ -35,9 +35,12 @@ struct ClientTable<Key: Hashable & Comparable & Sendable>: Sendable {
 
     init() {}
 
-    /// Rebuilds a table from entries (after restore); the recency order follows from the stamps.
-    init(entries: [Key: Entry]) {
-        for (key, entry) in entries.sorted(by: { $0.value.lastUsedStamp < $1.value.lastUsedStamp }) {
+    /// Rebuilds a table from entries with distinct keys (after restore); the recency order
+    /// follows from the stamps.
+    init(entries: [(key: Key, entry: Entry)]) {
+        slotOfKey.reserveCapacity(entries.count)
+        slots.reserveCapacity(entries.count)
+        for (key, entry) in entries.sorted(by: { $0.entry.lastUsedStamp < $1.entry.lastUsedStamp }) {
             record(key, sequence: entry.sequence, result: entry.result, stamp: entry.lastUsedStamp, capacity: Int.max)
         }
     }

@@ -64,22 +64,23 @@ extension TrackerStateMachine {
     /// Both exactly-once tables, keys strictly ascending, no stamp used twice in either.
     private mutating func readClients(from r: inout ByteReader) throws {
         var stamps = Set<UInt64>()
-        var sessionEntries: [SessionClientKey: ClientTable<SessionClientKey>.Entry] = [:]
+        var sessionEntries: [(key: SessionClientKey, entry: ClientTable<SessionClientKey>.Entry)] = []
         var previousSession: SessionClientKey? = nil
         for _ in 0..<(try r.readListCount()) {
             let key = SessionClientKey(tokenHash: try r.readToken(), clientID: try r.readUInt64())
             try Self.requireAscending(previousSession, key, "session client keys")
             previousSession = key
-            sessionEntries[key] = try readEntry(from: &r, stamps: &stamps)
+            sessionEntries.append((key, try readEntry(from: &r, stamps: &stamps)))
         }
-        var loginEntries: [LoginClientKey: ClientTable<LoginClientKey>.Entry] = [:]
+        var loginEntries: [(key: LoginClientKey, entry: ClientTable<LoginClientKey>.Entry)] = []
         var previousLogin: LoginClientKey? = nil
         for _ in 0..<(try r.readListCount()) {
             let key = LoginClientKey(clientID: try r.readUInt64(), userID: try r.readField())
             try Self.requireAscending(previousLogin, key, "login client keys")
             previousLogin = key
-            loginEntries[key] = try readEntry(from: &r, stamps: &stamps)
+            loginEntries.append((key, try readEntry(from: &r, stamps: &stamps)))
         }
+        // Keys are strictly ascending, so none repeats.
         sessionClients = ClientTable(entries: sessionEntries)
         loginClients = ClientTable(entries: loginEntries)
     }

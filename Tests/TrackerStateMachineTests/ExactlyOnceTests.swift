@@ -231,7 +231,7 @@ struct ClientTableTests {
                 #expect(table[key] == ClientTable<UInt64>.Entry(sequence: value.sequence, result: .ok(.done), lastUsedStamp: value.stamp))
             }
         }
-        let rebuilt = ClientTable(entries: Dictionary(uniqueKeysWithValues: table.sortedEntries().map { ($0.key, $0.entry) }))
+        let rebuilt = ClientTable(entries: table.sortedEntries())
         #expect(rebuilt == table)
         #expect(rebuilt.violation(capacity: capacity, appliedCount: 3_000) == nil)
     }
