@@ -40,7 +40,11 @@ struct ClientTable<Key: Hashable & Comparable & Sendable>: Sendable {
     init(entries: [(key: Key, entry: Entry)]) {
         slotOfKey.reserveCapacity(entries.count)
         slots.reserveCapacity(entries.count)
-        for (key, entry) in entries.sorted(by: { $0.entry.lastUsedStamp < $1.entry.lastUsedStamp }) {
+        // Sort positions, not the (large) entries themselves.
+        let stamps = entries.map(\.entry.lastUsedStamp)
+        let order = stamps.indices.sorted { stamps[$0] < stamps[$1] }
+        for index in order {
+            let (key, entry) = entries[index]
             record(key, sequence: entry.sequence, result: entry.result, stamp: entry.lastUsedStamp, capacity: Int.max)
         }
     }
