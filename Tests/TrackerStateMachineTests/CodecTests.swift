@@ -99,7 +99,8 @@ struct CodecTests {
         for _ in 0..<2_000 {
             rng = rng &* 6_364_136_223_846_793_005 &+ 1_442_695_040_888_963_407
             let count = Int(rng >> 58)
-            var bytes: [UInt8] = [1, UInt8(rng >> 8 & 15)]
+            // Both format versions: commands and envelopes are 1, queries and results 2.
+            var bytes: [UInt8] = [TrackerCodec.version + UInt8(rng >> 7 & 1), UInt8(rng >> 8 & 15)]
             for i in 0..<count { bytes.append(UInt8(truncatingIfNeeded: rng >> UInt64(i % 56))) }
             _ = try? TrackerCommand.decode(bytes)
             _ = try? TrackerQuery.decode(bytes)
