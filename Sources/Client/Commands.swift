@@ -126,36 +126,6 @@ extension ClientApp {
         return reply
     }
 
-    private func listRequests(_ groupID: String) throws -> Reply {
-        guard case let .requests(users) = try call(.query(.listRequests(tokenHash: unboundTokenHash, groupID: groupID)), token: try token()) else {
-            throw CommandError("unexpected answer from the tracker")
-        }
-        return .ok(users.isEmpty ? ["no pending requests"] : users, [("requests", .array(users.map { .string($0) }))])
-    }
-
-    private func listGroups() throws -> Reply {
-        guard case let .groups(groups) = try call(.query(.listGroups(tokenHash: unboundTokenHash)), token: try token()) else {
-            throw CommandError("unexpected answer from the tracker")
-        }
-        let lines = groups.map { "\($0.groupID) owner=\($0.ownerID) members=\($0.memberCount)" }
-        let json: [JSONValue] = groups.map {
-            .object([("group", .string($0.groupID)), ("owner", .string($0.ownerID)), ("members", .unsigned(UInt64($0.memberCount)))])
-        }
-        return .ok(lines.isEmpty ? ["no groups"] : lines, [("groups", .array(json))])
-    }
-
-    private func listFiles(_ groupID: String) throws -> Reply {
-        guard case let .files(files) = try call(.query(.listFiles(tokenHash: unboundTokenHash, groupID: groupID)), token: try token()) else {
-            throw CommandError("unexpected answer from the tracker")
-        }
-        let lines = files.map { "\($0.name) \($0.sizeBytes) bytes, \($0.onlineSharerCount) online sharers" }
-        let json: [JSONValue] = files.map {
-            .object([("name", .string($0.name)), ("size", .unsigned($0.sizeBytes)),
-                     ("online_sharers", .unsigned(UInt64($0.onlineSharerCount)))])
-        }
-        return .ok(lines.isEmpty ? ["no files"] : lines, [("files", .array(json))])
-    }
-
     private func clusterStatus() -> Reply {
         var lines: [String] = []
         var json: [JSONValue] = []

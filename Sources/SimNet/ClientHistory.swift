@@ -43,10 +43,13 @@ struct ClientHistory: Sendable {
     /// Operations given up (unknown) after the heal.
     var unknownAfterHeal = 0
 
-    /// A `list_groups` answer must hold every group acknowledged before the read was issued.
-    func staleRead(groups: [GroupSummary], invokedMicros: UInt64) -> String? {
+    /// A `list_groups` page must hold every group acknowledged before the read was issued, up
+    /// to its last group when more follow.
+    func staleRead(page: Page<GroupSummary>, invokedMicros: UInt64) -> String? {
+        let groups = page.items
         for acked in ackedGroups {
             guard acked.ackMicros < invokedMicros else { break }
+            if let last = page.nextCursor, acked.key > last { continue }
             // `groups` is sorted by id: binary search.
             var low = 0
             var high = groups.count

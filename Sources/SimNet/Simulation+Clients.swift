@@ -131,7 +131,7 @@ extension Simulation {
         case (.logout, .result(.ok)):
             clients[client].token = []
         case let (.listRequests(group), .result(.ok(.requests(users)))):
-            clients[client].acceptCandidate = users.first.map { (group, $0) }
+            clients[client].acceptCandidate = users.items.first.map { (group, $0) }
         case (.acceptRequest, _):
             clients[client].acceptCandidate = nil
         case let (.createGroup(group, true), .result(.ok)):
@@ -153,8 +153,8 @@ extension Simulation {
         case let (.upload(group, file), .result(.ok)) where !SimClient.isContested(group):
             history.ackedUploads.append((group, file, clients[client].userID))
             clients[client].uploads.append((group, file))
-        case let (.listGroups, .result(.ok(.groups(groups)))):
-            if let stale = history.staleRead(groups: groups, invokedMicros: op.invokedMicros) { fail("no stale reads", stale) }
+        case let (.listGroups, .result(.ok(.groups(page)))):
+            if let stale = history.staleRead(page: page, invokedMicros: op.invokedMicros) { fail("no stale reads", stale) }
         case let (.downloadInfo(group, file), .result(.failed(error)))
             where !SimClient.isContested(group) && [.noSuchFile, .noSuchGroup, .notMember].contains(error.code):
             fail("no stale reads", "client \(client) uploaded \(group)/\(file) and was told so, then download_info said \(error)")

@@ -62,12 +62,22 @@ extension Simulation {
         for upload in history.ackedUploads {
             let hash = sessions[upload.owner] ?? Self.openProbeSession(&probe, userID: upload.owner)
             sessions[upload.owner] = hash
-            guard case let .ok(.files(files)) = probe.query(.listFiles(tokenHash: hash, groupID: upload.group)),
-                  files.contains(where: { $0.name == upload.file }) else {
+            guard Self.listsFile(probe, hash, upload.group, upload.file) else {
                 fail("acknowledged commands exactly once, linearizable", "acknowledged upload \(upload.group)/\(upload.file) is missing")
                 return
             }
         }
+    }
+
+    /// Whether the real `listFiles` query, page after page, lists `file` in `group`.
+    static func listsFile(_ machine: TrackerStateMachine, _ hash: TokenHash, _ group: String, _ file: String) -> Bool {
+        let files = try? Page<FileSummary>.collect(upTo: machine.state.fileCount) { page in
+            guard case let .ok(.files(files)) = machine.query(.listFiles(tokenHash: hash, groupID: group, page: page)) else {
+                throw PagingError(cursor: page.after ?? "")
+            }
+            return files
+        }
+        return files?.items.contains { $0.name == file } ?? false
     }
 
     /// Opens a session for `userID` on a copy of a final state, through the real commands.
@@ -85,9 +95,14 @@ extension Simulation {
         let create = TrackerCommand.createUser(userID: probeUserID, salt: salt, passwordHash: simPasswordHash("probe", salt: salt))
         _ = probe.apply(CommandEnvelope(clientID: 0, sequence: 0, command: create))
         let hash = openProbeSession(&probe, userID: probeUserID)
-        guard case let .ok(.groups(groups)) = probe.query(.listGroups(tokenHash: hash)) else { return [:] }
+        let groups = try? Page<GroupSummary>.collect(upTo: machine.state.groupCount) { page in
+            guard case let .ok(.groups(groups)) = probe.query(.listGroups(tokenHash: hash, page: page)) else {
+                throw PagingError(cursor: page.after ?? "")
+            }
+            return groups
+        }
         var owners: [String: String] = [:]
-        for group in groups { owners[group.groupID] = group.ownerID }
+        for group in groups?.items ?? [] { owners[group.groupID] = group.ownerID }
         return owners
     }
 }

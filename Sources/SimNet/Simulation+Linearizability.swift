@@ -42,8 +42,8 @@ extension Simulation {
     static func trackerCall(_ query: TrackerQuery, _ session: SpecSession) -> TrackerCall? {
         switch query {
         case .listGroups: .listGroups(session)
-        case let .listRequests(_, groupID): .listRequests(session, groupID: groupID)
-        case let .listFiles(_, groupID): .listFiles(session, groupID: groupID)
+        case let .listRequests(_, groupID, _): .listRequests(session, groupID: groupID)
+        case let .listFiles(_, groupID, _): .listFiles(session, groupID: groupID)
         case let .downloadInfo(_, groupID, fileName): .downloadInfo(session, groupID: groupID, fileName: fileName)
         case .credentials, .session, .memberSession: nil
         }

@@ -48,13 +48,13 @@ extension TrackerSpec {
         switch output {
         case let .result(.failed(error)): return "error \(error.code)"
         case .result(.ok(.done)): return "done"
-        case let .result(.ok(.groups(groups))):
-            guard case let .groupListing(_, id) = input else { return "\(groups.count) groups" }
-            return Self.summary(of: id, in: groups).map { "lists \(id) (owner \($0.ownerID), \($0.memberCount) members)" }
+        case let .result(.ok(.groups(page))):
+            guard case let .groupListing(_, id) = input else { return "\(page.items.count) groups\(page.hasMore ? " and more" : "")" }
+            return Self.summary(of: id, in: page.items).map { "lists \(id) (owner \($0.ownerID), \($0.memberCount) members)" }
                 ?? "does not list \(id)"
-        case let .result(.ok(.requests(users))): return "requests [\(users.joined(separator: ","))]"
+        case let .result(.ok(.requests(users))): return "requests [\(users.items.joined(separator: ","))]\(users.hasMore ? " and more" : "")"
         case let .result(.ok(.files(files))):
-            return "files [" + files.map { "\($0.name) \($0.sizeBytes)B \($0.onlineSharerCount) online" }.joined(separator: "; ") + "]"
+            return "files [" + files.items.map { "\($0.name) \($0.sizeBytes)B \($0.onlineSharerCount) online" }.joined(separator: "; ") + "]"
         case let .result(.ok(.download(info))):
             return "\(info.metadata.name) \(info.metadata.sizeBytes)B from [\(info.peers.map(\.userID).joined(separator: ","))]"
         case .result(.ok(.session)): return "session renewed"

@@ -42,6 +42,11 @@ extension TrackerSpec {
         }
         if case .groupListing = input { return (.read, group) }
         guard group.exists else { return (.error(.noSuchGroup), group) }
+        if case .leaveGroup = input, let index = group.pending.firstIndex(of: caller) {
+            var next = group // leaving while a request is pending withdraws it
+            next.pending.remove(at: index)
+            return (.done, next)
+        }
         switch input {
         case .joinGroup:
             if group.members.contains(caller) { return (.error(.alreadyMember), group) }

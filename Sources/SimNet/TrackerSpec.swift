@@ -173,7 +173,7 @@ public struct TrackerSpec: LinearizabilityModel {
     /// Per user and per group, with the projections the type's documentation describes.
     public func partition(_ history: [Operation]) -> [LinearizabilityPartition<TrackerCall, ClientResponse>] {
         var byName: [String: [Operation]] = [:]
-        var listings: [(operation: Operation, groups: [GroupSummary])] = []
+        var listings: [(operation: Operation, groups: [GroupSummary], through: String?)] = []
         var listedGroups: Set<String> = []
         for operation in history {
             let input = operation.input
@@ -187,9 +187,10 @@ public struct TrackerSpec: LinearizabilityModel {
                 continue // projections are made here, never recorded
             case let .listGroups(session):
                 byName[Self.userPrefix + session.userID, default: []].append(operation.with(input: .sessionCheck(session)))
-                if case let .result(.ok(.groups(groups))) = operation.output {
-                    listings.append((operation, groups))
-                    for group in groups { listedGroups.insert(group.groupID) }
+                if case let .result(.ok(.groups(page))) = operation.output {
+                    // A page that says more follow tells nothing about the groups after it.
+                    listings.append((operation, page.items, page.hasMore ? page.items.last?.groupID : nil))
+                    for group in page.items { listedGroups.insert(group.groupID) }
                 } else if let output = operation.output, !output.isNotLoggedIn {
                     byName[Self.userPrefix + session.userID, default: []].append(operation) // a malformed answer: fails there
                 }
@@ -207,7 +208,7 @@ public struct TrackerSpec: LinearizabilityModel {
 
     /// Projects every listing on every group named anywhere. A listing that returned before
     /// anything else happened to a group and does not show it is dropped: it linearizes first.
-    func addListings(_ listings: [(operation: Operation, groups: [GroupSummary])], listedGroups: Set<String>,
+    func addListings(_ listings: [(operation: Operation, groups: [GroupSummary], through: String?)], listedGroups: Set<String>,
                      to byName: inout [String: [Operation]]) {
         guard !listings.isEmpty else { return }
         var groupIDs = listedGroups
@@ -215,8 +216,9 @@ public struct TrackerSpec: LinearizabilityModel {
         for groupID in groupIDs.sorted() {
             let name = Self.groupPrefix + groupID
             let firstCallMicros = byName[name]?.map(\.callMicros).min() ?? .max
-            for (operation, groups) in listings {
+            for (operation, groups, through) in listings {
                 guard case let .listGroups(session) = operation.input else { continue }
+                if let through, groupID > through { continue }
                 if operation.returnMicros < firstCallMicros, Self.summary(of: groupID, in: groups) == nil { continue }
                 byName[name, default: []].append(operation.with(input: .groupListing(session, groupID: groupID)))
             }

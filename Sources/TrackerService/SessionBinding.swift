@@ -41,12 +41,12 @@ extension TrackerQuery {
             return nil
         case .session:
             return .session(tokenHash: tokenHash)
-        case .listGroups:
-            return .listGroups(tokenHash: tokenHash)
-        case let .listRequests(_, groupID):
-            return .listRequests(tokenHash: tokenHash, groupID: groupID)
-        case let .listFiles(_, groupID):
-            return .listFiles(tokenHash: tokenHash, groupID: groupID)
+        case let .listGroups(_, page):
+            return .listGroups(tokenHash: tokenHash, page: page)
+        case let .listRequests(_, groupID, page):
+            return .listRequests(tokenHash: tokenHash, groupID: groupID, page: page)
+        case let .listFiles(_, groupID, page):
+            return .listFiles(tokenHash: tokenHash, groupID: groupID, page: page)
         case let .downloadInfo(_, groupID, fileName):
             return .downloadInfo(tokenHash: tokenHash, groupID: groupID, fileName: fileName)
         case let .memberSession(_, groupID, userID):

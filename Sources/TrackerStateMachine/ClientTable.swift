@@ -1,80 +1,159 @@
-/// The last result of each client, for exactly-once application (Raft dissertation §6.3).
+/// The last result of each deduplication key, for exactly-once application (Raft dissertation
+/// §6.3). `ExactlyOnce.swift` says which key a command has and how its sequence is judged.
 ///
-/// Every applied command gets a stamp, its position in log order. When more than
-/// `Limits.clientsMax` clients are remembered, the one whose last request is oldest in log order
-/// is forgotten: deterministic on every replica. A forgotten client that retries an old request
-/// would have it applied again, so `clientsMax` should far exceed the clients active at once.
-struct ClientTable: Sendable {
+/// Every applied command gets a stamp, its position in log order. When more than `capacity`
+/// keys are remembered, the one whose last request is oldest in log order is forgotten:
+/// deterministic on every replica. A forgotten key whose request is retried would have it
+/// applied again, so the capacity should far exceed the keys active at once.
+///
+/// The recency order is a doubly linked list threaded through an array of slots, oldest to
+/// newest: a lookup, a touch, a record and an eviction are each one dictionary access and a
+/// few array writes, with no queue to compact.
+struct ClientTable<Key: Hashable & Comparable & Sendable>: Sendable {
     struct Entry: Equatable, Sendable {
         var sequence: UInt64
         var result: TrackerResult
         var lastUsedStamp: UInt64
     }
 
-    private(set) var entries: [UInt64: Entry] = [:]
-    /// (client, stamp) in stamp order, with stale pairs (the client was used again later) left
-    /// in place and skipped: eviction is amortized O(1).
-    private var usage: [(clientID: UInt64, stamp: UInt64)] = []
-    private var usageHead = 0
-    /// Pairs at or after `usageHead` whose client was used again later (or forgotten).
-    private var staleCount = 0
+    private struct Slot: Sendable {
+        var key: Key
+        var entry: Entry
+        /// The slot used just before this one (toward the oldest), or `none`.
+        var older: Int
+        /// The slot used just after this one (toward the newest), or `none`.
+        var newer: Int
+    }
+
+    private static var none: Int { -1 }
+    private var slotOfKey: [Key: Int] = [:]
+    private var slots: [Slot] = []
+    /// Slots of forgotten keys, reused before the array grows.
+    private var freeSlots: [Int] = []
+    private var oldest = ClientTable.none
+    private var newest = ClientTable.none
 
     init() {}
 
-    /// Rebuilds a table from entries (after restore); the usage order follows from the stamps.
-    init(entries: [UInt64: Entry]) {
-        self.entries = entries
-        usage = entries.map { (clientID: $0.key, stamp: $0.value.lastUsedStamp) }.sorted { $0.stamp < $1.stamp }
-    }
-
-    subscript(clientID: UInt64) -> Entry? { entries[clientID] }
-
-    /// Pairs held in the usage queue, live and stale: stays within about twice the clients.
-    var queuedPairCount: Int { usage.count - usageHead }
-
-    mutating func touch(_ clientID: UInt64, stamp: UInt64) {
-        precondition(entries[clientID] != nil, "touching an unknown client")
-        entries[clientID]!.lastUsedStamp = stamp
-        usage.append((clientID, stamp))
-        staleCount += 1
-        compactIfSparse()
-    }
-
-    mutating func record(_ clientID: UInt64, sequence: UInt64, result: TrackerResult, stamp: UInt64, clientsMax: Int) {
-        if entries.updateValue(Entry(sequence: sequence, result: result, lastUsedStamp: stamp), forKey: clientID) != nil {
-            staleCount += 1
+    /// Rebuilds a table from entries with distinct keys (after restore); the recency order
+    /// follows from the stamps.
+    init(entries: [(key: Key, entry: Entry)]) {
+        slotOfKey.reserveCapacity(entries.count)
+        slots.reserveCapacity(entries.count)
+        // Sort positions, not the (large) entries themselves.
+        let stamps = entries.map(\.entry.lastUsedStamp)
+        let order = stamps.indices.sorted { stamps[$0] < stamps[$1] }
+        for index in order {
+            let (key, entry) = entries[index]
+            record(key, sequence: entry.sequence, result: entry.result, stamp: entry.lastUsedStamp, capacity: Int.max)
         }
-        usage.append((clientID, stamp))
-        while entries.count > clientsMax {
-            precondition(usageHead < usage.count, "usage queue lost a client")
-            let oldest = usage[usageHead]
-            usageHead += 1
-            if entries[oldest.clientID]?.lastUsedStamp == oldest.stamp {
-                entries[oldest.clientID] = nil
+    }
+
+    subscript(key: Key) -> Entry? { slotOfKey[key].map { slots[$0].entry } }
+
+    /// Keys remembered.
+    var count: Int { slotOfKey.count }
+
+    /// Slots allocated, live and free: never more than one over the most keys remembered at
+    /// once (a new key takes its slot before the oldest is forgotten).
+    var slotCount: Int { slots.count }
+
+    /// Every entry, sorted by key: the order of the snapshot.
+    func sortedEntries() -> [(key: Key, entry: Entry)] {
+        slotOfKey.keys.sorted().map { ($0, slots[slotOfKey[$0]!].entry) }
+    }
+
+    /// Whether some remembered key and entry satisfy `predicate`: the answer cannot depend on
+    /// the order they are visited in.
+    func contains(where predicate: (Key, Entry) -> Bool) -> Bool {
+        slotOfKey.contains { predicate($0.key, slots[$0.value].entry) }
+    }
+
+    /// Marks a remembered key as used at `stamp` (a retry answered from the table).
+    mutating func touch(_ key: Key, stamp: UInt64) {
+        guard let slot = slotOfKey[key] else { return }
+        slots[slot].entry.lastUsedStamp = stamp
+        moveToNewest(slot)
+    }
+
+    /// Remembers `result` as the key's answer to `sequence`, forgetting the least recently used
+    /// keys beyond `capacity`.
+    mutating func record(_ key: Key, sequence: UInt64, result: TrackerResult, stamp: UInt64, capacity: Int) {
+        let entry = Entry(sequence: sequence, result: result, lastUsedStamp: stamp)
+        if let slot = slotOfKey[key] {
+            slots[slot].entry = entry
+            moveToNewest(slot)
+        } else {
+            let slot: Int
+            if let reused = freeSlots.popLast() {
+                slot = reused
+                slots[slot] = Slot(key: key, entry: entry, older: Self.none, newer: Self.none)
             } else {
-                staleCount -= 1
+                slot = slots.count
+                slots.append(Slot(key: key, entry: entry, older: Self.none, newer: Self.none))
             }
+            slotOfKey[key] = slot
+            link(slot)
         }
-        compactIfSparse()
+        // Each pass forgets one key, and there is an oldest while any key is remembered.
+        while slotOfKey.count > capacity, oldest != Self.none {
+            let slot = oldest
+            unlink(slot)
+            slotOfKey[slots[slot].key] = nil
+            freeSlots.append(slot)
+        }
     }
 
-    private mutating func compactIfSparse() {
-        guard usage.count > 1_024, staleCount + usageHead > usage.count / 2 else { return }
-        usage = usage[usageHead...].filter { entries[$0.clientID]?.lastUsedStamp == $0.stamp }
-        usageHead = 0
-        staleCount = 0
+    private mutating func moveToNewest(_ slot: Int) {
+        guard slot != newest else { return }
+        unlink(slot)
+        link(slot)
     }
 
-    /// Whether the usage queue holds each client's latest stamp exactly once among live pairs.
-    func usageViolation() -> String? {
-        var live = 0
-        for pair in usage[usageHead...] where entries[pair.clientID]?.lastUsedStamp == pair.stamp { live += 1 }
-        if live != entries.count { return "client usage queue does not match the table" }
-        return usage.count - usageHead - live == staleCount ? nil : "client usage queue miscounts stale pairs"
+    /// Appends `slot` as the newest.
+    private mutating func link(_ slot: Int) {
+        slots[slot].older = newest
+        slots[slot].newer = Self.none
+        if newest != Self.none { slots[newest].newer = slot } else { oldest = slot }
+        newest = slot
+    }
+
+    private mutating func unlink(_ slot: Int) {
+        let (older, newer) = (slots[slot].older, slots[slot].newer)
+        if older != Self.none { slots[older].newer = newer } else { oldest = newer }
+        if newer != Self.none { slots[newer].older = older } else { newest = older }
+    }
+
+    /// Why the table is incoherent (over `capacity`, a stamp outside 1...`appliedCount`, a
+    /// recency list that is not in stamp order or does not hold every remembered key exactly
+    /// once), or nil.
+    func violation(capacity: Int, appliedCount: UInt64) -> String? {
+        if slotOfKey.count > capacity { return "more than \(capacity) entries" }
+        if slotOfKey.count + freeSlots.count != slots.count { return "slots lost or counted twice" }
+        var visited = 0
+        var previous = Self.none
+        var slot = oldest
+        var lastStamp: UInt64 = 0
+        // Bounded by the slots: a list longer than that has a cycle.
+        while slot != Self.none, visited <= slots.count {
+            guard slot >= 0, slot < slots.count, slots[slot].older == previous else { return "recency list is broken" }
+            let stamp = slots[slot].entry.lastUsedStamp
+            if stamp > appliedCount || stamp == 0 { return "an entry stamped outside 1...\(appliedCount)" }
+            if stamp <= lastStamp { return "recency list is not in stamp order" }
+            if slotOfKey[slots[slot].key] != slot { return "recency list does not match the table" }
+            lastStamp = stamp
+            visited += 1
+            previous = slot
+            slot = slots[slot].newer
+        }
+        if previous != newest || visited != slotOfKey.count { return "recency list does not hold every key once" }
+        return nil
     }
 }
 
 extension ClientTable: Equatable {
-    /// Equal when the remembered clients are; the usage queue is a derived index.
-    static func == (lhs: ClientTable, rhs: ClientTable) -> Bool { lhs.entries == rhs.entries }
+    /// Equal when the remembered keys and their entries are; where slots lie does not matter.
+    static func == (lhs: ClientTable, rhs: ClientTable) -> Bool {
+        lhs.count == rhs.count && lhs.slotOfKey.allSatisfy { rhs[$0.key] == lhs.slots[$0.value].entry }
+    }
 }

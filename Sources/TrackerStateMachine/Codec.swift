@@ -4,16 +4,19 @@ import BinaryCoding
 /// fields, big-endian, strings and byte arrays length-prefixed. Decoding never traps: garbage,
 /// truncation, unknown tags and oversized lengths throw `DecodingError`.
 public enum TrackerCodec {
-    /// The format version written first in every encoded command, envelope, query and result.
+    /// The format version written first in every encoded command and envelope (log entries).
     public static let version: UInt8 = 1
+    /// The format version written first in every encoded query and result (the client wire
+    /// only): 2 since listings are paged. A peer of another build is refused with a clear error.
+    public static let readsVersion: UInt8 = 2
     /// Longest string or small byte array accepted on decode. Generous on purpose: a committed
     /// command must decode on every replica; semantic limits are checked when it is applied.
     public static let fieldBytesMax = 4_096
 
-    static func readVersion(_ reader: inout ByteReader) throws {
+    static func readVersion(_ reader: inout ByteReader, expected: UInt8 = TrackerCodec.version) throws {
         let start = reader.position
         let version = try reader.readUInt8()
-        guard version == TrackerCodec.version else { throw DecodingError("unknown version \(version)", offset: start) }
+        guard version == expected else { throw DecodingError("unknown version \(version), expected \(expected)", offset: start) }
     }
 
     static func unknownTag(_ tag: UInt8, _ reader: ByteReader) -> DecodingError {
@@ -23,6 +26,18 @@ public enum TrackerCodec {
 
 extension ByteWriter {
     mutating func write(_ token: TokenHash) { writeBlob(token.bytes) }
+
+    /// A flag (0 none, 1 present) and the cursor, then the limit.
+    mutating func write(_ page: PageRequest) {
+        writeOptional(page.after)
+        write(page.limit)
+    }
+
+    /// A flag (false absent, true present), then the string when present.
+    mutating func writeOptional(_ string: String?) {
+        write(string != nil)
+        if let string { write(string) }
+    }
 
     mutating func write(_ metadata: FileMetadata) {
         write(metadata.name)
@@ -52,6 +67,12 @@ extension ByteReader {
     mutating func readBitfield(limits: Limits) throws -> [UInt8] {
         try readBlob(maxCount: PieceBitfield.byteCount(pieceCount: limits.piecesPerFileMax))
     }
+
+    mutating func readPageRequest() throws -> PageRequest {
+        PageRequest(after: try readOptionalField(), limit: try readUInt32())
+    }
+
+    mutating func readOptionalField() throws -> String? { try readBool() ? try readField() : nil }
 
     /// A list count no larger than the bytes left, so a forged count cannot make a loop run long.
     mutating func readListCount() throws -> Int { try readCount(maxCount: remainingCount) }
@@ -158,13 +179,13 @@ extension TrackerQuery {
     /// The query's bytes: version, tag, fields.
     public func encode() -> [UInt8] {
         var w = ByteWriter()
-        w.write(TrackerCodec.version)
+        w.write(TrackerCodec.readsVersion)
         switch self {
         case let .credentials(userID): w.write(UInt8(1)); w.write(userID)
         case let .session(tokenHash): w.write(UInt8(2)); w.write(tokenHash)
-        case let .listGroups(tokenHash): w.write(UInt8(3)); w.write(tokenHash)
-        case let .listRequests(tokenHash, groupID): w.write(UInt8(4)); w.write(tokenHash); w.write(groupID)
-        case let .listFiles(tokenHash, groupID): w.write(UInt8(5)); w.write(tokenHash); w.write(groupID)
+        case let .listGroups(tokenHash, page): w.write(UInt8(3)); w.write(tokenHash); w.write(page)
+        case let .listRequests(tokenHash, groupID, page): w.write(UInt8(4)); w.write(tokenHash); w.write(groupID); w.write(page)
+        case let .listFiles(tokenHash, groupID, page): w.write(UInt8(5)); w.write(tokenHash); w.write(groupID); w.write(page)
         case let .downloadInfo(tokenHash, groupID, fileName):
             w.write(UInt8(6)); w.write(tokenHash); w.write(groupID); w.write(fileName)
         case let .memberSession(tokenHash, groupID, userID):
@@ -176,15 +197,15 @@ extension TrackerQuery {
     /// Decodes bytes made by `encode()`; throws on anything else.
     public static func decode(_ bytes: [UInt8]) throws -> TrackerQuery {
         var r = ByteReader(bytes)
-        try TrackerCodec.readVersion(&r)
+        try TrackerCodec.readVersion(&r, expected: TrackerCodec.readsVersion)
         let tag = try r.readUInt8()
         let query: TrackerQuery
         switch tag {
         case 1: query = .credentials(userID: try r.readField())
         case 2: query = .session(tokenHash: try r.readToken())
-        case 3: query = .listGroups(tokenHash: try r.readToken())
-        case 4: query = .listRequests(tokenHash: try r.readToken(), groupID: try r.readField())
-        case 5: query = .listFiles(tokenHash: try r.readToken(), groupID: try r.readField())
+        case 3: query = .listGroups(tokenHash: try r.readToken(), page: try r.readPageRequest())
+        case 4: query = .listRequests(tokenHash: try r.readToken(), groupID: try r.readField(), page: try r.readPageRequest())
+        case 5: query = .listFiles(tokenHash: try r.readToken(), groupID: try r.readField(), page: try r.readPageRequest())
         case 6: query = .downloadInfo(tokenHash: try r.readToken(), groupID: try r.readField(), fileName: try r.readField())
         case 7: query = .memberSession(tokenHash: try r.readToken(), groupID: try r.readField(), userID: try r.readField())
         default: throw TrackerCodec.unknownTag(tag, r)

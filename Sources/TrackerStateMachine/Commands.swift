@@ -21,7 +21,8 @@ public enum TrackerCommand: Equatable, Sendable {
     /// The owner accepts a pending request; the user becomes the newest member.
     case acceptRequest(tokenHash: TokenHash, groupID: String, userID: String)
     /// The caller leaves a group; its shares there end. An owner leaving hands ownership to the
-    /// longest-standing member; a group left empty is deleted.
+    /// longest-standing member; a group left empty is deleted. A caller whose join request is
+    /// pending withdraws it.
     case leaveGroup(tokenHash: TokenHash, groupID: String)
     /// Registers a file in a group, or adds the caller as a complete sharer of the same content.
     case uploadFile(tokenHash: TokenHash, groupID: String, metadata: FileMetadata)
@@ -33,7 +34,8 @@ public enum TrackerCommand: Equatable, Sendable {
 }
 
 /// A command with the client's identity for exactly-once application: a client numbers its
-/// requests 1, 2, 3…; a retry reuses the number and gets the cached result.
+/// requests 1, 2, 3…; a retry reuses the number and gets the cached result. Which key a
+/// command is deduplicated under is in `ExactlyOnce.swift`.
 public struct CommandEnvelope: Equatable, Sendable {
     /// The client's id, unique per client process (random from the shell). 0 means "not
     /// deduplicated": for commands the leader proposes itself, like `expireSessions`.
@@ -59,13 +61,14 @@ public enum TrackerQuery: Equatable, Sendable {
     case credentials(userID: String)
     /// The session a token hash belongs to.
     case session(tokenHash: TokenHash)
-    /// Every group with its owner and member count, sorted by group id.
-    case listGroups(tokenHash: TokenHash)
-    /// A group's pending join requests, oldest first; owner only.
-    case listRequests(tokenHash: TokenHash, groupID: String)
-    /// A group's files with size and online sharer count, sorted by name; members only.
-    case listFiles(tokenHash: TokenHash, groupID: String)
-    /// A file's metadata and online sharers with their pieces; members only.
+    /// A page of the groups with their owner and member count, sorted by group id.
+    case listGroups(tokenHash: TokenHash, page: PageRequest = .first)
+    /// A page of a group's pending join requests, sorted by user id; owner only.
+    case listRequests(tokenHash: TokenHash, groupID: String, page: PageRequest = .first)
+    /// A page of a group's files with size and online sharer count, sorted by name; members only.
+    case listFiles(tokenHash: TokenHash, groupID: String, page: PageRequest = .first)
+    /// A file's metadata and up to `Limits.downloadPeersMax` online sharers with their pieces,
+    /// plus how many others are online; members only.
     case downloadInfo(tokenHash: TokenHash, groupID: String, fileName: String)
     /// For a peer serving pieces: the session of `userID` if it is a member of the group and
     /// online (the caller must be a member too). Answers `.session`, else `notMember`.

@@ -18,8 +18,10 @@ extension TrackerState {
             guard group.files.count < limits.filesPerGroupMax else {
                 throw TrackerError(.limitReached, "at most \(limits.filesPerGroupMax) files per group")
             }
+            try checkQuota(userID, \.filesShared, max: limits.filesSharedPerUserMax, "files shared")
             let sharer = Sharer(userID: userID, pieces: complete)
             groups[groupID]!.files[metadata.name] = StoredFile(metadata: metadata, sharers: [sharer])
+            adjustUsage(userID, \.filesShared, by: 1)
             return .done
         }
         guard file.metadata.hasSameContent(as: metadata) else { throw TrackerError(.fileConflict, metadata.name) }
@@ -57,8 +59,10 @@ extension TrackerState {
         guard file.sharers.count < limits.sharersPerFileMax else {
             throw TrackerError(.limitReached, "at most \(limits.sharersPerFileMax) sharers per file")
         }
+        try checkQuota(userID, \.filesShared, max: limits.filesSharedPerUserMax, "files shared")
         let at = file.insertionIndex(of: userID)
         groups[groupID]!.files[name]!.sharers.insert(Sharer(userID: userID, pieces: pieces), at: at)
+        adjustUsage(userID, \.filesShared, by: 1)
     }
 
     mutating func stopShare(_ tokenHash: TokenHash, groupID: String, fileName: String,
@@ -71,6 +75,7 @@ extension TrackerState {
         } else {
             groups[groupID]!.files[fileName]!.sharers.remove(at: index)
         }
+        adjustUsage(userID, \.filesShared, by: -1)
         return .done
     }
 }

@@ -11,12 +11,51 @@ extension TrackerStateMachine {
         for id in state.groups.keys.sorted() {
             if let why = groupViolation(id, state.groups[id]!) { return "group \(id): \(why)" }
         }
-        if clients.entries.count > limits.clientsMax { return "too many cached clients" }
-        for clientID in clients.entries.keys.sorted() {
-            let stamp = clients.entries[clientID]!.lastUsedStamp
-            if stamp > appliedCount || stamp == 0 { return "client \(clientID) stamped outside 1...\(appliedCount)" }
+        if let why = usageViolation() { return why }
+        return exactlyOnceViolation()
+    }
+
+    /// Each user's quota usage equals a fresh count, and what only the user's own commands add
+    /// stays within its quota. (Owned groups may exceed theirs by inheritance: see `Limits`.)
+    func usageViolation() -> String? {
+        let counted = state.countedUsage()
+        let isWithinQuotas = counted.values.allSatisfy {
+            $0.pendingRequests <= limits.pendingRequestsPerUserMax && $0.filesShared <= limits.filesSharedPerUserMax
         }
-        return clients.usageViolation()
+        if counted == state.usage && isWithinQuotas && counted.keys.allSatisfy({ state.users[$0] != nil }) { return nil }
+        // Something is wrong: find the first user (sorted, so the message is the same everywhere).
+        for userID in Set(counted.keys).union(state.usage.keys).sorted() {
+            let usage = state.usage(of: userID)
+            if usage != counted[userID] ?? UserUsage() { return "usage of \(userID) is \(usage), counted \(counted[userID] ?? UserUsage())" }
+            if state.usage[userID]?.isEmpty == true { return "an empty usage entry for \(userID)" }
+            if state.users[userID] == nil { return "usage of unknown user \(userID)" }
+            if usage.pendingRequests > limits.pendingRequestsPerUserMax { return "\(userID) has too many pending requests" }
+            if usage.filesShared > limits.filesSharedPerUserMax { return "\(userID) shares too many files" }
+        }
+        return nil
+    }
+
+    /// Both exactly-once tables are coherent, no stamp is used twice, and their keys could have
+    /// been recorded: session keys carry a valid token hash, login keys a valid user id.
+    /// (The messages name no key, so the order dictionaries are visited in cannot reach them.)
+    func exactlyOnceViolation() -> String? {
+        if let why = sessionClients.violation(capacity: limits.clientsMax, appliedCount: appliedCount) { return "session clients: \(why)" }
+        if let why = loginClients.violation(capacity: limits.loginClientsMax, appliedCount: appliedCount) { return "login clients: \(why)" }
+        let hashBytes = limits.hashBytesMin...limits.hashBytesMax
+        if sessionClients.contains(where: { key, _ in !hashBytes.contains(key.tokenHash.bytes.count) }) {
+            return "a cached session client with a bad token hash"
+        }
+        if loginClients.contains(where: { key, _ in NameRule.violation(of: key.userID, limits: limits) != nil }) {
+            return "a cached login client with a bad user id"
+        }
+        // Within a table stamps strictly increase along the recency list; across the two, no
+        // command is recorded twice.
+        var loginStamps = Set<UInt64>(minimumCapacity: loginClients.count)
+        _ = loginClients.contains { _, entry in loginStamps.insert(entry.lastUsedStamp); return false }
+        if sessionClients.contains(where: { _, entry in loginStamps.contains(entry.lastUsedStamp) }) {
+            return "two cached results with one stamp"
+        }
+        return nil
     }
 
     func usersAndSessionsViolation() -> String? {

@@ -34,9 +34,24 @@ public struct Limits: Sendable, Equatable {
     public var hashBytesMax: Int = 64
     /// How long a session lives after login or its last keepalive.
     public var sessionLeaseMillis: UInt64 = 30_000
-    /// Clients whose last result is kept for exactly-once answers; the least recently used (in
-    /// log order) is forgotten first.
+    /// (session, client) pairs whose last result is kept for exactly-once answers; the least
+    /// recently used (in log order) is forgotten first. Only a session's holder makes these.
     public var clientsMax: Int = 100_000
+    /// (client, user id) pairs whose last `createUser`/`openSession` result is kept, apart from
+    /// `clientsMax` so that requests anyone can send without a session never evict a session's.
+    public var loginClientsMax: Int = 10_000
+    /// Groups one user may own when it creates another. Ownership handed on by a leaving owner
+    /// is never refused, so an heir may own more; it then creates none until it is below.
+    public var groupsOwnedPerUserMax: Int = 1_000
+    /// Pending join requests one user may have made, over all groups.
+    public var pendingRequestsPerUserMax: Int = 1_000
+    /// Shares (complete or partial) one user may hold, over all groups' files.
+    public var filesSharedPerUserMax: Int = 10_000
+    /// Items in one page of `listGroups`, `listFiles` or `listRequests`; a larger page limit
+    /// asked for is cut to this.
+    public var pageItemsMax: Int = 1_000
+    /// Online sharers one `downloadInfo` lists; the others are only counted.
+    public var downloadPeersMax: Int = 50
 
     /// Bytes of a SHA-1 digest: each piece hash and the whole-file hash.
     public static let sha1Bytes = 20
@@ -56,7 +71,9 @@ public struct Limits: Sendable, Equatable {
         precondition(piecesPerFileMax >= 1 && pieceSizeBytes >= 1, "piece limits")
         precondition(saltBytesMin >= 1 && saltBytesMin <= saltBytesMax, "salt limits")
         precondition(hashBytesMin >= 1 && hashBytesMin <= hashBytesMax, "hash limits")
-        precondition(sessionLeaseMillis >= 1 && clientsMax >= 1, "lease and client limits")
+        precondition(sessionLeaseMillis >= 1 && clientsMax >= 1 && loginClientsMax >= 1, "lease and client limits")
+        precondition(groupsOwnedPerUserMax >= 1 && pendingRequestsPerUserMax >= 1 && filesSharedPerUserMax >= 1, "user quotas")
+        precondition(pageItemsMax >= 1 && downloadPeersMax >= 1, "reply bounds")
     }
 
     /// The largest file size accepted: `piecesPerFileMax` full pieces.

@@ -2,15 +2,35 @@
 /// to the client, and puts only this hash (e.g. SHA-256 of the token) in the log.
 public struct TokenHash: Hashable, Comparable, Sendable, CustomStringConvertible {
     /// The hash bytes; `Limits.hashBytesMin` to `Limits.hashBytesMax` long.
-    public var bytes: [UInt8]
+    public let bytes: [UInt8]
+    /// FNV-1a of `bytes`, computed once: dictionaries keyed by token hashes (sessions, the
+    /// exactly-once table) hash and tell keys apart by it without reading the bytes, which live
+    /// out of line. Equal bytes give equal fingerprints.
+    let fingerprint: UInt64
 
     /// Wraps hash bytes.
-    public init(_ bytes: [UInt8]) { self.bytes = bytes }
+    public init(_ bytes: [UInt8]) {
+        self.bytes = bytes
+        fingerprint = FNV1a64.hash(bytes[...])
+    }
+
+    /// Equal bytes.
+    public static func == (lhs: TokenHash, rhs: TokenHash) -> Bool {
+        lhs.fingerprint == rhs.fingerprint && lhs.bytes == rhs.bytes
+    }
 
     /// Byte-wise lexicographic order, the order sessions are stored in snapshots.
     public static func < (lhs: TokenHash, rhs: TokenHash) -> Bool {
-        lhs.bytes.lexicographicallyPrecedes(rhs.bytes)
+        lhs.bytes.withUnsafeBufferPointer { l in
+            rhs.bytes.withUnsafeBufferPointer { r in
+                for i in 0..<min(l.count, r.count) where l[i] != r[i] { return l[i] < r[i] }
+                return l.count < r.count
+            }
+        }
     }
+
+    /// Hashes the fingerprint, so neither hashing nor most probes touch the bytes.
+    public func hash(into hasher: inout Hasher) { hasher.combine(fingerprint) }
 
     /// A short hex prefix, for test failure messages only (never log a token hash in full).
     public var description: String {
@@ -161,6 +181,15 @@ public struct TrackerState: Equatable, Sendable {
     /// The inverse of `sessions`: a user has at most one session.
     var sessionOfUser: [String: TokenHash] = [:]
     var groups: [String: Group] = [:]
+    /// What each user holds against its quotas; only users holding something have an entry.
+    /// Derived from `groups` (rebuilt on restore, recounted by `checkInvariants`).
+    var usage: [String: UserUsage] = [:]
+
+    /// Equal when the domain is; `usage` is derived from it.
+    public static func == (lhs: TrackerState, rhs: TrackerState) -> Bool {
+        lhs.users == rhs.users && lhs.sessions == rhs.sessions && lhs.sessionOfUser == rhs.sessionOfUser
+            && lhs.groups == rhs.groups
+    }
 
     /// An empty tracker.
     public init() {}

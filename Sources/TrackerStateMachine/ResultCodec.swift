@@ -2,9 +2,10 @@ import BinaryCoding
 
 extension TrackerResult {
     /// The result's bytes: version, 0 and the reply, or 1 and the error's code and detail.
+    /// (The snapshot keeps cached results without the version; its own version covers them.)
     public func encode() -> [UInt8] {
         var w = ByteWriter()
-        w.write(TrackerCodec.version)
+        w.write(TrackerCodec.readsVersion)
         write(into: &w)
         return w.bytes
     }
@@ -12,7 +13,7 @@ extension TrackerResult {
     /// Decodes bytes made by `encode()`; throws on anything else.
     public static func decode(_ bytes: [UInt8], limits: Limits = .standard) throws -> TrackerResult {
         var r = ByteReader(bytes)
-        try TrackerCodec.readVersion(&r)
+        try TrackerCodec.readVersion(&r, expected: TrackerCodec.readsVersion)
         let result = try read(from: &r, limits: limits)
         try r.expectEnd()
         return result
@@ -51,18 +52,22 @@ extension TrackerReply {
             w.write(UInt8(1)); w.write(info.userID); w.write(info.peerAddress); w.write(info.leaseExpiryMillis)
         case let .expiredSessions(count): w.write(UInt8(2)); w.write(count)
         case let .credentials(salt, passwordHash): w.write(UInt8(3)); w.writeBlob(salt); w.writeBlob(passwordHash)
-        case let .groups(groups):
-            w.write(UInt8(4)); w.write(UInt32(groups.count))
-            for g in groups { w.write(g.groupID); w.write(g.ownerID); w.write(g.memberCount) }
-        case let .requests(userIDs):
-            w.write(UInt8(5)); w.write(UInt32(userIDs.count))
-            for id in userIDs { w.write(id) }
-        case let .files(files):
-            w.write(UInt8(6)); w.write(UInt32(files.count))
-            for f in files { w.write(f.name); w.write(f.sizeBytes); w.write(f.onlineSharerCount) }
+        case let .groups(page):
+            w.write(UInt8(4)); w.write(UInt32(page.items.count))
+            for g in page.items { w.write(g.groupID); w.write(g.ownerID); w.write(g.memberCount) }
+            w.write(page.hasMore)
+        case let .requests(page):
+            w.write(UInt8(5)); w.write(UInt32(page.items.count))
+            for id in page.items { w.write(id) }
+            w.write(page.hasMore)
+        case let .files(page):
+            w.write(UInt8(6)); w.write(UInt32(page.items.count))
+            for f in page.items { w.write(f.name); w.write(f.sizeBytes); w.write(f.onlineSharerCount) }
+            w.write(page.hasMore)
         case let .download(info):
             w.write(UInt8(7)); w.write(info.metadata); w.write(UInt32(info.peers.count))
             for p in info.peers { w.write(p.userID); w.write(p.peerAddress); w.writeBlob(p.pieces) }
+            w.write(info.omittedPeerCount)
         }
     }
 
@@ -80,25 +85,35 @@ extension TrackerReply {
             for _ in 0..<(try r.readListCount()) {
                 groups.append(GroupSummary(groupID: try r.readField(), ownerID: try r.readField(), memberCount: try r.readUInt32()))
             }
-            return .groups(groups)
+            return .groups(try r.readPageEnd(groups))
         case 5:
             var ids: [String] = []
             for _ in 0..<(try r.readListCount()) { ids.append(try r.readField()) }
-            return .requests(ids)
+            return .requests(try r.readPageEnd(ids))
         case 6:
             var files: [FileSummary] = []
             for _ in 0..<(try r.readListCount()) {
                 files.append(FileSummary(name: try r.readField(), sizeBytes: try r.readUInt64(), onlineSharerCount: try r.readUInt32()))
             }
-            return .files(files)
+            return .files(try r.readPageEnd(files))
         case 7:
             let metadata = try r.readMetadata(limits: limits)
             var peers: [PeerInfo] = []
             for _ in 0..<(try r.readListCount()) {
                 peers.append(PeerInfo(userID: try r.readField(), peerAddress: try r.readField(), pieces: try r.readBitfield(limits: limits)))
             }
-            return .download(DownloadInfo(metadata: metadata, peers: peers))
+            return .download(DownloadInfo(metadata: metadata, peers: peers, omittedPeerCount: try r.readUInt32()))
         default: throw TrackerCodec.unknownTag(tag, r)
         }
+    }
+}
+
+extension ByteReader {
+    /// The "more" flag that ends a page of `items`; a page claiming more after no item throws.
+    mutating func readPageEnd<Item: PageItem>(_ items: [Item]) throws -> Page<Item> {
+        let start = position
+        let hasMore = try readBool()
+        if hasMore && items.isEmpty { throw DecodingError("an empty page cannot have more", offset: start) }
+        return Page(items: items, hasMore: hasMore)
     }
 }

@@ -132,18 +132,25 @@ public struct PeerInfo: Equatable, Sendable {
     }
 }
 
-/// What a downloader needs: the file's metadata and its online sharers, sorted by user id,
-/// the asking user excluded.
+/// What a downloader needs: the file's metadata and up to `Limits.downloadPeersMax` of its
+/// online sharers, the asking user excluded.
+///
+/// The sharers listed are the first online ones in user-id order *after the asking user*,
+/// wrapping around to the smallest id: deterministic, yet different downloaders of a popular
+/// file are sent to different sharers instead of all to the same first few.
 public struct DownloadInfo: Equatable, Sendable {
     /// The file's name, size and hashes.
     public var metadata: FileMetadata
-    /// Online sharers, complete or partial, sorted by user id.
+    /// Online sharers, complete or partial, in user-id order starting after the asking user.
     public var peers: [PeerInfo]
+    /// Online sharers left out of `peers` by the bound.
+    public var omittedPeerCount: UInt32
 
     /// Makes download information.
-    public init(metadata: FileMetadata, peers: [PeerInfo]) {
+    public init(metadata: FileMetadata, peers: [PeerInfo], omittedPeerCount: UInt32 = 0) {
         self.metadata = metadata
         self.peers = peers
+        self.omittedPeerCount = omittedPeerCount
     }
 }
 
@@ -174,12 +181,12 @@ public enum TrackerReply: Equatable, Sendable {
     case expiredSessions(count: UInt32)
     /// A user's salt and password hash, for the leader to check a login.
     case credentials(salt: [UInt8], passwordHash: [UInt8])
-    /// Every group, sorted by group id.
-    case groups([GroupSummary])
-    /// Pending join requests' user ids, oldest first.
-    case requests([String])
-    /// A group's files, sorted by name.
-    case files([FileSummary])
+    /// A page of the groups, sorted by group id.
+    case groups(Page<GroupSummary>)
+    /// A page of a group's pending join requests' user ids, sorted.
+    case requests(Page<String>)
+    /// A page of a group's files, sorted by name.
+    case files(Page<FileSummary>)
     /// A file's metadata and online sharers.
     case download(DownloadInfo)
 }

@@ -13,14 +13,19 @@ public struct SnapshotError: Error, Equatable, Sendable, CustomStringConvertible
 }
 
 /// The snapshot format: magic `TRSM`, a 16-bit version, the state in sorted order (users by
-/// id, sessions by token hash, groups by id, files by name, sharers by user id, cached clients
-/// by id; members and requests in their stored order), then the CRC32C (as a u64) of every byte
-/// before it. Only one byte sequence encodes a given state, so snapshots compare as bytes.
+/// id, sessions by token hash, groups by id, files by name, sharers by user id, cached session
+/// clients by (token hash, client id), cached login clients by (client id, user id); members
+/// and requests in their stored order), then the CRC32C (as a u64) of every byte before it.
+/// Only one byte sequence encodes a given state, so snapshots compare as bytes. Quota usage is
+/// not stored: it is derived from the groups and rebuilt on restore.
+///
+/// Version 3 keys the exactly-once tables by session and by (client, user) instead of by client
+/// id alone. Earlier versions are refused: this project has no deployed data to migrate.
 extension TrackerStateMachine {
     /// The snapshot's first four bytes, "TRSM".
     public static let snapshotMagic: UInt32 = 0x5452_534D
     /// The snapshot format version.
-    public static let snapshotVersion: UInt16 = 2
+    public static let snapshotVersion: UInt16 = 3
 
     /// The whole state as bytes, deterministically: equal states give equal bytes on every
     /// replica and process.
@@ -41,14 +46,23 @@ extension TrackerStateMachine {
         }
         w.write(UInt32(state.groups.count))
         for id in state.groups.keys.sorted() { Self.write(group: state.groups[id]!, id: id, into: &w) }
-        w.write(UInt32(clients.entries.count))
-        for clientID in clients.entries.keys.sorted() {
-            let entry = clients.entries[clientID]!
-            w.write(clientID); w.write(entry.sequence); w.write(entry.lastUsedStamp)
-            entry.result.write(into: &w)
+        w.write(UInt32(sessionClients.count))
+        for (key, entry) in sessionClients.sortedEntries() {
+            w.write(key.tokenHash); w.write(key.clientID)
+            Self.write(entry, into: &w)
+        }
+        w.write(UInt32(loginClients.count))
+        for (key, entry) in loginClients.sortedEntries() {
+            w.write(key.clientID); w.write(key.userID)
+            Self.write(entry, into: &w)
         }
         w.write(UInt64(CRC32C.checksum(w.bytes)))
         return w.bytes
+    }
+
+    private static func write<Key>(_ entry: ClientTable<Key>.Entry, into w: inout ByteWriter) {
+        w.write(entry.sequence); w.write(entry.lastUsedStamp)
+        entry.result.write(into: &w)
     }
 
     private static func write(group: Group, id: String, into w: inout ByteWriter) {
@@ -67,7 +81,8 @@ extension TrackerStateMachine {
     }
 
     private func snapshotCapacityEstimate() -> Int {
-        var bytes = 64 + state.users.count * 128 + state.sessions.count * 128 + clients.entries.count * 64
+        let cached = sessionClients.count + loginClients.count
+        var bytes = 64 + state.users.count * 128 + state.sessions.count * 128 + cached * 96
         for group in state.groups.values {
             bytes += 64 + (group.members.count + group.pendingRequests.count) * 40
             for file in group.files.values { bytes += 128 + file.metadata.pieceHashes.count + file.sharers.count * 64 }
@@ -85,7 +100,9 @@ extension TrackerStateMachine {
         var header = ByteReader(bytes[0..<6])
         guard (try? header.readUInt32()) == snapshotMagic else { throw SnapshotError("bad magic") }
         let version = (try? header.readUInt16()) ?? 0
-        guard version == snapshotVersion else { throw SnapshotError("unsupported version \(version)") }
+        guard version == snapshotVersion else {
+            throw SnapshotError("unsupported version \(version) (this build reads only version \(snapshotVersion))")
+        }
         var trailer = ByteReader(bytes[(bytes.count - 8)...])
         let stored = (try? trailer.readUInt64()) ?? 0
         let crc = bytes.withUnsafeBytes { UInt64(CRC32C.checksum(UnsafeRawBufferPointer(rebasing: $0[..<($0.count - 8)]))) }

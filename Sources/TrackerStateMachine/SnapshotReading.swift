@@ -39,6 +39,7 @@ extension TrackerStateMachine {
             state.groups[id] = try readGroup(from: &r)
         }
         try readClients(from: &r)
+        state.usage = state.countedUsage()
     }
 
     private func readGroup(from r: inout ByteReader) throws -> Group {
@@ -60,21 +61,35 @@ extension TrackerStateMachine {
         return group
     }
 
+    /// Both exactly-once tables, keys strictly ascending, no stamp used twice in either.
     private mutating func readClients(from r: inout ByteReader) throws {
-        var entries: [UInt64: ClientTable.Entry] = [:]
         var stamps = Set<UInt64>()
-        var previous: UInt64? = nil
+        var sessionEntries: [(key: SessionClientKey, entry: ClientTable<SessionClientKey>.Entry)] = []
+        var previousSession: SessionClientKey? = nil
         for _ in 0..<(try r.readListCount()) {
-            let clientID = try r.readUInt64()
-            try Self.requireAscending(previous, clientID, "client ids")
-            previous = clientID
-            let sequence = try r.readUInt64()
-            let stamp = try r.readUInt64()
-            guard stamps.insert(stamp).inserted else { throw SnapshotError("two clients with one stamp") }
-            entries[clientID] = ClientTable.Entry(sequence: sequence, result: try TrackerResult.read(from: &r, limits: limits),
-                                                  lastUsedStamp: stamp)
+            let key = SessionClientKey(tokenHash: try r.readToken(), clientID: try r.readUInt64())
+            try Self.requireAscending(previousSession, key, "session client keys")
+            previousSession = key
+            sessionEntries.append((key, try readEntry(from: &r, stamps: &stamps)))
         }
-        clients = ClientTable(entries: entries)
+        var loginEntries: [(key: LoginClientKey, entry: ClientTable<LoginClientKey>.Entry)] = []
+        var previousLogin: LoginClientKey? = nil
+        for _ in 0..<(try r.readListCount()) {
+            let key = LoginClientKey(clientID: try r.readUInt64(), userID: try r.readField())
+            try Self.requireAscending(previousLogin, key, "login client keys")
+            previousLogin = key
+            loginEntries.append((key, try readEntry(from: &r, stamps: &stamps)))
+        }
+        // Keys are strictly ascending, so none repeats.
+        sessionClients = ClientTable(entries: sessionEntries)
+        loginClients = ClientTable(entries: loginEntries)
+    }
+
+    private func readEntry<Key>(from r: inout ByteReader, stamps: inout Set<UInt64>) throws -> ClientTable<Key>.Entry {
+        let sequence = try r.readUInt64()
+        let stamp = try r.readUInt64()
+        guard stamps.insert(stamp).inserted else { throw SnapshotError("two cached results with one stamp") }
+        return ClientTable<Key>.Entry(sequence: sequence, result: try TrackerResult.read(from: &r, limits: limits), lastUsedStamp: stamp)
     }
 
     private static func requireAscending<T: Comparable>(_ previous: T?, _ next: T, _ what: String) throws {

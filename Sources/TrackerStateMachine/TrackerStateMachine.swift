@@ -10,7 +10,8 @@ import BinaryCoding
 /// The shell's duties: hash passwords (PBKDF2-HMAC-SHA256 ≥ 100,000 iterations, random salt)
 /// and check logins against `query(.credentials)` before proposing `openSession`; make random
 /// session tokens (≥ 128 bits) and pass only their hash; stamp time commands with its clock;
-/// propose `expireSessions` periodically; give each client id and request sequence.
+/// propose `expireSessions` periodically; give each client id and request sequence; bind each
+/// client's command to the hash of the token its request carries.
 public struct TrackerStateMachine: Equatable, Sendable {
     /// The bounds this machine enforces; equal on every replica.
     public let limits: Limits
@@ -18,7 +19,10 @@ public struct TrackerStateMachine: Equatable, Sendable {
     public internal(set) var state: TrackerState
     /// Commands applied so far, in log order; the stamp of the exactly-once cache.
     public internal(set) var appliedCount: UInt64
-    var clients: ClientTable
+    /// Last results of commands made under a session (see `ExactlyOnce.swift`).
+    var sessionClients: ClientTable<SessionClientKey>
+    /// Last results of `createUser` and `openSession` (see `ExactlyOnce.swift`).
+    var loginClients: ClientTable<LoginClientKey>
 
     /// An empty tracker with the given limits.
     public init(limits: Limits = .standard) {
@@ -26,30 +30,8 @@ public struct TrackerStateMachine: Equatable, Sendable {
         self.limits = limits
         state = TrackerState()
         appliedCount = 0
-        clients = ClientTable()
-    }
-
-    /// Applies a command exactly once per (client id, sequence): a repeat of the client's last
-    /// sequence returns the cached result without applying again; an older one is refused with
-    /// `staleRequest`. Client id 0 skips the cache. A refused command changes no domain state.
-    public mutating func apply(_ envelope: CommandEnvelope) -> TrackerResult {
-        appliedCount += 1
-        let stamp = appliedCount
-        let clientID = envelope.clientID
-        if clientID != 0, let cached = clients[clientID] {
-            if envelope.sequence == cached.sequence {
-                clients.touch(clientID, stamp: stamp)
-                return cached.result
-            }
-            if envelope.sequence < cached.sequence {
-                return .failure(.staleRequest, "sequence \(envelope.sequence) < last \(cached.sequence)")
-            }
-        }
-        let result = execute(envelope.command)
-        if clientID != 0 {
-            clients.record(clientID, sequence: envelope.sequence, result: result, stamp: stamp, clientsMax: limits.clientsMax)
-        }
-        return result
+        sessionClients = ClientTable()
+        loginClients = ClientTable()
     }
 
     /// Applies a committed log entry as bytes: an entry that does not decode is counted and
@@ -62,14 +44,6 @@ public struct TrackerStateMachine: Equatable, Sendable {
             return .failure(.invalidInput, "undecodable command: \(error)")
         }
     }
-
-    /// The last (sequence, result) remembered for a client, if any.
-    public func cachedResult(clientID: UInt64) -> (sequence: UInt64, result: TrackerResult)? {
-        clients[clientID].map { ($0.sequence, $0.result) }
-    }
-
-    /// Number of clients whose last result is remembered.
-    public var cachedClientCount: Int { clients.entries.count }
 
     mutating func execute(_ command: TrackerCommand) -> TrackerResult {
         do {

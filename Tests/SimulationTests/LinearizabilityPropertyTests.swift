@@ -110,11 +110,11 @@ func flipped(_ output: ClientResponse) -> ClientResponse {
     case .result(.ok(.done)): return failed(.noSuchGroup)
     case .result(.failed): return done
     case var .result(.ok(.groups(groups))):
-        if groups.isEmpty { groups = [GroupSummary(groupID: "ghost", ownerID: "u0", memberCount: 1)] } else { groups.removeFirst() }
+        if groups.items.isEmpty { groups.items = [GroupSummary(groupID: "ghost", ownerID: "u0", memberCount: 1)] } else { groups.items.removeFirst() }
         return .result(.ok(.groups(groups)))
-    case let .result(.ok(.requests(users))): return .result(.ok(.requests(users + ["zz"])))
+    case let .result(.ok(.requests(users))): return .result(.ok(.requests(Page(items: users.items + ["zz"]))))
     case var .result(.ok(.files(files))):
-        if files.isEmpty { files = [FileSummary(name: "zz", sizeBytes: 1, onlineSharerCount: 0)] } else { files.removeLast() }
+        if files.items.isEmpty { files.items = [FileSummary(name: "zz", sizeBytes: 1, onlineSharerCount: 0)] } else { files.items.removeLast() }
         return .result(.ok(.files(files)))
     case var .result(.ok(.download(info))):
         info.metadata.sizeBytes += 1

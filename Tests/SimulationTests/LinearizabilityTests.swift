@@ -41,7 +41,7 @@ func loggedIn(_ session: SpecSession) -> ClientResponse {
 }
 
 func listed(_ groups: [(id: String, owner: String, members: UInt32)]) -> ClientResponse {
-    .result(.ok(.groups(groups.map { GroupSummary(groupID: $0.id, ownerID: $0.owner, memberCount: $0.members) })))
+    .result(.ok(.groups(Page(items: groups.map { GroupSummary(groupID: $0.id, ownerID: $0.owner, memberCount: $0.members) }))))
 }
 
 func metadata(_ name: String, digest: UInt8 = 1) -> FileMetadata {
@@ -68,21 +68,21 @@ struct LinearizabilityTests {
         h.add(1, 12, 13, .joinGroup(s[1], groupID: "g"), done)
         h.add(2, 14, 15, .joinGroup(s[2], groupID: "g"), done)
         h.add(1, 16, 17, .joinGroup(s[1], groupID: "g"), failed(.alreadyPending))
-        h.add(0, 18, 19, .listRequests(s[0], groupID: "g"), .result(.ok(.requests(["b", "c"]))))
+        h.add(0, 18, 19, .listRequests(s[0], groupID: "g"), .result(.ok(.requests(Page(items: ["b", "c"])))))
         h.add(1, 20, 21, .acceptRequest(s[1], groupID: "g", userID: "c"), failed(.notOwner))
         h.add(0, 22, 23, .acceptRequest(s[0], groupID: "g", userID: "c"), done)
         h.add(0, 24, 25, .acceptRequest(s[0], groupID: "g", userID: "b"), done)
         h.add(0, 26, 27, .uploadFile(s[0], groupID: "g", metadata: metadata("f")), done)
         h.add(2, 28, 29, .uploadFile(s[2], groupID: "g", metadata: metadata("f")), done)
         h.add(1, 30, 31, .uploadFile(s[1], groupID: "g", metadata: metadata("f", digest: 2)), failed(.fileConflict))
-        h.add(1, 32, 33, .listFiles(s[1], groupID: "g"), .result(.ok(.files([FileSummary(name: "f", sizeBytes: 1_000, onlineSharerCount: 2)]))))
+        h.add(1, 32, 33, .listFiles(s[1], groupID: "g"), .result(.ok(.files(Page(items: [FileSummary(name: "f", sizeBytes: 1_000, onlineSharerCount: 2)])))))
         let info = DownloadInfo(metadata: metadata("f"), peers: [PeerInfo(userID: "a", peerAddress: "x", pieces: [0x80])])
         h.add(1, 34, 35, .downloadInfo(s[1], groupID: "g", fileName: "f"), .result(.ok(.download(info))))
         h.add(0, 36, 37, .leaveGroup(s[0], groupID: "g"), done)
         h.add(1, 38, 39, .listGroups(s[1]), listed([("g", "c", 2)]))
-        h.add(2, 40, 41, .listRequests(s[2], groupID: "g"), .result(.ok(.requests([]))))
+        h.add(2, 40, 41, .listRequests(s[2], groupID: "g"), .result(.ok(.requests(Page(items: [String]())))))
         h.add(2, 42, 43, .leaveGroup(s[2], groupID: "g"), done)
-        h.add(1, 44, 45, .listFiles(s[1], groupID: "g"), .result(.ok(.files([]))))
+        h.add(1, 44, 45, .listFiles(s[1], groupID: "g"), .result(.ok(.files(Page(items: [FileSummary]())))))
         h.add(1, 46, 47, .leaveGroup(s[1], groupID: "g"), done)
         h.add(1, 48, 49, .listGroups(s[1]), listed([]))
         h.add(2, 50, 51, .createGroup(s[2], groupID: "g"), done)
@@ -105,8 +105,8 @@ struct LinearizabilityTests {
         h.add(2, 40, 50, .listGroups(s[2]), listed([("g", "b", 1)]))
         // A join overlapping the owner's read may show either way.
         h.add(0, 60, 80, .joinGroup(s[0], groupID: "g"), done)
-        h.add(1, 65, 70, .listRequests(s[1], groupID: "g"), .result(.ok(.requests([]))))
-        h.add(1, 66, 75, .listRequests(s[1], groupID: "g"), .result(.ok(.requests(["a"]))))
+        h.add(1, 65, 70, .listRequests(s[1], groupID: "g"), .result(.ok(.requests(Page(items: [String]())))))
+        h.add(1, 66, 75, .listRequests(s[1], groupID: "g"), .result(.ok(.requests(Page(items: ["a"])))))
         let report = h.check()
         #expect(report.isLinearizable, "\(report.failures)")
     }
@@ -119,7 +119,7 @@ struct LinearizabilityTests {
         h.add(1, 50, 60, .createGroup(s[1], groupID: "g"), failed(.groupExists))
         h.add(1, 70, 80, .listGroups(s[1]), listed([("g", "a", 1)]))
         h.add(1, 90, nil, .joinGroup(s[1], groupID: "g"), nil)
-        h.add(0, 95, 99, .listRequests(s[0], groupID: "g"), .result(.ok(.requests(["b"]))))
+        h.add(0, 95, 99, .listRequests(s[0], groupID: "g"), .result(.ok(.requests(Page(items: ["b"])))))
         #expect(h.check().isLinearizable)
     }
 
@@ -152,7 +152,7 @@ struct LinearizabilityTests {
         let s = h.logIn(["a"])
         h.add(0, 10, 11, .createGroup(s[0], groupID: "g"), done)
         h.add(0, 12, 13, .uploadFile(s[0], groupID: "g", metadata: metadata("f")), done)
-        h.add(0, 14, 15, .listFiles(s[0], groupID: "g"), .result(.ok(.files([]))))
+        h.add(0, 14, 15, .listFiles(s[0], groupID: "g"), .result(.ok(.files(Page(items: [FileSummary]())))))
         expectFailure(h.check(), partition: "group:g", mentioning: ["list_files g → files []"])
     }
 
@@ -162,7 +162,7 @@ struct LinearizabilityTests {
         let s = h.logIn(["a", "b"])
         h.add(0, 10, 11, .createGroup(s[0], groupID: "g"), done)
         h.add(1, 12, 20, .joinGroup(s[1], groupID: "g"), done)
-        h.add(0, 25, 30, .listRequests(s[0], groupID: "g"), .result(.ok(.requests([]))))
+        h.add(0, 25, 30, .listRequests(s[0], groupID: "g"), .result(.ok(.requests(Page(items: [String]())))))
         expectFailure(h.check(), partition: "group:g", mentioning: ["list_requests g → requests []"])
     }
 
@@ -254,7 +254,7 @@ struct LinearizabilityTests {
             h.add((round + 1) % 3, start + 1, nil, .createGroup(s[(round + 1) % 3], groupID: "g"), nil)
             h.add((round + 2) % 3, start + 2, nil, .leaveGroup(s[(round + 2) % 3], groupID: "g"), nil)
         }
-        h.add(0, 100, 110, .listRequests(s[0], groupID: "g"), .result(.ok(.requests(["zz"]))))
+        h.add(0, 100, 110, .listRequests(s[0], groupID: "g"), .result(.ok(.requests(Page(items: ["zz"])))))
         let bounded = h.check(stepsMax: 50)
         #expect(bounded.inconclusive == ["group:g"])
         #expect(bounded.failures.isEmpty)

@@ -177,7 +177,7 @@ func pipeline(reads: Int, port: UInt16, from address: String, token: [UInt8], ex
     while answered.count < reads, Date().timeIntervalSince(start) < 30 {
         let (tag, answer) = try decodeAnswer(try connection.readFrame(maxBytes: 1 << 20, deadline: .now + .seconds(10)))
         if tag >= 1 && tag <= UInt64(reads) { answered.insert(tag) }
-        if case let .result(.ok(.groups(listed))) = answer, Set(listed.map(\.groupID)).isSuperset(of: groups) { continue }
+        if case let .result(.ok(.groups(listed))) = answer, Set(listed.items.map(\.groupID)).isSuperset(of: groups) { continue }
         if wrong.count < 5 { wrong.append("\(answer)") }
     }
     _ = try writer.join(seconds: 10)?.get()

@@ -29,9 +29,13 @@ struct SnapshotProcessTests {
         let writers = 8, perWriter = 250
         let failures = Mutex(0)
         DispatchQueue.concurrentPerform(iterations: writers) { w in
-            guard let own = try? cluster.client() else { failures.withLock { $0 += 1 }; return }
+            // One user per writer: a user owns at most Limits.groupsOwnedPerUserMax groups.
+            guard let own = try? cluster.client(), let ownToken = try? session(own, user: "bulk\(w)") else {
+                failures.withLock { $0 += 1 }
+                return
+            }
             for i in 0..<perWriter {
-                let answer = try? own.call(.command(.createGroup(tokenHash: unboundTokenHash, groupID: "w\(w)-\(i)")), token: token)
+                let answer = try? own.call(.command(.createGroup(tokenHash: unboundTokenHash, groupID: "w\(w)-\(i)")), token: ownToken)
                 if answer != .result(.ok(.done)) { failures.withLock { $0 += 1 } }
             }
         }

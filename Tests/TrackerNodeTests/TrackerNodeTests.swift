@@ -20,10 +20,13 @@ func createGroup(_ client: TrackerClient, _ token: [UInt8], _ group: String) thr
 }
 
 func groupIDs(_ client: TrackerClient, _ token: [UInt8]) throws -> [String] {
-    guard case let .result(.ok(.groups(groups))) = try client.call(.query(.listGroups(tokenHash: unboundTokenHash)), token: token) else {
-        return []
+    let listing = try? Page<GroupSummary>.collect(upTo: Limits.standard.groupsMax) { page in
+        guard case let .result(.ok(.groups(groups))) = try client.call(.query(.listGroups(tokenHash: unboundTokenHash, page: page)), token: token) else {
+            throw PagingError(cursor: page.after ?? "")
+        }
+        return groups
     }
-    return groups.map(\.groupID)
+    return listing?.items.map(\.groupID) ?? []
 }
 
 @Suite("tracker-node processes", .serialized)

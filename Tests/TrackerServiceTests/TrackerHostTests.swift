@@ -27,7 +27,7 @@ struct TrackerHostTests {
         let created = cluster.send(ClientRequest(clientID: 7, sequence: 3, token: token, operation: .command(.createGroup(tokenHash: unboundTokenHash, groupID: "g1"))), to: leader)
         #expect(created == .result(.ok(.done)))
         let listed = cluster.send(ClientRequest(clientID: 7, sequence: 4, token: token, operation: .query(.listGroups(tokenHash: unboundTokenHash))), to: leader)
-        #expect(listed == .result(.ok(.groups([GroupSummary(groupID: "g1", ownerID: "alice", memberCount: 1)]))))
+        #expect(listed == .result(.ok(.groups(Page(items: [GroupSummary(groupID: "g1", ownerID: "alice", memberCount: 1)])))))
         // Every replica applied the same state.
         cluster.tick(10)
         let states = cluster.ids.map { cluster.hosts[$0]!.machine.state }

@@ -20,15 +20,23 @@ struct CodecTests {
     ]
     static let queries: [TrackerQuery] = [
         .credentials(userID: "a"), .session(tokenHash: token), .listGroups(tokenHash: token),
-        .listRequests(tokenHash: token, groupID: "g"), .listFiles(tokenHash: token, groupID: "g"),
+        .listGroups(tokenHash: token, page: PageRequest(after: "g7", limit: 3)),
+        .listRequests(tokenHash: token, groupID: "g"), .listRequests(tokenHash: token, groupID: "g", page: PageRequest(after: "bob", limit: 0)),
+        .listFiles(tokenHash: token, groupID: "g"), .listFiles(tokenHash: token, groupID: "g", page: PageRequest(after: "", limit: 1)),
         .downloadInfo(tokenHash: token, groupID: "g", fileName: "f"),
+        .memberSession(tokenHash: token, groupID: "g", userID: "bob"),
     ]
     static let results: [TrackerResult] = [
         .ok(.done), .ok(.expiredSessions(count: 3)), .ok(.credentials(salt: [1], passwordHash: [2])),
         .ok(.session(SessionInfo(userID: "a", peerAddress: "h:1", leaseExpiryMillis: 5))),
-        .ok(.groups([GroupSummary(groupID: "g", ownerID: "a", memberCount: 2)])), .ok(.requests(["a", "b"])),
-        .ok(.files([FileSummary(name: "f", sizeBytes: 9, onlineSharerCount: 1)])),
+        .ok(.groups(Page(items: [GroupSummary(groupID: "g", ownerID: "a", memberCount: 2)]))),
+        .ok(.groups(Page(items: [GroupSummary(groupID: "g", ownerID: "a", memberCount: 2)], hasMore: true))),
+        .ok(.groups(Page(items: []))), .ok(.requests(Page(items: ["a", "b"]))), .ok(.requests(Page(items: ["a"], hasMore: true))),
+        .ok(.files(Page(items: [FileSummary(name: "f", sizeBytes: 9, onlineSharerCount: 1)]))),
+        .ok(.files(Page(items: [FileSummary(name: "f", sizeBytes: 9, onlineSharerCount: 1)], hasMore: true))),
         .ok(.download(DownloadInfo(metadata: meta("f"), peers: [PeerInfo(userID: "a", peerAddress: "h:1", pieces: [0xE0])]))),
+        .ok(.download(DownloadInfo(metadata: meta("f"), peers: [PeerInfo(userID: "a", peerAddress: "h:1", pieces: [0xE0])],
+                                   omittedPeerCount: 7))),
         .failure(.notOwner, "g"), .failure(.staleRequest),
     ]
 
@@ -58,11 +66,31 @@ struct CodecTests {
             for bytes in encodings {
                 for cut in 0..<bytes.count { #expect(throws: (any Error).self) { try decode(Array(bytes[..<cut])) } }
                 #expect(throws: (any Error).self) { try decode(bytes + [0]) }
-                #expect(throws: (any Error).self) { try decode([2] + bytes.dropFirst()) }
+                #expect(throws: (any Error).self) { try decode([bytes[0] &+ 1] + bytes.dropFirst()) }
             }
             #expect(throws: (any Error).self) { try decode([1, 99]) }
         }
         #expect(throws: (any Error).self) { try TrackerCommand.decode([1, 1, 0xFF, 0xFF, 0xFF, 0xFF]) }
+    }
+
+    @Test("queries and results carry their own version; a page's flags must be 0 or 1 and an empty page has no more")
+    func pageFlags() throws {
+        #expect(TrackerQuery.listGroups(tokenHash: Self.token).encode().first == TrackerCodec.readsVersion)
+        #expect(TrackerResult.ok(.done).encode().first == TrackerCodec.readsVersion)
+        #expect(TrackerCommand.logout(tokenHash: Self.token).encode().first == TrackerCodec.version)
+        let query = TrackerQuery.listGroups(tokenHash: Self.token, page: PageRequest(after: "g", limit: 5)).encode()
+        let flagAt = query.count - 4 - 1 - 4 - 1 // limit, "g", its length, then the flag
+        #expect(query[flagAt] == 1)
+        var badFlag = query
+        badFlag[flagAt] = 2
+        #expect(throws: (any Error).self) { try TrackerQuery.decode(badFlag) }
+        let page = TrackerResult.ok(.groups(Page(items: []))).encode()
+        #expect(page.last == 0)
+        #expect(throws: (any Error).self) { try TrackerResult.decode(Array(page.dropLast()) + [1]) }
+        #expect(throws: (any Error).self) { try TrackerResult.decode(Array(page.dropLast()) + [2]) }
+        let more = TrackerResult.ok(.requests(Page(items: ["a"], hasMore: true))).encode()
+        #expect(try TrackerResult.decode(more) == .ok(.requests(Page(items: ["a"], hasMore: true))))
+        #expect(throws: (any Error).self) { try TrackerResult.decode(Array(more.dropLast()) + [7]) }
     }
 
     @Test("random bytes never trap the decoders", arguments: [1, 2, 3] as [UInt64])
@@ -71,7 +99,8 @@ struct CodecTests {
         for _ in 0..<2_000 {
             rng = rng &* 6_364_136_223_846_793_005 &+ 1_442_695_040_888_963_407
             let count = Int(rng >> 58)
-            var bytes: [UInt8] = [1, UInt8(rng >> 8 & 15)]
+            // Both format versions: commands and envelopes are 1, queries and results 2.
+            var bytes: [UInt8] = [TrackerCodec.version + UInt8(rng >> 7 & 1), UInt8(rng >> 8 & 15)]
             for i in 0..<count { bytes.append(UInt8(truncatingIfNeeded: rng >> UInt64(i % 56))) }
             _ = try? TrackerCommand.decode(bytes)
             _ = try? TrackerQuery.decode(bytes)

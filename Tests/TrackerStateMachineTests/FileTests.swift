@@ -26,7 +26,7 @@ struct FileTests {
         h.ok(.uploadFile(tokenHash: a, groupID: "g1", metadata: m))
         expected.groups["g1"]!.files["movie.mkv"]!.sharers.insert(Sharer(userID: "alice", pieces: complete), at: 0)
         #expect(h.state == expected)
-        #expect(h.query(.listFiles(tokenHash: a, groupID: "g1")) == .ok(.files([FileSummary(name: "movie.mkv", sizeBytes: m.sizeBytes, onlineSharerCount: 2)])))
+        #expect(h.query(.listFiles(tokenHash: a, groupID: "g1")) == .ok(.files(Page(items: [FileSummary(name: "movie.mkv", sizeBytes: m.sizeBytes, onlineSharerCount: 2)]))))
     }
 
     @Test("upload_file refuses: other content under the name, bad metadata, non-member, limits")
@@ -87,7 +87,7 @@ struct FileTests {
         h.ok(.logout(tokenHash: a))
         let bobOnly = DownloadInfo(metadata: m, peers: [PeerInfo(userID: "bob", peerAddress: addr(2), pieces: [0xE0])])
         #expect(h.query(.downloadInfo(tokenHash: b, groupID: "g1", fileName: "movie")) == .ok(.download(DownloadInfo(metadata: m, peers: []))))
-        #expect(h.query(.listFiles(tokenHash: b, groupID: "g1")) == .ok(.files([FileSummary(name: "movie", sizeBytes: m.sizeBytes, onlineSharerCount: 1)])))
+        #expect(h.query(.listFiles(tokenHash: b, groupID: "g1")) == .ok(.files(Page(items: [FileSummary(name: "movie", sizeBytes: m.sizeBytes, onlineSharerCount: 1)]))))
         let a2 = h.login("alice", 11, create: false)
         #expect(h.query(.downloadInfo(tokenHash: a2, groupID: "g1", fileName: "movie")) == .ok(.download(bobOnly)))
         #expect(h.query(.listFiles(tokenHash: c, groupID: "g1")) == .failure(.notMember, "g1"))

@@ -18,10 +18,10 @@ struct GroupTests {
         h.ok(.createGroup(tokenHash: b, groupID: "g2"))
         expected.groups["g2"] = Group(members: ["bob"])
         #expect(h.state == expected)
-        #expect(h.query(.listGroups(tokenHash: b)) == .ok(.groups([
+        #expect(h.query(.listGroups(tokenHash: b)) == .ok(.groups(Page(items: [
             GroupSummary(groupID: "g1", ownerID: "alice", memberCount: 1),
             GroupSummary(groupID: "g2", ownerID: "bob", memberCount: 1),
-        ])))
+        ]))))
     }
 
     @Test("create_group refuses: not logged in, taken id, bad id, too many groups")
@@ -38,14 +38,14 @@ struct GroupTests {
         #expect(h.query(.listGroups(tokenHash: tok(99))) == .failure(.notLoggedIn))
     }
 
-    @Test("join_group queues a request; list_requests and accept_request are the owner's")
+    @Test("join_group queues a request; list_requests (sorted by user id) and accept_request are the owner's")
     func joinAndAccept() {
         var (h, a, b, c) = Self.setUp()
         h.ok(.joinGroup(tokenHash: c, groupID: "g1"))
         h.ok(.joinGroup(tokenHash: b, groupID: "g1"))
         var expected = h.state
         #expect(expected.groups["g1"] == Group(members: ["alice"], pendingRequests: ["carol", "bob"]))
-        #expect(h.query(.listRequests(tokenHash: a, groupID: "g1")) == .ok(.requests(["carol", "bob"])))
+        #expect(h.query(.listRequests(tokenHash: a, groupID: "g1")) == .ok(.requests(Page(items: ["bob", "carol"]))))
         #expect(h.query(.listRequests(tokenHash: b, groupID: "g1")) == .failure(.notOwner, "g1"))
         #expect(h.query(.listRequests(tokenHash: b, groupID: "nope")) == .failure(.noSuchGroup, "nope"))
         h.ok(.acceptRequest(tokenHash: a, groupID: "g1", userID: "bob"))
@@ -103,7 +103,7 @@ struct GroupTests {
         expected.groups["g1"]!.files["only-alice"] = nil
         expected.groups["g1"]!.files["both"]!.sharers.removeFirst()
         #expect(h.state == expected)
-        #expect(h.query(.listGroups(tokenHash: a)) == .ok(.groups([GroupSummary(groupID: "g1", ownerID: "carol", memberCount: 2)])))
+        #expect(h.query(.listGroups(tokenHash: a)) == .ok(.groups(Page(items: [GroupSummary(groupID: "g1", ownerID: "carol", memberCount: 2)]))))
     }
 
     @Test("leave_group by the last member deletes the group; non-members are refused")

@@ -16,10 +16,13 @@ struct SnapshotTests {
             let bytes = machine.snapshot()
             let restored = try TrackerStateMachine.restore(bytes)
             #expect(restored == machine)
+            #expect(restored.state.usage == machine.state.usage, "quota usage is rebuilt on restore")
+            #expect(try TrackerStateMachine.restore(bytes, checksInvariants: false).state.usage == machine.state.usage)
             #expect(restored.snapshot() == bytes)
         }
         let busy = Self.busyMachine()
-        #expect(busy.state.groupCount > 0 && busy.state.fileCount > 0 && busy.state.sessionCount > 0 && busy.cachedClientCount > 0)
+        #expect(busy.state.groupCount > 0 && busy.state.fileCount > 0 && busy.state.sessionCount > 0 && busy.cachedClientCount.sessions > 0 && busy.cachedClientCount.logins > 0)
+        #expect(busy.state.usage.isEmpty == false)
     }
 
     @Test("a restored machine behaves exactly like the original afterwards")
@@ -52,7 +55,10 @@ struct SnapshotTests {
         #expect(throws: SnapshotError("bad magic")) { try TrackerStateMachine.restore(badMagic) }
         var badVersion = bytes
         badVersion[5] = 9
-        #expect(throws: SnapshotError("unsupported version 9")) { try TrackerStateMachine.restore(badVersion) }
+        #expect(throws: SnapshotError("unsupported version 9 (this build reads only version 3)")) { try TrackerStateMachine.restore(badVersion) }
+        var version2 = bytes
+        version2[5] = 2
+        #expect(throws: SnapshotError("unsupported version 2 (this build reads only version 3)")) { try TrackerStateMachine.restore(version2) }
     }
 
     @Test("a well-checksummed snapshot of an inconsistent state is rejected")

@@ -568,9 +568,15 @@ func main(_ options: Options) throws {
         guard case let .loggedIn(token, _) = answer else { throw BenchError("login of \(user.userID): \(answer)") }
         tokens.append(token)
     }
-    let listed = try client.call(.query(.listGroups(tokenHash: unboundTokenHash)), token: tokens[0])
-    guard case let .result(.ok(.groups(groups))) = listed, groups.count == options.groups else {
-        throw BenchError("list_groups through a bench user did not return \(options.groups) groups: \(String(describing: listed).prefix(200))")
+    let (groups, _) = try Page<GroupSummary>.collect(upTo: options.groups + 1) { page in
+        let listed = try client.call(.query(.listGroups(tokenHash: unboundTokenHash, page: page)), token: tokens[0])
+        guard case let .result(.ok(.groups(listedPage))) = listed else {
+            throw BenchError("list_groups through a bench user failed: \(String(describing: listed).prefix(200))")
+        }
+        return listedPage
+    }
+    guard groups.count == options.groups else {
+        throw BenchError("list_groups through a bench user returned \(groups.count) groups, not \(options.groups)")
     }
     note("served state verified: \(benchUsers.count) bench users logged in, list_groups returns \(groups.count) groups")
 

@@ -96,7 +96,12 @@ private func runSegment(binary: String, concurrency: Int, windowNanos: UInt64, w
     timing.connectTimeoutMillis = 500
     let probe = try TrackerClient(cluster: cluster.config, timing: timing)
     guard let leader = cluster.waitForLeader(using: probe) else { throw BenchError("no leader within 20 s") }
-    let sessions = try makeSessions(cluster: cluster.config, timing: timing, count: concurrency, prefix: "w")
+    // A user owns at most `groupsOwnedPerUserMax` groups, so each worker writes through a series
+    // of users' sessions (on its first session's connection), moving on before the quota.
+    let ownedMax = Limits.standard.groupsOwnedPerUserMax
+    let sessionsPerWorker = groupBudget / concurrency / ownedMax + 2
+    let sessions = try makeSessions(cluster: cluster.config, timing: timing, count: concurrency * sessionsPerWorker, prefix: "w")
+    for spare in sessions.dropFirst(concurrency) { spare.client.close() } // only their tokens are used
 
     let startAt = nowNanos() + 100_000_000
     let windowStart = startAt + UInt64(warmupSeconds * 1e9)
@@ -122,6 +127,8 @@ private func runSegment(binary: String, concurrency: Int, windowNanos: UInt64, w
             return
         }
         let session = sessions[i]
+        var tokenIndex = 0
+        var ownedByToken = 0
         var tally = WorkerTally()
         tally.latencies.reserveCapacity(Int(Double(windowNanos) / 1e9 * 20_000 / Double(max(concurrency, 1))) + 1_000)
         while nowNanos() < startAt { usleep(500) }
@@ -135,14 +142,20 @@ private func runSegment(binary: String, concurrency: Int, windowNanos: UInt64, w
             var ok = false
             var problem = ""
             do {
+                let token = sessions[i + concurrency * tokenIndex].token
                 let answer = try session.client.call(.command(.createGroup(tokenHash: unboundTokenHash, groupID: groupID)),
-                                                     token: session.token)
+                                                     token: token)
                 if case .result(.ok) = answer { ok = true } else { problem = "\(answer)" }
             } catch {
                 problem = "\(error)"
             }
             let t1 = nowNanos()
             if ok {
+                ownedByToken += 1
+                if ownedByToken == ownedMax, tokenIndex + 1 < sessionsPerWorker {
+                    tokenIndex += 1
+                    ownedByToken = 0
+                }
                 tally.ackedTotal += 1
                 tally.acked.append(groupID)
                 progress.withLock { p in

@@ -4,6 +4,7 @@ import Networking
 import Synchronization
 import TrackerClient
 import TrackerService
+import TrackerStateMachine
 
 /// Monotonic clock in nanoseconds.
 func nowNanos() -> UInt64 {
@@ -292,11 +293,14 @@ func makeSessions(cluster: ClusterConfig, timing: TrackerClient.Timing, count: I
     return try results.withLock { map in try (0..<count).map { try map[$0]!.get() } }
 }
 
-/// Every group id in the cluster, through the leader (linearizable read).
+/// Every group id in the cluster, through the leader (linearizable reads, page after page).
 func listGroups(_ session: Session) throws -> Set<String> {
-    let answer = try session.client.call(.query(.listGroups(tokenHash: unboundTokenHash)), token: session.token)
-    guard case let .result(.ok(.groups(groups))) = answer else { throw BenchError("list_groups: \(answer)") }
-    return Set(groups.map(\.groupID))
+    let groups = try Page<GroupSummary>.collect(upTo: Limits.standard.groupsMax) { page in
+        let answer = try session.client.call(.query(.listGroups(tokenHash: unboundTokenHash, page: page)), token: session.token)
+        guard case let .result(.ok(.groups(groups))) = answer else { throw BenchError("list_groups: \(answer)") }
+        return groups
+    }
+    return Set(groups.items.map(\.groupID))
 }
 
 /// Writes a fresh random cluster key (64 hex digits, mode 0600) beside the cluster.conf in
