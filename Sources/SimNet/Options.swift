@@ -122,6 +122,8 @@ enum FaultKind: Int, CaseIterable, Sendable {
     case cutNewLeader
     /// The next write of a tracker that cuts a conflicting log suffix is torn by a crash.
     case crashTearingTruncation
+    /// A tracker's next sync stalls for 0.1–2 s (a disk that stops answering for a while).
+    case diskStall
 }
 
 /// One seed's fault rates, drawn from the seed itself (swarm testing): some seeds are calm,

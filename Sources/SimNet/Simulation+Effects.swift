@@ -23,8 +23,11 @@ struct SimEffects: HostEffects {
         self.index = index
     }
 
-    private mutating func spendSync(bytes: Int = 0) {
-        elapsedMicros += UInt64.random(in: sim.timing.syncMicros, using: &sim.random) + UInt64(bytes / 1_000)
+    private mutating func spendSync(bytes: Int = 0, syncs: UInt64 = 1) {
+        for _ in 0..<syncs { elapsedMicros += UInt64.random(in: sim.timing.syncMicros, using: &sim.random) }
+        elapsedMicros += UInt64(bytes / 1_000) + sim.nodes[index].stallNextSyncMicros
+        if sim.nodes[index].stallNextSyncMicros > 0 { sim.coverage.add("sync stalled") }
+        sim.nodes[index].stallNextSyncMicros = 0
     }
 
     mutating func persistSnapshot(_ snapshot: Snapshot) throws {
@@ -34,7 +37,7 @@ struct SimEffects: HostEffects {
             throw Crashed()
         }
         try sim.nodes[index].disk.saveSnapshot(snapshot)
-        spendSync(bytes: snapshot.data.count)
+        spendSync(bytes: snapshot.data.count, syncs: 3) // temporary file, rename, directory
         sim.nodes[index].snapshotsInstalled += 1
         sim.trace.record(sim.nowMicros, TraceCode.snapshot.rawValue, sim.nodes[index].id, snapshot.meta.index, snapshot.meta.term, 1,
                          "tracker \(index + 1) installs a snapshot through \(snapshot.meta.index)")

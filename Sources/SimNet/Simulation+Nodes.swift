@@ -196,6 +196,7 @@ extension Simulation {
         nodes[index].isProcessScheduled = false
         nodes[index].tearsNextWrite = false
         nodes[index].tearsNextTruncatingWrite = false
+        nodes[index].stallNextSyncMicros = 0
         nodes[index].tearsNextSnapshot = false
         nodes[index].isTornSnapshotRenamed = nil
         nodes[index].crashCount += 1

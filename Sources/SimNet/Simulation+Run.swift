@@ -94,6 +94,8 @@ extension Simulation {
             scheduleRestart(node)
         case .crashTearing:
             if nodes[node].isUp { nodes[node].tearsNextWrite = true }
+        case .diskStall:
+            if nodes[node].isUp { nodes[node].stallNextSyncMicros = UInt64.random(in: 100_000...2_000_000, using: &random) }
         case .crashTearingTruncation:
             if nodes[node].isUp { nodes[node].tearsNextTruncatingWrite = true }
         case .crashDuringSnapshot:
@@ -171,6 +173,7 @@ extension Simulation {
         for index in indices {
             nodes[index].tearsNextWrite = false
             nodes[index].tearsNextTruncatingWrite = false
+            nodes[index].stallNextSyncMicros = 0
             nodes[index].tearsNextSnapshot = false
             if nodes[index].tickMicros != Self.tickMicros { setClockRate(index, rate: 1) }
             if !nodes[index].isUp { restart(index) }

@@ -50,6 +50,9 @@ struct SimNode {
     var lastRole: Role = .follower
     /// Planted by the injector: the next write with entries is torn by a crash.
     var tearsNextWrite = false
+    /// Planted by the injector: the next sync stalls this long (a disk that stops answering for
+    /// a while); inputs pile up meanwhile and are handled in one window.
+    var stallNextSyncMicros: UInt64 = 0
     /// Planted by the injector: the next write that cuts a log suffix is torn by a crash.
     var tearsNextTruncatingWrite = false
     /// Planted by the injector: the next snapshot write (taken or installed) is torn by a crash.
