@@ -10,7 +10,7 @@ extension RaftPaperTests {
         }
 
         @Test("Figure 2 AppendEntries receiver 1: reply false if term < currentTerm (the answer carries currentTerm, which deposes the stale leader; nothing of the request is taken, and it does not count as hearing from the leader)")
-        func staleAppendRefused() {
+        func staleAppendRefused() throws {
             for stale in [Paper.append(from: 1, to: 2, term: 2, prevIndex: 2, prevTerm: 2, terms: [2], commit: 2),
                           Message(kind: .heartbeat, from: 1, to: 2, term: 2, commit: 2)] {
                 var node = Self.follower(term: 3, log: [1, 2])
@@ -24,7 +24,7 @@ extension RaftPaperTests {
                 #expect(rd.entries.isEmpty && rd.hardState == nil)
                 var staleLeader = Paper.leader(term: 1, log: [1, 1]).node
                 #expect(staleLeader.role == .leader && staleLeader.term == 2)
-                staleLeader.step(rd.messages[0])
+                staleLeader.step(try #require(rd.messages.first))
                 #expect(staleLeader.role == .follower && staleLeader.term == 3)
             }
         }

@@ -36,7 +36,7 @@ extension RaftPaperTests {
             try node.readIndex(requestID: 5)
             let early = Paper.flush(&node)
             #expect(early.messages.isEmpty && early.readStates.isEmpty, "no heartbeat round, no answer")
-            node.step(Paper.accept(elected.ready.messages[0]))
+            node.step(Paper.accept(try #require(elected.ready.messages.first)))
             let round = Paper.flush(&node).messages.filter { $0.kind == .heartbeat }
             #expect(round.map(\.to) == [2, 3] && round.allSatisfy { $0.context == 1 })
             node.step(Message(kind: .heartbeatResponse, from: 2, to: 1, term: 3, index: 3, context: 1))

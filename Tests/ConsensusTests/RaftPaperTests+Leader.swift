@@ -52,7 +52,7 @@ extension RaftPaperTests {
                 Message(kind: .appendEntries, from: 1, to: $0, term: 1, logTerm: 1, index: 1, entries: [x], commit: 1)
             })
             #expect(rd.committedEntries.isEmpty, "not applied, so not answered, before a majority holds it")
-            node.step(Paper.accept(rd.messages[0]))
+            node.step(Paper.accept(try #require(rd.messages.first)))
             #expect(Paper.flush(&node).committedEntries == [x], "the host answers once the entry at the ticket's index and term is applied")
         }
 
@@ -68,12 +68,12 @@ extension RaftPaperTests {
         }
 
         @Test("Figure 2 Leaders: if successful: update nextIndex and matchIndex for follower (a stale success changes neither)")
-        func successUpdatesProgress() {
+        func successUpdatesProgress() throws {
             let elected = Paper.leader(term: 1, log: [1, 1])
             var node = elected.node
             let rd = elected.ready
             #expect(node.progress[2]!.next == 3 && node.progress[2]!.match == 0)
-            node.step(Paper.accept(rd.messages[0]))
+            node.step(Paper.accept(try #require(rd.messages.first)))
             #expect(node.progress[2]!.next == 4 && node.progress[2]!.match == 3 && node.progress[2]!.state == .replicate)
             node.step(Message(kind: .appendResponse, from: 2, to: 1, term: 2, index: 1))
             #expect(node.progress[2]!.next == 4 && node.progress[2]!.match == 3)

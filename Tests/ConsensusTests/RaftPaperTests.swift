@@ -132,7 +132,7 @@ extension RaftPaperTests {
             node.step(Message(kind: .heartbeat, from: 1, to: 2, term: 1, commit: 5))
             var batches: [[UInt64]] = []
             var lastApplied: [UInt64] = []
-            while node.hasReady {
+            while node.hasReady && batches.count < 10 {
                 batches.append(Paper.flush(&node).committedEntries.map(\.index))
                 lastApplied.append(node.appliedIndex)
             }
