@@ -18,6 +18,9 @@ enum MetricsLimits {
     static let readDeadlineMillis = 2_000
     /// Time the answer may take to leave.
     static let sendTimeoutMillis = 2_000
+    /// After answering, how long and how many bytes the rest of a request is read and dropped.
+    static let lingerMillis = 500
+    static let lingerBytesMax = 65_536
 }
 
 /// Nanoseconds of the monotonic clock, for latencies measured on one thread.

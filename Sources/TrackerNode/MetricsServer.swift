@@ -135,6 +135,22 @@ final class MetricsServer: Sendable {
         }
         try? connection.send(all: answer)
         try? connection.shutdown(.write)
+        drainBeforeClose(connection)
+    }
+
+    /// Reads and drops what the client still sends (a head cut at the bound), for a moment
+    /// and a few bytes at most, so that closing does not reset the connection before the
+    /// client has read the answer.
+    private func drainBeforeClose(_ connection: Socket) {
+        let deadline = monotonicMillis() + UInt64(MetricsLimits.lingerMillis)
+        var chunk = [UInt8](repeating: 0, count: 2_048)
+        var drained = 0
+        while drained < MetricsLimits.lingerBytesMax {
+            let now = monotonicMillis()
+            guard now < deadline, (try? connection.waitUntilReadable(timeoutMillis: Int(deadline - now))) == true,
+                  let count = try? connection.receive(into: &chunk), count > 0 else { return }
+            drained += count
+        }
     }
 
     /// How reading a request head ended.
