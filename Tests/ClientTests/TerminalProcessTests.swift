@@ -63,7 +63,8 @@ final class TerminalClient: Sendable {
     func waitForPrompt(timeoutMillis: Int = 30_000) -> Bool {
         let deadline = Date().addingTimeInterval(Double(timeoutMillis) / 1000)
         while Date() < deadline {
-            if bytes.suffix(5) == ArraySlice(Array("\r\u{1b}[K> ".utf8)) { return true }
+            let prompt = Array("\r\u{1b}[K> ".utf8)
+            if bytes.suffix(prompt.count).elementsEqual(prompt) { return true }
             usleep(20_000)
         }
         return false
