@@ -128,9 +128,9 @@ final class ShellCounters: Sendable {
     /// Counts one refusal.
     func count(_ refusal: Refusal) {
         switch refusal {
-        case .connection: connectionsRefused.add(1, ordering: .relaxed)
-        case .handshake: handshakesRefused.add(1, ordering: .relaxed)
-        case .message: messagesRefused.add(1, ordering: .relaxed)
+        case .connection: connectionsRefused.wrappingAdd(1, ordering: .relaxed)
+        case .handshake: handshakesRefused.wrappingAdd(1, ordering: .relaxed)
+        case .message: messagesRefused.wrappingAdd(1, ordering: .relaxed)
         }
     }
 }
