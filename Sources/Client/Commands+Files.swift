@@ -71,14 +71,7 @@ extension ClientApp {
         }
         let absolute = URL(fileURLWithPath: path).standardizedFileURL.path
         let name = URL(fileURLWithPath: absolute).lastPathComponent
-        let digests: FileDigests
-        let meter = console.isTerminal ? HashingMeter(console: console, fileName: name) : nil
-        defer { console.clearStatus() }
-        do {
-            digests = try FileHashing.digests(ofFileAt: absolute, progress: meter.map { meter in { meter.update($0, of: $1) } })
-        } catch {
-            throw CommandError("bad path: \(error)")
-        }
+        let digests = try hashForUpload(path: absolute, fileName: name)
         let metadata = FileMetadata(name: name, sizeBytes: digests.sizeBytes, pieceSizeBytes: UInt32(TransferLimits.pieceSizeBytes),
                                     pieceHashes: digests.pieceHashes, fileHash: digests.fileHash)
         _ = try call(.command(.uploadFile(tokenHash: unboundTokenHash, groupID: groupID, metadata: metadata)), token: try token())

@@ -38,6 +38,18 @@ final class HashingMeter: Sendable {
 }
 
 extension ClientApp {
+    /// The file's digests for `upload_file`; on a terminal the hashing progress is shown on the
+    /// status line meanwhile, and cleared when hashing ends.
+    func hashForUpload(path: String, fileName: String) throws -> FileDigests {
+        let meter = console.isTerminal ? HashingMeter(console: console, fileName: fileName) : nil
+        defer { console.clearStatus() }
+        do {
+            return try FileHashing.digests(ofFileAt: path, progress: meter.map { meter in { meter.update($0, of: $1) } })
+        } catch {
+            throw CommandError("bad path: \(error)")
+        }
+    }
+
     /// On a terminal, prints `download complete: [group] file -> path` or `download failed:
     /// [group] file: reason` on a line of its own when `download` ends (a thread per running
     /// download, at most `TransferLimits.downloadsMax`). Off a terminal nothing is printed:
