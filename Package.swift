@@ -100,13 +100,13 @@ let package = Package(
         .testTarget(name: "TrackerServiceTests", dependencies: ["TrackerService", "TrackerStateMachine", "Consensus"], swiftSettings: strict),
         .testTarget(
             name: "TrackerNodeTests",
-            dependencies: ["TrackerClient", "TrackerService", "TrackerStateMachine", "Networking", "Consensus", "Hashing"],
+            dependencies: ["TrackerNode", "TrackerClient", "TrackerService", "TrackerStateMachine", "Networking", "Consensus", "Hashing"],
             swiftSettings: strict
         ),
         .testTarget(name: "NetworkingTests", dependencies: ["Networking"], swiftSettings: strict),
         .testTarget(
             name: "ClientTests",
-            dependencies: ["PeerTransfer", "TrackerClient", "TrackerService", "TrackerStateMachine", "Networking", "Hashing", "Consensus"],
+            dependencies: ["Client", "PeerTransfer", "TrackerClient", "TrackerService", "TrackerStateMachine", "Networking", "Hashing", "Consensus"],
             swiftSettings: strict
         ),
         .testTarget(name: "SimulationTests", dependencies: ["SimNet", "Consensus", "TrackerService", "TrackerStateMachine"], swiftSettings: strict),

@@ -40,9 +40,12 @@ final class ClientApp: Sendable {
     let authTracker: TrackerClient
     let keepAliveGeneration = Atomic<Int>(0)
     let server = Mutex<PeerServer?>(nil)
+    /// Standard output and input: answers, the prompt, progress and background events.
+    let console: Console
 
     init(options: Options) throws {
         self.options = OptionsBox(options)
+        console = Console(isJSON: options.isJSON)
         cluster = try ClusterConfig.load(path: options.confPath)
         listenAddress = try PeerAddress.parse(options.listenAddress)
         storeDirectory = options.stateDirectory ?? "data/client-\(listenAddress.host)-\(listenAddress.port)"
@@ -65,7 +68,7 @@ final class ClientApp: Sendable {
     func startServer() throws {
         let peerServer = try PeerServer(host: listenAddress.host, port: listenAddress.port, registry: registry,
                                         corruptPieces: options.testCorruptPieces,
-                                        serveDelayMillis: options.testServeDelayMillis, log: logLine) { [self] user, group, host in
+                                        serveDelayMillis: options.testServeDelayMillis, log: { [console] in console.log($0) }) { [self] user, group, host in
             authorizePeer(userID: user, groupID: group, remoteHost: host)
         }
         peerServer.start()
@@ -107,7 +110,7 @@ final class ClientApp: Sendable {
                 }
                 let command = TrackerCommand.keepAlive(tokenHash: unboundTokenHash, nowMillis: 0)
                 if case let .result(.failed(error))? = try? tracker.call(.command(command), token: token) {
-                    logLine("keepalive refused reason=\(logSafe(error.message))")
+                    console.log("keepalive refused reason=\(logSafe(error.message))")
                     // The lease ran out (or another login replaced it): stop acting as logged in.
                     if error.code == .notLoggedIn, keepAliveGeneration.load(ordering: .sequentiallyConsistent) == generation {
                         _ = endSession(using: tracker)

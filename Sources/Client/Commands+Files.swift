@@ -71,12 +71,7 @@ extension ClientApp {
         }
         let absolute = URL(fileURLWithPath: path).standardizedFileURL.path
         let name = URL(fileURLWithPath: absolute).lastPathComponent
-        let digests: FileDigests
-        do {
-            digests = try FileHashing.digests(ofFileAt: absolute)
-        } catch {
-            throw CommandError("bad path: \(error)")
-        }
+        let digests = try hashForUpload(path: absolute, fileName: name)
         let metadata = FileMetadata(name: name, sizeBytes: digests.sizeBytes, pieceSizeBytes: UInt32(TransferLimits.pieceSizeBytes),
                                     pieceHashes: digests.pieceHashes, fileHash: digests.fileHash)
         _ = try call(.command(.uploadFile(tokenHash: unboundTokenHash, groupID: groupID, metadata: metadata)), token: try token())
@@ -94,7 +89,7 @@ extension ClientApp {
         let stored = StoredShare(groupID: groupID, fileName: metadata.name, path: path, sizeBytes: metadata.sizeBytes,
                                  modifiedNanos: facts.modifiedNanos, fileHashHex: Hex.encode(metadata.fileHash),
                                  pieceHashesHex: Hex.encode(metadata.pieceHashes))
-        do { try store.remember(stored, of: userID) } catch { logLine("cannot save share state reason=\(logSafe("\(error)"))") }
+        do { try store.remember(stored, of: userID) } catch { console.log("cannot save share state reason=\(logSafe("\(error)"))") }
     }
 
     func stopShare(groupID: String, fileName: String) throws -> Reply {
@@ -141,7 +136,7 @@ extension ClientApp {
         let cluster = self.cluster
         let environment = DownloadEnvironment(
             userID: current.userID, token: current.token, makeTracker: { try ClientApp.makeTracker(cluster) },
-            registry: registry, log: logLine,
+            registry: registry, log: { [console] in console.log($0) },
             onComplete: { [self] share, metadata in rememberShare(groupID: share.groupID, path: share.path, metadata: metadata) })
         let download = Download(groupID: groupID, fileName: fileName, finalPath: paths.final, tempPath: paths.temp, environment: environment)
         let admitted = downloads.withLock { all -> Bool in
@@ -152,6 +147,7 @@ extension ClientApp {
         }
         guard admitted else { throw CommandError("too many downloads at once (at most \(TransferLimits.downloadsMax))") }
         download.start()
+        reportWhenFinished(download)
         return .ok("downloading \(fileName) from \(groupID) to \(paths.final)",
                    [("group", .string(groupID)), ("file", .string(fileName)), ("destination", .string(paths.final))])
     }
@@ -166,7 +162,9 @@ extension ClientApp {
             switch p.state {
             case .running:
                 let mbps = p.bytesPerSecond / 1_000_000
-                lines.append(String(format: "[D] [%@] %@ %.1f%% %.1f MB/s %d peers", p.groupID, p.fileName, p.percent, mbps, p.peerCount))
+                // On a terminal, a bar with the time left.
+                lines.append(console.isTerminal ? ProgressText.downloadLine(p)
+                    : String(format: "[D] [%@] %@ %.1f%% %.1f MB/s %d peers", p.groupID, p.fileName, p.percent, mbps, p.peerCount))
                 fields += [("state", .string("downloading")), ("percent", .number(p.percent)),
                            ("bytes_per_second", .integer(clamping: p.bytesPerSecond)), ("peers", .integer(Int64(p.peerCount)))]
             case .complete:

@@ -207,9 +207,9 @@ public struct TrackerHost: Sendable {
     }
 
     /// Requests counted against `pendingRequestsMax`: writes and reads, but not password work.
-    var pendingCount: Int { pendingWrites.count + pendingReads.count + confirmedReads.count - loginReadCount }
+    public var pendingCount: Int { pendingWrites.count + pendingReads.count + confirmedReads.count - loginReadCount }
     /// Requests counted against `passwordRequestsMax`: logins reading credentials, and jobs.
-    var passwordRequestCount: Int { loginReadCount + pendingJobs.count }
+    public var passwordRequestCount: Int { loginReadCount + pendingJobs.count }
 
     // MARK: - Inputs
 
