@@ -28,8 +28,10 @@ let package = Package(
         // Big-endian fixed-width binary encoding and the CRC32C checksum, shared by the cores,
         // the disk and the wire.
         .target(name: "BinaryCoding", swiftSettings: strict),
+        // The seedable generator (SplitMix64) every pure component draws its randomness from.
+        .target(name: "SeededRandom", swiftSettings: strict),
         // Pure Raft: no clock, no randomness of its own, no I/O.
-        .target(name: "Consensus", dependencies: ["BinaryCoding"], swiftSettings: strict),
+        .target(name: "Consensus", dependencies: ["BinaryCoding", "SeededRandom"], swiftSettings: strict),
         // The file implementation of Consensus's storage protocol: CRC'd log segments, hard state.
         .target(name: "DurableLog", dependencies: ["Consensus", "BinaryCoding", "Hashing"], swiftSettings: strict),
         // Sockets, length-prefixed frames, the peer handshake and cluster.conf parsing, shared by
@@ -39,12 +41,15 @@ let package = Package(
         .target(name: "TrackerStateMachine", dependencies: ["BinaryCoding"], swiftSettings: strict),
         // The tracker service without I/O: client wire protocol, leader discovery and retry, and
         // the host that drives Raft and the state machine for tracker-node and SimNet alike.
-        .target(name: "TrackerService", dependencies: ["Consensus", "TrackerStateMachine", "BinaryCoding"], swiftSettings: strict),
+        .target(name: "TrackerService", dependencies: ["Consensus", "TrackerStateMachine", "BinaryCoding", "SeededRandom"], swiftSettings: strict),
         // A blocking client of the tracker cluster over real TCP: connections, leader discovery,
         // retries with the same request number. Used by client, the benchmarks and the tests.
         .target(name: "TrackerClient", dependencies: ["TrackerService", "Networking", "Consensus", "Hashing"], swiftSettings: strict),
         // Deterministic simulation of a tracker cluster over a faulty network and disk.
-        .target(name: "SimNet", dependencies: ["Consensus", "TrackerStateMachine", "TrackerService", "BinaryCoding"], swiftSettings: strict),
+        .target(name: "SimNet", dependencies: ["Consensus", "TrackerStateMachine", "TrackerService", "BinaryCoding", "SeededRandom"], swiftSettings: strict),
+        // Test machinery shared by test targets and benchmarks (never by a product's code): the
+        // seeded workload of plausible and implausible commands.
+        .target(name: "TestSupport", dependencies: ["TrackerStateMachine", "SeededRandom"], path: "Tests/TestSupport", swiftSettings: strict),
         .executableTarget(
             name: "TrackerNode",
             dependencies: ["Consensus", "DurableLog", "TrackerStateMachine", "TrackerService", "Networking", "Hashing", "BinaryCoding"],
@@ -71,7 +76,7 @@ let package = Package(
         ),
         .executableTarget(
             name: "StateMachineBench",
-            dependencies: ["TrackerStateMachine"],
+            dependencies: ["TrackerStateMachine", "TestSupport"],
             path: "bench/StateMachineBench",
             swiftSettings: strict
         ),
@@ -83,7 +88,7 @@ let package = Package(
         ),
         .executableTarget(
             name: "SnapshotBench",
-            dependencies: ["TrackerStateMachine", "TrackerClient", "TrackerService", "DurableLog", "Consensus", "Networking", "Hashing"],
+            dependencies: ["TrackerStateMachine", "TestSupport", "TrackerClient", "TrackerService", "DurableLog", "Consensus", "Networking", "Hashing"],
             path: "bench/SnapshotBench",
             swiftSettings: strict
         ),
@@ -93,11 +98,11 @@ let package = Package(
             path: "bench/TrackerBench",
             swiftSettings: strict
         ),
-        .testTarget(name: "ConsensusTests", dependencies: ["Consensus"], swiftSettings: strict),
-        .testTarget(name: "DurableLogTests", dependencies: ["DurableLog", "Consensus"], swiftSettings: strict),
+        .testTarget(name: "ConsensusTests", dependencies: ["Consensus", "SeededRandom"], swiftSettings: strict),
+        .testTarget(name: "DurableLogTests", dependencies: ["DurableLog", "Consensus", "SeededRandom"], swiftSettings: strict),
         .testTarget(name: "HashingTests", dependencies: ["Hashing", "BinaryCoding"], swiftSettings: strict),
-        .testTarget(name: "TrackerStateMachineTests", dependencies: ["TrackerStateMachine"], swiftSettings: strict),
-        .testTarget(name: "TrackerServiceTests", dependencies: ["TrackerService", "TrackerStateMachine", "Consensus"], swiftSettings: strict),
+        .testTarget(name: "TrackerStateMachineTests", dependencies: ["TrackerStateMachine", "TestSupport"], swiftSettings: strict),
+        .testTarget(name: "TrackerServiceTests", dependencies: ["TrackerService", "TrackerStateMachine", "Consensus", "TestSupport"], swiftSettings: strict),
         .testTarget(
             name: "TrackerNodeTests",
             dependencies: ["TrackerClient", "TrackerService", "TrackerStateMachine", "Networking", "Consensus", "Hashing"],
@@ -109,7 +114,7 @@ let package = Package(
             dependencies: ["PeerTransfer", "TrackerClient", "TrackerService", "TrackerStateMachine", "Networking", "Hashing", "Consensus"],
             swiftSettings: strict
         ),
-        .testTarget(name: "SimulationTests", dependencies: ["SimNet", "Consensus", "TrackerService", "TrackerStateMachine"], swiftSettings: strict),
+        .testTarget(name: "SimulationTests", dependencies: ["SimNet", "Consensus", "TrackerService", "TrackerStateMachine", "SeededRandom"], swiftSettings: strict),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -1,4 +1,5 @@
 import Consensus
+import SeededRandom
 import TrackerService
 
 /// A bug the simulator can plant on purpose, to show its checkers catch it.

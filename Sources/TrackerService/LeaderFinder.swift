@@ -1,4 +1,5 @@
 import Consensus
+import SeededRandom
 
 /// Where a client sends its next attempt, and how long it waits first. Pure: the real client
 /// and SimNet's simulated clients share it, so both find the leader the same way.

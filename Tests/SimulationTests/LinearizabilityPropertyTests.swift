@@ -1,4 +1,5 @@
 import Consensus
+import SeededRandom
 import SimNet
 import Testing
 import TrackerService

@@ -13,6 +13,7 @@ import Foundation
 import Hashing
 import Networking
 import Synchronization
+import TestSupport
 import TrackerClient
 import TrackerService
 import TrackerStateMachine

@@ -1,6 +1,7 @@
 import BinaryCoding
 import Consensus
 @testable import DurableLog
+import TestSupport
 import TrackerService
 import TrackerStateMachine
 

@@ -1,4 +1,5 @@
 @testable import Consensus
+import TestSupport
 import TrackerStateMachine
 @testable import TrackerService
 
