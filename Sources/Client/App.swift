@@ -3,7 +3,7 @@ import Networking
 import PeerTransfer
 import Synchronization
 import TrackerClient
-import TrackerService
+import TrackerProtocol
 import TrackerStateMachine
 
 /// Limits and timing of the client shell, in one place.

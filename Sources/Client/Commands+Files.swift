@@ -1,8 +1,7 @@
 import Foundation
 import Hashing
 import PeerTransfer
-import TrackerClient
-import TrackerService
+import TrackerProtocol
 import TrackerStateMachine
 
 /// Login, sharing and downloading.

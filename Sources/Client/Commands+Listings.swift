@@ -1,4 +1,4 @@
-import TrackerService
+import TrackerProtocol
 import TrackerStateMachine
 
 extension ClientLimits {

@@ -1,9 +1,5 @@
 import Foundation
-import Hashing
-import Networking
-import PeerTransfer
-import TrackerClient
-import TrackerService
+import TrackerProtocol
 import TrackerStateMachine
 
 /// A command's name, arguments and whether it needs a login.

@@ -1,9 +1,7 @@
 import Foundation
-import Hashing
-import Networking
 import Synchronization
 import TrackerClient
-import TrackerService
+import TrackerProtocol
 import TrackerStateMachine
 
 /// The coordinator: metadata, resume, peers, announces, the whole-file hash, the rename.

@@ -1,6 +1,5 @@
-import Consensus
 import SeededRandom
-import TrackerService
+import TrackerHosting
 
 /// A bug the simulator can plant on purpose, to show its checkers catch it.
 public enum PlantedBug: String, Sendable, CaseIterable {

@@ -1,6 +1,5 @@
-import Consensus
 import SeededRandom
-import TrackerService
+import TrackerProtocol
 import TrackerStateMachine
 
 /// What a simulated client is doing.

@@ -1,4 +1,4 @@
-import TrackerService
+import TrackerProtocol
 import TrackerStateMachine
 
 /// The linearizability check of everything the simulated clients were told: each finished

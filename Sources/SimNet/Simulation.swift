@@ -1,6 +1,7 @@
 import Consensus
 import SeededRandom
-import TrackerService
+import TrackerHosting
+import TrackerProtocol
 import TrackerStateMachine
 
 /// Simulation-only token "hash": NOT cryptography. It pads the token to the state machine's

@@ -1,6 +1,7 @@
 import Dispatch
 import Networking
-import TrackerService
+import TrackerHosting
+import TrackerProtocol
 
 extension Listener {
     /// Reads a client's requests until it closes, falls silent for

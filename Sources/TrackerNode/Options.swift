@@ -1,5 +1,5 @@
 import Foundation
-import TrackerService
+import TrackerHosting
 
 /// tracker-node's command line.
 struct Options {

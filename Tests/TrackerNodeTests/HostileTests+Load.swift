@@ -1,11 +1,9 @@
-import Consensus
 import Foundation
 import Networking
 import Synchronization
 import Testing
 import TrackerClient
-import TrackerService
-import TrackerStateMachine
+import TrackerProtocol
 
 /// A flag one thread sets and others poll.
 final class StopFlag: Sendable {

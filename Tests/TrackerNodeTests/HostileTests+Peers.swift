@@ -3,8 +3,7 @@ import Foundation
 import Hashing
 import Networking
 import Testing
-import TrackerClient
-import TrackerService
+import TrackerProtocol
 
 /// The real handshake authenticator (HMAC-SHA256), for a test that holds the cluster key.
 let keyHolderAuth = HandshakeAuthenticator(

@@ -1,9 +1,7 @@
-import Consensus
 import Foundation
-import Testing
-import TrackerClient
-import TrackerService
 import Synchronization
+import Testing
+import TrackerProtocol
 
 /// Bytes of every file in a directory, and the names of its snapshot files.
 func directoryUsage(_ path: String) -> (bytes: Int, snapshots: [String], segments: Int) {

@@ -1,9 +1,8 @@
-import Consensus
 import Foundation
 import Networking
 import Testing
 import TrackerClient
-import TrackerService
+import TrackerProtocol
 import TrackerStateMachine
 
 /// Logs in a new user through `client`; returns the token.

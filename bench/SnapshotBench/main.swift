@@ -15,7 +15,7 @@ import Networking
 import Synchronization
 import TestSupport
 import TrackerClient
-import TrackerService
+import TrackerProtocol
 import TrackerStateMachine
 
 // MARK: - Options

@@ -1,8 +1,7 @@
-import Consensus
 import Foundation
 import Synchronization
 import TrackerClient
-import TrackerService
+import TrackerProtocol
 import TrackerStateMachine
 
 /// What one worker measured inside the timed window.

@@ -2,7 +2,8 @@ import BinaryCoding
 import Consensus
 @testable import DurableLog
 import TestSupport
-import TrackerService
+import TrackerHosting
+import TrackerProtocol
 import TrackerStateMachine
 
 /// Every decoder of bytes from a peer, a client or a file, fed the same arbitrary bytes: each

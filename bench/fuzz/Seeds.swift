@@ -1,8 +1,6 @@
-import BinaryCoding
 @testable import Consensus
 import Glibc
-import TrackerService
-import TrackerStateMachine
+import TrackerProtocol
 
 /// A starting corpus of valid encodings, so the fuzzer begins past the first checks of every
 /// decoder: one file per seed, its first byte the mode that reads it.

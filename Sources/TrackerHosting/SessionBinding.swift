@@ -54,6 +54,3 @@ extension TrackerQuery {
         }
     }
 }
-
-/// An empty token hash: what clients put in the commands and queries they send.
-public let unboundTokenHash = TokenHash([])

@@ -1,8 +1,8 @@
+import Consensus
 import TestSupport
 import Testing
-import Consensus
+@testable import TrackerHosting
 import TrackerStateMachine
-@testable import TrackerService
 
 @Suite("Received snapshots at the host boundary")
 struct ReceivedSnapshotTests {

@@ -1,4 +1,5 @@
 import Consensus
+import TrackerProtocol
 import TrackerStateMachine
 
 /// Where a reply goes: the shell's connection number and the request's tag on it.
@@ -393,7 +394,7 @@ public struct TrackerHost: Sendable {
         let followers = raft.role == .leader
             ? raft.matchIndexes.filter { $0.id != raft.config.id }.map { TrackerStatus.FollowerMatch(id: $0.id, matchIndex: $0.match) }
             : []
-        return TrackerStatus(id: raft.config.id, role: raft.role, term: raft.term, leader: raft.leader,
+        return TrackerStatus(id: raft.config.id, role: TrackerRole(raft.role), term: raft.term, leader: raft.leader,
                              commitIndex: raft.commitIndex, appliedIndex: raft.appliedIndex,
                              lastIndex: raft.lastIndex, followerMatch: followers)
     }

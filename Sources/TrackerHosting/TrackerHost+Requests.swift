@@ -1,4 +1,5 @@
 import Consensus
+import TrackerProtocol
 import TrackerStateMachine
 
 extension TrackerHost {
@@ -90,5 +91,17 @@ extension TrackerHost {
     mutating func takeID() -> UInt64 {
         defer { nextID += 1 }
         return nextID
+    }
+}
+
+extension TrackerRole {
+    /// The wire's name for a Raft role.
+    init(_ role: Role) {
+        switch role {
+        case .follower: self = .follower
+        case .preCandidate: self = .preCandidate
+        case .candidate: self = .candidate
+        case .leader: self = .leader
+        }
     }
 }

@@ -1,5 +1,4 @@
 import BinaryCoding
-import Consensus
 import TrackerStateMachine
 
 /// What a client asks a tracker. Commands and queries travel with an empty token hash: the
@@ -39,44 +38,6 @@ public struct ClientRequest: Equatable, Sendable {
     }
 }
 
-/// One tracker's view, for `cluster_status`.
-public struct TrackerStatus: Equatable, Sendable {
-    public var id: NodeID
-    public var role: Role
-    public var term: UInt64
-    public var leader: NodeID
-    public var commitIndex: UInt64
-    public var appliedIndex: UInt64
-    public var lastIndex: UInt64
-    /// For a leader: each follower's match index; empty otherwise.
-    public var followerMatch: [FollowerMatch]
-
-    /// How far a follower's log is known to agree with the leader's.
-    public struct FollowerMatch: Equatable, Sendable {
-        public var id: NodeID
-        public var matchIndex: UInt64
-
-        /// Makes a follower entry.
-        public init(id: NodeID, matchIndex: UInt64) {
-            self.id = id
-            self.matchIndex = matchIndex
-        }
-    }
-
-    /// Makes a status.
-    public init(id: NodeID, role: Role, term: UInt64, leader: NodeID, commitIndex: UInt64,
-                appliedIndex: UInt64, lastIndex: UInt64, followerMatch: [FollowerMatch]) {
-        self.id = id
-        self.role = role
-        self.term = term
-        self.leader = leader
-        self.commitIndex = commitIndex
-        self.appliedIndex = appliedIndex
-        self.lastIndex = lastIndex
-        self.followerMatch = followerMatch
-    }
-}
-
 /// A tracker's answer.
 public enum ClientResponse: Equatable, Sendable {
     /// The command was committed and applied (or the read served) with this result.
@@ -84,7 +45,7 @@ public enum ClientResponse: Equatable, Sendable {
     /// A login succeeded: keep `token` secret and send it with every request.
     case loggedIn(token: [UInt8], session: SessionInfo)
     /// This tracker is not the leader; try `address`, the leader's.
-    case redirect(leader: NodeID, address: String)
+    case redirect(leader: TrackerID, address: String)
     /// No leader is known right now; retry after a pause, on any tracker.
     case noLeader
     /// The request cannot be served now (overloaded, transferring); retry after a pause.
@@ -213,7 +174,7 @@ public enum ServiceCodec {
     static func readStatus(_ r: inout ByteReader) throws -> TrackerStatus {
         let id = try r.readUInt64()
         let roleOffset = r.position
-        guard let role = Role(rawValue: try r.readUInt8()) else { throw DecodingError("unknown role", offset: roleOffset) }
+        guard let role = TrackerRole(rawValue: try r.readUInt8()) else { throw DecodingError("unknown role", offset: roleOffset) }
         var s = TrackerStatus(id: id, role: role, term: try r.readUInt64(), leader: try r.readUInt64(),
                               commitIndex: try r.readUInt64(), appliedIndex: try r.readUInt64(),
                               lastIndex: try r.readUInt64(), followerMatch: [])
@@ -250,50 +211,5 @@ public enum ServiceFrame {
     }
 }
 
-/// Moving a large snapshot between trackers in chunks, resumably: the sender offers it, the
-/// receiver answers with the offset it already holds (from an earlier, broken transfer), the
-/// sender streams the rest in chunks, then sends the InstallSnapshot message with empty bytes,
-/// which the receiver fills from what it assembled.
-public enum SnapshotTransfer {
-    /// Sender → receiver: u64 index, u64 term, u64 total bytes.
-    public static let offerFrame: UInt8 = 19
-    /// Receiver → sender: u64 offset to continue from.
-    public static let resumeFrame: UInt8 = 20
-    /// Sender → receiver: u64 index, u64 term, u64 offset, then the bytes.
-    public static let chunkFrame: UInt8 = 21
-    /// Bytes per chunk.
-    public static let chunkBytes = 1 << 20
-    /// Snapshots smaller than this travel inside the Raft message frame.
-    public static let inlineBytesMax = 4 << 20
-
-    /// An offer or the header of a chunk.
-    public struct Header: Equatable, Sendable {
-        public var index: UInt64
-        public var term: UInt64
-        /// Total bytes (offer) or this chunk's offset (chunk).
-        public var value: UInt64
-
-        public init(index: UInt64, term: UInt64, value: UInt64) {
-            self.index = index
-            self.term = term
-            self.value = value
-        }
-    }
-
-    /// Encodes a header, followed by `body`.
-    public static func encode(_ header: Header, body: ArraySlice<UInt8> = []) -> [UInt8] {
-        var w = ByteWriter(capacity: 24 + body.count)
-        w.write(header.index)
-        w.write(header.term)
-        w.write(header.value)
-        w.writeRaw(body)
-        return w.bytes
-    }
-
-    /// Decodes a header and the bytes after it.
-    public static func decode(_ payload: [UInt8]) throws -> (Header, ArraySlice<UInt8>) {
-        var r = ByteReader(payload)
-        let header = Header(index: try r.readUInt64(), term: try r.readUInt64(), value: try r.readUInt64())
-        return (header, payload[24...])
-    }
-}
+/// An empty token hash: what clients put in the commands and queries they send.
+public let unboundTokenHash = TokenHash([])

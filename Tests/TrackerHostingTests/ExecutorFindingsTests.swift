@@ -1,7 +1,8 @@
-import Testing
 import Consensus
+import Testing
+@testable import TrackerHosting
+import TrackerProtocol
 import TrackerStateMachine
-@testable import TrackerService
 
 /// The findings of the executor review, each as a scenario on the production executor and
 /// host: every test here failed before its fix.
