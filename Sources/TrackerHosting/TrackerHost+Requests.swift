@@ -16,10 +16,6 @@ extension TrackerHost {
         replies.append(Reply(target: target, response: response))
     }
 
-    mutating func reject(_ target: ReplyTarget) {
-        reply(target, .rejected(reason: "operation not allowed from a client"))
-    }
-
     /// The hash of the request's session token, once the session is known to exist; answers
     /// and returns nil otherwise, so nothing without a session reaches the log. "Not logged
     /// in" is said only by a leader that has committed in its term and applied everything it

@@ -295,8 +295,7 @@ public struct TrackerHost: Sendable {
         // PLANTED BUG (SimNet's `--planted-bug stale-read` only): any tracker answers queries.
         if options.plantedBug == .staleRead, case let .query(query) = request.operation {
             guard let hash = sessionHash(request, target) else { return }
-            guard let bound = query.bound(to: hash) else { return reject(target) }
-            return reply(target, .result(machine.query(bound)))
+            return reply(target, .result(machine.query(TrackerQuery.bind(query, to: hash))))
         }
         guard raft.role == .leader else {
             reply(target, notLeaderResponse)
@@ -306,13 +305,12 @@ public struct TrackerHost: Sendable {
         case .createUser, .login:
             submitPasswordRequest(request, replyTo: target)
         case let .command(command):
-            guard command.bound(to: unboundTokenHash, nowMillis: 0) != nil else { return reject(target) }
-            guard admitsRequest(target), let hash = sessionHash(request, target),
-                  let bound = command.bound(to: hash, nowMillis: nowMillis) else { return }
+            guard admitsRequest(target), let hash = sessionHash(request, target) else { return }
+            let bound = TrackerCommand.bind(command, to: hash, nowMillis: nowMillis)
             propose(CommandEnvelope(clientID: request.clientID, sequence: request.sequence, command: bound), kind: .plain, target: target)
         case let .query(query):
-            guard query.bound(to: unboundTokenHash) != nil else { return reject(target) }
-            guard admitsRequest(target), let hash = sessionHash(request, target), let bound = query.bound(to: hash) else { return }
+            guard admitsRequest(target), let hash = sessionHash(request, target) else { return }
+            let bound = TrackerQuery.bind(query, to: hash)
             startRead(bound, pending: .query(bound, target))
         case .clusterStatus:
             break

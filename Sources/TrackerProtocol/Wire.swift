@@ -1,18 +1,18 @@
 import BinaryCoding
 import TrackerStateMachine
 
-/// What a client asks a tracker. Commands and queries travel with an empty token hash: the
-/// client sends its raw session token beside them, and the leader puts the token's hash in, so
-/// the log only ever holds hashes and the token itself is proof of the session.
+/// What a client asks a tracker. Commands and queries name no session: the client sends its
+/// raw session token beside them, and the leader binds them to the token's hash, so the log
+/// only ever holds hashes and the token itself is proof of the session.
 public enum ServiceOperation: Equatable, Sendable {
     /// Register a user; the leader hashes the password before anything is logged.
     case createUser(userID: String, password: String)
     /// Check a password and open a session bound to the client's piece-serving address.
     case login(userID: String, password: String, peerAddress: String)
-    /// A state-changing command (only the kinds a client may send; see `isClientCommand`).
-    case command(TrackerCommand)
+    /// A state-changing command.
+    case command(ClientCommand)
     /// A read, answered linearizably by the leader.
-    case query(TrackerQuery)
+    case query(ClientQuery)
     /// This tracker's view of the cluster; any tracker answers, leader or not.
     case clusterStatus
 }
@@ -56,21 +56,40 @@ public enum ClientResponse: Equatable, Sendable {
     case status(TrackerStatus)
 }
 
+/// A request in a format this tracker does not speak: a client of another build. The tracker
+/// answers it with `rejected(reason: description)` in the response format every build reads.
+public struct UnsupportedRequestVersion: Error, Equatable, Sendable, CustomStringConvertible {
+    /// The version the request carried.
+    public var version: UInt8
+
+    /// The refusal of a request that carried `version`.
+    public init(version: UInt8) { self.version = version }
+
+    /// Why the request was refused, and what to do.
+    public var description: String {
+        "request format \(version) is not supported (this tracker speaks \(ServiceCodec.requestVersion)): upgrade the client"
+    }
+}
+
 /// The encodings of requests and responses. Decoding bounds every length and never traps.
 public enum ServiceCodec {
-    /// Format version, first byte of every request and response.
-    public static let version: UInt8 = 1
+    /// Format version, first byte of every request: 2 since commands and queries are the
+    /// client's own (`ClientCommand`, `ClientQuery`) rather than log commands with empty fields.
+    public static let requestVersion: UInt8 = 2
+    /// Format version, first byte of every response (unchanged, so a tracker's refusal of an
+    /// old request reaches an old client readably).
+    public static let responseVersion: UInt8 = 1
     /// Longest password, user id or address accepted on decode.
     public static let fieldBytesMax = 1_024
     /// Longest token accepted.
     public static let tokenBytesMax = 64
-    /// Longest embedded command, query or result.
+    /// Longest embedded result.
     public static let bodyBytesMax = 8 << 20
 
     /// Encodes a request.
     public static func encode(_ request: ClientRequest) -> [UInt8] {
         var w = ByteWriter()
-        w.write(version)
+        w.write(requestVersion)
         w.write(request.clientID)
         w.write(request.sequence)
         w.writeBlob(request.token)
@@ -80,19 +99,20 @@ public enum ServiceCodec {
         case let .login(userID, password, peerAddress):
             w.write(UInt8(2)); w.write(userID); w.write(password); w.write(peerAddress)
         case let .command(command):
-            w.write(UInt8(3)); w.writeBlob(command.encode())
+            w.write(UInt8(3)); command.write(into: &w)
         case let .query(query):
-            w.write(UInt8(4)); w.writeBlob(query.encode())
+            w.write(UInt8(4)); query.write(into: &w)
         case .clusterStatus:
             w.write(UInt8(5))
         }
         return w.bytes
     }
 
-    /// Decodes a request; throws `DecodingError` on anything malformed.
+    /// Decodes a request; throws `UnsupportedRequestVersion` for another build's format and
+    /// `DecodingError` on anything malformed.
     public static func decodeRequest(_ bytes: [UInt8]) throws -> ClientRequest {
         var r = ByteReader(bytes)
-        try readVersion(&r)
+        try readRequestVersion(&r)
         let clientID = try r.readUInt64()
         let sequence = try r.readUInt64()
         let token = try r.readBlob(maxCount: tokenBytesMax)
@@ -101,8 +121,8 @@ public enum ServiceCodec {
         switch try r.readUInt8() {
         case 1: operation = .createUser(userID: try field(&r), password: try field(&r))
         case 2: operation = .login(userID: try field(&r), password: try field(&r), peerAddress: try field(&r))
-        case 3: operation = .command(try TrackerCommand.decode(try r.readBlob(maxCount: bodyBytesMax)))
-        case 4: operation = .query(try TrackerQuery.decode(try r.readBlob(maxCount: bodyBytesMax)))
+        case 3: operation = .command(try ClientCommand.read(from: &r))
+        case 4: operation = .query(try ClientQuery.read(from: &r))
         case 5: operation = .clusterStatus
         default: throw DecodingError("unknown operation", offset: tagOffset)
         }
@@ -113,7 +133,7 @@ public enum ServiceCodec {
     /// Encodes a response.
     public static func encode(_ response: ClientResponse) -> [UInt8] {
         var w = ByteWriter()
-        w.write(version)
+        w.write(responseVersion)
         switch response {
         case let .result(result):
             w.write(UInt8(1)); w.writeBlob(result.encode())
@@ -137,7 +157,8 @@ public enum ServiceCodec {
     /// Decodes a response; throws `DecodingError` on anything malformed.
     public static func decodeResponse(_ bytes: [UInt8]) throws -> ClientResponse {
         var r = ByteReader(bytes)
-        try readVersion(&r)
+        let v = try r.readUInt8()
+        guard v == responseVersion else { throw DecodingError("response format \(v), expected \(responseVersion)", offset: 0) }
         let tagOffset = r.position
         let response: ClientResponse
         switch try r.readUInt8() {
@@ -157,9 +178,9 @@ public enum ServiceCodec {
         return response
     }
 
-    static func readVersion(_ r: inout ByteReader) throws {
+    static func readRequestVersion(_ r: inout ByteReader) throws {
         let v = try r.readUInt8()
-        guard v == version else { throw DecodingError("protocol version \(v), expected \(version)", offset: 0) }
+        guard v == requestVersion else { throw UnsupportedRequestVersion(version: v) }
     }
 
     static func field(_ r: inout ByteReader) throws -> String { try r.readString(maxBytes: fieldBytesMax) }
@@ -210,6 +231,3 @@ public enum ServiceFrame {
         return (tag, Array(payload[8...]))
     }
 }
-
-/// An empty token hash: what clients put in the commands and queries they send.
-public let unboundTokenHash = TokenHash([])

@@ -33,7 +33,7 @@ struct SnapshotProcessTests {
                 return
             }
             for i in 0..<perWriter {
-                let answer = try? own.call(.command(.createGroup(tokenHash: unboundTokenHash, groupID: "w\(w)-\(i)")), token: ownToken)
+                let answer = try? own.call(.command(.createGroup(groupID: "w\(w)-\(i)")), token: ownToken)
                 if answer != .result(.ok(.done)) { failures.withLock { $0 += 1 } }
             }
         }

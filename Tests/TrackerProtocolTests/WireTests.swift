@@ -9,8 +9,8 @@ struct ServiceCodecTests {
         let requests = [
             ClientRequest(clientID: 1, sequence: 2, operation: .createUser(userID: "u", password: "p")),
             ClientRequest(clientID: 1, sequence: 3, operation: .login(userID: "u", password: "p", peerAddress: "1.2.3.4:5")),
-            ClientRequest(clientID: 1, sequence: 4, token: [9, 9], operation: .command(.joinGroup(tokenHash: unboundTokenHash, groupID: "g"))),
-            ClientRequest(clientID: 1, sequence: 5, token: [9], operation: .query(.listFiles(tokenHash: unboundTokenHash, groupID: "g"))),
+            ClientRequest(clientID: 1, sequence: 4, token: [9, 9], operation: .command(.joinGroup(groupID: "g"))),
+            ClientRequest(clientID: 1, sequence: 5, token: [9], operation: .query(.listFiles(groupID: "g"))),
             ClientRequest(clientID: 1, sequence: 6, operation: .clusterStatus),
         ]
         for request in requests {

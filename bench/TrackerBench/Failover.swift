@@ -64,7 +64,7 @@ func runFailoverTrial(binary: String, trial: Int, trackerArguments: [String], wr
     for session in sessions { session.client.close() }
     // Warm each writer's connection onto the leader so the pre-kill phase is steady.
     for (i, client) in writeClients.enumerated() {
-        _ = try? client.call(.command(.createGroup(tokenHash: unboundTokenHash, groupID: "warm-\(i)")), token: sessions[i].token)
+        _ = try? client.call(.command(.createGroup(groupID: "warm-\(i)")), token: sessions[i].token)
     }
 
     let shared = Mutex(Shared())
@@ -141,7 +141,7 @@ func runFailoverTrial(binary: String, trial: Int, trackerArguments: [String], wr
             let groupID = "t\(trial)w\(i)n\(n)"
             let t0 = nowNanos()
             var isAcked = false
-            if let answer = try? client.call(.command(.createGroup(tokenHash: unboundTokenHash, groupID: groupID)), token: token),
+            if let answer = try? client.call(.command(.createGroup(groupID: groupID)), token: token),
                case .result(.ok) = answer {
                 isAcked = true
             }

@@ -142,7 +142,7 @@ private func runSegment(binary: String, concurrency: Int, windowNanos: UInt64, w
             var problem = ""
             do {
                 let token = sessions[i + concurrency * tokenIndex].token
-                let answer = try session.client.call(.command(.createGroup(tokenHash: unboundTokenHash, groupID: groupID)),
+                let answer = try session.client.call(.command(.createGroup(groupID: groupID)),
                                                      token: token)
                 if case .result(.ok) = answer { ok = true } else { problem = "\(answer)" }
             } catch {

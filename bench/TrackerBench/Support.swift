@@ -295,7 +295,7 @@ func makeSessions(cluster: ClusterConfig, timing: TrackerClient.Timing, count: I
 /// Every group id in the cluster, through the leader (linearizable reads, page after page).
 func listGroups(_ session: Session) throws -> Set<String> {
     let groups = try Page<GroupSummary>.collect(upTo: Limits.standard.groupsMax) { page in
-        let answer = try session.client.call(.query(.listGroups(tokenHash: unboundTokenHash, page: page)), token: session.token)
+        let answer = try session.client.call(.query(.listGroups(page: page)), token: session.token)
         guard case let .result(.ok(.groups(groups))) = answer else { throw BenchError("list_groups: \(answer)") }
         return groups
     }

@@ -30,9 +30,9 @@ enum DecoderTargets {
         _ = try? ServiceCodec.decodeResponse(bytes)
         _ = try? ServiceFrame.untagged(bytes)
         _ = try? SnapshotTransfer.decode(bytes)
-        _ = try? TrackerCommand.decode(bytes)
+        _ = try? ClientCommand.decode(bytes)
+        _ = try? ClientQuery.decode(bytes)
         _ = try? CommandEnvelope.decode(bytes)
-        _ = try? TrackerQuery.decode(bytes)
         _ = try? TrackerResult.decode(bytes)
         var machine = populated
         _ = machine.apply(encoded: bytes)
