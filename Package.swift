@@ -120,6 +120,9 @@ let package = Package(
             dependencies: ["PeerTransfer", "TrackerClient", "TrackerProtocol", "TrackerStateMachine", "Networking", "Hashing"],
             swiftSettings: strict
         ),
+        // Package.swift's dependencies against every target's imports, and the client binary's
+        // symbols against the server's modules (no dependencies: it reads the sources and runs nm).
+        .testTarget(name: "PackageTests", swiftSettings: strict),
         .testTarget(name: "SimulationTests", dependencies: ["SimNet", "TrackerProtocol", "TrackerStateMachine", "SeededRandom"], swiftSettings: strict),
     ],
     swiftLanguageModes: [.v6]

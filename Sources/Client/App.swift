@@ -4,7 +4,6 @@ import PeerTransfer
 import Synchronization
 import TrackerClient
 import TrackerProtocol
-import TrackerStateMachine
 
 /// Limits and timing of the client shell, in one place.
 enum ClientLimits {

@@ -1,5 +1,4 @@
 import TrackerProtocol
-import TrackerStateMachine
 
 /// The linearizability check of everything the simulated clients were told: each finished
 /// operation is recorded with its call and return times; at the end of the run the history is

@@ -1,7 +1,6 @@
 import Foundation
 import Synchronization
 import Testing
-import TrackerProtocol
 
 /// Bytes of every file in a directory, and the names of its snapshot files.
 func directoryUsage(_ path: String) -> (bytes: Int, snapshots: [String], segments: Int) {

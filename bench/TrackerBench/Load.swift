@@ -1,7 +1,6 @@
 import Foundation
 import Synchronization
 import TrackerClient
-import TrackerProtocol
 import TrackerStateMachine
 
 /// What one worker measured inside the timed window.
