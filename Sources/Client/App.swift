@@ -3,8 +3,7 @@ import Networking
 import PeerTransfer
 import Synchronization
 import TrackerClient
-import TrackerService
-import TrackerStateMachine
+import TrackerProtocol
 
 /// Limits and timing of the client shell, in one place.
 enum ClientLimits {
@@ -81,7 +80,7 @@ final class ClientApp: Sendable {
     /// tell local users apart; the membership check still holds.
     func authorizePeer(userID: String, groupID: String, remoteHost: String) -> String? {
         guard let token = session.withLock({ $0?.token }) else { return "this peer is not logged in" }
-        let query = TrackerQuery.memberSession(tokenHash: unboundTokenHash, groupID: groupID, userID: userID)
+        let query = ClientQuery.memberSession(groupID: groupID, userID: userID)
         do {
             switch try authTracker.call(.query(query), token: token) {
             case let .result(.ok(.session(info))):
@@ -108,7 +107,7 @@ final class ClientApp: Sendable {
                     usleep(100_000)
                     if keepAliveGeneration.load(ordering: .sequentiallyConsistent) != generation { return }
                 }
-                let command = TrackerCommand.keepAlive(tokenHash: unboundTokenHash, nowMillis: 0)
+                let command = ClientCommand.keepAlive
                 if case let .result(.failed(error))? = try? tracker.call(.command(command), token: token) {
                     console.log("keepalive refused reason=\(logSafe(error.message))")
                     // The lease ran out (or another login replaced it): stop acting as logged in.
@@ -130,7 +129,7 @@ final class ClientApp: Sendable {
         let running = downloads.withLock { $0.filter(\.isRunning) }
         for download in running { download.cancel(reason: "stopped by logout; run download_file again to resume") }
         registry.removeAll()
-        _ = try? tracker.call(.command(.logout(tokenHash: unboundTokenHash)), token: current.token)
+        _ = try? tracker.call(.command(.logout), token: current.token)
         return true
     }
 

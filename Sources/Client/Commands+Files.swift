@@ -1,8 +1,7 @@
 import Foundation
 import Hashing
 import PeerTransfer
-import TrackerClient
-import TrackerService
+import TrackerProtocol
 import TrackerStateMachine
 
 /// Login, sharing and downloading.
@@ -49,13 +48,13 @@ extension ClientApp {
                                         fileHash: Hex.decode(stored.fileHashHex) ?? [])
             // The state file is checked like a tracker's answer before its numbers are used.
             if DownloadInfoCheck.violation(of: metadata, expectedName: nil) != nil { isUnchanged = false }
-            let upload = TrackerCommand.uploadFile(tokenHash: unboundTokenHash, groupID: stored.groupID, metadata: metadata)
+            let upload = ClientCommand.uploadFile(groupID: stored.groupID, metadata: metadata)
             if isUnchanged, (try? call(.command(upload), token: token)) != nil {
                 registry.add(Share(groupID: stored.groupID, fileName: stored.fileName, path: stored.path,
                                    sizeBytes: stored.sizeBytes, pieces: PieceBitfield.complete(pieceCount: metadata.pieceCount)))
                 resumed += 1
             } else {
-                let stop = TrackerCommand.stopShare(tokenHash: unboundTokenHash, groupID: stored.groupID, fileName: stored.fileName)
+                let stop = ClientCommand.stopShare(groupID: stored.groupID, fileName: stored.fileName)
                 _ = try? call(.command(stop), token: token)
                 dropped.append(stored)
             }
@@ -74,7 +73,7 @@ extension ClientApp {
         let digests = try hashForUpload(path: absolute, fileName: name)
         let metadata = FileMetadata(name: name, sizeBytes: digests.sizeBytes, pieceSizeBytes: UInt32(TransferLimits.pieceSizeBytes),
                                     pieceHashes: digests.pieceHashes, fileHash: digests.fileHash)
-        _ = try call(.command(.uploadFile(tokenHash: unboundTokenHash, groupID: groupID, metadata: metadata)), token: try token())
+        _ = try call(.command(.uploadFile(groupID: groupID, metadata: metadata)), token: try token())
         registry.add(Share(groupID: groupID, fileName: name, path: absolute, sizeBytes: digests.sizeBytes,
                            pieces: PieceBitfield.complete(pieceCount: metadata.pieceCount)))
         rememberShare(groupID: groupID, path: absolute, metadata: metadata)
@@ -93,7 +92,7 @@ extension ClientApp {
     }
 
     func stopShare(groupID: String, fileName: String) throws -> Reply {
-        _ = try call(.command(.stopShare(tokenHash: unboundTokenHash, groupID: groupID, fileName: fileName)), token: try token())
+        _ = try call(.command(.stopShare(groupID: groupID, fileName: fileName)), token: try token())
         registry.remove(groupID: groupID, fileName: fileName)
         if let userID = session.withLock({ $0?.userID }) {
             try? store.forget(of: userID) { $0.groupID == groupID && $0.fileName == fileName }
@@ -122,7 +121,7 @@ extension ClientApp {
     func downloadFile(groupID: String, fileName: String, destination: String) throws -> Reply {
         let paths = try destinationPaths(fileName: fileName, destination: destination)
         guard let current = session.withLock({ $0 }) else { throw CommandError("not logged in") }
-        let query = TrackerQuery.downloadInfo(tokenHash: unboundTokenHash, groupID: groupID, fileName: fileName)
+        let query = ClientQuery.downloadInfo(groupID: groupID, fileName: fileName)
         guard case let .download(info) = try call(.query(query), token: current.token) else { throw CommandError("unexpected answer from the tracker") }
         do {
             _ = try DownloadInfoCheck.validate(info, fileName: fileName)

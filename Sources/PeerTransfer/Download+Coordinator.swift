@@ -1,9 +1,7 @@
 import Foundation
-import Hashing
-import Networking
 import Synchronization
 import TrackerClient
-import TrackerService
+import TrackerProtocol
 import TrackerStateMachine
 
 /// The coordinator: metadata, resume, peers, announces, the whole-file hash, the rename.
@@ -98,7 +96,7 @@ extension Download {
     }
 
     func fetchInfo(_ tracker: TrackerClient) throws -> DownloadInfo {
-        let query = TrackerQuery.downloadInfo(tokenHash: unboundTokenHash, groupID: groupID, fileName: fileName)
+        let query = ClientQuery.downloadInfo(groupID: groupID, fileName: fileName)
         switch try tracker.call(.query(query), token: environment.token) {
         case let .result(.ok(.download(info))):
             do {
@@ -113,7 +111,7 @@ extension Download {
     }
 
     private func announce(_ tracker: TrackerClient, pieces: [UInt8]) {
-        let command = TrackerCommand.announcePieces(tokenHash: unboundTokenHash, groupID: groupID, fileName: fileName, pieces: pieces)
+        let command = ClientCommand.announcePieces(groupID: groupID, fileName: fileName, pieces: pieces)
         if case let .result(.failed(error))? = try? tracker.call(.command(command), token: environment.token) {
             environment.log("announce refused group=\(logSafe(groupID)) file=\(logSafe(fileName)) reason=\(logSafe(error.message))")
         }

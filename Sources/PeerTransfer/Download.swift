@@ -1,9 +1,7 @@
 import Foundation
-import Hashing
 import Networking
 import Synchronization
 import TrackerClient
-import TrackerService
 import TrackerStateMachine
 
 /// What a download needs from the client around it.

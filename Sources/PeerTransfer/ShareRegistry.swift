@@ -1,5 +1,4 @@
 import Synchronization
-import TrackerStateMachine
 
 /// A file this client serves in a group: where it is and which pieces it holds (all of them
 /// for an upload, the verified ones for a download in progress).

@@ -1,9 +1,8 @@
-import Consensus
 import Foundation
 import Hashing
 import Networking
 import Synchronization
-import TrackerService
+import TrackerProtocol
 
 /// Why a call to the cluster gave up.
 public enum TrackerClientError: Error, Equatable, Sendable, CustomStringConvertible {
@@ -47,7 +46,7 @@ public final class TrackerClient: Sendable {
         var finder: LeaderFinder
         var sequence: UInt64 = 0
         var connection: FramedConnection?
-        var connectedTo: NodeID = 0
+        var connectedTo: TrackerID = 0
         var nextTag: UInt64 = 1
     }
 

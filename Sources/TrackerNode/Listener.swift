@@ -2,7 +2,8 @@ import Consensus
 import Foundation
 import Networking
 import Synchronization
-import TrackerService
+import TrackerHosting
+import TrackerProtocol
 import TrackerStateMachine
 
 /// Accepts connections on the tracker's port and gives each a reader thread. Before a thread

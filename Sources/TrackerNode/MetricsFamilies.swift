@@ -1,10 +1,10 @@
-import Consensus
+import TrackerProtocol
 
 /// The series tracker-node serves at `GET /metrics`, in a fixed order, from the published
 /// samples (pure: the same samples give the same text).
 enum MetricsFamilies {
     /// Every role, in the order their `tracker_raft_role` series appear.
-    static let roles: [Role] = [.follower, .preCandidate, .candidate, .leader]
+    static let roles: [TrackerRole] = [.follower, .preCandidate, .candidate, .leader]
 
     /// The families for `loop` (nil before the event loop's first publication: only the
     /// shell's series) and `shell`.

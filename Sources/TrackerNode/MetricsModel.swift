@@ -1,7 +1,8 @@
 import Consensus
 import Glibc
 import Synchronization
-import TrackerService
+import TrackerHosting
+import TrackerProtocol
 
 /// The metrics endpoint's limits and histogram bounds, in one place.
 enum MetricsLimits {
@@ -76,7 +77,7 @@ struct FollowerLag: Equatable, Sendable {
 /// What the event loop publishes for the metrics endpoint, once per tick: a copy, so the
 /// endpoint never touches the loop's state.
 struct LoopSample: Equatable, Sendable {
-    var role: Role = .follower
+    var role: TrackerRole = .follower
     var term: UInt64 = 0
     var leader: NodeID = 0
     var commitIndex: UInt64 = 0

@@ -1,6 +1,6 @@
 import Foundation
 import Networking
-import TrackerService
+import TrackerHosting
 
 /// tracker-node's command line.
 struct Options {

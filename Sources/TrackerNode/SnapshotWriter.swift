@@ -1,7 +1,7 @@
 import Consensus
 import DurableLog
 import Foundation
-import TrackerService
+import TrackerHosting
 
 /// Serializes and writes snapshots on a thread of its own, so that taking one never stalls
 /// heartbeats or client service: the event loop hands over a copy of the state machine (a

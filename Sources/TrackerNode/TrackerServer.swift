@@ -1,7 +1,7 @@
 import Consensus
 import DurableLog
 import Foundation
-import TrackerService
+import TrackerHosting
 
 /// The event loop: the one thread that owns the tracker's `HostExecutor`. It takes inputs from
 /// the other threads, ticks on time, and lets the executor carry out every batch; the effects

@@ -3,7 +3,7 @@ import DurableLog
 import Foundation
 import Hashing
 import Networking
-import TrackerService
+import TrackerHosting
 
 // tracker-node: one tracker of the replicated cluster. See Options.usage.
 

@@ -1,4 +1,3 @@
-import BinaryCoding
 
 /// The tracker's whole domain as a pure, deterministic state machine.
 ///

@@ -3,8 +3,6 @@ import Networking
 import PeerTransfer
 import Testing
 import TrackerClient
-import TrackerService
-import TrackerStateMachine
 
 /// The command line, command errors, the peer server's refusals and resumed shares.
 @Suite("client commands and peer server", .serialized)

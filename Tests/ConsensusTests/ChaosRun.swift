@@ -1,5 +1,6 @@
 import Testing
 @testable import Consensus
+import SeededRandom
 
 /// A seeded run of five nodes under partitions, crashes (restarts from stable storage) and
 /// message loss, duplication and reordering, with proposals at whoever leads. `observe` sees the

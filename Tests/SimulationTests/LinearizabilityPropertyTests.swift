@@ -1,7 +1,7 @@
-import Consensus
+import SeededRandom
 import SimNet
 import Testing
-import TrackerService
+import TrackerProtocol
 import TrackerStateMachine
 
 /// Random histories made linearizable by construction: each operation runs on the real

@@ -2,8 +2,6 @@ import Consensus
 import Foundation
 import Networking
 import Testing
-import TrackerClient
-import TrackerService
 
 /// An HTTP answer as curl saw it.
 struct HTTPAnswer {

@@ -1,6 +1,7 @@
 // Benchmarks the tracker state machine: commands per second on a mixed workload, then the
 // snapshot of a large tracker (100,000 users, 10,000 groups, 100,000 files of 64 MiB).
 import Foundation
+import TestSupport
 import TrackerStateMachine
 
 /// A field of /proc/self/status in bytes (VmRSS, VmHWM), or 0 when unavailable.

@@ -1,4 +1,4 @@
-import Consensus
+import SeededRandom
 
 /// Where a client sends its next attempt, and how long it waits first. Pure: the real client
 /// and SimNet's simulated clients share it, so both find the leader the same way.
@@ -9,11 +9,11 @@ import Consensus
 public struct LeaderFinder: Sendable {
     /// One tracker: its id and its `host:port`.
     public struct Tracker: Equatable, Sendable {
-        public var id: NodeID
+        public var id: TrackerID
         public var address: String
 
         /// Makes a tracker entry.
-        public init(id: NodeID, address: String) {
+        public init(id: TrackerID, address: String) {
             self.id = id
             self.address = address
         }
@@ -59,7 +59,7 @@ public struct LeaderFinder: Sendable {
     }
 
     /// The tracker named another as leader. Returns the pause before the next attempt.
-    public mutating func redirected(to leader: NodeID) -> UInt64 {
+    public mutating func redirected(to leader: TrackerID) -> UInt64 {
         redirectsInRow += 1
         guard redirectsInRow <= policy.redirectsInRowMax, let i = trackers.firstIndex(where: { $0.id == leader }) else {
             redirectsInRow = 0

@@ -1,7 +1,8 @@
-import Testing
 import Consensus
+import TestSupport
+import Testing
+@testable import TrackerHosting
 import TrackerStateMachine
-@testable import TrackerService
 
 @Suite("Received snapshots at the host boundary")
 struct ReceivedSnapshotTests {

@@ -1,19 +1,18 @@
 import BinaryCoding
-import Consensus
 import TrackerStateMachine
 
-/// What a client asks a tracker. Commands and queries travel with an empty token hash: the
-/// client sends its raw session token beside them, and the leader puts the token's hash in, so
-/// the log only ever holds hashes and the token itself is proof of the session.
+/// What a client asks a tracker. Commands and queries name no session: the client sends its
+/// raw session token beside them, and the leader binds them to the token's hash, so the log
+/// only ever holds hashes and the token itself is proof of the session.
 public enum ServiceOperation: Equatable, Sendable {
     /// Register a user; the leader hashes the password before anything is logged.
     case createUser(userID: String, password: String)
     /// Check a password and open a session bound to the client's piece-serving address.
     case login(userID: String, password: String, peerAddress: String)
-    /// A state-changing command (only the kinds a client may send; see `isClientCommand`).
-    case command(TrackerCommand)
+    /// A state-changing command.
+    case command(ClientCommand)
     /// A read, answered linearizably by the leader.
-    case query(TrackerQuery)
+    case query(ClientQuery)
     /// This tracker's view of the cluster; any tracker answers, leader or not.
     case clusterStatus
 }
@@ -39,44 +38,6 @@ public struct ClientRequest: Equatable, Sendable {
     }
 }
 
-/// One tracker's view, for `cluster_status`.
-public struct TrackerStatus: Equatable, Sendable {
-    public var id: NodeID
-    public var role: Role
-    public var term: UInt64
-    public var leader: NodeID
-    public var commitIndex: UInt64
-    public var appliedIndex: UInt64
-    public var lastIndex: UInt64
-    /// For a leader: each follower's match index; empty otherwise.
-    public var followerMatch: [FollowerMatch]
-
-    /// How far a follower's log is known to agree with the leader's.
-    public struct FollowerMatch: Equatable, Sendable {
-        public var id: NodeID
-        public var matchIndex: UInt64
-
-        /// Makes a follower entry.
-        public init(id: NodeID, matchIndex: UInt64) {
-            self.id = id
-            self.matchIndex = matchIndex
-        }
-    }
-
-    /// Makes a status.
-    public init(id: NodeID, role: Role, term: UInt64, leader: NodeID, commitIndex: UInt64,
-                appliedIndex: UInt64, lastIndex: UInt64, followerMatch: [FollowerMatch]) {
-        self.id = id
-        self.role = role
-        self.term = term
-        self.leader = leader
-        self.commitIndex = commitIndex
-        self.appliedIndex = appliedIndex
-        self.lastIndex = lastIndex
-        self.followerMatch = followerMatch
-    }
-}
-
 /// A tracker's answer.
 public enum ClientResponse: Equatable, Sendable {
     /// The command was committed and applied (or the read served) with this result.
@@ -84,7 +45,7 @@ public enum ClientResponse: Equatable, Sendable {
     /// A login succeeded: keep `token` secret and send it with every request.
     case loggedIn(token: [UInt8], session: SessionInfo)
     /// This tracker is not the leader; try `address`, the leader's.
-    case redirect(leader: NodeID, address: String)
+    case redirect(leader: TrackerID, address: String)
     /// No leader is known right now; retry after a pause, on any tracker.
     case noLeader
     /// The request cannot be served now (overloaded, transferring); retry after a pause.
@@ -95,21 +56,40 @@ public enum ClientResponse: Equatable, Sendable {
     case status(TrackerStatus)
 }
 
+/// A request in a format this tracker does not speak: a client of another build. The tracker
+/// answers it with `rejected(reason: description)` in the response format every build reads.
+public struct UnsupportedRequestVersion: Error, Equatable, Sendable, CustomStringConvertible {
+    /// The version the request carried.
+    public var version: UInt8
+
+    /// The refusal of a request that carried `version`.
+    public init(version: UInt8) { self.version = version }
+
+    /// Why the request was refused, and what to do.
+    public var description: String {
+        "request format \(version) is not supported (this tracker speaks \(ServiceCodec.requestVersion)): upgrade the client"
+    }
+}
+
 /// The encodings of requests and responses. Decoding bounds every length and never traps.
 public enum ServiceCodec {
-    /// Format version, first byte of every request and response.
-    public static let version: UInt8 = 1
+    /// Format version, first byte of every request: 2 since commands and queries are the
+    /// client's own (`ClientCommand`, `ClientQuery`) rather than log commands with empty fields.
+    public static let requestVersion: UInt8 = 2
+    /// Format version, first byte of every response (unchanged, so a tracker's refusal of an
+    /// old request reaches an old client readably).
+    public static let responseVersion: UInt8 = 1
     /// Longest password, user id or address accepted on decode.
     public static let fieldBytesMax = 1_024
     /// Longest token accepted.
     public static let tokenBytesMax = 64
-    /// Longest embedded command, query or result.
+    /// Longest embedded result.
     public static let bodyBytesMax = 8 << 20
 
     /// Encodes a request.
     public static func encode(_ request: ClientRequest) -> [UInt8] {
         var w = ByteWriter()
-        w.write(version)
+        w.write(requestVersion)
         w.write(request.clientID)
         w.write(request.sequence)
         w.writeBlob(request.token)
@@ -119,19 +99,20 @@ public enum ServiceCodec {
         case let .login(userID, password, peerAddress):
             w.write(UInt8(2)); w.write(userID); w.write(password); w.write(peerAddress)
         case let .command(command):
-            w.write(UInt8(3)); w.writeBlob(command.encode())
+            w.write(UInt8(3)); command.write(into: &w)
         case let .query(query):
-            w.write(UInt8(4)); w.writeBlob(query.encode())
+            w.write(UInt8(4)); query.write(into: &w)
         case .clusterStatus:
             w.write(UInt8(5))
         }
         return w.bytes
     }
 
-    /// Decodes a request; throws `DecodingError` on anything malformed.
+    /// Decodes a request; throws `UnsupportedRequestVersion` for another build's format and
+    /// `DecodingError` on anything malformed.
     public static func decodeRequest(_ bytes: [UInt8]) throws -> ClientRequest {
         var r = ByteReader(bytes)
-        try readVersion(&r)
+        try readRequestVersion(&r)
         let clientID = try r.readUInt64()
         let sequence = try r.readUInt64()
         let token = try r.readBlob(maxCount: tokenBytesMax)
@@ -140,8 +121,8 @@ public enum ServiceCodec {
         switch try r.readUInt8() {
         case 1: operation = .createUser(userID: try field(&r), password: try field(&r))
         case 2: operation = .login(userID: try field(&r), password: try field(&r), peerAddress: try field(&r))
-        case 3: operation = .command(try TrackerCommand.decode(try r.readBlob(maxCount: bodyBytesMax)))
-        case 4: operation = .query(try TrackerQuery.decode(try r.readBlob(maxCount: bodyBytesMax)))
+        case 3: operation = .command(try ClientCommand.read(from: &r))
+        case 4: operation = .query(try ClientQuery.read(from: &r))
         case 5: operation = .clusterStatus
         default: throw DecodingError("unknown operation", offset: tagOffset)
         }
@@ -152,7 +133,7 @@ public enum ServiceCodec {
     /// Encodes a response.
     public static func encode(_ response: ClientResponse) -> [UInt8] {
         var w = ByteWriter()
-        w.write(version)
+        w.write(responseVersion)
         switch response {
         case let .result(result):
             w.write(UInt8(1)); w.writeBlob(result.encode())
@@ -176,7 +157,8 @@ public enum ServiceCodec {
     /// Decodes a response; throws `DecodingError` on anything malformed.
     public static func decodeResponse(_ bytes: [UInt8]) throws -> ClientResponse {
         var r = ByteReader(bytes)
-        try readVersion(&r)
+        let v = try r.readUInt8()
+        guard v == responseVersion else { throw DecodingError("response format \(v), expected \(responseVersion)", offset: 0) }
         let tagOffset = r.position
         let response: ClientResponse
         switch try r.readUInt8() {
@@ -196,9 +178,9 @@ public enum ServiceCodec {
         return response
     }
 
-    static func readVersion(_ r: inout ByteReader) throws {
+    static func readRequestVersion(_ r: inout ByteReader) throws {
         let v = try r.readUInt8()
-        guard v == version else { throw DecodingError("protocol version \(v), expected \(version)", offset: 0) }
+        guard v == requestVersion else { throw UnsupportedRequestVersion(version: v) }
     }
 
     static func field(_ r: inout ByteReader) throws -> String { try r.readString(maxBytes: fieldBytesMax) }
@@ -213,7 +195,7 @@ public enum ServiceCodec {
     static func readStatus(_ r: inout ByteReader) throws -> TrackerStatus {
         let id = try r.readUInt64()
         let roleOffset = r.position
-        guard let role = Role(rawValue: try r.readUInt8()) else { throw DecodingError("unknown role", offset: roleOffset) }
+        guard let role = TrackerRole(rawValue: try r.readUInt8()) else { throw DecodingError("unknown role", offset: roleOffset) }
         var s = TrackerStatus(id: id, role: role, term: try r.readUInt64(), leader: try r.readUInt64(),
                               commitIndex: try r.readUInt64(), appliedIndex: try r.readUInt64(),
                               lastIndex: try r.readUInt64(), followerMatch: [])
@@ -247,53 +229,5 @@ public enum ServiceFrame {
         var r = ByteReader(payload)
         let tag = try r.readUInt64()
         return (tag, Array(payload[8...]))
-    }
-}
-
-/// Moving a large snapshot between trackers in chunks, resumably: the sender offers it, the
-/// receiver answers with the offset it already holds (from an earlier, broken transfer), the
-/// sender streams the rest in chunks, then sends the InstallSnapshot message with empty bytes,
-/// which the receiver fills from what it assembled.
-public enum SnapshotTransfer {
-    /// Sender → receiver: u64 index, u64 term, u64 total bytes.
-    public static let offerFrame: UInt8 = 19
-    /// Receiver → sender: u64 offset to continue from.
-    public static let resumeFrame: UInt8 = 20
-    /// Sender → receiver: u64 index, u64 term, u64 offset, then the bytes.
-    public static let chunkFrame: UInt8 = 21
-    /// Bytes per chunk.
-    public static let chunkBytes = 1 << 20
-    /// Snapshots smaller than this travel inside the Raft message frame.
-    public static let inlineBytesMax = 4 << 20
-
-    /// An offer or the header of a chunk.
-    public struct Header: Equatable, Sendable {
-        public var index: UInt64
-        public var term: UInt64
-        /// Total bytes (offer) or this chunk's offset (chunk).
-        public var value: UInt64
-
-        public init(index: UInt64, term: UInt64, value: UInt64) {
-            self.index = index
-            self.term = term
-            self.value = value
-        }
-    }
-
-    /// Encodes a header, followed by `body`.
-    public static func encode(_ header: Header, body: ArraySlice<UInt8> = []) -> [UInt8] {
-        var w = ByteWriter(capacity: 24 + body.count)
-        w.write(header.index)
-        w.write(header.term)
-        w.write(header.value)
-        w.writeRaw(body)
-        return w.bytes
-    }
-
-    /// Decodes a header and the bytes after it.
-    public static func decode(_ payload: [UInt8]) throws -> (Header, ArraySlice<UInt8>) {
-        var r = ByteReader(payload)
-        let header = Header(index: try r.readUInt64(), term: try r.readUInt64(), value: try r.readUInt64())
-        return (header, payload[24...])
     }
 }

@@ -1,11 +1,15 @@
+import SeededRandom
+import TrackerStateMachine
+
 /// A seeded stream of plausible and implausible commands, for determinism tests, benchmarks
-/// and simulators: the same seed and sizes give the same envelopes in every process.
+/// and the fuzz target: the same seed and sizes give the same envelopes in every process.
+/// Test machinery: it lives in this test-support module, never in the production domain.
 ///
 /// It mixes valid commands with errors (unknown groups, bad names, wrong owners, stale tokens),
 /// retries of a client's last request, and the passage of time with session expiry.
 public struct RandomWorkload: Sendable {
-    /// SplitMix64, so the stream depends on nothing but the seed.
-    private var rngState: UInt64
+    /// The stream depends on nothing but the seed.
+    private var generator: SeededGenerator
     private let userCount: Int
     private let groupCount: Int
     private let fileCount: Int
@@ -20,7 +24,7 @@ public struct RandomWorkload: Sendable {
     /// file names (`f0`…) per group, fully determined by `seed`.
     public init(seed: UInt64, userCount: Int = 20, groupCount: Int = 6, fileCount: Int = 8) {
         precondition(userCount >= 1 && groupCount >= 1 && fileCount >= 1, "workload sizes must be positive")
-        rngState = seed
+        generator = SeededGenerator(seed: seed)
         self.userCount = userCount
         self.groupCount = groupCount
         self.fileCount = fileCount
@@ -29,12 +33,9 @@ public struct RandomWorkload: Sendable {
         sequences = Array(repeating: 0, count: userCount)
     }
 
+    /// A number in `0..<bound`: the generator's next value modulo `bound`.
     private mutating func random(_ bound: Int) -> Int {
-        rngState &+= 0x9E37_79B9_7F4A_7C15
-        var z = rngState
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return Int((z ^ (z >> 31)) % UInt64(bound))
+        Int(generator.next() % UInt64(bound))
     }
 
     /// A deterministic 16-byte token hash numbered `n`.

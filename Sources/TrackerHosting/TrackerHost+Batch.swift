@@ -1,4 +1,5 @@
 import Consensus
+import TrackerProtocol
 import TrackerStateMachine
 
 extension TrackerHost {

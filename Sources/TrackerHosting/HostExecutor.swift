@@ -1,4 +1,5 @@
 import Consensus
+import TrackerProtocol
 import TrackerStateMachine
 
 /// Everything that reaches a tracker host, from whichever thread or simulated event made it.

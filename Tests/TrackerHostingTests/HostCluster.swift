@@ -1,6 +1,7 @@
 import Consensus
+@testable import TrackerHosting
+import TrackerProtocol
 import TrackerStateMachine
-@testable import TrackerService
 
 /// Test-only password "hashing": NOT cryptography. It stands in for PBKDF2 so tests run fast;
 /// tracker-node uses libcrypto.

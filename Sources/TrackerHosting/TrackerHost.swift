@@ -1,4 +1,5 @@
 import Consensus
+import TrackerProtocol
 import TrackerStateMachine
 
 /// Where a reply goes: the shell's connection number and the request's tag on it.
@@ -294,8 +295,7 @@ public struct TrackerHost: Sendable {
         // PLANTED BUG (SimNet's `--planted-bug stale-read` only): any tracker answers queries.
         if options.plantedBug == .staleRead, case let .query(query) = request.operation {
             guard let hash = sessionHash(request, target) else { return }
-            guard let bound = query.bound(to: hash) else { return reject(target) }
-            return reply(target, .result(machine.query(bound)))
+            return reply(target, .result(machine.query(TrackerQuery.bind(query, to: hash))))
         }
         guard raft.role == .leader else {
             reply(target, notLeaderResponse)
@@ -305,13 +305,12 @@ public struct TrackerHost: Sendable {
         case .createUser, .login:
             submitPasswordRequest(request, replyTo: target)
         case let .command(command):
-            guard command.bound(to: unboundTokenHash, nowMillis: 0) != nil else { return reject(target) }
-            guard admitsRequest(target), let hash = sessionHash(request, target),
-                  let bound = command.bound(to: hash, nowMillis: nowMillis) else { return }
+            guard admitsRequest(target), let hash = sessionHash(request, target) else { return }
+            let bound = TrackerCommand.bind(command, to: hash, nowMillis: nowMillis)
             propose(CommandEnvelope(clientID: request.clientID, sequence: request.sequence, command: bound), kind: .plain, target: target)
         case let .query(query):
-            guard query.bound(to: unboundTokenHash) != nil else { return reject(target) }
-            guard admitsRequest(target), let hash = sessionHash(request, target), let bound = query.bound(to: hash) else { return }
+            guard admitsRequest(target), let hash = sessionHash(request, target) else { return }
+            let bound = TrackerQuery.bind(query, to: hash)
             startRead(bound, pending: .query(bound, target))
         case .clusterStatus:
             break
@@ -393,7 +392,7 @@ public struct TrackerHost: Sendable {
         let followers = raft.role == .leader
             ? raft.matchIndexes.filter { $0.id != raft.config.id }.map { TrackerStatus.FollowerMatch(id: $0.id, matchIndex: $0.match) }
             : []
-        return TrackerStatus(id: raft.config.id, role: raft.role, term: raft.term, leader: raft.leader,
+        return TrackerStatus(id: raft.config.id, role: TrackerRole(raft.role), term: raft.term, leader: raft.leader,
                              commitIndex: raft.commitIndex, appliedIndex: raft.appliedIndex,
                              lastIndex: raft.lastIndex, followerMatch: followers)
     }

@@ -1,7 +1,8 @@
-import Testing
 import Consensus
+import Testing
+@testable import TrackerHosting
+import TrackerProtocol
 import TrackerStateMachine
-@testable import TrackerService
 
 /// The findings of the executor review, each as a scenario on the production executor and
 /// host: every test here failed before its fix.
@@ -114,7 +115,7 @@ struct ExecutorFindingsTests {
         let leader = cluster.electLeader()
         let lastIndex = cluster.hosts[leader]!.raft.lastIndex
         let bogus = ClientRequest(clientID: 9, sequence: 1, token: [UInt8](repeating: 7, count: 32),
-                                  operation: .command(.createGroup(tokenHash: unboundTokenHash, groupID: "g")))
+                                  operation: .command(.createGroup(groupID: "g")))
         #expect(cluster.send(bogus, to: leader) == .result(.failure(.notLoggedIn)))
         #expect(cluster.hosts[leader]!.raft.lastIndex == lastIndex, "nothing was proposed")
         #expect(cluster.hosts[leader]!.counters.refusedUnknownSession == 1)
@@ -140,7 +141,7 @@ struct ExecutorFindingsTests {
         let overflow = ReplyTarget(connection: 51, tag: 1)
         cluster.submit(ClientRequest(clientID: 99, sequence: 1, operation: .createUser(userID: "late", password: "pw")), to: leader, replyTo: overflow)
         let command = ReplyTarget(connection: 52, tag: 1)
-        cluster.submit(ClientRequest(clientID: 1, sequence: 3, token: token, operation: .command(.keepAlive(tokenHash: unboundTokenHash, nowMillis: 0))),
+        cluster.submit(ClientRequest(clientID: 1, sequence: 3, token: token, operation: .command(.keepAlive)),
                        to: leader, replyTo: command)
         cluster.settle()
         #expect(cluster.replies[overflow] == .retryLater(reason: "too many logins and new users in progress"))

@@ -1,4 +1,5 @@
 import Consensus
+import TrackerProtocol
 import TrackerStateMachine
 
 extension TrackerHost {
@@ -13,10 +14,6 @@ extension TrackerHost {
 
     mutating func reply(_ target: ReplyTarget, _ response: ClientResponse) {
         replies.append(Reply(target: target, response: response))
-    }
-
-    mutating func reject(_ target: ReplyTarget) {
-        reply(target, .rejected(reason: "operation not allowed from a client"))
     }
 
     /// The hash of the request's session token, once the session is known to exist; answers
@@ -90,5 +87,17 @@ extension TrackerHost {
     mutating func takeID() -> UInt64 {
         defer { nextID += 1 }
         return nextID
+    }
+}
+
+extension TrackerRole {
+    /// The wire's name for a Raft role.
+    init(_ role: Role) {
+        switch role {
+        case .follower: self = .follower
+        case .preCandidate: self = .preCandidate
+        case .candidate: self = .candidate
+        case .leader: self = .leader
+        }
     }
 }
