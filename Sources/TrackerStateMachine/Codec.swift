@@ -118,8 +118,10 @@ extension TrackerCommand {
             w.write(UInt8(3)); w.write(tokenHash); w.write(nowMillis)
         case let .logout(tokenHash):
             w.write(UInt8(4)); w.write(tokenHash)
-        case let .expireSessions(nowMillis):
-            w.write(UInt8(5)); w.write(nowMillis)
+        case let .expireSessions(tokenHashes, nowMillis):
+            w.write(UInt8(5)); w.write(UInt32(tokenHashes.count))
+            for tokenHash in tokenHashes { w.write(tokenHash) }
+            w.write(nowMillis)
         case let .createGroup(tokenHash, groupID):
             w.write(UInt8(6)); w.write(tokenHash); w.write(groupID)
         case let .joinGroup(tokenHash, groupID):
@@ -146,7 +148,12 @@ extension TrackerCommand {
                                 peerAddress: try r.readField(), nowMillis: try r.readUInt64())
         case 3: return .keepAlive(tokenHash: try r.readToken(), nowMillis: try r.readUInt64())
         case 4: return .logout(tokenHash: try r.readToken())
-        case 5: return .expireSessions(nowMillis: try r.readUInt64())
+        case 5:
+            let count = try r.readCount(maxCount: limits.expiredSessionsPerCommandMax)
+            var tokenHashes: [TokenHash] = []
+            tokenHashes.reserveCapacity(count)
+            for _ in 0..<count { tokenHashes.append(try r.readToken()) }
+            return .expireSessions(tokenHashes: tokenHashes, nowMillis: try r.readUInt64())
         case 6: return .createGroup(tokenHash: try r.readToken(), groupID: try r.readField())
         case 7: return .joinGroup(tokenHash: try r.readToken(), groupID: try r.readField())
         case 8: return .acceptRequest(tokenHash: try r.readToken(), groupID: try r.readField(), userID: try r.readField())

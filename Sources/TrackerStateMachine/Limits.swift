@@ -34,6 +34,8 @@ public struct Limits: Sendable, Equatable {
     public var hashBytesMax: Int = 64
     /// How long a session lives after login or its last keepalive.
     public var sessionLeaseMillis: UInt64 = 30_000
+    /// Sessions one `expireSessions` command ends at most (the leader sends more commands).
+    public var expiredSessionsPerCommandMax = 1_000
     /// (session, client) pairs whose last result is kept for exactly-once answers; the least
     /// recently used (in log order) is forgotten first. Only a session's holder makes these.
     public var clientsMax: Int = 100_000
