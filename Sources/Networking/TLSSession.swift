@@ -79,9 +79,10 @@ public final class TLSSession {
 
     /// Hands the session ciphertext received from the peer; returns how many bytes it took
     /// (fewer than offered, even 0, when its buffer is full: read first, then offer the rest).
+    /// Bytes after `feedEndOfStream` throw `.sessionClosed`.
     public func feed(ciphertext: UnsafeRawBufferPointer) throws(TLSError) -> Int {
-        guard !hasEndOfStream else { throw .sessionClosed }
         guard let base = ciphertext.baseAddress, !ciphertext.isEmpty else { return 0 }
+        guard !hasEndOfStream else { throw .sessionClosed }
         let count = min(ciphertext.count, BIO_ctrl_get_write_guarantee(network), Int(Int32.max))
         guard count > 0 else { return 0 }
         return max(0, Int(BIO_write(network, base, Int32(count))))

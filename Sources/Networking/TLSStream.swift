@@ -109,7 +109,7 @@ public final class TLSStream: ByteStream {
             while true {
                 let unfed = state.unfed
                 let (result, fed, hasOutput) = try session.withLock { session in
-                    let fed = try session.feed(unfed[...])
+                    let fed = unfed.isEmpty ? 0 : try session.feed(unfed[...])
                     let target = UnsafeMutableRawBufferPointer(start: UnsafeMutableRawPointer(bitPattern: address), count: capacity)
                     return (try session.read(into: target), fed, session.pendingCiphertextByteCount > 0)
                 }
