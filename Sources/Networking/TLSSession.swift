@@ -119,9 +119,11 @@ public final class TLSSession {
 
     /// All waiting ciphertext (at most `bufferBytes`), to send to the peer.
     public func takeCiphertext() -> [UInt8] {
-        var bytes = [UInt8](repeating: 0, count: pendingCiphertextByteCount)
-        let count = bytes.withUnsafeMutableBytes { takeCiphertext(into: $0) }
-        return Array(bytes.prefix(count))
+        let pending = pendingCiphertextByteCount
+        guard pending > 0 else { return [] }
+        return [UInt8](unsafeUninitializedCapacity: pending) { buffer, count in
+            count = takeCiphertext(into: UnsafeMutableRawBufferPointer(buffer))
+        }
     }
 
     // MARK: Handshake

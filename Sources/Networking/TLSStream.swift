@@ -8,9 +8,10 @@ import Synchronization
 /// writes are serialized (records leave in the order they were sealed), the session is locked
 /// only while OpenSSL runs, never while a socket call blocks.
 public final class TLSStream: ByteStream {
+    /// Ciphertext received but not yet taken by the session: `chunk[unfed]`.
     private struct ReadState: ~Copyable {
-        var chunk: [UInt8] = []
-        var unfed: [UInt8] = []
+        var chunk: [UInt8]
+        var unfed: Range<Int>
     }
 
     /// The underlying socket (timeouts, shutdown to wake a blocked reader, addresses).
@@ -28,7 +29,7 @@ public final class TLSStream: ByteStream {
         if case .done(let fingerprint) = session.handshakeState { peerFingerprint = fingerprint } else { peerFingerprint = nil }
         cipherSuite = session.cipherSuite ?? "unknown"
         self.session = Mutex(session)
-        readState = Mutex(ReadState(unfed: unfed))
+        readState = Mutex(ReadState(chunk: unfed, unfed: 0..<unfed.count))
     }
 
     /// Runs the handshake of a new `TLSSession` of `context` over the connected `socket`,
@@ -100,20 +101,18 @@ public final class TLSStream: ByteStream {
     /// a bad record throws `TLSError.openSSL`.
     public func receive(into buffer: UnsafeMutableRawBufferPointer, deadline: ContinuousClock.Instant?) throws -> Int {
         guard !buffer.isEmpty else { return 0 }
-        // The caller's buffer crosses into the session lock as an address: region checking
-        // cannot see that `read(into:)` only writes it during this synchronous call.
-        let address = UInt(bitPattern: buffer.baseAddress)
-        let capacity = buffer.count
+        let target = BufferAddress(buffer)
         return try readState.withLock { state in
             // Each pass returns, throws, or feeds at least one received byte.
             while true {
-                let unfed = state.unfed
-                let (result, fed, hasOutput) = try session.withLock { session in
-                    let fed = unfed.isEmpty ? 0 : try session.feed(unfed[...])
-                    let target = UnsafeMutableRawBufferPointer(start: UnsafeMutableRawPointer(bitPattern: address), count: capacity)
-                    return (try session.read(into: target), fed, session.pendingCiphertextByteCount > 0)
+                let (result, fed, hasOutput) = try state.chunk.withUnsafeBytes { [unfed = state.unfed] chunk in
+                    let input = BufferAddress(UnsafeRawBufferPointer(rebasing: chunk[unfed]))
+                    return try session.withLock { session in
+                        let fed = input.count == 0 ? 0 : try session.feed(ciphertext: input.readable)
+                        return (try session.read(into: target.writable), fed, session.pendingCiphertextByteCount > 0)
+                    }
                 }
-                state.unfed.removeFirst(fed)
+                state.unfed = state.unfed.dropFirst(fed)
                 if hasOutput { try flushCiphertext() }
                 switch result {
                 case .bytes(let count): return count
@@ -129,15 +128,37 @@ public final class TLSStream: ByteStream {
         }
     }
 
+    /// A buffer passed into the session lock as an address: region checking cannot see that
+    /// the session uses it only during the synchronous call and never keeps it.
+    private struct BufferAddress: Sendable {
+        let address: UInt
+        let count: Int
+
+        init(_ buffer: UnsafeMutableRawBufferPointer) {
+            address = UInt(bitPattern: buffer.baseAddress)
+            count = buffer.count
+        }
+
+        init(_ buffer: UnsafeRawBufferPointer) {
+            address = UInt(bitPattern: buffer.baseAddress)
+            count = buffer.count
+        }
+
+        var writable: UnsafeMutableRawBufferPointer {
+            UnsafeMutableRawBufferPointer(start: UnsafeMutableRawPointer(bitPattern: address), count: count)
+        }
+
+        var readable: UnsafeRawBufferPointer { UnsafeRawBufferPointer(writable) }
+    }
+
     private func receiveCiphertext(into state: inout ReadState, deadline: ContinuousClock.Instant?) throws {
         if let deadline, try !socket.waitUntilReadable(before: deadline) { throw SocketError.timedOut(operation: "receive") }
-        if state.chunk.isEmpty { state.chunk = [UInt8](repeating: 0, count: TLSLimits.receiveChunkBytes) }
+        if state.chunk.count < TLSLimits.receiveChunkBytes { state.chunk = [UInt8](repeating: 0, count: TLSLimits.receiveChunkBytes) }
         let count = try socket.receive(into: &state.chunk)
         if count == 0 {
             session.withLock { $0.feedEndOfStream() }
-        } else {
-            state.unfed = Array(state.chunk[0..<count])
         }
+        state.unfed = 0..<count
     }
 
     /// Sends ciphertext a read produced (an alert or a key update answer), in order with writers.
