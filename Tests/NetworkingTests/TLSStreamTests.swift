@@ -24,6 +24,9 @@ struct TLSStreamTests {
         clientPins: Set<CertificateFingerprint>? = nil, serverVerifies: PeerVerification = .pinned([])
     ) throws -> (client: Result<TLSStream, any Error>, server: Result<TLSStream, any Error>, sockets: [Socket]) {
         let (dialer, acceptor) = try makeConnectedPair()
+        // A peer that stops reading fails a blocked writer instead of hanging the test.
+        try dialer.setSendTimeout(millis: 20_000)
+        try acceptor.setSendTimeout(millis: 20_000)
         let serverPolicy = serverVerifies == .pinned([]) ? .pinned([clientIdentity.fingerprint]) : serverVerifies
         let serverContext = serverContext
         let server = PeerThread<TLSStream>.start {
@@ -51,11 +54,17 @@ struct TLSStreamTests {
         let (client, server) = try connected()
         defer { client.close(); server.close() }
         let sizes = [0, 1, 100, 16_383, 16_384, 16_385, 65_537, 512 * 1024, 16 * 1024 * 1024, 7]
+        // Made before the echo starts waiting: a 16 MiB pattern takes a while in a debug build.
+        let frames = sizes.enumerated().map { index, size in Frame(type: 16 + UInt8(index), payload: patternBytes(count: size, seed: index)) }
         let echo = PeerThread<Void>.start {
-            for _ in sizes { try server.writeFrame(try server.readFrame()) }
+            do {
+                for _ in sizes { try server.writeFrame(try server.readFrame(deadline: Self.deadline(millis: 20_000))) }
+            } catch {
+                server.close()
+                throw error
+            }
         }
-        for (index, size) in sizes.enumerated() {
-            let frame = Frame(type: 16 + UInt8(index), payload: patternBytes(count: size, seed: index))
+        for frame in frames {
             try client.writeFrame(frame)
             let back = try client.readFrame(deadline: Self.deadline(millis: 20_000))
             let isIntact = back == frame
