@@ -73,14 +73,16 @@ struct TLSStreamTests {
         try echo.join()
     }
 
-    @Test("concurrent writers never interleave records: every frame arrives whole")
+    @Test("concurrent senders on one TLS stream never interleave records: every frame arrives whole")
     func concurrentWriters() throws {
         let (client, server) = try connected()
         defer { client.close(); server.close() }
         let writers = (0..<4).map { writer in
             PeerThread<Void>.start {
                 for index in 0..<40 {
-                    try client.writeFrame(Frame(type: 16 + UInt8(writer), payload: patternBytes(count: 20_000 + index, seed: writer)))
+                    // Straight to the stream, past FramedConnection's own write lock.
+                    let frame = Frame(type: 16 + UInt8(writer), payload: patternBytes(count: 20_000 + index, seed: writer))
+                    try client.stream.send(all: try Frame.encode([frame]))
                 }
             }
         }
@@ -159,7 +161,9 @@ struct TLSStreamTests {
         defer { client.close(); server.close() }
         // Three raw bytes of a record header, then nothing.
         try client.socket.send(all: [0x17, 0x03, 0x03])
+        let started = ContinuousClock.now
         #expect(throws: SocketError.timedOut(operation: "receive")) { _ = try server.readFrame(deadline: Self.deadline(millis: 300)) }
+        #expect(ContinuousClock.now - started < .seconds(3))
     }
 
     @Test("the end of the transport without close_notify is an error; after close_notify it is a clean close")
