@@ -115,6 +115,13 @@ struct TLSSessionTests {
         #expect(throws: TLSError.self) { _ = try TLSSession(context: clientContext, verification: .anyCertificate, bufferBytes: 10) }
     }
 
+    @Test("the TLS limits are consistent: one receive fits an empty buffer, a record fits a buffer")
+    func limitsAreConsistent() {
+        TLSLimits.validate()
+        #expect(TLSLimits.receiveChunkBytes <= TLSLimits.bioBufferBytes)
+        #expect(TLSLimits.bioBufferBytes >= 16_384 + 256)
+    }
+
     @Test("plaintext before the handshake and writes before it finishes are refused, not buffered")
     func refusesEarlyData() throws {
         let (client, server) = try pinnedPair()

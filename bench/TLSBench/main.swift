@@ -37,7 +37,7 @@ func run() throws {
     let gib = Double(frameCount * frameBytes) / Double(1 << 30)
     say("# \(frameCount) frames of 512 KiB (\(frameCount * frameBytes / (1 << 20)) MiB) per run, \(runs) runs, median shown")
     say("# load average before: \((try? String(contentsOfFile: "/proc/loadavg", encoding: .utf8))?.split(separator: " ").prefix(3).joined(separator: " ") ?? "?")")
-    say("mode                           MB/s   sender-cpu-s/GiB  receiver-cpu-s/GiB  vs-plaintext")
+    say("mode                              MB/s   sender-cpu-s/GiB  receiver-cpu-s/GiB  vs-plaintext")
     var plaintextRate = 0.0
     for suite in [nil] + suites.map(Optional.some) {
         var results: [Measurement] = []
@@ -51,8 +51,8 @@ func run() throws {
         let rate = Double(frameCount * frameBytes) / median.seconds / 1e6
         if suite == nil { plaintextRate = rate }
         let ratio = plaintextRate > 0 ? String(format: "%5.1f %%", 100 * rate / plaintextRate) : "-"
-        say(String(format: "%-28@ %7.0f   %16.3f  %18.3f  %@", cipher as NSString, rate,
-                   median.senderCPU / gib, median.receiverCPU / gib, ratio as NSString))
+        let name = cipher.padding(toLength: max(30, cipher.count), withPad: " ", startingAt: 0)
+        say(name + String(format: " %7.0f   %16.3f  %18.3f  ", rate, median.senderCPU / gib, median.receiverCPU / gib) + ratio)
     }
     say(String(format: "handshakes/s (mutual, pinned, sequential over loopback): %.0f", try handshakeRate(identities: identities, count: handshakes)))
 }
