@@ -52,7 +52,8 @@ public struct PieceWire: Sendable {
     }
 
     /// Receives the next message; a payload above `maxBytes` (or above the control limit for
-    /// anything but a piece) is an error before anything is allocated for it.
+    /// anything but a piece or, with `maxBytes` that admits one, a piece list) is an error
+    /// before anything is allocated for it.
     public func receive(maxBytes: Int = TransferLimits.frameBytesMax) throws -> PieceMessage {
         var header = [UInt8](repeating: 0, count: 5)
         try header.withUnsafeMutableBytes { try receiveExactly($0, allowingCleanEOF: true) }
@@ -72,9 +73,10 @@ public struct PieceWire: Sendable {
             let number = UInt32(index[0]) << 24 | UInt32(index[1]) << 16 | UInt32(index[2]) << 8 | UInt32(index[3])
             return .piece(index: number, bytes: bytes)
         }
-        guard length <= TransferLimits.controlFrameBytesMax else {
-            throw FrameError.oversized(length: UInt64(length), limit: TransferLimits.controlFrameBytesMax)
-        }
+        // A piece list is as large as a piece; only a downloader (which accepts pieces) takes one.
+        let isList = type == PieceMessage.Kind.pieceList.rawValue && maxBytes >= TransferLimits.pieceListFrameBytesMax
+        let limit = isList ? TransferLimits.pieceListFrameBytesMax : TransferLimits.controlFrameBytesMax
+        guard length <= limit else { throw FrameError.oversized(length: UInt64(length), limit: limit) }
         var payload = [UInt8](repeating: 0, count: length)
         try payload.withUnsafeMutableBytes { try receiveExactly($0, allowingCleanEOF: false) }
         return try PieceMessage.decode(type: type, payload: payload)
