@@ -74,9 +74,10 @@ extension Download {
                 toldCursor = s!.doneOrder.count
                 var picked: [Int] = []
                 // Read under the lock, so no peer connected after this reading.
-                let depth = s!.requestDepth(for: id, nowMillis: monotonicNowMillis())
+                let now = monotonicNowMillis()
+                let depth = s!.requestDepth(for: id, nowMillis: now)
                 var inFlight = pending.count { $0 != .bitfield }
-                while inFlight < depth, let index = s!.nextRequest(for: id, random: &random) {
+                while inFlight < depth, let index = s!.nextRequest(for: id, random: &random, nowMillis: now) {
                     picked.append(index)
                     inFlight += 1
                 }

@@ -47,7 +47,10 @@ extension Download {
                 attempt += 1
                 do {
                     let hashes = try fetchPieceList(from: peer, pieceCount: current.metadata.pieceCount, id: attempt)
-                    if let full = PieceList.resolved(current.metadata, with: hashes) { return full }
+                    if let full = PieceList.resolved(current.metadata, with: hashes) {
+                        environment.log("piece list fetched user=\(logSafe(peer.userID)) pieces=\(full.pieceCount)")
+                        return full
+                    }
                     environment.log("piece list refused user=\(logSafe(peer.userID)) reason=\"digest does not match\"")
                 } catch {
                     environment.log("piece list not fetched user=\(logSafe(peer.userID)) reason=\(logSafe("\(error)"))")

@@ -21,12 +21,35 @@ extension PieceScheduler {
         refile(index)
     }
 
-    /// The first `rarestWindowPieces` (in index order) of the free pieces `holds` has at the
-    /// lowest availability where it has any.
-    func rarestFree(heldBy holds: PieceBits) -> [Int] {
+    /// The holdings of the peers other than `id` that hold some pieces but not all, leaving
+    /// out the slow ones (see `requestDepth`).
+    func partialHoldings(besides id: Int, nowMillis: UInt64) -> [PieceBits] {
+        peers.keys.sorted().compactMap { other in
+            guard other != id, let holds = peers[other]?.holds, !holds.isFull, holds.memberCount > 0,
+                  requestDepth(for: other, nowMillis: nowMillis) != TransferLimits.requestsInFlightSlowPeer else { return nil }
+            return holds
+        }
+    }
+
+    /// Whether any free piece is held by one of `holdings`.
+    func hasFreePiece(heldByAnyOf holdings: [PieceBits]) -> Bool {
+        var found = false
+        for level in free.indices.dropFirst() where free[level].memberCount > 0 && !found {
+            free[level].forEachMember(from: lowestMissing, mask: { w in holdings.reduce(0) { $0 | $1.word(at: w) } }) { _ in
+                found = true
+                return false
+            }
+        }
+        return found
+    }
+
+    /// The first `rarestWindowPieces` (in index order) of the free pieces `holds` has, and none
+    /// of `others` has, at the lowest availability where there are any.
+    func rarestFree(heldBy holds: PieceBits, notHeldByAnyOf others: [PieceBits] = []) -> [Int] {
         var tied: [Int] = []
+        let mask: (Int) -> UInt64 = { w in holds.word(at: w) & ~others.reduce(0) { $0 | $1.word(at: w) } }
         for level in free.indices.dropFirst() where free[level].memberCount > 0 {
-            free[level].forEachMember(from: lowestMissing, mask: { holds.word(at: $0) }) { index in
+            free[level].forEachMember(from: lowestMissing, mask: mask) { index in
                 tied.append(index)
                 return tied.count < TransferLimits.rarestWindowPieces
             }

@@ -133,10 +133,17 @@ public struct PieceScheduler: Sendable {
     }
 
     /// The next piece to request from `id`, marked as requested; nil when there is none.
-    public mutating func nextRequest(for id: Int, random: inout some RandomNumberGenerator) -> Int? {
+    ///
+    /// A peer holding every piece (a sharer) is asked only for pieces no partial peer (another
+    /// downloader, not slow at `nowMillis`) holds: those come from the downloaders, so the
+    /// sharer's uplink carries each piece about once. It gets an endgame duplicate only once no
+    /// partial peer has a free piece left either, and only when nothing else is in flight on it.
+    public mutating func nextRequest(for id: Int, random: inout some RandomNumberGenerator, nowMillis: UInt64 = 0) -> Int? {
         guard let peer = peers[id] else { return nil }
-        var choice = rarestFree(heldBy: peer.holds).randomElement(using: &random)
-        if choice == nil { choice = endgamePiece(for: peer) }
+        let partial = peer.holds.isFull ? partialHoldings(besides: id, nowMillis: nowMillis) : []
+        var choice = rarestFree(heldBy: peer.holds, notHeldByAnyOf: partial).randomElement(using: &random)
+        let mayDuplicate = partial.isEmpty || (peer.requested.memberCount == 0 && !hasFreePiece(heldByAnyOf: partial))
+        if choice == nil && mayDuplicate { choice = endgamePiece(for: peer) }
         guard let index = choice else { return nil }
         requestCount[index] += 1
         peers[id]!.requested.insert(index)

@@ -89,7 +89,7 @@ public enum TransferLimits {
     /// milliseconds while a long download asks about once a second.
     public static let peerRefreshMillis = 1_000
     /// The shortest interval between two peer-list queries (after a new peer appeared).
-    public static let peerRefreshMinMillis = 100
+    public static let peerRefreshMinMillis = 50
     /// How long a connection thread with nothing to send or receive waits on its socket before
     /// it looks again for pieces to announce (`have`) or to request.
     public static let idlePollMillis = 5
