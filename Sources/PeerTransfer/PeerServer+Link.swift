@@ -67,7 +67,8 @@ extension PeerServer {
         link = ServedLink(key: key, pieceCount: share.pieceCount)
         if share.isComplete && share.file == nil {
             link.isSuperSeeding = true
-            let offered = seeding.withLock { $0[key, default: SuperSeeding(pieceCount: share.pieceCount)].join(id) }
+            let now = monotonicNowMillis()
+            let offered = seeding.withLock { $0[key, default: SuperSeeding(pieceCount: share.pieceCount)].join(id, nowMillis: now) }
             try wire.send(.bitfield(fileName: fileName, pieces: Self.bitfield(of: offered, pieceCount: share.pieceCount)))
         } else {
             link.told = PieceBits(count: share.pieceCount)
@@ -83,7 +84,8 @@ extension PeerServer {
         guard let key = link.key else { return }
         var pieces: [Int]
         if link.isSuperSeeding {
-            pieces = seeding.withLock { $0[key]?.announcements(for: id) ?? [] }
+            let now = monotonicNowMillis()
+            pieces = seeding.withLock { $0[key]?.announcements(for: id, nowMillis: now) ?? [] }
         } else {
             guard let share = registry.share(groupID: key.groupID, fileName: key.fileName), share.markCount != link.cursor,
                   share.pieceCount == link.pieceCount else { return }

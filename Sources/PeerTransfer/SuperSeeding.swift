@@ -1,75 +1,95 @@
 /// What a server holding a whole file tells the downloaders connected to it, so that each piece
 /// leaves it once before any piece leaves it twice (BitTorrent's super-seeding, BEP 16): no
-/// I/O, no clock, driven by the server's connection threads (under one lock) and by tests.
+/// I/O and no clock of its own (time is handed in), driven by the server's connection threads
+/// under one lock, and by tests.
 ///
-/// Each connection is *offered* (told by `have`, or in its first bitfield) up to
-/// `superSeedOfferPieces` pieces that are not yet *out*, each offered to one connection only,
-/// lowest index first. A piece is out once it was served, or once a downloader said it holds
-/// it (it got it elsewhere). Serving a piece tops its connection's offers up again. While not
-/// revealed, a request for anything but a piece offered to that connection and not yet out is
-/// refused: the downloader gets it from the peer that has it. Once every piece is out, or when
-/// more than `downloadersMax` connections download the file, everything is revealed and the
-/// server serves like any other (revealing is final).
+/// The round: each connection is *offered* (told by `have`, or in its first bitfield) up to
+/// `offerPieces` pieces that are not yet *out*, each offered to one connection only, lowest
+/// index first. A piece is out once it was served, or once a downloader said it holds it.
+/// Serving a piece tops its connection's offers up again. A request for anything but a piece
+/// offered to that connection and not yet out is refused: the downloader gets it from the peer
+/// that has it.
+///
+/// After the round (every piece out), a downloader is told a piece it lacks only when no other
+/// connected downloader holds it (its holder left): the rest it gets from its peers. Once
+/// `revealGraceMillis` passed after the round, or while more than `downloadersMax`
+/// connections download the file, every piece is told to everyone and served like any other.
 public struct SuperSeeding: Sendable {
     struct Connection: Sendable {
         /// Pieces this downloader holds (it said so, or we served it).
         var holds: PieceBits
-        /// Pieces offered to it that are not out yet.
+        /// Pieces offered to it in the round that are not out yet.
         var offers: PieceBits
         /// Pieces it was told we hold.
         var told: PieceBits
+        /// Pieces to tell it at the next `announcements`.
+        var pending: [Int] = []
     }
 
     /// Pieces of the file.
     public let pieceCount: Int
     /// Connections above which everything is revealed.
     public let downloadersMax: Int
-    /// Pieces kept offered to each connection.
+    /// Pieces kept offered to each connection during the round.
     public let offerPieces: Int
+    /// How long after the round everything is revealed anyway (for downloaders that cannot
+    /// reach the peers holding what they lack).
+    public let revealGraceMillis: UInt64
     /// Pieces that went out once.
     public private(set) var out: PieceBits
     /// Pieces neither out nor offered to anyone.
     private var fresh: PieceBits
     private var connections: [Int: Connection] = [:]
-    /// Whether every piece is offered to every connection (final).
+    /// How many connections hold each piece.
+    private var holderCount: [Int]
+    /// When the round ended (as first seen by `announcements`).
+    private var roundEndMillis: UInt64?
+    /// Whether every piece is told to every connection and served to anyone (final).
     public private(set) var isRevealed = false
-    /// Pieces served, counting second copies (for tests and logs).
-    public private(set) var servedCount = 0
 
     /// Nothing out yet, for a file of `pieceCount` pieces.
     public init(pieceCount: Int, downloadersMax: Int = TransferLimits.superSeedDownloadersMax,
-                offerPieces: Int = TransferLimits.superSeedOfferPieces) {
+                offerPieces: Int = TransferLimits.superSeedOfferPieces,
+                revealGraceMillis: UInt64 = UInt64(TransferLimits.superSeedRevealGraceMillis)) {
         self.pieceCount = max(0, pieceCount)
         self.downloadersMax = max(1, downloadersMax)
         self.offerPieces = max(1, offerPieces)
+        self.revealGraceMillis = revealGraceMillis
         out = PieceBits(count: self.pieceCount)
         fresh = PieceBits(flags: Array(repeating: true, count: self.pieceCount))
+        holderCount = Array(repeating: 0, count: self.pieceCount)
         isRevealed = self.pieceCount == 0
     }
 
     /// Connections downloading now.
     public var connectionCount: Int { connections.count }
+    /// Whether every piece went out once.
+    public var isRoundComplete: Bool { out.isFull }
 
     /// A downloader connected as `id`; returns the pieces to tell it we hold.
-    public mutating func join(_ id: Int) -> [Int] {
+    public mutating func join(_ id: Int, nowMillis: UInt64) -> [Int] {
         leave(id)
         connections[id] = Connection(holds: PieceBits(count: pieceCount), offers: PieceBits(count: pieceCount),
                                      told: PieceBits(count: pieceCount))
-        if connections.count > downloadersMax { isRevealed = true }
-        return announcements(for: id)
+        if connections.count > downloadersMax { revealAll() }
+        if isRoundComplete { queueUnheld(for: [id], pieces: Array(0..<pieceCount)) }
+        return announcements(for: id, nowMillis: nowMillis)
     }
 
-    /// The downloader `id` ended: pieces offered to it that are not out are fresh again.
+    /// The downloader `id` ended: its round offers are fresh again, and after the round the
+    /// pieces only it held are told to those that lack them.
     public mutating func leave(_ id: Int) {
         guard let connection = connections.removeValue(forKey: id) else { return }
         connection.offers.forEachMember(from: 0) { fresh.insert($0); return true }
+        connection.holds.forEachMember(from: 0) { holderCount[$0] -= 1; return true }
+        if isRoundComplete && !isRevealed { queueUnheld(for: connections.keys.sorted(), pieces: connection.holds.members) }
     }
 
     /// Downloader `id` said it holds `pieces` (indices out of range are ignored).
     public mutating func peerHas(_ id: Int, pieces: [Int]) {
         guard connections[id] != nil else { return }
         for index in pieces where index >= 0 && index < pieceCount {
-            connections[id]!.holds.insert(index)
+            if connections[id]!.holds.insert(index) { holderCount[index] += 1 }
             markOut(index)
         }
     }
@@ -77,48 +97,56 @@ public struct SuperSeeding: Sendable {
     /// Whether piece `index` may be served to `id` now.
     public func mayServe(_ id: Int, index: Int) -> Bool {
         guard let connection = connections[id], index >= 0, index < pieceCount else { return false }
-        return isRevealed || (connection.offers.contains(index) && !out.contains(index))
+        if isRevealed { return true }
+        if isRoundComplete { return connection.told.contains(index) }
+        return connection.offers.contains(index) && !out.contains(index)
     }
 
     /// Piece `index` was sent to `id`.
     public mutating func served(_ id: Int, index: Int) {
         guard index >= 0, index < pieceCount else { return }
-        servedCount += 1
-        connections[id]?.holds.insert(index)
+        if connections[id]?.holds.insert(index) == true { holderCount[index] += 1 }
         markOut(index)
     }
 
-    /// A request of `id` for `index` was refused: it is no longer told we hold the piece (a
-    /// later reveal tells it again).
+    /// A request of `id` for `index` was refused: it is no longer told we hold the piece (it
+    /// is told again when it may have it).
     public mutating func refused(_ id: Int, index: Int) {
         connections[id]?.told.remove(index)
+        if isRevealed { connections[id]?.pending.append(index) }
     }
 
-    /// Pieces to tell `id` we hold now: its new offers, or, once revealed, everything it was not
-    /// told yet. Empty when there is nothing new.
-    public mutating func announcements(for id: Int) -> [Int] {
-        guard var connection = connections[id] else { return [] }
-        var new: [Int] = []
-        if isRevealed {
-            for index in 0..<pieceCount where connection.told.insert(index) { new.append(index) }
-        } else {
-            var wanted = offerPieces - connection.offers.memberCount
-            if wanted > 0 {
-                let holds = connection.holds
-                fresh.forEachMember(from: 0, mask: { ~holds.word(at: $0) }) { index in
-                    new.append(index)
-                    wanted -= 1
-                    return wanted > 0
-                }
-            }
-            for index in new {
-                fresh.remove(index)
-                connection.offers.insert(index)
-                connection.told.insert(index)
-            }
+    /// Pieces to tell `id` we hold now, ascending: its new offers in the round, the pieces it
+    /// may have from us after it, or everything once revealed. Empty when there is nothing new.
+    public mutating func announcements(for id: Int, nowMillis: UInt64) -> [Int] {
+        guard connections[id] != nil else { return [] }
+        if isRoundComplete && !isRevealed {
+            if roundEndMillis == nil { roundEndMillis = nowMillis }
+            if let end = roundEndMillis, nowMillis >= end &+ revealGraceMillis { revealAll() }
         }
+        if !isRoundComplete { topUpOffers(of: id) }
+        var connection = connections[id]!
+        let new = connection.pending.filter { connection.told.insert($0) }.sorted()
+        connection.pending.removeAll()
         connections[id] = connection
         return new
+    }
+
+    private mutating func topUpOffers(of id: Int) {
+        var wanted = offerPieces - connections[id]!.offers.memberCount
+        guard wanted > 0 else { return }
+        let holds = connections[id]!.holds
+        var picked: [Int] = []
+        fresh.forEachMember(from: 0, mask: { ~holds.word(at: $0) }) { index in
+            picked.append(index)
+            wanted -= 1
+            return wanted > 0
+        }
+        for index in picked {
+            fresh.remove(index)
+            connections[id]!.offers.insert(index)
+            connections[id]!.pending.append(index)
+        }
     }
 
     private mutating func markOut(_ index: Int) {
@@ -128,6 +156,23 @@ public struct SuperSeeding: Sendable {
         for id in connections.keys where connections[id]!.offers.contains(index) {
             connections[id]!.offers.remove(index)
         }
-        if out.isFull { isRevealed = true }
+        if out.isFull { queueUnheld(for: connections.keys.sorted(), pieces: Array(0..<pieceCount)) }
+    }
+
+    /// Queues, for each of `ids`, the `pieces` no connection holds (so it lacks them too).
+    private mutating func queueUnheld(for ids: [Int], pieces: [Int]) {
+        for id in ids {
+            // It lacks the piece, so any holder is another connection.
+            for index in pieces where holderCount[index] == 0 && !connections[id]!.told.contains(index) {
+                connections[id]!.pending.append(index)
+            }
+        }
+    }
+
+    private mutating func revealAll() {
+        isRevealed = true
+        for id in connections.keys {
+            for index in 0..<pieceCount where !connections[id]!.told.contains(index) { connections[id]!.pending.append(index) }
+        }
     }
 }

@@ -95,10 +95,13 @@ public enum TransferLimits {
     public static let idlePollMillis = 5
     /// The peer server super-seeds a file it holds complete while at most this many
     /// connections download it: each piece is offered (by `have`) to one downloader until every
-    /// piece went out once, then every piece is revealed.
+    /// piece went out once; then a downloader is told only what no other downloader holds.
     public static let superSeedDownloadersMax = 16
     /// Pieces a super-seeding server keeps offered to each downloader (requested or not yet).
     public static let superSeedOfferPieces = 12
+    /// How long after every piece went out once a super-seeding server still withholds the
+    /// pieces other downloaders hold (they come from those peers); then it reveals them all.
+    public static let superSeedRevealGraceMillis = 2_000
     /// How often a downloading sharer announces its pieces to the tracker.
     public static let announceIntervalMillis = 2_000
     /// Failed connection attempts to one peer before a download stops retrying it.
