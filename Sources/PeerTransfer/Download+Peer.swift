@@ -67,6 +67,9 @@ extension Download {
         var pending: [Pending] = [.bitfield]
         var random = SystemRandomNumberGenerator()
         var toldCursor = 0
+        // The scheduler's version at which this peer last had nothing to give: asked again
+        // only once something changed (an idle thread costs a lock, not a scan).
+        var idleVersion: UInt64?
         while !isCancelled {
             var batch: [PieceMessage] = []
             let (verified, requests) = scheduler.withLock { s -> ([Int], [Int]) in
@@ -77,7 +80,12 @@ extension Download {
                 let now = monotonicNowMillis()
                 let depth = s!.requestDepth(for: id, nowMillis: now)
                 var inFlight = pending.count { $0 != .bitfield }
-                while inFlight < depth, let index = s!.nextRequest(for: id, random: &random, nowMillis: now) {
+                guard inFlight < depth, s!.version != idleVersion else { return (verified, picked) }
+                while inFlight < depth {
+                    guard let index = s!.nextRequest(for: id, random: &random, nowMillis: now) else {
+                        idleVersion = s!.version
+                        break
+                    }
                     picked.append(index)
                     inFlight += 1
                 }

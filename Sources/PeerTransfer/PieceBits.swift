@@ -73,6 +73,16 @@ public struct PieceBits: Equatable, Sendable {
         }
     }
 
+    /// Removes, word by word, the members whose bits `bits(position)` sets (a set difference
+    /// without building the other set).
+    mutating func remove(where bits: (Int) -> UInt64) {
+        for position in words.indices {
+            let kept = words[position] & ~bits(position)
+            memberCount -= (words[position] ^ kept).nonzeroBitCount
+            words[position] = kept
+        }
+    }
+
     /// The word at `position` (for intersections in scans).
     func word(at position: Int) -> UInt64 { position < words.count ? words[position] : 0 }
 }

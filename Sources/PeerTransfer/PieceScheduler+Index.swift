@@ -31,23 +31,15 @@ extension PieceScheduler {
         }
     }
 
-    /// Whether any free piece is held by one of `holdings`.
-    func hasFreePiece(heldByAnyOf holdings: [PieceBits]) -> Bool {
-        var found = false
-        for level in free.indices.dropFirst() where free[level].memberCount > 0 && !found {
-            free[level].forEachMember(from: lowestMissing, mask: { w in holdings.reduce(0) { $0 | $1.word(at: w) } }) { _ in
-                found = true
-                return false
-            }
-        }
-        return found
-    }
-
     /// The first `rarestWindowPieces` (in index order) of the free pieces `holds` has, and none
     /// of `others` has, at the lowest availability where there are any.
     func rarestFree(heldBy holds: PieceBits, notHeldByAnyOf others: [PieceBits] = []) -> [Int] {
         var tied: [Int] = []
-        let mask: (Int) -> UInt64 = { w in holds.word(at: w) & ~others.reduce(0) { $0 | $1.word(at: w) } }
+        var allowed = holds
+        if !others.isEmpty {
+            allowed.remove(where: { w in others.reduce(0) { $0 | $1.word(at: w) } })
+        }
+        let mask: (Int) -> UInt64 = { allowed.word(at: $0) }
         for level in free.indices.dropFirst() where free[level].memberCount > 0 {
             free[level].forEachMember(from: lowestMissing, mask: mask) { index in
                 tied.append(index)

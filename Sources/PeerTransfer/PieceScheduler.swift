@@ -3,8 +3,8 @@
 ///
 /// Rarest first: among missing pieces nobody is fetching that the peer holds, the ones held by
 /// the fewest peers; ties are broken at random among the first `rarestWindowPieces` of them in
-/// index order, which keeps the download near-sequential. Endgame: when a peer has nothing
-/// unrequested left, it may duplicate a piece another peer is fetching (at most
+/// index order, which keeps the download near-sequential. Endgame: once every piece a peer
+/// holds is in flight, a peer may duplicate a piece another peer is fetching (at most
 /// `endgameDuplicatesMax` requests per piece). A peer's requests return to the pool when it
 /// disconnects; a peer with `badPiecesMax` bad pieces is dropped.
 ///
@@ -51,6 +51,9 @@ public struct PieceScheduler: Sendable {
     var lowestMissing = 0
     /// Peers dropped for bad pieces; never readmitted to this download.
     public private(set) var bannedPeers: Set<String> = []
+    /// Counts the changes that can change a choice (peers, holdings, requests, pieces): a peer
+    /// that got no piece at one version gets none until it changes (the caller may skip asking).
+    public private(set) var version: UInt64 = 0
     /// Every done piece in the order it was done (the ones verified at start first, ascending):
     /// what peer connections tell their servers with `have`, each from its own cursor.
     public private(set) var doneOrder: [Int] = []
@@ -81,12 +84,14 @@ public struct PieceScheduler: Sendable {
 
     /// Registers a connected peer.
     public mutating func addPeer(_ id: Int, nowMillis: UInt64) {
+        version &+= 1
         removePeer(id)
         peers[id] = Peer(holds: PieceBits(count: pieceCount), requested: PieceBits(count: pieceCount), connectedAtMillis: nowMillis)
     }
 
     /// Replaces what a peer holds (its pieces only grow in practice, but any bitfield works).
     public mutating func setHoldings(_ id: Int, holds: [Bool]) {
+        version &+= 1
         guard peers[id] != nil, holds.count == pieceCount else { return }
         for index in 0..<pieceCount where peers[id]!.holds.contains(index) != holds[index] {
             if holds[index] { peers[id]!.holds.insert(index) } else { peers[id]!.holds.remove(index) }
@@ -96,12 +101,14 @@ public struct PieceScheduler: Sendable {
 
     /// Adds pieces a peer announced it holds now (a `have`); indices out of range are ignored.
     public mutating func addHoldings(_ id: Int, pieces: [Int]) {
+        version &+= 1
         guard peers[id] != nil else { return }
         for index in pieces where peers[id]!.holds.insert(index) { changeAvailability(of: index, by: 1) }
     }
 
     /// Forgets a peer: its outstanding requests return to the pool.
     public mutating func removePeer(_ id: Int) {
+        version &+= 1
         guard let peer = peers.removeValue(forKey: id) else { return }
         peer.holds.forEachMember(from: 0) { changeAvailability(of: $0, by: -1); return true }
         peer.requested.forEachMember(from: 0) { requestCount[$0] -= 1; refile($0); return true }
@@ -136,14 +143,16 @@ public struct PieceScheduler: Sendable {
     ///
     /// A peer holding every piece (a sharer) is asked only for pieces no partial peer (another
     /// downloader, not slow at `nowMillis`) holds: those come from the downloaders, so the
-    /// sharer's uplink carries each piece about once. It gets an endgame duplicate only once no
-    /// partial peer has a free piece left either, and only when nothing else is in flight on it.
+    /// sharer's uplink carries each piece about once; in the endgame it gets one duplicate at a
+    /// time, only when nothing else is in flight on it.
     public mutating func nextRequest(for id: Int, random: inout some RandomNumberGenerator, nowMillis: UInt64 = 0) -> Int? {
+        version &+= 1
         guard let peer = peers[id] else { return nil }
         let partial = peer.holds.isFull ? partialHoldings(besides: id, nowMillis: nowMillis) : []
         var choice = rarestFree(heldBy: peer.holds, notHeldByAnyOf: partial).randomElement(using: &random)
-        let mayDuplicate = partial.isEmpty || (peer.requested.memberCount == 0 && !hasFreePiece(heldByAnyOf: partial))
-        if choice == nil && mayDuplicate { choice = endgamePiece(for: peer) }
+        // The endgame starts once every piece some peer holds is in flight (BitTorrent's rule).
+        let isEndgame = !free.dropFirst().contains { $0.memberCount > 0 }
+        if choice == nil && isEndgame && (partial.isEmpty || peer.requested.memberCount == 0) { choice = endgamePiece(for: peer) }
         guard let index = choice else { return nil }
         requestCount[index] += 1
         peers[id]!.requested.insert(index)
@@ -155,6 +164,7 @@ public struct PieceScheduler: Sendable {
     /// peer is taken not to hold the piece any more (until it announces it again), so the piece
     /// is not asked of it again at once.
     public mutating func cancelRequest(_ id: Int, index: Int, isHeld: Bool = true) {
+        version &+= 1
         guard peers[id]?.requested.remove(index) == true else { return }
         requestCount[index] -= 1
         refile(index)
@@ -164,6 +174,7 @@ public struct PieceScheduler: Sendable {
     /// Records a received piece after its SHA-1 check (`isValid`). For `.accepted` the caller
     /// has written it already; the piece is done from now on.
     public mutating func received(_ id: Int, userID: String, index: Int, byteCount: Int, isValid: Bool) -> Outcome {
+        version &+= 1
         guard index >= 0, index < pieceCount else { return .rejected }
         if peers[id]?.requested.remove(index) == true {
             requestCount[index] -= 1

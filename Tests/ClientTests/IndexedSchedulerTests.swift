@@ -120,6 +120,21 @@ struct IndexedSchedulerTests {
         s.checkInvariants()
     }
 
+    @Test("no duplicate while another peer still holds a piece nobody asked for (the endgame starts when all are in flight)")
+    func endgameWaitsForFreePieces() {
+        var s = PieceScheduler(pieceCount: 2, have: [false, false])
+        var random = SeededRandom(seed: 2)
+        for id in 1...3 { s.addPeer(id, nowMillis: 0) }
+        s.setHoldings(1, holds: [true, false])
+        s.setHoldings(2, holds: [true, false])
+        s.setHoldings(3, holds: [false, true])
+        #expect(s.nextRequest(for: 1, random: &random) == 0)
+        #expect(s.nextRequest(for: 2, random: &random) == nil, "piece 1 (at peer 3) is not in flight yet")
+        #expect(s.nextRequest(for: 3, random: &random) == 1)
+        #expect(s.nextRequest(for: 2, random: &random) == 0, "now every piece is in flight: duplicate")
+        s.checkInvariants()
+    }
+
     @Test("the endgame duplicates the least-requested piece in flight, at most twice, never on the same peer")
     func endgame() {
         var s = PieceScheduler(pieceCount: 3, have: [false, false, false])

@@ -94,8 +94,9 @@ struct ScanScheduler {
     }
 
     /// The next piece to request from `id`, marked as requested; nil when there is none. A
-    /// peer holding every piece is asked only for pieces no (not slow) partial peer holds, and
-    /// duplicates in flight only once no partial peer has a free piece, one at a time.
+    /// peer holding every piece is asked only for pieces no (not slow) partial peer holds; the
+    /// endgame (duplicates) starts once every piece some peer holds is in flight, one at a time
+    /// on such a peer.
     mutating func nextRequest(for id: Int, random: inout some RandomNumberGenerator, nowMillis: UInt64 = 0) -> Int? {
         guard var peer = peers[id] else { return nil }
         let isComplete = peer.holds.allSatisfy { $0 }
@@ -107,9 +108,9 @@ struct ScanScheduler {
         func heldByPartial(_ index: Int) -> Bool { partial.contains { $0[index] } }
         var best = Int.max
         var tied: [Int] = []
-        var partialHasFree = false
+        var anyFreeHeld = false
         for index in lowestMissing..<pieceCount where !done[index] && requestCount[index] == 0 {
-            if heldByPartial(index) { partialHasFree = true }
+            if availability[index] > 0 { anyFreeHeld = true }
             guard peer.holds[index], !heldByPartial(index) else { continue }
             if availability[index] < best {
                 best = availability[index]
@@ -118,7 +119,7 @@ struct ScanScheduler {
             if availability[index] == best, tied.count < TransferLimits.rarestWindowPieces { tied.append(index) }
         }
         var choice = tied.randomElement(using: &random)
-        if choice == nil && (partial.isEmpty || (peer.requested.isEmpty && !partialHasFree)) { choice = endgamePiece(for: peer) }
+        if choice == nil && !anyFreeHeld && (partial.isEmpty || peer.requested.isEmpty) { choice = endgamePiece(for: peer) }
         guard let index = choice else { return nil }
         requestCount[index] += 1
         peer.requested.insert(index)
