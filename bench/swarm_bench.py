@@ -13,7 +13,7 @@ the sharers uploaded per byte of file (ours: the client's served-bytes counter a
 byte counter; aria2: the link's byte counter). Every copy's SHA-1 is checked afterwards.
 
 Usage (root): bench/swarm_bench.py [--mbit 1000,100] [--mib 256] [--runs 1]
-              [--scenarios together,staggered,three] [--no-aria2] [--bin DIR] [--work DIR]
+              [--scenarios together,staggered,three] [--no-aria2] [--bin DIR] [--work DIR] [--logs DIR]
 Installs aria2, mktorrent and opentracker with apt-get if missing (or says what is missing and
 stops), builds the release binaries unless --bin is given, removes every namespace, link, mount
 and process it made (also on failure or a signal), and exits non-zero when anything failed.
@@ -21,6 +21,7 @@ and process it made (also on failure or a signal), and exits non-zero when anyth
 import argparse
 import os
 import platform
+import shutil
 import signal
 import subprocess
 import sys
@@ -132,6 +133,7 @@ def main():
     ap.add_argument("--no-aria2", action="store_true")
     ap.add_argument("--bin")
     ap.add_argument("--work")
+    ap.add_argument("--logs", help="copy every process's log here before the tmpfs goes")
     args = ap.parse_args()
     args.scenarios = [s for s in args.scenarios.replace(",", " ").split() if s]
     unknown = [s for s in args.scenarios if s not in ("together", "staggered", "three")]
@@ -177,6 +179,14 @@ def main():
             summary(results, args.scenarios, rates)
         return 1
     finally:
+        if mounted and args.logs:
+            os.makedirs(args.logs, exist_ok=True)
+            for root, _, files in os.walk(work):
+                for name in files:
+                    if name.endswith(".log"):
+                        rel = os.path.relpath(os.path.join(root, name), work)
+                        os.makedirs(os.path.dirname(os.path.join(args.logs, rel)), exist_ok=True)
+                        shutil.copyfile(os.path.join(root, name), os.path.join(args.logs, rel))
         if mounted:
             subprocess.run(["umount", "-l", work], capture_output=True)
         if not args.work:

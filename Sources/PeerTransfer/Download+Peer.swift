@@ -166,6 +166,12 @@ extension Download {
         let outcome = scheduler.withLock { $0!.received(id, userID: userID, index: index, byteCount: bytes.count, isValid: isValid) }
         switch outcome {
         case .accepted:
+            live.withLock { l in
+                if l.firstPieceMillis == 0 { l.firstPieceMillis = monotonicNowMillis() }
+                if l.bytesByUser[userID] != nil || l.bytesByUser.count < TransferLimits.peersPerDownloadMax * 4 {
+                    l.bytesByUser[userID, default: 0] += UInt64(bytes.count)
+                }
+            }
             // The first verified copy: the writer thread writes it, then serves and hashes it.
             context.writer.enqueue(index: index, bytes: bytes)
         case .duplicate:

@@ -50,7 +50,14 @@ extension PeerServer {
         guard sent else { return try wire.send(.reject(reason: "file unavailable")) }
         servedPieces.wrappingAdd(1, ordering: .relaxed)
         servedBytes.withLock { $0[key, default: 0] += UInt64(length) }
-        if link.isSuperSeeding { seeding.withLock { $0[key]?.served(id, index: index) } }
+        if link.isSuperSeeding {
+            let roundEnded = seeding.withLock { all -> Bool in
+                let before = all[key]?.isRoundComplete ?? true
+                all[key]?.served(id, index: index)
+                return !before && all[key]?.isRoundComplete == true
+            }
+            if roundEnded { log("super-seeding round complete group=\(logSafe(groupID)) file=\(logSafe(fileName)) pieces=\(share.pieceCount)") }
+        }
     }
 
     /// Sends one piece read from `file` (after the test-only delay, and corrupted while the

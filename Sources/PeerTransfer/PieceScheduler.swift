@@ -3,8 +3,8 @@
 ///
 /// Rarest first: among missing pieces nobody is fetching that the peer holds, the ones held by
 /// the fewest peers; ties are broken at random among the first `rarestWindowPieces` of them in
-/// index order, which keeps the download near-sequential. Endgame: once every piece a peer
-/// holds is in flight, a peer may duplicate a piece another peer is fetching (at most
+/// index order, which keeps the download near-sequential. Endgame: once every missing piece
+/// is in flight, a peer may duplicate a piece another peer is fetching (at most
 /// `endgameDuplicatesMax` requests per piece). A peer's requests return to the pool when it
 /// disconnects; a peer with `badPiecesMax` bad pieces is dropped.
 ///
@@ -150,8 +150,9 @@ public struct PieceScheduler: Sendable {
         guard let peer = peers[id] else { return nil }
         let partial = peer.holds.isFull ? partialHoldings(besides: id, nowMillis: nowMillis) : []
         var choice = rarestFree(heldBy: peer.holds, notHeldByAnyOf: partial).randomElement(using: &random)
-        // The endgame starts once every piece some peer holds is in flight (BitTorrent's rule).
-        let isEndgame = !free.dropFirst().contains { $0.memberCount > 0 }
+        // The endgame starts once every missing piece is in flight (BitTorrent's rule): not while
+        // a piece waits that no peer offers yet (super-seeding sharers offer a few at a time).
+        let isEndgame = !free.contains { $0.memberCount > 0 }
         if choice == nil && isEndgame && (partial.isEmpty || peer.requested.memberCount == 0) { choice = endgamePiece(for: peer) }
         guard let index = choice else { return nil }
         requestCount[index] += 1

@@ -95,7 +95,7 @@ struct ScanScheduler {
 
     /// The next piece to request from `id`, marked as requested; nil when there is none. A
     /// peer holding every piece is asked only for pieces no (not slow) partial peer holds; the
-    /// endgame (duplicates) starts once every piece some peer holds is in flight, one at a time
+    /// endgame (duplicates) starts once every missing piece is in flight, one at a time
     /// on such a peer.
     mutating func nextRequest(for id: Int, random: inout some RandomNumberGenerator, nowMillis: UInt64 = 0) -> Int? {
         guard var peer = peers[id] else { return nil }
@@ -108,9 +108,9 @@ struct ScanScheduler {
         func heldByPartial(_ index: Int) -> Bool { partial.contains { $0[index] } }
         var best = Int.max
         var tied: [Int] = []
-        var anyFreeHeld = false
+        var anyFree = false
         for index in lowestMissing..<pieceCount where !done[index] && requestCount[index] == 0 {
-            if availability[index] > 0 { anyFreeHeld = true }
+            anyFree = true
             guard peer.holds[index], !heldByPartial(index) else { continue }
             if availability[index] < best {
                 best = availability[index]
@@ -119,7 +119,7 @@ struct ScanScheduler {
             if availability[index] == best, tied.count < TransferLimits.rarestWindowPieces { tied.append(index) }
         }
         var choice = tied.randomElement(using: &random)
-        if choice == nil && !anyFreeHeld && (partial.isEmpty || peer.requested.isEmpty) { choice = endgamePiece(for: peer) }
+        if choice == nil && !anyFree && (partial.isEmpty || peer.requested.isEmpty) { choice = endgamePiece(for: peer) }
         guard let index = choice else { return nil }
         requestCount[index] += 1
         peer.requested.insert(index)
