@@ -111,7 +111,8 @@ extension PeerServer {
 
     private func noteHave(_ link: ServedLink, id: Int, pieces: [UInt32]) {
         guard link.isSuperSeeding, let key = link.key else { return }
-        seeding.withLock { $0[key]?.peerHas(id, pieces: pieces.map { Int($0) }) }
+        let now = monotonicNowMillis()
+        seeding.withLock { $0[key]?.peerHas(id, pieces: pieces.map { Int($0) }, nowMillis: now) }
     }
 
     /// The connection stops following its file.

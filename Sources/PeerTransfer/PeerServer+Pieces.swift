@@ -53,7 +53,7 @@ extension PeerServer {
         if link.isSuperSeeding {
             let roundEnded = seeding.withLock { all -> Bool in
                 let before = all[key]?.isRoundComplete ?? true
-                all[key]?.served(id, index: index)
+                all[key]?.served(id, index: index, nowMillis: monotonicNowMillis())
                 return !before && all[key]?.isRoundComplete == true
             }
             if roundEnded { log("super-seeding round complete group=\(logSafe(groupID)) file=\(logSafe(fileName)) pieces=\(share.pieceCount)") }

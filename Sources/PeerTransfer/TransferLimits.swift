@@ -99,9 +99,9 @@ public enum TransferLimits {
     public static let superSeedDownloadersMax = 16
     /// Pieces a super-seeding server keeps offered to each downloader (requested or not yet).
     public static let superSeedOfferPieces = 12
-    /// How long after every piece went out once a super-seeding server still withholds the
-    /// pieces other downloaders hold (they come from those peers); then it reveals them all.
-    public static let superSeedRevealGraceMillis = 2_000
+    /// After every piece went out once, a super-seeding server tells a downloader everything
+    /// once it reported no new piece for this long (it cannot reach the peers that hold them).
+    public static let superSeedStarvedMillis = 1_000
     /// How often a downloading sharer announces its pieces to the tracker.
     public static let announceIntervalMillis = 2_000
     /// Failed connection attempts to one peer before a download stops retrying it.

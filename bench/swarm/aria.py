@@ -69,10 +69,13 @@ class Aria:
         d = os.path.join(self.work, f"seed-{name}")
         os.makedirs(d, exist_ok=True)
         shutil.copyfile(self.source, os.path.join(d, self.name))
-        want = self.complete_count() + 1
         self.seeders[name] = self.aria(name, d, ["--check-integrity=true", "--seed-time=600"])
+        # The tracker may still count a seeder stopped in an earlier run (until its entry times
+        # out), so the count is a lower bound; a pause covers the check and the announce.
+        want = len(self.seeders)
         if not wait_until(lambda: self.complete_count() >= want, 60, step=0.2):
             raise RuntimeError(f"aria2 seeder {name} did not register with opentracker within 60 s")
+        time.sleep(2.0)
 
     def scenario(self, kind, run):
         sharers = ["s1", "s2", "s3"] if kind == "three" else ["s1"]
