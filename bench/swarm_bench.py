@@ -91,7 +91,8 @@ def run_rate(args, mbit, source, sha1, work, bindir, results):
                         raise RuntimeError(f"{label} {kind}: a copy has the wrong SHA-1")
             if label == "ours":
                 cpu = system.cpu_seconds()
-                say(f"# ours CPU seconds per process (3 trackers, s1-s3, d1-d4): " + " ".join(f"{v:.1f}" for v in cpu.values()))
+                say("# ours CPU seconds user+system per process over all its scenarios (t1-t3, s1-s3, d1-d4): "
+                    + " ".join(f"{u:.1f}+{k:.1f}" for u, k in cpu.values()))
             procs.stop_all()
     finally:
         procs.stop_all()

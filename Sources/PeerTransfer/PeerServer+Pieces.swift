@@ -66,9 +66,11 @@ extension PeerServer {
         if serveDelayMillis > 0 { usleep(UInt32(serveDelayMillis * 1_000)) }
         let corrupt = corruptPiecesLeft.load(ordering: .relaxed) > 0
             && corruptPiecesLeft.wrappingSubtract(1, ordering: .relaxed).oldValue > 0
+        // Straight from the page cache, unless this piece is to be corrupted (test-only).
+        guard corrupt else { return try wire.sendPiece(index: UInt32(index), length: length, file: file, offset: offset) }
         return try wire.sendPiece(index: UInt32(index), length: length) { buffer in
             guard (try? file.read(into: buffer, at: offset)) == true else { return false }
-            if corrupt, !buffer.isEmpty { buffer[0] ^= 0xFF }
+            if !buffer.isEmpty { buffer[0] ^= 0xFF }
             return true
         }
     }

@@ -115,13 +115,13 @@ class Ours:
                 "served_per_file": served / self.size, "tx_per_file": tx / self.size, "cpu": cpu}
 
     def cpu_seconds(self):
-        """User + system seconds each of our processes used so far."""
+        """(user, system) CPU seconds each of our processes used so far."""
         out = {}
         tick = os.sysconf("SC_CLK_TCK")
         for p in self.procs.all:
             try:
                 fields = open(f"/proc/{p.pid}/stat").read().rsplit(")", 1)[1].split()
-                out[p.pid] = (int(fields[11]) + int(fields[12])) / tick
+                out[p.pid] = (int(fields[11]) / tick, int(fields[12]) / tick)
             except (OSError, IndexError, ValueError):
                 pass
         return out
