@@ -77,8 +77,7 @@ extension Download {
                 if let fresh = try? fetchInfo(tracker), fresh.metadata == info.metadata { info = fresh }
                 // Soon again while new peers (other downloaders, as they announce) keep appearing.
                 let started = connectToNewPeers(info.peers, context: context)
-                refreshMillis = started > 0 ? UInt64(TransferLimits.peerRefreshMinMillis)
-                                            : min(refreshMillis * 2, UInt64(TransferLimits.peerRefreshMillis))
+                refreshMillis = Self.nextPeerRefreshMillis(after: refreshMillis, startedPeers: started)
                 nextRefreshMillis = now + refreshMillis
             }
             if millis(from: lastProgressMillis, to: now) > UInt64(TransferLimits.stallTimeoutMillis) {
@@ -101,6 +100,14 @@ extension Download {
                 l.speedSampleDone = done
             }
         }
+    }
+
+    /// The wait before the next peer-list query: the shortest after one that brought a new
+    /// peer (downloaders starting together appear one by one as they announce), else twice the
+    /// last, up to `peerRefreshMillis`.
+    public static func nextPeerRefreshMillis(after last: UInt64, startedPeers: Int) -> UInt64 {
+        let shortest = UInt64(TransferLimits.peerRefreshMinMillis)
+        return startedPeers > 0 ? shortest : min(max(shortest, last) * 2, UInt64(TransferLimits.peerRefreshMillis))
     }
 
     func fetchInfo(_ tracker: TrackerClient) throws -> DownloadInfo {

@@ -161,4 +161,20 @@ struct IndexedSchedulerTests {
         #expect(s.nextRequest(for: 3, random: &random) == nil, "piece 0 is requested twice already")
         s.checkInvariants()
     }
+
+    @Test("the peer list is asked again soon while new peers appear, and backs off to once a second")
+    func peerRefresh() {
+        let shortest = UInt64(TransferLimits.peerRefreshMinMillis)
+        var wait = shortest
+        var waits: [UInt64] = []
+        for _ in 0..<8 {
+            wait = Download.nextPeerRefreshMillis(after: wait, startedPeers: 0)
+            waits.append(wait)
+        }
+        #expect(waits.first == 2 * shortest && waits.last == UInt64(TransferLimits.peerRefreshMillis))
+        #expect(zip(waits, waits.dropFirst()).allSatisfy { $0 <= $1 })
+        #expect(Download.nextPeerRefreshMillis(after: UInt64(TransferLimits.peerRefreshMillis), startedPeers: 1) == shortest,
+                "a new peer (another downloader announcing) makes the next ask soon")
+        #expect(shortest <= 100, "downloaders starting together find each other within a few hundred milliseconds")
+    }
 }
