@@ -40,12 +40,15 @@ extension ByteWriter {
         if let string { write(string) }
     }
 
+    /// The file-hash field holds the file's SHA-1 and, for a detached piece list, the list's
+    /// SHA-256 right after it (20 + 32 bytes): metadata with its piece hashes encodes exactly as
+    /// before detached lists existed, so logs and snapshots written then read the same.
     mutating func write(_ metadata: FileMetadata) {
         write(metadata.name)
         write(metadata.sizeBytes)
         write(metadata.pieceSizeBytes)
         writeBlob(metadata.pieceHashes)
-        writeBlob(metadata.fileHash)
+        writeBlob(metadata.fileHash + metadata.pieceListDigest)
     }
 }
 
@@ -61,8 +64,11 @@ extension ByteReader {
         let size = try readUInt64()
         let pieceSize = try readUInt32()
         let hashes = try readBlob(maxCount: limits.piecesPerFileMax * Limits.sha1Bytes)
-        let fileHash = try readSmallBlob()
-        return FileMetadata(name: name, sizeBytes: size, pieceSizeBytes: pieceSize, pieceHashes: hashes, fileHash: fileHash)
+        let hashField = try readSmallBlob()
+        let detached = hashField.count == Limits.sha1Bytes + Limits.pieceListDigestBytes
+        return FileMetadata(name: name, sizeBytes: size, pieceSizeBytes: pieceSize, pieceHashes: hashes,
+                            fileHash: detached ? Array(hashField.prefix(Limits.sha1Bytes)) : hashField,
+                            pieceListDigest: detached ? Array(hashField.dropFirst(Limits.sha1Bytes)) : [])
     }
 
     mutating func readBitfield(limits: Limits) throws -> [UInt8] {
