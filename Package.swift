@@ -23,6 +23,8 @@ let package = Package(
             pkgConfig: "libcrypto",
             providers: [.apt(["libssl-dev"])]
         ),
+        // Linux's epoll and eventfd (not in Glibc's module): the event loops' readiness calls.
+        .systemLibrary(name: "CEventPoll", path: "Sources/CEventPoll"),
         // Swift wrappers over libcrypto.
         .target(name: "Hashing", dependencies: ["CLibCrypto", "BinaryCoding"], swiftSettings: strict),
         // Big-endian fixed-width binary encoding and the CRC32C checksum, shared by the cores,
@@ -36,7 +38,7 @@ let package = Package(
         .target(name: "DurableLog", dependencies: ["Consensus", "BinaryCoding"], swiftSettings: strict),
         // Sockets, length-prefixed frames, the peer handshake and cluster.conf parsing, shared by
         // tracker-node and client.
-        .target(name: "Networking", dependencies: ["BinaryCoding"], swiftSettings: strict),
+        .target(name: "Networking", dependencies: ["BinaryCoding", "CEventPoll"], swiftSettings: strict),
         // Pure tracker domain: users, sessions, groups, files.
         .target(name: "TrackerStateMachine", dependencies: ["BinaryCoding"], swiftSettings: strict),
         // What a client and a tracker say to each other, without I/O and without any part of the
