@@ -2,8 +2,10 @@ import Consensus
 import Networking
 import Synchronization
 
-/// One socket the event loop owns, from accept (or a peer link coming up) to close. Only the
-/// loop touches it, and only the loop closes it.
+/// One accepted socket the event loop owns, from accept to close. Only the loop touches it,
+/// and only the loop closes it. Its bytes pass through `tls` when the tracker serves TLS:
+/// ciphertext from the socket is fed to it and the plaintext it yields goes to `decoder`;
+/// frames to send are sealed by it before they join `outbox`.
 final class Connection {
     /// What the connection is now.
     enum Kind: Equatable {
@@ -11,11 +13,8 @@ final class Connection {
         case handshaking
         /// A client after its handshake: requests in, replies out.
         case client
-        /// A peer tracker that dialed us: Raft messages and snapshot chunks in.
-        case peerIn(NodeID)
-        /// Our link to a peer tracker (dialed and handshaken by its dialer thread): Raft
-        /// messages and snapshot chunks out.
-        case peerOut(NodeID)
+        /// A peer tracker that dialed us: Raft messages and snapshot chunks in, resume answers out.
+        case peer(NodeID)
     }
 
     /// Never reused: replies name the connection by it, so a reply can never reach a later
@@ -24,10 +23,10 @@ final class Connection {
     let socket: Socket
     let remote: PeerAddress
     let openedAtMillis: UInt64
-    /// Whether it holds a slot of the admission budget (accepted ones do; our own links do not).
-    let isAdmitted: Bool
-    var kind: Kind
+    var kind: Kind = .handshaking
     var handshake: AcceptorHandshake?
+    /// The TLS layer; nil: the connection is plaintext.
+    var tls: TLSTransport?
     var decoder = FrameDecoder()
     var outbox = Outbox()
     /// What the loop's `EventPoll` watches it for now.
@@ -37,12 +36,11 @@ final class Connection {
     /// When a client's last whole request was taken (or its handshake ended).
     var lastRequestMillis: UInt64
 
-    init(number: UInt64, socket: Socket, remote: PeerAddress, kind: Kind, isAdmitted: Bool, nowMillis: UInt64) {
+    init(number: UInt64, socket: Socket, remote: PeerAddress, tls: TLSTransport?, nowMillis: UInt64) {
         self.number = number
         self.socket = socket
         self.remote = remote
-        self.kind = kind
-        self.isAdmitted = isAdmitted
+        self.tls = tls
         openedAtMillis = nowMillis
         lastRequestMillis = nowMillis
     }
@@ -57,8 +55,7 @@ final class Connection {
         switch kind {
         case .handshaking: NetworkingLimits.handshakeFrameBytesMax
         case .client: ConnectionLimits.clientFrameBytesMax
-        case .peerIn: NetworkingLimits.frameBytesMax
-        case .peerOut: ConnectionLimits.peerAnswerFrameBytesMax
+        case .peer: NetworkingLimits.frameBytesMax
         }
     }
 
@@ -67,7 +64,7 @@ final class Connection {
         switch kind {
         case .handshaking: "handshake"
         case .client: "client"
-        case let .peerIn(id), let .peerOut(id): "\(id)"
+        case let .peer(id): "\(id)"
         }
     }
 }

@@ -35,7 +35,7 @@ extension ConnectionLoop {
             Log.warnLimited("connection refused", ["remote": address.description, "reason": refusal.description])
             return
         }
-        guard let connection = register(socket, remote: address, kind: .handshaking, isAdmitted: true, nowMillis: now) else { return }
+        guard let connection = register(socket, remote: address, nowMillis: now) else { return }
         let key = security.key
         let handshake = AcceptorHandshake(role: .tracker, id: selfID, auth: security.authenticator,
                                           keyFor: { $0 == .tracker ? key : nil })
@@ -90,7 +90,7 @@ extension ConnectionLoop {
         case .tracker where peerIDs.contains(peer.senderID) && peer.senderID != selfID:
             // No idle timeout: a link between two followers carries nothing in steady state. The
             // peer proved the cluster key, and its links count against its address's share.
-            connection.kind = .peerIn(peer.senderID)
+            connection.kind = .peer(peer.senderID)
         case .client:
             connection.kind = .client
             connection.lastRequestMillis = nowMillis

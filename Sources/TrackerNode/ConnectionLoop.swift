@@ -3,31 +3,39 @@ import Networking
 import TrackerHosting
 import TrackerStateMachine
 
-/// Every socket of the tracker on one thread, the event loop's: the listener, accepted
-/// connections (handshake, then client or peer tracker), and the links this tracker dialed to
-/// its peers. Level-triggered epoll, non-blocking sockets; a connection costs a table entry,
-/// its partial frame and its unsent bytes, never a thread. What arrives becomes host inputs
-/// (`takeIntake`), handed straight to the executor on the same thread; replies and Raft
-/// messages are written from here with non-blocking sends. Bounds: the admission budget and
-/// per-address share at accept (keeping `ConnectionLimits.descriptorsReserved` free), the
-/// handshake deadline, the client idle timeout, each client's window of unanswered requests
-/// (a full window stops reading it), each outbox's size and send deadline.
+/// Every accepted socket of the tracker on one thread, the event loop's (the thread that also
+/// runs the `HostExecutor`): the listener, handshakes, client connections and the links peer
+/// trackers dialed to us. Level-triggered epoll, non-blocking sockets; a connection costs a
+/// table entry, its partial frame and its unsent bytes, never a thread.
+///
+/// What arrives becomes host inputs (`takeIntake`), handed to the executor on the same thread
+/// with no handoff; replies are written from here with non-blocking sends, batched per
+/// connection. The inputs come in three lanes: the control lane (`controlInputs`: password and
+/// snapshot results, shutdown) is a queue other threads push to and is never dropped; Raft
+/// messages are read from peer sockets with a per-wake budget (a peer that floods waits in its
+/// own TCP buffers, and Raft resends what a slow link lost); client requests get back-pressure
+/// from each client's window of unanswered requests (a full window stops reading it, and TCP
+/// pushes back on that client alone).
+///
+/// Bounds: the admission budget and per-address share at accept (keeping
+/// `ConnectionLimits.descriptorsReserved` free), the handshake deadline, the client idle
+/// timeout, each client's window, each outbox's size and send deadline. One owner closes each
+/// socket: `close(_:error:)`.
 final class ConnectionLoop {
     static let listenerToken: UInt64 = 0
     static let wakeToken: UInt64 = 1
 
     let poll: EventPoll
     let listener: Socket
-    let inputs: InputQueue
+    let wake: WakeSignal
     let selfID: NodeID
     let peerIDs: Set<NodeID>
     let security: PeerSecurity
-    let stateLimits: Limits
+    /// The server side of TLS for accepted connections; nil: plaintext.
+    let tls: TLSContext?
     let counters: ShellCounters
     let gauge = ConnectionGauge()
     let restorer: SnapshotRestorer
-    let dialers: PeerDialers
-    let snapshotInlineBytesMax: Int
     var admission: AddressAdmission
     var connections: [UInt64: Connection] = [:]
     private var nextNumber: UInt64 = 2
@@ -38,37 +46,32 @@ final class ConnectionLoop {
     var intake: [HostInput] = []
     /// Clients whose window reopened while frames wait in their decoder.
     var resumable: [UInt64] = []
+    /// Connections with bytes queued since the last flush of replies.
+    var unflushed: [UInt64] = []
     var listenerPausedUntilMillis: UInt64?
-    private var nextSweepMillis: UInt64 = 0
+    var nextSweepMillis: UInt64 = 0
     /// Snapshots being received, by sending peer: kept across connections so that a broken
     /// transfer resumes where it stopped.
     var assemblies: [NodeID: SnapshotAssembly] = [:]
-    /// Each peer's live outgoing link (a connection number), and a large snapshot being sent.
-    var links: [NodeID: UInt64] = [:]
-    var streams: [NodeID: SnapshotStream] = [:]
-    var droppedPeerMessages: UInt64 = 0
 
-    init(listener: Socket, inputs: InputQueue, selfID: NodeID, peerIDs: Set<NodeID>, security: PeerSecurity,
-         admission: AddressAdmission.Limits, stateLimits: Limits, counters: ShellCounters,
-         dialers: PeerDialers, snapshotInlineBytesMax: Int) throws {
+    /// Takes over `listener` (made non-blocking). `wake` is the control lane's wake-up; `tls`
+    /// the server context every accepted connection starts with (nil: plaintext).
+    init(listener: Socket, wake: WakeSignal, selfID: NodeID, peerIDs: Set<NodeID>, security: PeerSecurity,
+         admission: AddressAdmission.Limits, counters: ShellCounters, restorer: SnapshotRestorer, tls: TLSContext? = nil) throws {
         poll = try EventPoll()
         self.listener = listener
-        self.inputs = inputs
+        self.wake = wake
         self.selfID = selfID
         self.peerIDs = peerIDs
         self.security = security
+        self.tls = tls
         self.admission = AddressAdmission(limits: admission)
-        self.stateLimits = stateLimits
         self.counters = counters
-        self.dialers = dialers
-        self.snapshotInlineBytesMax = snapshotInlineBytesMax
-        restorer = SnapshotRestorer(inputs: inputs, limits: stateLimits)
+        self.restorer = restorer
         try listener.setBlocking(false)
         try poll.add(listener.descriptor, token: Self.listenerToken, events: .readable)
-        try poll.add(inputs.wake.descriptor, token: Self.wakeToken, events: .readable)
+        try poll.add(wake.descriptor, token: Self.wakeToken, events: .readable)
     }
-
-    func start() { restorer.start() }
 
     /// Waits up to `timeoutMillis` for sockets or a wake-up, and serves what is ready.
     func serve(timeoutMillis: Int) {
@@ -80,13 +83,20 @@ final class ConnectionLoop {
         for event in events {
             switch event.token {
             case Self.listenerToken: acceptWaiting()
-            case Self.wakeToken: inputs.wake.clear()
+            case Self.wakeToken: wake.clear()
             default:
                 guard let connection = connections[event.token] else { continue }
                 serve(connection, event.events)
             }
         }
         resumeWindows()
+        flushUnflushed()
+        let now = monotonicMillis()
+        resumeListenerIfDue(nowMillis: now)
+        if now >= nextSweepMillis {
+            sweep(nowMillis: now)
+            nextSweepMillis = now + UInt64(ConnectionLimits.sweepIntervalMillis)
+        }
     }
 
     /// The host inputs that arrived, in arrival order.
@@ -103,7 +113,7 @@ final class ConnectionLoop {
     private func serve(_ connection: Connection, _ events: PollEvents) {
         let now = monotonicMillis()
         if events.contains(.writable) { flush(connection, nowMillis: now) }
-        if events.contains(.readable) || events.contains(.failed), isOpen(connection), connection.isReading {
+        if !events.intersection([.readable, .failed]).isEmpty, isOpen(connection), connection.isReading {
             receive(connection, nowMillis: now)
         }
         if events.contains(.failed), isOpen(connection), !connection.isReading {
@@ -114,8 +124,8 @@ final class ConnectionLoop {
 
     func isOpen(_ connection: Connection) -> Bool { connections[connection.number] === connection }
 
-    /// Reads what is waiting (at most `ConnectionLimits.readBytesPerWakeMax`, so one busy
-    /// connection cannot starve the others) and takes the frames it completes.
+    /// Reads what is waiting (at most `ConnectionLimits.readBytesPerWakeMax`) and takes the
+    /// frames it completes.
     private func receive(_ connection: Connection, nowMillis: UInt64) {
         var budget = ConnectionLimits.readBytesPerWakeMax
         while budget > 0, isOpen(connection), connection.isReading {
@@ -134,9 +144,34 @@ final class ConnectionLoop {
                 return
             case let .received(count):
                 budget -= count
-                connection.decoder.append(scratch[0..<count])
+                guard decode(scratch[0..<count], on: connection, nowMillis: nowMillis) else { return }
                 takeFrames(connection, nowMillis: nowMillis)
             }
+        }
+    }
+
+    /// Passes received bytes through the connection's transport into its decoder; false when
+    /// the connection was closed (a TLS failure or close_notify).
+    private func decode(_ bytes: ArraySlice<UInt8>, on connection: Connection, nowMillis: UInt64) -> Bool {
+        guard let tls = connection.tls else {
+            connection.decoder.append(bytes)
+            return true
+        }
+        do {
+            let received = try tls.receive(bytes)
+            connection.decoder.append(received.plaintext)
+            queueRaw(tls.takeOutgoing(), on: connection, nowMillis: nowMillis)
+            if received.isClosed {
+                takeFrames(connection, nowMillis: nowMillis)
+                close(connection, error: connection.decoder.bufferedByteCount > 0 ? FrameError.truncated : FrameError.closed)
+                return false
+            }
+            return true
+        } catch {
+            queueRaw(tls.takeOutgoing(), on: connection, nowMillis: nowMillis)
+            flush(connection, nowMillis: nowMillis)
+            close(connection, error: error)
+            return false
         }
     }
 
@@ -147,6 +182,9 @@ final class ConnectionLoop {
             do {
                 guard let frame = try connection.decoder.nextFrame(maxBytes: connection.frameBytesMax) else { return }
                 try take(frame, on: connection, nowMillis: nowMillis)
+            } catch let error as FrameError where connection.kind == .handshaking {
+                close(connection, error: AcceptorHandshake.error(for: error))
+                return
             } catch {
                 close(connection, error: error)
                 return
@@ -158,8 +196,7 @@ final class ConnectionLoop {
         switch connection.kind {
         case .handshaking: continueHandshake(connection, with: frame, nowMillis: nowMillis)
         case .client: try takeRequest(frame, on: connection, nowMillis: nowMillis)
-        case let .peerIn(peer): try takeRaftFrame(frame, on: connection, from: peer)
-        case let .peerOut(peer): try takeLinkAnswer(frame, on: connection, peer: peer)
+        case let .peer(peer): try takeRaftFrame(frame, on: connection, from: peer, nowMillis: nowMillis)
         }
     }
 
@@ -176,17 +213,21 @@ final class ConnectionLoop {
         }
     }
 
-    /// Registers a socket the loop now owns.
-    func register(_ socket: Socket, remote: PeerAddress, kind: Connection.Kind, isAdmitted: Bool, nowMillis: UInt64) -> Connection? {
+    /// Registers an accepted socket the loop now owns (with a TLS layer when the tracker serves TLS).
+    func register(_ socket: Socket, remote: PeerAddress, nowMillis: UInt64) -> Connection? {
         let number = nextNumber
         nextNumber += 1
-        let connection = Connection(number: number, socket: socket, remote: remote, kind: kind, isAdmitted: isAdmitted, nowMillis: nowMillis)
-        do { try poll.add(socket.descriptor, token: number, events: .readable) } catch {
-            Log.warnLimited("cannot watch connection", ["remote": remote.description, "error": "\(error)"])
+        var transport: TLSTransport?
+        do {
+            if let tls { transport = TLSTransport(session: try TLSSession(context: tls, verification: .optionalCertificate)) }
+            try poll.add(socket.descriptor, token: number, events: .readable)
+        } catch {
+            Log.warnLimited("cannot serve connection", ["remote": remote.description, "error": "\(error)"])
             socket.close()
-            if isAdmitted { admission.release(address: remote.host, nowMillis: nowMillis) }
+            admission.release(address: remote.host, nowMillis: nowMillis)
             return nil
         }
+        let connection = Connection(number: number, socket: socket, remote: remote, tls: transport, nowMillis: nowMillis)
         connections[number] = connection
         return connection
     }
@@ -212,13 +253,8 @@ final class ConnectionLoop {
         outboxBytesTotal -= connection.outbox.pendingByteCount
         poll.remove(connection.socket.descriptor)
         connection.socket.close()
-        let now = monotonicMillis()
-        if connection.isAdmitted { admission.release(address: connection.remote.host, nowMillis: now) }
-        switch connection.kind {
-        case .client: gauge.add(-1)
-        case let .peerOut(peer): linkClosed(peer, connection: connection)
-        case .handshaking, .peerIn: break
-        }
+        admission.release(address: connection.remote.host, nowMillis: monotonicMillis())
+        if connection.kind == .client { gauge.add(-1) }
         guard let error else { return }
         if case FrameError.closed = error { return }
         if connection.kind == .handshaking {
