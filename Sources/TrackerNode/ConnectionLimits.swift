@@ -65,10 +65,21 @@ enum ConnectionLimits {
         return .success(limits)
     }
 
-    /// Raises the soft descriptor limit to the hard limit; returns the limit now in force.
+    /// Descriptors asked for at start: room for `connectionsMax` connections when the system
+    /// allows it (a privileged process may raise its hard limit up to `fs.nr_open`).
+    static let descriptorsWanted = connectionsMax + descriptorsReserved
+
+    /// Raises the descriptor limit to `descriptorsWanted` if allowed, else the soft limit to
+    /// the hard limit; returns the limit now in force.
     static func raiseDescriptorLimit() -> Int {
         var limit = rlimit()
         guard getrlimit(Int32(RLIMIT_NOFILE.rawValue), &limit) == 0 else { return 1_024 }
+        if limit.rlim_max < rlim_t(descriptorsWanted) {
+            var raised = limit
+            raised.rlim_max = rlim_t(descriptorsWanted)
+            raised.rlim_cur = raised.rlim_max
+            if setrlimit(Int32(RLIMIT_NOFILE.rawValue), &raised) == 0 { return descriptorsWanted }
+        }
         if limit.rlim_cur < limit.rlim_max {
             var raised = limit
             raised.rlim_cur = limit.rlim_max
@@ -76,6 +87,13 @@ enum ConnectionLimits {
         }
         return Int(clamping: limit.rlim_cur)
     }
+}
+
+/// The deadlines the event loop enforces on accepted connections (tests shorten them).
+struct ConnectionDeadlines: Sendable {
+    var handshakeMillis = ConnectionLimits.handshakeDeadlineMillis
+    var clientIdleMillis = ConnectionLimits.clientIdleTimeoutMillis
+    var replyStallMillis = ConnectionLimits.replyStallMillisMax
 }
 
 /// A limit that cannot be met at start.

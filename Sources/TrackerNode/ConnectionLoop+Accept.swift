@@ -102,11 +102,4 @@ extension ConnectionLoop {
             close(connection, error: nil)
         }
     }
-
-    /// Ends handshakes past their deadline (checked by the sweep).
-    func expireHandshake(_ connection: Connection, nowMillis: UInt64) {
-        guard connection.kind == .handshaking,
-              nowMillis >= connection.openedAtMillis + UInt64(ConnectionLimits.handshakeDeadlineMillis) else { return }
-        close(connection, error: SocketError.timedOut(operation: "handshake"))
-    }
 }

@@ -137,7 +137,7 @@ extension ConnectionLoop {
 
     /// Closes what is past a deadline: handshakes not done in time, clients silent for the
     /// idle timeout, and connections whose unsent bytes made no progress for
-    /// `ConnectionLimits.replyStallMillisMax` (a client that stops reading hurts only itself).
+    /// `deadlines.replyStallMillis` (a client that stops reading hurts only itself).
     func sweep(nowMillis: UInt64) {
         var expired: [(number: UInt64, why: Expiry)] = []
         for (number, connection) in connections {
@@ -158,11 +158,11 @@ extension ConnectionLoop {
 
     private func expiry(of connection: Connection, nowMillis: UInt64) -> Expiry? {
         let age = nowMillis >= connection.openedAtMillis ? nowMillis - connection.openedAtMillis : 0
-        if connection.kind == .handshaking, age >= UInt64(ConnectionLimits.handshakeDeadlineMillis) { return .handshake }
-        if connection.outbox.stalledMillis(nowMillis: nowMillis) >= UInt64(ConnectionLimits.replyStallMillisMax) { return .stalled }
+        if connection.kind == .handshaking, age >= UInt64(deadlines.handshakeMillis) { return .handshake }
+        if connection.outbox.stalledMillis(nowMillis: nowMillis) >= UInt64(deadlines.replyStallMillis) { return .stalled }
         guard connection.kind == .client, connection.inFlight == 0 else { return nil }
         let silent = nowMillis >= connection.lastRequestMillis ? nowMillis - connection.lastRequestMillis : 0
-        return silent >= UInt64(ConnectionLimits.clientIdleTimeoutMillis) ? .idle : nil
+        return silent >= UInt64(deadlines.clientIdleMillis) ? .idle : nil
     }
 
     /// Ends a connection whose reader does not keep up, dropping what it was sent.

@@ -36,6 +36,7 @@ final class ConnectionLoop {
     let counters: ShellCounters
     let gauge = ConnectionGauge()
     let restorer: SnapshotRestorer
+    let deadlines: ConnectionDeadlines
     var admission: AddressAdmission
     var connections: [UInt64: Connection] = [:]
     private var nextNumber: UInt64 = 2
@@ -57,7 +58,8 @@ final class ConnectionLoop {
     /// Takes over `listener` (made non-blocking). `wake` is the control lane's wake-up; `tls`
     /// the server context every accepted connection starts with (nil: plaintext).
     init(listener: Socket, wake: WakeSignal, selfID: NodeID, peerIDs: Set<NodeID>, security: PeerSecurity,
-         admission: AddressAdmission.Limits, counters: ShellCounters, restorer: SnapshotRestorer, tls: TLSContext? = nil) throws {
+         admission: AddressAdmission.Limits, counters: ShellCounters, restorer: SnapshotRestorer,
+         deadlines: ConnectionDeadlines = ConnectionDeadlines(), tls: TLSContext? = nil) throws {
         poll = try EventPoll()
         self.listener = listener
         self.wake = wake
@@ -68,6 +70,7 @@ final class ConnectionLoop {
         self.admission = AddressAdmission(limits: admission)
         self.counters = counters
         self.restorer = restorer
+        self.deadlines = deadlines
         try listener.setBlocking(false)
         try poll.add(listener.descriptor, token: Self.listenerToken, events: .readable)
         try poll.add(wake.descriptor, token: Self.wakeToken, events: .readable)
@@ -243,6 +246,15 @@ final class ConnectionLoop {
         } catch {
             close(connection, error: error)
         }
+    }
+
+    /// Closes every connection and the listener (at exit, and in tests).
+    func closeAll() {
+        for number in connections.keys.sorted() {
+            if let connection = connections[number] { close(connection, error: nil) }
+        }
+        poll.remove(listener.descriptor)
+        listener.close()
     }
 
     /// Closes a connection: the one place a socket of the loop is closed. `error` says why
