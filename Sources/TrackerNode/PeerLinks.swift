@@ -60,9 +60,6 @@ final class PeerLinks: Sendable {
         }
     }
 
-    /// Raft messages dropped because their link was down or backed up, since start.
-    var droppedMessageCount: UInt64 { links.values.reduce(0) { $0 &+ $1.droppedCount } }
-
     private func runLink(to id: NodeID) {
         guard let address = addresses[id], let link = links[id] else { return }
         var backoffMillis = 50
@@ -78,7 +75,8 @@ final class PeerLinks: Sendable {
                 try pump(link, into: connection)
             } catch {
                 if !hasLoggedFailure {
-                    Log.warn("peer unreachable", ["peer.id": "\(id)", "peer.address": "\(address)", "error": "\(error)"])
+                    Log.warn("peer unreachable", ["peer.id": "\(id)", "peer.address": "\(address)", "error": "\(error)",
+                                                   "messages.dropped": "\(link.droppedCount)"])
                     hasLoggedFailure = true
                 }
                 usleep(UInt32(backoffMillis * 1000))
