@@ -80,10 +80,11 @@ final class PeerLink: Sendable {
     }
 
     /// The thread: waits for a backlog and takes it; the loop writes nothing directly until
-    /// the thread asks again with an empty backlog.
+    /// the thread asks again with an empty backlog. Empty once the link is detached.
     func takeBacklog() -> [Item] {
         while true {
             let taken: [Item]? = state.withLock { state in
+                guard state.connection != nil else { return [] }
                 guard !state.backlog.isEmpty else {
                     state.isThreadSending = false
                     return nil
@@ -110,7 +111,7 @@ final class PeerLink: Sendable {
         }
     }
 
-    /// The thread: the link failed; what waited is dropped.
+    /// The link failed; what waited is dropped, and a thread waiting for a backlog returns.
     func detach() {
         state.withLock { state in
             state.connection = nil
@@ -119,5 +120,6 @@ final class PeerLink: Sendable {
             state.backlogBytes = 0
             state.isThreadSending = false
         }
+        backlogReady.signal()
     }
 }
