@@ -53,7 +53,11 @@ func runSessions(binary: String, levels: [Int], sessionCount: Int, idleSeconds: 
     var results: [SessionsLevel] = []
     for (levelIndex, level) in levels.enumerated() {
         let opening = nowNanos()
-        try fleet.grow(to: level, port: leaderTracker.address.port, tokens: kept.map(\.token))
+        do { try fleet.grow(to: level, port: leaderTracker.address.port, tokens: kept.map(\.token)) } catch {
+            // E.g. a descriptor limit of this process or the leader's: report the levels reached.
+            stderrLine("tracker-bench: stopped at \(fleet.count) connections of \(level): \(error)")
+            break
+        }
         stderrLine("tracker-bench: \(level) connections open in \(fmt(Double(nowNanos() - opening) / 1e9, 1)) s")
         sleepMillis(fleet.periodMillis + 1_000) // every connection has sent a keepalive at least once
         let commit0 = (try? probe.status(of: leaderTracker).get())?.commitIndex ?? 0
