@@ -120,7 +120,7 @@ let package = Package(
         .testTarget(name: "TrackerHostingTests", dependencies: ["TrackerProtocol", "TrackerHosting", "TrackerStateMachine", "Consensus", "TestSupport"], swiftSettings: strict),
         .testTarget(
             name: "TrackerNodeTests",
-            dependencies: ["TrackerNode", "TrackerClient", "TrackerProtocol", "TrackerHosting", "TrackerStateMachine", "Networking", "Consensus", "Hashing"],
+            dependencies: ["TrackerNode", "TrackerClient", "TrackerProtocol", "TrackerStateMachine", "Networking", "Consensus", "Hashing"],
             swiftSettings: strict
         ),
         .testTarget(name: "NetworkingTests", dependencies: ["Networking", "Hashing", "CLibSSL"], swiftSettings: strict),

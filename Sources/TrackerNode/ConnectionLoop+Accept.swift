@@ -1,4 +1,3 @@
-import Consensus
 import Networking
 
 extension ConnectionLoop {

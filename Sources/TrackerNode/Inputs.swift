@@ -1,6 +1,5 @@
 import Consensus
 import TrackerHosting
-import TrackerProtocol
 import TrackerStateMachine
 
 /// What reaches the event loop from other threads: its control lane, never dropped (client

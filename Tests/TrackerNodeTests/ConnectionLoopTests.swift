@@ -2,7 +2,6 @@ import Foundation
 import Networking
 import Testing
 import TrackerProtocol
-import TrackerStateMachine
 @testable import TrackerNode
 
 /// The event loop's rules, each over loopback against a `LoopHarness` (a stand-in host that

@@ -1,8 +1,6 @@
-import Consensus
 import Foundation
 import Networking
 import Synchronization
-import TrackerHosting
 import TrackerProtocol
 import TrackerStateMachine
 @testable import TrackerNode

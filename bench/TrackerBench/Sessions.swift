@@ -1,7 +1,6 @@
 import Foundation
 import Synchronization
 import TrackerClient
-import TrackerProtocol
 import TrackerStateMachine
 
 /// What one level of `tracker-bench sessions` measured on the leader.
