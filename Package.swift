@@ -107,7 +107,7 @@ let package = Package(
         ),
         .executableTarget(
             name: "TrackerBench",
-            dependencies: ["TrackerClient", "TrackerProtocol", "TrackerStateMachine", "Networking"],
+            dependencies: ["TrackerClient", "TrackerProtocol", "TrackerStateMachine", "Networking", "Hashing"],
             path: "bench/TrackerBench",
             swiftSettings: strict
         ),

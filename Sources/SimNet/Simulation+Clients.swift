@@ -6,8 +6,6 @@ import TrackerStateMachine
 extension Simulation {
     /// The production retry policy (`TrackerClient` uses the same one).
     static let callPolicy = CallPolicy()
-    /// Longest a client keeps retrying one operation; after that its outcome is unknown.
-    static var operationDeadlineMicros: UInt64 { callPolicy.callDeadlineMillis * 1_000 }
     /// Longest pause between a client's operations.
     static let thinkMaxMicros: UInt64 = 200_000
 
@@ -28,7 +26,7 @@ extension Simulation {
             }
             clients[client].serial += 1
             clients[client].current = ClientOp(kind: kind, request: request, invokedMicros: nowMicros,
-                                                  deadlineMicros: nowMicros + Self.operationDeadlineMicros, serial: clients[client].serial)
+                                                  deadlineMicros: nowMicros + Self.callPolicy.callDeadlineMillis(for: request.operation) * 1_000, serial: clients[client].serial)
             trace.record(nowMicros, TraceCode.clientOp.rawValue, UInt64(client), request.sequence, 0, 0,
                          "client \(client) starts seq=\(request.sequence) \(kind)")
         }

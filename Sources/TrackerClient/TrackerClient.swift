@@ -120,7 +120,7 @@ public final class TrackerClient: Sendable {
     }
 
     private func send(_ request: ClientRequest, state: inout State) throws -> ClientResponse {
-        let deadline = monotonicMillis() + UInt64(max(0, timing.callDeadlineMillis))
+        let deadline = monotonicMillis() + timing.policy.callDeadlineMillis(for: request.operation)
         var lastProblem = "no attempt made"
         while monotonicMillis() < deadline {
             let outcome: AttemptOutcome

@@ -30,6 +30,8 @@ final class KeepaliveFleet: @unchecked Sendable {
     let sent = Atomic<Int>(0)
     let answered = Atomic<Int>(0)
     let refused = Atomic<Int>(0)
+    /// The first refusal's answer, printed so a refused figure says why.
+    let firstRefusal = Mutex<String?>(nil)
     let lost = Atomic<Int>(0)
     private let opened = Atomic<Int>(0)
     var count: Int { opened.load(ordering: .relaxed) }
@@ -139,7 +141,12 @@ final class KeepaliveFleet: @unchecked Sendable {
                 members[index].decoder.append(scratch[0..<count])
                 while let frame = try? members[index].decoder.nextFrame(maxBytes: 1 << 20) {
                     let answer = (try? ServiceFrame.untagged(frame.payload)).flatMap { try? ServiceCodec.decodeResponse($0.body) }
-                    if case .result(.ok) = answer { answered.add(1, ordering: .relaxed) } else { refused.add(1, ordering: .relaxed) }
+                    if case .result(.ok) = answer {
+                        answered.add(1, ordering: .relaxed)
+                    } else {
+                        refused.add(1, ordering: .relaxed)
+                        firstRefusal.withLock { first in if first == nil { first = answer.map { "\($0)" } ?? "undecodable frame" } }
+                    }
                 }
             }
         }

@@ -77,6 +77,7 @@ func runSessions(binary: String, levels: [Int], sessionCount: Int, idleSeconds: 
             connectionsLost: fleet.lost.load(ordering: .relaxed), rssMiB: residentMiB(pid), descriptors: descriptorCount(pid),
             loadWritesPerSecond: load.writesPerSecond, loadP50: load.p50, loadP99: load.p99, loadErrors: load.errors,
             loadCores: load.cores))
+        if let why = fleet.firstRefusal.withLock({ $0 }) { stderrLine("tracker-bench: first refused keepalive at \(level) clients: \(why)") }
         guard cluster.isRunning(leader.id) else { throw BenchError("the leader exited at \(level) clients") }
     }
     return results

@@ -9,6 +9,7 @@ import Foundation
 //   tracker-bench failover --binary PATH [--trials 5] [--tracker-args "..."] [--attempt-ms 200]
 //   tracker-bench sessions --binary PATH [--clients 1000,5000,10000,20000] [--sessions 200]
 //                          [--idle-seconds 5] [--load-seconds 5] [--tracker-args "..."]
+//   tracker-bench logins --binary PATH [--users 1000] [--tracker-args "..."]
 //
 // Every cluster lives in its own temporary folder, which is removed with its processes at the
 // end of the measurement, on failure, on SIGINT/SIGTERM/SIGHUP, and (via PR_SET_PDEATHSIG, through
@@ -18,10 +19,11 @@ let usage = """
     usage: tracker-bench load --binary PATH [--concurrency 1,16,64] [--seconds 10] [--warmup 1] [--round N] [--tracker-args "..."]
            tracker-bench failover --binary PATH [--trials 5] [--round N] [--attempt-ms 200] [--tracker-args "..."]
            tracker-bench sessions --binary PATH [--clients 1000,5000,10000,20000] [--sessions 200] [--idle-seconds 5] [--load-seconds 5]
+           tracker-bench logins --binary PATH [--users 1000] [--tracker-args "..."]
     """
 
 var arguments = Array(CommandLine.arguments.dropFirst())
-guard let mode = arguments.first, ["load", "failover", "sessions"].contains(mode) else {
+guard let mode = arguments.first, ["load", "failover", "sessions", "logins"].contains(mode) else {
     stderrLine(usage)
     exit(2)
 }
@@ -89,6 +91,21 @@ case "load":
               + "  \(String(o.missing).leftPad(10))")
     }
     exit(failures == 0 ? 0 : 1)
+case "logins":
+    // Every login comes from 127.0.0.1: lift the per-address password rate a real cluster keeps.
+    let users = Int(values["users"] ?? "1000") ?? 1000
+    guard (1...20_000).contains(users) else {
+        stderrLine("tracker-bench: bad --users (1...20000)")
+        exit(2)
+    }
+    do {
+        let result = try runLogins(binary: binary, users: users, trackerArguments: ["--password-rate", "1000000"] + trackerArguments)
+        printLogins(result, timings: trackerTimings)
+        exit(result.failures.isEmpty ? 0 : 1)
+    } catch {
+        stderrLine("tracker-bench: logins failed: \(error)")
+        exit(1)
+    }
 case "sessions":
     let levels = (values["clients"] ?? "0,1000,5000,10000,20000").split(separator: ",").compactMap { Int($0) }
     let sessionCount = Int(values["sessions"] ?? "200") ?? 200
