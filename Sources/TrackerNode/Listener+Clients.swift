@@ -10,7 +10,8 @@ extension Listener {
     /// stops reading (the client's sends back up) until replies go out. `create_user` and
     /// `login` pass a per-address token bucket first, else they are answered "retry later" here,
     /// before any password work is queued.
-    func readRequests(from connection: FramedConnection, remote address: PeerAddress) {
+    /// Over TLS a login must name the certificate this connection presented (`certificate`).
+    func readRequests(from connection: FramedConnection, remote address: PeerAddress, certificate: CertificateFingerprint?) {
         let remote = address.description
         let link = clients.add(connection, remote: remote)
         defer {
@@ -34,6 +35,11 @@ extension Listener {
                     continue
                 }
                 let request = try decoded.get()
+                if let refusal = Self.certificateRefusal(of: request.operation, presented: certificate, isTLS: security.tls != nil) {
+                    Log.warnLimited("login refused: certificate mismatch", ["remote": remote])
+                    clients.answer(target, .rejected(reason: refusal))
+                    continue
+                }
                 if Self.isPasswordRequest(request.operation),
                    !admission.withLock({ $0.allowPasswordRequest(address: address.host, nowMillis: monotonicMillis()) }) {
                     Log.warnLimited("password request refused: too many from this address", ["remote": remote])
@@ -45,6 +51,16 @@ extension Listener {
         } catch {
             logClosed(error, remote: remote, peer: "client")
         }
+    }
+
+    /// Why a login is refused for the certificate it names: over TLS it must be the one the
+    /// connection presented (the session is recorded with it, and peers admit it by it).
+    static func certificateRefusal(of operation: ServiceOperation, presented: CertificateFingerprint?, isTLS: Bool) -> String? {
+        guard case let .login(_, _, _, named) = operation, isTLS else { return nil }
+        guard let presented, named == presented.digest else {
+            return "a login must name the certificate its connection presented"
+        }
+        return nil
     }
 
     static func isPasswordRequest(_ operation: ServiceOperation) -> Bool {

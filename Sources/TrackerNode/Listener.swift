@@ -16,7 +16,7 @@ final class Listener: Sendable {
     private let socket: Socket
     private let selfID: NodeID
     private let peerIDs: Set<NodeID>
-    private let security: PeerSecurity
+    let security: PeerSecurity
     let inputs: BlockingQueue<Input>
     let clients: ClientConnections
     private let limits: Limits
@@ -78,11 +78,13 @@ final class Listener: Sendable {
     }
 
     private func serve(_ connectionSocket: Socket, remote address: PeerAddress) {
-        let connection = FramedConnection(socket: connectionSocket)
         let remote = address.description
         let hello: Hello
+        let connection: FramedConnection
+        let presented: CertificateFingerprint?
         do {
             try connectionSocket.setSendTimeout(millis: ConnectionLimits.acceptedSendTimeoutMillis)
+            (connection, presented) = try secure(connectionSocket)
             hello = try Handshake.perform(on: connection, as: .acceptor, role: .tracker, id: selfID,
                                           key: security.key, auth: security.authenticator,
                                           timeoutMillis: ConnectionLimits.handshakeDeadlineMillis,
@@ -92,18 +94,32 @@ final class Listener: Sendable {
             Log.warnLimited("handshake refused", ["remote": remote, "reason": "\(error)"])
             return
         }
+        if hello.role == .tracker, let tls = security.tls, let refusal = tls.trackerRefusal(id: hello.senderID, presented: presented) {
+            counters.count(.handshake)
+            Log.warnLimited("tracker refused: certificate not pinned", ["remote": remote, "reason": refusal])
+            connection.close()
+            return
+        }
         switch hello.role {
         case .tracker where peerIDs.contains(hello.senderID) && hello.senderID != selfID:
             // No idle timeout: a link between two followers carries nothing in steady state. The
             // peer proved the cluster key, and its links count against its address's share.
             readRaftMessages(from: connection, peer: hello.senderID, remote: remote)
         case .client:
-            readRequests(from: connection, remote: address)
+            readRequests(from: connection, remote: address, certificate: presented)
         default:
             counters.count(.handshake)
             Log.warnLimited("connection refused", ["remote": remote, "reason": "role \(hello.role) id \(hello.senderID) not allowed"])
             connection.close()
         }
+    }
+
+    /// The connection's stream: TLS (the handshake within `handshakeDeadlineMillis`) and the
+    /// certificate it presented, or plaintext with `--insecure`.
+    private func secure(_ socket: Socket) throws -> (FramedConnection, CertificateFingerprint?) {
+        guard let tls = security.tls else { return (FramedConnection(socket: socket), nil) }
+        let stream = try tls.accept(socket, deadline: .now + .milliseconds(ConnectionLimits.handshakeDeadlineMillis))
+        return (FramedConnection(tls: stream), stream.peerFingerprint)
     }
 
     private func readRaftMessages(from connection: FramedConnection, peer: NodeID, remote: String) {
