@@ -27,7 +27,7 @@ struct HostileInputProcessTests {
         defer { for entry in flood { entry.socket.close() } }
         for index in 0..<100 {
             let opened = monotonicNowMillis()
-            let socket = index < 50 ? try handshakenIdleConnection(port: alice.port)
+            let socket = index < 50 ? try PeerConnection.handshaken(port: alice.port, identity: try PeerConnection.stranger()).socket
                                     : try Socket.connect(host: "127.0.0.1", port: alice.port, timeoutMillis: 2_000)
             flood.append((socket, opened))
         }
@@ -111,7 +111,7 @@ struct HostileInputProcessTests {
         defer { f.stop() }
         let alice = try f.client("alice", user: "alice")
         for _ in 0..<3 {
-            let refused = try PeerConnection.open(port: alice.port, userID: "ev\nil\u{1b}[2J", groupID: "g\r")
+            let refused = try PeerConnection.open(port: alice.port, userID: "ev\nil\u{1b}[2J", groupID: "g\r", identity: try PeerConnection.stranger())
             guard case .reject = refused.answer else {
                 Issue.record("served: \(refused.answer)")
                 return
