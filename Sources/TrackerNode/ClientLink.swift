@@ -63,12 +63,20 @@ final class ClientLink: Sendable {
         }
     }
 
-    /// Writer: queues one encoded reply; returns the bytes now waiting (0 once closed).
+    /// Writer: queues one encoded reply (sealed into TLS records first over TLS: the outbox
+    /// holds what goes on the wire); returns the bytes now waiting (0 once closed).
     func enqueue(_ bytes: [UInt8], nowMillis: UInt64) -> Int {
         state.withLock { state in
             guard !state.isClosed else { return 0 }
+            let wire: [UInt8]
+            do {
+                wire = try (connection.stream as? TLSStream)?.seal(bytes) ?? bytes
+            } catch {
+                shutDown(&state)
+                return 0
+            }
             if state.pendingByteCount == 0 { state.stalledSinceMillis = nowMillis }
-            state.queued.append(contentsOf: bytes)
+            state.queued.append(contentsOf: wire)
             state.replyEnds.append(state.queued.count)
             return state.pendingByteCount
         }
