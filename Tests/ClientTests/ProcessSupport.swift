@@ -80,11 +80,13 @@ final class TrackerCluster: Sendable {
         processes.withLock { $0[id] = process }
     }
 
-    /// SIGKILL one tracker.
+    /// SIGKILL one tracker, waiting (at most 5 s: Foundation's reaping of a killed child has
+    /// been seen to hang under load) until it is gone.
     func kill(_ id: TrackerID) {
         guard let process = processes.withLock({ $0.removeValue(forKey: id) }) else { return }
         Glibc.kill(process.processIdentifier, SIGKILL)
-        process.waitUntilExit()
+        let deadline = Date().addingTimeInterval(5)
+        while process.isRunning && Date() < deadline { usleep(10_000) }
     }
 
     func stop() {
