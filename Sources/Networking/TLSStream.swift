@@ -96,29 +96,6 @@ public final class TLSStream: ByteStream {
         }
     }
 
-    /// Encrypts every byte into records without sending them, for a writer that sends the
-    /// ciphertext itself with non-blocking sends (records must then leave in the order they were
-    /// sealed, and nothing else may write to this stream meanwhile).
-    public func seal(_ bytes: [UInt8]) throws -> [UInt8] {
-        var ciphertext: [UInt8] = []
-        try writeLock.withLock { _ in
-            var offset = 0
-            // Each pass seals at least one byte; a memory BIO never refuses a write.
-            while offset < bytes.count {
-                let (consumed, sealed) = try session.withLock { session in
-                    let consumed = try bytes.withUnsafeBytes { raw in
-                        try session.write(plaintext: UnsafeRawBufferPointer(rebasing: raw[offset...]))
-                    }
-                    return (consumed, session.takeCiphertext())
-                }
-                guard consumed > 0 else { throw TLSError.openSSL(operation: "seal", reason: "no progress") }
-                offset += consumed
-                ciphertext += sealed
-            }
-        }
-        return ciphertext
-    }
-
     /// Receives and decrypts up to `buffer.count` plaintext bytes; 0 once the peer sent
     /// close_notify. The end of the transport without it throws `TLSError.unexpectedEndOfStream`;
     /// a bad record throws `TLSError.openSSL`.

@@ -108,6 +108,9 @@ public struct SnapshotJob: Sendable {
 /// between client requests and log entries. tracker-node drives it with sockets, disk and a
 /// clock; SimNet drives the same code with simulated ones.
 public struct TrackerHost: Sendable {
+    /// Heartbeats a follower may miss before it answers clients "no leader" instead of
+    /// redirecting them to a leader that may have gone silent.
+    public static let silentLeaderHeartbeats = 2
     /// The Raft core.
     public internal(set) var raft: RaftNode
     /// The applied state.

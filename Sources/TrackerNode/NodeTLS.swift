@@ -5,12 +5,12 @@ import Networking
 /// certificate in the data directory), the server context its one port serves with, the client
 /// context it dials peer trackers with, and the fingerprints cluster.conf pins for each tracker.
 ///
-/// The port serves trackers and clients alike, so the server asks every connection for a
-/// certificate (`serverVerification`: any is accepted and reported). After the hello, a
-/// connection announcing a tracker must have presented the certificate pinned for that id
-/// (`trackerRefusal`); a client's certificate is what its login records. Dialing a peer
-/// tracker pins that tracker's line. Immutable; shared by every thread (and by an event loop
-/// that drives `TLSSession`s over memory BIOs with `serverContext`).
+/// The port serves trackers and clients alike: the event loop's sessions ask every connection
+/// for a certificate and accept one without (`PeerVerification.optionalCertificate`). After the
+/// hello, a connection announcing a tracker must have presented the certificate pinned for that
+/// id (`trackerRefusal`); a client's certificate is what its login must name and records.
+/// Dialing a peer tracker pins that tracker's line. Immutable; shared by the event loop (which
+/// drives `TLSSession`s over memory BIOs with `serverContext`) and the peer links' threads.
 struct NodeTLS: Sendable {
     /// This tracker's identity.
     let identity: TLSIdentity
@@ -20,9 +20,6 @@ struct NodeTLS: Sendable {
     let clientContext: TLSContext
     /// The pinned fingerprint of every tracker of cluster.conf, by id.
     let pins: [NodeID: CertificateFingerprint]
-
-    /// What accepted sessions require of the peer: a certificate, any (the role decides later).
-    let serverVerification = PeerVerification.anyCertificate
 
     /// Loads (or on first start makes) the identity in `dataDirectory` and pins every line of
     /// `cluster`, which must all carry a fingerprint; this tracker's own line must pin its own
@@ -47,12 +44,6 @@ struct NodeTLS: Sendable {
                        serverContext: try TLSContext(side: .server, identity: identity),
                        clientContext: try TLSContext(side: .client, identity: identity),
                        pins: pins)
-    }
-
-    /// The one place an accepted connection becomes TLS: the server handshake, which must end
-    /// before `deadline`. The caller closes the socket when it throws.
-    func accept(_ socket: Socket, deadline: ContinuousClock.Instant) throws -> TLSStream {
-        try TLSStream.handshake(socket: socket, context: serverContext, verification: serverVerification, deadline: deadline)
     }
 
     /// Dials peer tracker `id` over TLS: its certificate must be the one its line pins.
