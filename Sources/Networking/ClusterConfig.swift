@@ -70,18 +70,20 @@ public struct ClusterConfig: Equatable, Sendable {
         "no certificate fingerprint (expected '<id> <host>:<port> sha256:<hex>'; print it with tracker-node --print-fingerprint, or run with --insecure for plaintext)"
 
     /// Parses the text of a cluster.conf; `fileName` only labels error messages. With
-    /// `requiringFingerprints`, a line without a fingerprint is refused, naming the line.
+    /// `requiringFingerprints`, a line without a fingerprint is refused, naming the line (the
+    /// first such line, once every line parsed: a malformed line is reported first).
     public static func parse(text: String, fileName: String, requiringFingerprints: Bool = false) throws(ClusterConfigError) -> ClusterConfig {
         var trackers: [Tracker] = []
         var lineOfID: [UInt64: Int] = [:]
         var lineOfAddress: [PeerAddress: Int] = [:]
         var lineOfFingerprint: [CertificateFingerprint: Int] = [:]
         var lineNumber = 0
+        var firstUnpinnedLine: Int?
         for rawLine in text.split(separator: "\n", omittingEmptySubsequences: false) {
             lineNumber += 1
             let fail = { (reason: String) in ClusterConfigError(fileName: fileName, line: lineNumber, reason: reason) }
             guard let tracker = try parseLine(rawLine, fail: fail) else { continue }
-            if requiringFingerprints, tracker.fingerprint == nil { throw fail(missingFingerprintReason) }
+            if tracker.fingerprint == nil, firstUnpinnedLine == nil { firstUnpinnedLine = lineNumber }
             if let first = lineOfID[tracker.id] { throw fail("duplicate id \(tracker.id) (first on line \(first))") }
             if let first = lineOfAddress[tracker.address] {
                 throw fail("duplicate address \(tracker.address) (first on line \(first))")
@@ -99,6 +101,9 @@ public struct ClusterConfig: Equatable, Sendable {
         }
         guard !trackers.isEmpty else {
             throw ClusterConfigError(fileName: fileName, line: nil, reason: "no trackers listed")
+        }
+        if requiringFingerprints, let firstUnpinnedLine {
+            throw ClusterConfigError(fileName: fileName, line: firstUnpinnedLine, reason: missingFingerprintReason)
         }
         return ClusterConfig(trackers: trackers.sorted { $0.id < $1.id })
     }

@@ -140,6 +140,21 @@ final class ProcessCluster: @unchecked Sendable {
 
     func config() throws -> ClusterConfig { try ClusterConfig.load(path: confPath) }
 
+    /// Deletes tracker `id`'s data directory (it must be stopped) but keeps its identity: the
+    /// two TLS files cluster.conf pins are put back, as an operator restores them from a backup
+    /// (README: rotation otherwise). Without TLS there are none and the folder just goes.
+    func wipeKeepingIdentity(_ id: NodeID) throws {
+        let data = dataDirectory(id)
+        let names = [TLSIdentity.keyFileName, TLSIdentity.certificateFileName]
+        let kept = names.compactMap { name in FileManager.default.contents(atPath: data + "/" + name).map { (name, $0) } }
+        try FileManager.default.removeItem(atPath: data)
+        guard !kept.isEmpty else { return }
+        try FileManager.default.createDirectory(atPath: data, withIntermediateDirectories: false, attributes: [.posixPermissions: 0o700])
+        for (name, bytes) in kept {
+            _ = FileManager.default.createFile(atPath: data + "/" + name, contents: bytes, attributes: [.posixPermissions: 0o600])
+        }
+    }
+
     /// A TLS connection to tracker `id`, pinned to its fingerprint, presenting `identity` (a
     /// fresh one when nil).
     func connectTLS(to id: NodeID, identity: TLSIdentity? = nil) throws -> FramedConnection {

@@ -1,5 +1,4 @@
 import Foundation
-import Networking
 import Synchronization
 import Testing
 
@@ -51,15 +50,7 @@ struct SnapshotProcessTests {
         let wiped = cluster.ids.first { $0 != leader }!
         let other = cluster.ids.first { $0 != leader && $0 != wiped }!
         cluster.kill(wiped)
-        // Its state is lost; its identity (the two TLS files, pinned in cluster.conf) is restored
-        // from elsewhere, as an operator would (README: rotation otherwise).
-        let data = cluster.dataDirectory(wiped)
-        let kept = try [TLSIdentity.keyFileName, TLSIdentity.certificateFileName].map { ($0, try Data(contentsOf: URL(fileURLWithPath: data + "/" + $0))) }
-        try FileManager.default.removeItem(atPath: data)
-        try FileManager.default.createDirectory(atPath: data, withIntermediateDirectories: false, attributes: [.posixPermissions: 0o700])
-        for (name, bytes) in kept {
-            _ = FileManager.default.createFile(atPath: data + "/" + name, contents: bytes, attributes: [.posixPermissions: 0o600])
-        }
+        try cluster.wipeKeepingIdentity(wiped)
         try cluster.start(wiped)
         let deadline = Date().addingTimeInterval(10)
         var caughtUp = false

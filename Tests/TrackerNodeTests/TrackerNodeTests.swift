@@ -113,7 +113,7 @@ struct TrackerNodeTests {
         for i in 0..<20 { _ = try createGroup(client, token, "w\(i)") }
         let follower = cluster.ids.first { $0 != leader }!
         cluster.kill(follower)
-        try FileManager.default.removeItem(atPath: cluster.dataDirectory(follower))
+        try cluster.wipeKeepingIdentity(follower)
         try cluster.start(follower)
         let deadline = Date().addingTimeInterval(10)
         var caughtUp = false

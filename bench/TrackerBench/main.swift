@@ -8,9 +8,11 @@ import Foundation
 //                      [--tracker-args "--heartbeat-ms 50 --election-ms 150"] [--security tls|insecure|both]
 // --security (default tls): pinned TLS everywhere, or plaintext (trackers run --insecure), or
 // both in the same run, each level in plaintext then TLS, with TLS as a share of plaintext.
-//   tracker-bench failover --binary PATH [--trials 5] [--tracker-args "..."] [--attempt-ms 200]
+//   tracker-bench failover --binary PATH [--trials 5] [--tracker-args "..."] [--attempt-ms 200] [--security tls|insecure]
 //   tracker-bench sessions --binary PATH [--clients 1000,5000,10000,20000] [--sessions 200]
-//                          [--idle-seconds 5] [--load-seconds 5] [--tracker-args "..."]
+//                          [--idle-seconds 5] [--load-seconds 5] [--tracker-args "..."] [--security tls|insecure]
+// failover and sessions (default tls) run one mode: their keepalive fleet and clients speak TLS
+// to pinned trackers, or plaintext to trackers run with --insecure.
 //
 // Every cluster lives in its own temporary folder, which is removed with its processes at the
 // end of the measurement, on failure, on SIGINT/SIGTERM/SIGHUP, and (via PR_SET_PDEATHSIG, through
@@ -19,8 +21,9 @@ import Foundation
 let usage = """
     usage: tracker-bench load --binary PATH [--concurrency 1,16,64] [--seconds 10] [--warmup 1] [--round N] [--tracker-args "..."]
                               [--security tls|insecure|both]
-           tracker-bench failover --binary PATH [--trials 5] [--round N] [--attempt-ms 200] [--tracker-args "..."]
+           tracker-bench failover --binary PATH [--trials 5] [--round N] [--attempt-ms 200] [--tracker-args "..."] [--security tls|insecure]
            tracker-bench sessions --binary PATH [--clients 1000,5000,10000,20000] [--sessions 200] [--idle-seconds 5] [--load-seconds 5]
+                                  [--tracker-args "..."] [--security tls|insecure]
     """
 
 var arguments = Array(CommandLine.arguments.dropFirst())
@@ -49,6 +52,16 @@ let trackerArguments = ["--lease-ms", "600000"]
     + (values["tracker-args"] ?? "").split(separator: " ").map(String.init)
 let round = Int(values["round"] ?? "1") ?? 1
 let trackerTimings = values["tracker-args"].map { $0.isEmpty ? "defaults" : $0 } ?? "defaults"
+// What failover and sessions add to the trackers' arguments for their one --security mode.
+let singleSecurityArguments: [String]? = switch values["security"] ?? "tls" {
+case "tls": []
+case "insecure": ["--insecure"]
+default: nil
+}
+if mode != "load", singleSecurityArguments == nil {
+    stderrLine("tracker-bench: --security is tls or insecure for \(mode)")
+    exit(2)
+}
 
 SignalGuard.shared.install()
 
@@ -121,7 +134,7 @@ case "sessions":
     }
     do {
         let results = try runSessions(binary: binary, levels: levels, sessionCount: sessionCount, idleSeconds: idle,
-                                      loadSeconds: load, trackerArguments: trackerArguments)
+                                      loadSeconds: load, trackerArguments: trackerArguments + (singleSecurityArguments ?? []))
         printSessions(results, sessionCount: sessionCount, timings: trackerTimings)
         exit(0)
     } catch {
@@ -139,7 +152,7 @@ default:
     var failures = 0
     for trial in 1...trials {
         do {
-            let o = try runFailoverTrial(binary: binary, trial: trial, trackerArguments: trackerArguments,
+            let o = try runFailoverTrial(binary: binary, trial: trial, trackerArguments: trackerArguments + (singleSecurityArguments ?? []),
                                          attemptTimeoutMillis: attempt)
             outcomes.append(o)
             out(jsonLine([
@@ -150,7 +163,7 @@ default:
                 "old_leader": Int(o.oldLeader), "old_term": Int(o.oldTerm), "setup_term": Int(o.setupTerm), "new_leader": Int(o.newLeader),
                 "new_term": Int(o.newTerm), "sent": o.sent, "acked": o.acked, "failed": o.failed,
                 "stored": o.stored, "lost_acked": o.lostAcked, "failed_but_stored": o.failedButStored,
-                "timings": trackerTimings,
+                "timings": trackerTimings, "security": values["security"] ?? "tls",
             ]))
         } catch {
             failures += 1
