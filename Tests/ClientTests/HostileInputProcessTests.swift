@@ -96,9 +96,14 @@ struct HostileInputProcessTests {
         #expect(bob.waitForDownload("f.bin")["state"] as? String == "complete")
         for client in [alice, bob] {
             #expect(Self.mode(client.stateDirectory) == 0o700, "\(client.stateDirectory)")
-            let files = try FileManager.default.contentsOfDirectory(atPath: client.stateDirectory)
+            // Files 0600; folders in it (the TLS identity's) 0700 with their files 0600.
+            let files = try FileManager.default.subpathsOfDirectory(atPath: client.stateDirectory)
             #expect(!files.isEmpty)
-            for file in files { #expect(Self.mode(client.stateDirectory + "/" + file) == 0o600, "\(file)") }
+            for file in files {
+                var isFolder: ObjCBool = false
+                _ = FileManager.default.fileExists(atPath: client.stateDirectory + "/" + file, isDirectory: &isFolder)
+                #expect(Self.mode(client.stateDirectory + "/" + file) == (isFolder.boolValue ? 0o700 : 0o600), "\(file)")
+            }
         }
         let mask = umask(0o022)  // read it (and put it back at once)
         umask(mask)
