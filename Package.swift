@@ -127,7 +127,7 @@ let package = Package(
         .testTarget(
             name: "ClientTests",
             dependencies: ["Client", "PeerTransfer", "TrackerClient", "TrackerProtocol", "TrackerStateMachine", "Networking", "Hashing",
-                           "DurableLog", "Consensus"],
+                           "DurableLog"],
             swiftSettings: strict
         ),
         // Package.swift's dependencies against every target's imports, and the client binary's

@@ -1,11 +1,9 @@
-import Consensus
 import DurableLog
 import Foundation
 import Networking
 import PeerTransfer
 import Testing
 import TrackerClient
-import TrackerProtocol
 import TrackerStateMachine
 
 /// What one recorded session put on the loopback wire, and the secrets it must hide.

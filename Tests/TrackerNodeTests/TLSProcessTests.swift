@@ -4,7 +4,6 @@ import Networking
 import Synchronization
 import Testing
 import TrackerClient
-import TrackerProtocol
 
 /// A TLS server on a tracker's port presenting a certificate nobody pinned: it records whether
 /// each connection finished the handshake and whether any application byte arrived.
