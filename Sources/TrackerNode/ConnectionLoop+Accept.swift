@@ -1,3 +1,4 @@
+import Consensus
 import Networking
 
 extension ConnectionLoop {
@@ -62,7 +63,8 @@ extension ConnectionLoop {
 
     /// Feeds a handshake frame to the connection's handshake; on success the connection
     /// becomes a client's or a peer tracker's (a peer must name a tracker of cluster.conf other
-    /// than this one, and it proved the cluster key).
+    /// than this one, have proved the cluster key if there is one, and, unless the tracker runs
+    /// `--insecure`, have presented the certificate cluster.conf pins for that id).
     func continueHandshake(_ connection: Connection, with frame: Frame, nowMillis: UInt64) {
         guard var handshake = connection.handshake else { return }
         let step = handshake.receive(frame)
@@ -85,6 +87,12 @@ extension ConnectionLoop {
     }
 
     private func becomeEstablished(_ connection: Connection, peer: Hello, nowMillis: UInt64) {
+        if peer.role == .tracker, let refusal = trackerRefusal(connection, id: peer.senderID) {
+            counters.count(.handshake)
+            Log.warnLimited("tracker refused: certificate not pinned", ["remote": connection.remote.description, "reason": refusal])
+            close(connection, error: nil)
+            return
+        }
         switch peer.role {
         case .tracker where peerIDs.contains(peer.senderID) && peer.senderID != selfID:
             // No idle timeout: a link between two followers carries nothing in steady state. The
@@ -100,5 +108,18 @@ extension ConnectionLoop {
                                                    "reason": "role \(peer.role) id \(peer.senderID) not allowed"])
             close(connection, error: nil)
         }
+    }
+}
+
+extension ConnectionLoop {
+    /// Why a connection whose hello announced tracker `id` is refused (nil: let in). With pins
+    /// (`security.tls`) it must have presented the one pinned for `id`; a TLS connection with
+    /// no pins to check against is refused; plaintext without pins is `--insecure`.
+    func trackerRefusal(_ connection: Connection, id: NodeID) -> String? {
+        guard let pins = security.tls else {
+            return connection.tls == nil ? nil : "no pinned certificates to check tracker \(id) against"
+        }
+        guard connection.tls != nil else { return "tracker \(id) connected without TLS" }
+        return pins.trackerRefusal(id: id, presented: connection.tls?.peerFingerprint)
     }
 }

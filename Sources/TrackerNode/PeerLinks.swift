@@ -4,10 +4,12 @@ import Networking
 import TrackerHosting
 import TrackerProtocol
 
-/// How this tracker proves itself to its peers: the cluster key (if any) and libcrypto.
+/// How this tracker proves itself to its peers and clients: TLS with pinned certificates (nil
+/// only with `--insecure`), the optional cluster key, and libcrypto for the hello's proofs.
 struct PeerSecurity: Sendable {
     var key: [UInt8]?
     var authenticator: HandshakeAuthenticator
+    var tls: NodeTLS?
 }
 
 /// One outgoing connection to each peer tracker. Each link has a thread that connects (with
@@ -87,7 +89,18 @@ final class PeerLinks: Sendable {
 
     private func dial(_ address: PeerAddress, id: NodeID) throws -> FramedConnection {
         let socket = try Socket.connect(host: address.host, port: address.port, timeoutMillis: Self.connectTimeoutMillis)
-        let connection = FramedConnection(socket: socket)
+        let connection: FramedConnection
+        if let tls = security.tls {
+            do {
+                let deadline = ContinuousClock.now + .milliseconds(NetworkingLimits.handshakeTimeoutMillis)
+                connection = FramedConnection(tls: try tls.dial(socket, tracker: id, deadline: deadline))
+            } catch {
+                socket.close()
+                throw error
+            }
+        } else {
+            connection = FramedConnection(socket: socket)
+        }
         _ = try Handshake.perform(on: connection, as: .dialer, role: .tracker, id: selfID, key: security.key,
                                   auth: security.authenticator, expectedPeerID: id)
         return connection
