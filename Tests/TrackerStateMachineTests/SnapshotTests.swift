@@ -56,10 +56,10 @@ struct SnapshotTests {
         #expect(throws: SnapshotError("bad magic")) { try TrackerStateMachine.restore(badMagic) }
         var badVersion = bytes
         badVersion[5] = 9
-        #expect(throws: SnapshotError("unsupported version 9 (this build reads only version 3)")) { try TrackerStateMachine.restore(badVersion) }
+        #expect(throws: SnapshotError("unsupported version 9 (this build reads versions 3...4)")) { try TrackerStateMachine.restore(badVersion) }
         var version2 = bytes
         version2[5] = 2
-        #expect(throws: SnapshotError("unsupported version 2 (this build reads only version 3)")) { try TrackerStateMachine.restore(version2) }
+        #expect(throws: SnapshotError("unsupported version 2 (this build reads versions 3...4)")) { try TrackerStateMachine.restore(version2) }
     }
 
     @Test("a well-checksummed snapshot of an inconsistent state is rejected")
