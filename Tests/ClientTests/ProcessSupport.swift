@@ -148,6 +148,9 @@ final class ClientProcess: Sendable {
         let deadline = DispatchTime.now() + .milliseconds(timeoutMillis)
         while true {
             if let line = output.lines.withLock({ $0.isEmpty ? nil : $0.removeFirst() }) {
+                if let path = ProcessInfo.processInfo.environment["CLIENT_TRANSCRIPT"], case let fd = open(path, O_WRONLY | O_APPEND | O_CREAT, 0o600), fd >= 0 {
+                    let bytes = Array((line + "\n").utf8); _ = bytes.withUnsafeBytes { Glibc.write(fd, $0.baseAddress, $0.count) }; close(fd)
+                }
                 return (try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any]) ?? ["unparsed": line]
             }
             if output.arrived.wait(timeout: deadline) == .timedOut { return [:] }
