@@ -23,6 +23,12 @@ let package = Package(
             pkgConfig: "libcrypto",
             providers: [.apt(["libssl-dev"])]
         ),
+        // The OS's libssl (OpenSSL 3): TLS 1.3 sessions, X.509 certificates.
+        .systemLibrary(
+            name: "CLibSSL",
+            pkgConfig: "libssl",
+            providers: [.apt(["libssl-dev"])]
+        ),
         // Swift wrappers over libcrypto.
         .target(name: "Hashing", dependencies: ["CLibCrypto", "BinaryCoding"], swiftSettings: strict),
         // Big-endian fixed-width binary encoding and the CRC32C checksum, shared by the cores,
@@ -36,7 +42,7 @@ let package = Package(
         .target(name: "DurableLog", dependencies: ["Consensus", "BinaryCoding"], swiftSettings: strict),
         // Sockets, length-prefixed frames, the peer handshake and cluster.conf parsing, shared by
         // tracker-node and client.
-        .target(name: "Networking", dependencies: ["BinaryCoding"], swiftSettings: strict),
+        .target(name: "Networking", dependencies: ["Hashing", "BinaryCoding", "CLibSSL"], swiftSettings: strict),
         // Pure tracker domain: users, sessions, groups, files.
         .target(name: "TrackerStateMachine", dependencies: ["BinaryCoding"], swiftSettings: strict),
         // What a client and a tracker say to each other, without I/O and without any part of the
@@ -103,6 +109,7 @@ let package = Package(
             path: "bench/TrackerBench",
             swiftSettings: strict
         ),
+        .executableTarget(name: "TLSBench", dependencies: ["Networking"], path: "bench/TLSBench", swiftSettings: strict),
         .testTarget(name: "ConsensusTests", dependencies: ["Consensus", "SeededRandom", "BinaryCoding"], swiftSettings: strict),
         .testTarget(name: "DurableLogTests", dependencies: ["DurableLog", "Consensus", "SeededRandom"], swiftSettings: strict),
         .testTarget(name: "HashingTests", dependencies: ["Hashing", "BinaryCoding"], swiftSettings: strict),
@@ -114,7 +121,7 @@ let package = Package(
             dependencies: ["TrackerNode", "TrackerClient", "TrackerProtocol", "TrackerStateMachine", "Networking", "Consensus", "Hashing"],
             swiftSettings: strict
         ),
-        .testTarget(name: "NetworkingTests", dependencies: ["Networking"], swiftSettings: strict),
+        .testTarget(name: "NetworkingTests", dependencies: ["Networking", "Hashing", "CLibSSL"], swiftSettings: strict),
         .testTarget(
             name: "ClientTests",
             dependencies: ["Client", "PeerTransfer", "TrackerClient", "TrackerProtocol", "TrackerStateMachine", "Networking", "Hashing"],

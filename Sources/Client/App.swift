@@ -161,12 +161,14 @@ struct OptionsBox: Sendable {
     let isJSON: Bool
     let testCorruptPieces: Int
     let testServeDelayMillis: Int
+    let inlinePieceHashesMax: Int
 
     init(_ options: Options) {
         listenAddress = options.listenAddress
         isJSON = options.isJSON
         testCorruptPieces = options.testCorruptPieces
         testServeDelayMillis = options.testServeDelayMillis
+        inlinePieceHashesMax = options.inlinePieceHashesMax
     }
 }
 

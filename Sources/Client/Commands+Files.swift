@@ -42,16 +42,18 @@ extension ClientApp {
                let digests = try? FileHashing.digests(ofFileAt: stored.path) {
                 isUnchanged = Hex.encode(digests.fileHash) == stored.fileHashHex && digests.sizeBytes == stored.sizeBytes
             }
-            let metadata = FileMetadata(name: stored.fileName, sizeBytes: stored.sizeBytes,
-                                        pieceSizeBytes: UInt32(TransferLimits.pieceSizeBytes),
-                                        pieceHashes: Hex.decode(stored.pieceHashesHex) ?? [],
-                                        fileHash: Hex.decode(stored.fileHashHex) ?? [])
+            let pieceHashes = Hex.decode(stored.pieceHashesHex) ?? []
+            let stated = FileDigests(sizeBytes: stored.sizeBytes, pieceHashes: pieceHashes, fileHash: Hex.decode(stored.fileHashHex) ?? [])
+            let metadata = PieceList.uploadMetadata(name: stored.fileName, digests: stated, inlineMax: options.inlinePieceHashesMax)
+            // The whole list is checked, whatever the tracker is sent.
+            let full = FileMetadata(name: stored.fileName, sizeBytes: stored.sizeBytes, pieceSizeBytes: metadata.pieceSizeBytes,
+                                    pieceHashes: pieceHashes, fileHash: stated.fileHash)
             // The state file is checked like a tracker's answer before its numbers are used.
-            if DownloadInfoCheck.violation(of: metadata, expectedName: nil) != nil { isUnchanged = false }
+            if DownloadInfoCheck.violation(of: full, expectedName: nil) != nil { isUnchanged = false }
             let upload = ClientCommand.uploadFile(groupID: stored.groupID, metadata: metadata)
             if isUnchanged, (try? call(.command(upload), token: token)) != nil {
-                registry.add(Share(groupID: stored.groupID, fileName: stored.fileName, path: stored.path,
-                                   sizeBytes: stored.sizeBytes, pieces: PieceBitfield.complete(pieceCount: metadata.pieceCount)))
+                registry.add(Share(groupID: stored.groupID, fileName: stored.fileName, path: stored.path, sizeBytes: stored.sizeBytes,
+                                   pieces: PieceBitfield.complete(pieceCount: metadata.pieceCount), pieceHashes: pieceHashes))
                 resumed += 1
             } else {
                 let stop = ClientCommand.stopShare(groupID: stored.groupID, fileName: stored.fileName)
@@ -71,12 +73,13 @@ extension ClientApp {
         let absolute = URL(fileURLWithPath: path).standardizedFileURL.path
         let name = URL(fileURLWithPath: absolute).lastPathComponent
         let digests = try hashForUpload(path: absolute, fileName: name)
-        let metadata = FileMetadata(name: name, sizeBytes: digests.sizeBytes, pieceSizeBytes: UInt32(TransferLimits.pieceSizeBytes),
-                                    pieceHashes: digests.pieceHashes, fileHash: digests.fileHash)
+        let metadata = PieceList.uploadMetadata(name: name, digests: digests, inlineMax: options.inlinePieceHashesMax)
         _ = try call(.command(.uploadFile(groupID: groupID, metadata: metadata)), token: try token())
         registry.add(Share(groupID: groupID, fileName: name, path: absolute, sizeBytes: digests.sizeBytes,
-                           pieces: PieceBitfield.complete(pieceCount: metadata.pieceCount)))
-        rememberShare(groupID: groupID, path: absolute, metadata: metadata)
+                           pieces: PieceBitfield.complete(pieceCount: metadata.pieceCount), pieceHashes: digests.pieceHashes))
+        var full = metadata
+        full.pieceHashes = digests.pieceHashes
+        rememberShare(groupID: groupID, path: absolute, metadata: full)
         let hash = Hex.encode(digests.fileHash)
         return .ok("uploaded \(name) to \(groupID): \(digests.sizeBytes) bytes, \(metadata.pieceCount) pieces, sha1 \(hash)",
                    [("group", .string(groupID)), ("file", .string(name)), ("size", .unsigned(digests.sizeBytes)),
@@ -175,6 +178,12 @@ extension ClientApp {
             }
             json.append(.object(fields))
         }
-        return .ok(lines.isEmpty ? ["no downloads"] : lines, [("downloads", .array(json))])
+        // Bytes this client's peer server sent, per file and in all (what a sharer uploaded).
+        let served = server.withLock { $0?.servedBytesByFile } ?? []
+        let servedJSON = served.map { JSONValue.object([("group", .string($0.groupID)), ("file", .string($0.fileName)),
+                                                        ("bytes", .unsigned($0.bytes))]) }
+        let total = served.reduce(UInt64(0)) { $0 &+ $1.bytes }
+        return .ok(lines.isEmpty ? ["no downloads"] : lines,
+                   [("downloads", .array(json)), ("served", .array(servedJSON)), ("served_bytes", .unsigned(total))])
     }
 }

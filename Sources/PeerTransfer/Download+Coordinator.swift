@@ -16,7 +16,9 @@ extension Download {
         let tracker = try environment.makeTracker()
         defer { tracker.close() }
         var info = try fetchInfo(tracker)
-        let metadata = info.metadata
+        // The tracker's form stays in `info` (refreshes are compared with it); the download
+        // works with the full piece list.
+        let metadata = try resolvePieceList(info, tracker: tracker)
         let (file, isResumed) = try PartFile.open(tempPath, sizeBytes: metadata.sizeBytes)
         let have = isResumed
             ? FileHashing.verifiedPieces(in: file, pieceHashes: metadata.pieceHashes, sizeBytes: metadata.sizeBytes)
@@ -25,8 +27,8 @@ extension Download {
         let initial = PieceScheduler(pieceCount: metadata.pieceCount, have: have)
         scheduler.withLock { $0 = initial }
         live.withLock { $0.pieceCount = metadata.pieceCount; $0.doneCount = initial.doneCount; $0.speedSampleDone = initial.doneCount }
-        environment.registry.add(Share(groupID: groupID, fileName: fileName, path: tempPath,
-                                       sizeBytes: metadata.sizeBytes, pieces: initial.bitfield(), file: file))
+        environment.registry.add(Share(groupID: groupID, fileName: fileName, path: tempPath, sizeBytes: metadata.sizeBytes,
+                                       pieces: initial.bitfield(), file: file, pieceHashes: metadata.pieceHashes))
         if initial.doneCount > 0 {
             environment.log("download resumed group=\(logSafe(groupID)) file=\(logSafe(fileName)) pieces=\(initial.doneCount)")
         }
@@ -49,6 +51,7 @@ extension Download {
         var announcedCount = 0
         var nextAnnounceMillis: UInt64 = 0
         var nextRefreshMillis: UInt64 = 0
+        var refreshMillis = UInt64(TransferLimits.peerRefreshMinMillis)
         var lastProgressMillis = monotonicNowMillis()
         var lastDone = -1
         while true {
@@ -70,8 +73,10 @@ extension Download {
             if now >= nextRefreshMillis && done < context.metadata.pieceCount {
                 // Only the peer list may change: an answer with other metadata is not used.
                 if let fresh = try? fetchInfo(tracker), fresh.metadata == info.metadata { info = fresh }
-                connectToNewPeers(info.peers, context: context)
-                nextRefreshMillis = now + UInt64(TransferLimits.peerRefreshMillis)
+                // Soon again while new peers (other downloaders, as they announce) keep appearing.
+                let started = connectToNewPeers(info.peers, context: context)
+                refreshMillis = Self.nextPeerRefreshMillis(after: refreshMillis, startedPeers: started)
+                nextRefreshMillis = now + refreshMillis
             }
             if millis(from: lastProgressMillis, to: now) > UInt64(TransferLimits.stallTimeoutMillis) {
                 throw DownloadFailure(peers == 0 ? "no peer shares the missing pieces" : "no progress from peers")
@@ -93,6 +98,14 @@ extension Download {
                 l.speedSampleDone = done
             }
         }
+    }
+
+    /// The wait before the next peer-list query: the shortest after one that brought a new
+    /// peer (downloaders starting together appear one by one as they announce), else twice the
+    /// last, up to `peerRefreshMillis`.
+    public static func nextPeerRefreshMillis(after last: UInt64, startedPeers: Int) -> UInt64 {
+        let shortest = UInt64(TransferLimits.peerRefreshMinMillis)
+        return startedPeers > 0 ? shortest : min(max(shortest, last) * 2, UInt64(TransferLimits.peerRefreshMillis))
     }
 
     func fetchInfo(_ tracker: TrackerClient) throws -> DownloadInfo {
@@ -117,8 +130,11 @@ extension Download {
         }
     }
 
-    private func connectToNewPeers(_ peers: [PeerInfo], context: Context) {
+    /// Starts a thread for each listed peer not connected yet; returns how many.
+    @discardableResult
+    private func connectToNewPeers(_ peers: [PeerInfo], context: Context) -> Int {
         let banned = scheduler.withLock { $0!.bannedPeers }
+        var started = 0
         for peer in peers where peer.userID != environment.userID && !banned.contains(peer.userID) {
             let id: Int? = links.withLock { l in
                 guard l.live[peer.peerAddress] == nil, l.live.count < TransferLimits.peersPerDownloadMax,
@@ -132,7 +148,9 @@ extension Download {
             let thread = Thread { [self] in runPeer(id: id, peer: peer, context: context) }
             thread.name = "download-peer"
             thread.start()
+            started += 1
         }
+        return started
     }
 
     private func finish(_ context: Context, digest: [UInt8], tracker: TrackerClient) throws {
@@ -143,7 +161,8 @@ extension Download {
         try context.file.sync()
         try PartFile.linkIntoPlace(context.file, temporaryPath: tempPath, finalPath: finalPath)
         let share = Share(groupID: groupID, fileName: fileName, path: finalPath, sizeBytes: context.metadata.sizeBytes,
-                          pieces: PieceBitfield.complete(pieceCount: context.metadata.pieceCount))
+                          pieces: PieceBitfield.complete(pieceCount: context.metadata.pieceCount),
+                          pieceHashes: context.metadata.pieceHashes)
         environment.registry.add(share)
         syncDirectory(of: finalPath)
         announce(tracker, pieces: share.pieces)

@@ -10,6 +10,13 @@ public struct FileDigests: Equatable, Sendable {
     public var pieceHashes: [UInt8]
     /// The whole file's SHA-1.
     public var fileHash: [UInt8]
+
+    /// Makes digests from their parts.
+    public init(sizeBytes: UInt64, pieceHashes: [UInt8], fileHash: [UInt8]) {
+        self.sizeBytes = sizeBytes
+        self.pieceHashes = pieceHashes
+        self.fileHash = fileHash
+    }
 }
 
 /// Hashing files with both cores: one pass over the file in batches of pieces; for each batch

@@ -48,6 +48,8 @@ public final class TrackerClient: Sendable {
         var connection: FramedConnection?
         var connectedTo: TrackerID = 0
         var nextTag: UInt64 = 1
+        /// Recent answer times, for the adaptive attempt timeout.
+        var answers = AnswerTimes()
     }
 
     /// This client's id for exactly-once answers.
@@ -126,7 +128,15 @@ public final class TrackerClient: Sendable {
                 let connection = try currentConnection(&state)
                 let tag = state.nextTag
                 state.nextTag += 1
-                outcome = .answered(try exchange(request, tag: tag, on: connection))
+                let waitMillis = timing.policy.attemptTimeoutMillis(for: request.operation, recent: state.answers)
+                try connection.socket.setReceiveTimeout(millis: Int(waitMillis))
+                let sent = monotonicMillis()
+                let response = try exchange(request, tag: tag, on: connection)
+                if case .createUser = request.operation {} else if case .login = request.operation {} else {
+                    let now = monotonicMillis()
+                    state.answers.record(now > sent ? now - sent : 0)
+                }
+                outcome = .answered(response)
             } catch {
                 state.connection?.close()
                 state.connection = nil

@@ -115,6 +115,8 @@ extension TrackerHost {
             switch read {
             case let .query(query, target):
                 reply(target, .result(machine.query(query)))
+            case let .keepAlive(tokenHash, target):
+                renewLease(tokenHash, target: target)
             case let .login(request, target):
                 loginReadCount -= 1
                 continueLogin(request, target: target)
@@ -153,9 +155,22 @@ extension TrackerHost {
         jobOfRequest.removeAll()
     }
 
+    /// A keepalive whose read confirmed this leader: the session's lease is renewed in memory
+    /// and the client told until when.
+    mutating func renewLease(_ tokenHash: TokenHash, target: ReplyTarget) {
+        guard raft.role == .leader, case let .ok(.session(session)) = machine.query(.session(tokenHash: tokenHash)) else {
+            reply(target, .result(.failure(.notLoggedIn)))
+            return
+        }
+        let (until, overflow) = nowMillis.addingReportingOverflow(options.limits.sessionLeaseMillis)
+        let expiry = max(leases[tokenHash] ?? 0, overflow ? .max : until)
+        leases[tokenHash] = expiry
+        reply(target, .result(.ok(.session(SessionInfo(userID: session.userID, peerAddress: session.peerAddress, leaseExpiryMillis: expiry)))))
+    }
+
     mutating func answerNotLeader(_ read: PendingRead) {
         switch read {
-        case let .query(_, target):
+        case let .query(_, target), let .keepAlive(_, target):
             reply(target, notLeaderResponse)
         case let .login(_, target):
             loginReadCount -= 1

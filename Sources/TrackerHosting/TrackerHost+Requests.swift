@@ -61,7 +61,7 @@ extension TrackerHost {
             if case .login = pending { loginReadCount += 1 }
         } catch {
             switch pending {
-            case let .query(_, target), let .login(_, target): reply(target, response(for: error))
+            case let .query(_, target), let .login(_, target), let .keepAlive(_, target): reply(target, response(for: error))
             }
         }
     }

@@ -117,6 +117,9 @@ public struct TrackerHost: Sendable {
 
     var nowMillis: UInt64 = 0
     var leaderSinceMillis: UInt64?
+    /// On the leader: each session's lease as renewed by keepalives, on this leader's clock.
+    /// Only the expiry of a lease is replicated; renewals cost no Raft write.
+    var leases: [TokenHash: UInt64] = [:]
     var lastExpiryCheckMillis: UInt64 = 0
     var pendingWrites: [UInt64: PendingWrite] = [:]
     var pendingReads: [UInt64: PendingRead] = [:]
@@ -163,6 +166,8 @@ public struct TrackerHost: Sendable {
     enum PendingRead: Sendable {
         case query(TrackerQuery, ReplyTarget)
         case login(ClientRequest, ReplyTarget)
+        /// A keepalive: once leadership is confirmed, the lease is renewed in memory.
+        case keepAlive(TokenHash, ReplyTarget)
     }
 
     enum PendingJob: Sendable {
@@ -220,17 +225,27 @@ public struct TrackerHost: Sendable {
         raft.tick()
         guard raft.role == .leader else {
             leaderSinceMillis = nil
+            leases.removeAll()
             return
         }
         let since = leaderSinceMillis ?? nowMillis
         leaderSinceMillis = since
-        // A new leader waits one lease before expiring anything, so every live client has had
-        // time to renew its lease against this leader's clock.
-        guard nowMillis - since >= options.limits.sessionLeaseMillis,
-              nowMillis - lastExpiryCheckMillis >= options.expiryCheckMillis else { return }
+        maybeExpireSessions(leaderSinceMillis: since)
+    }
+
+    /// Proposes the expiry of sessions whose lease ran out, about once a second. A new leader
+    /// gives every session a full lease from its first tick (its predecessor's renewals were
+    /// in the predecessor's memory), so every live client has renewed against it first.
+    mutating func maybeExpireSessions(leaderSinceMillis since: UInt64) {
+        let floor = since + options.limits.sessionLeaseMillis
+        guard nowMillis >= floor, nowMillis >= lastExpiryCheckMillis + options.expiryCheckMillis,
+              !pendingWrites.values.contains(where: { if case .leaderOwn = $0.kind { true } else { false } }) else { return }
         lastExpiryCheckMillis = nowMillis
-        guard machine.state.hasSessionExpiring(atOrBefore: nowMillis) else { return }
-        let envelope = CommandEnvelope(clientID: 0, sequence: 0, command: .expireSessions(nowMillis: nowMillis))
+        let expired = machine.state.expiredSessions(nowMillis: nowMillis, floorMillis: floor,
+                                                    limit: options.limits.expiredSessionsPerCommandMax) { leases[$0] }
+        for tokenHash in expired { leases[tokenHash] = nil }
+        guard !expired.isEmpty else { return }
+        let envelope = CommandEnvelope(clientID: 0, sequence: 0, command: .expireSessions(tokenHashes: expired, nowMillis: nowMillis))
         propose(envelope, kind: .leaderOwn, target: nil)
     }
 
@@ -304,6 +319,10 @@ public struct TrackerHost: Sendable {
         switch request.operation {
         case .createUser, .login:
             submitPasswordRequest(request, replyTo: target)
+        case .command(.keepAlive):
+            // Renewed in the leader's memory once its leadership is confirmed: no Raft write.
+            guard admitsRequest(target), let hash = sessionHash(request, target) else { return }
+            startRead(.session(tokenHash: hash), pending: .keepAlive(hash, target))
         case let .command(command):
             guard admitsRequest(target), let hash = sessionHash(request, target) else { return }
             let bound = TrackerCommand.bind(command, to: hash, nowMillis: nowMillis)

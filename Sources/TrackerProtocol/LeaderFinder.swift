@@ -101,8 +101,15 @@ public enum CallDecision: Equatable, Sendable {
 /// clients: every attempt carries the same request (same client id, sequence and, for a login,
 /// the same token), so a retry after a failover is applied at most once.
 public struct CallPolicy: Sendable {
-    /// How long one attempt waits for an answer before it counts as failed.
+    /// How long one attempt waits for an answer at most before it counts as failed (and the
+    /// whole wait for password work, which is slow by design).
     public var attemptTimeoutMillis: UInt64 = 2_000
+    /// The shortest adaptive wait: an attempt that has not been answered within a few times the
+    /// recent answer times (but at least this) is given up, so a silent leader costs about an
+    /// election, not the full `attemptTimeoutMillis`.
+    public var attemptTimeoutMinMillis: UInt64 = 150
+    /// How many recent answer times the adaptive wait multiplies.
+    public var attemptTimeoutAnswerMultiple: UInt64 = 8
     /// How long a call keeps trying before it gives up (its outcome is then unknown).
     public var callDeadlineMillis: UInt64 = 15_000
     /// The shortest pause after "retry later".
@@ -110,6 +117,19 @@ public struct CallPolicy: Sendable {
 
     /// The default policy.
     public init() {}
+
+    /// How long the next attempt of `operation` may wait: password work (create_user, login)
+    /// the full `attemptTimeoutMillis`; everything else a multiple of the recent answer times,
+    /// between `attemptTimeoutMinMillis` and `attemptTimeoutMillis`.
+    public func attemptTimeoutMillis(for operation: ServiceOperation, recent: AnswerTimes) -> UInt64 {
+        switch operation {
+        case .createUser, .login: return attemptTimeoutMillis
+        case .command, .query, .clusterStatus: break
+        }
+        guard let typical = recent.typicalMillis else { return attemptTimeoutMillis }
+        let scaled = typical.multipliedReportingOverflow(by: attemptTimeoutAnswerMultiple)
+        return min(attemptTimeoutMillis, max(attemptTimeoutMinMillis, scaled.overflow ? .max : scaled.partialValue))
+    }
 
     /// Decides what follows an attempt, moving `finder` to the tracker to try next.
     public func decide(_ outcome: AttemptOutcome, finder: inout LeaderFinder) -> CallDecision {
@@ -130,4 +150,30 @@ public struct CallPolicy: Sendable {
             }
         }
     }
+}
+
+/// The answer times of a client's recent calls (not password work), for the adaptive attempt
+/// timeout: a small ring, its typical value the largest of the last few (a cheap high
+/// percentile that forgets a slow spell quickly).
+public struct AnswerTimes: Sendable, Equatable {
+    /// How many recent answers are kept.
+    public static let kept = 16
+    private var ring: [UInt64] = []
+    private var next = 0
+
+    /// No answers yet.
+    public init() {}
+
+    /// Records one answer time.
+    public mutating func record(_ millis: UInt64) {
+        if ring.count < Self.kept {
+            ring.append(millis)
+        } else {
+            ring[next] = millis
+        }
+        next = (next + 1) % Self.kept
+    }
+
+    /// The largest recent answer time, or nil before the first answer.
+    public var typicalMillis: UInt64? { ring.max() }
 }

@@ -40,12 +40,15 @@ extension ByteWriter {
         if let string { write(string) }
     }
 
+    /// The file-hash field holds the file's SHA-1 and, for a detached piece list, the list's
+    /// SHA-256 right after it (20 + 32 bytes): metadata with its piece hashes encodes exactly as
+    /// before detached lists existed, so logs and snapshots written then read the same.
     mutating func write(_ metadata: FileMetadata) {
         write(metadata.name)
         write(metadata.sizeBytes)
         write(metadata.pieceSizeBytes)
         writeBlob(metadata.pieceHashes)
-        writeBlob(metadata.fileHash)
+        writeBlob(metadata.fileHash + metadata.pieceListDigest)
     }
 }
 
@@ -61,8 +64,11 @@ extension ByteReader {
         let size = try readUInt64()
         let pieceSize = try readUInt32()
         let hashes = try readBlob(maxCount: limits.piecesPerFileMax * Limits.sha1Bytes)
-        let fileHash = try readSmallBlob()
-        return FileMetadata(name: name, sizeBytes: size, pieceSizeBytes: pieceSize, pieceHashes: hashes, fileHash: fileHash)
+        let hashField = try readSmallBlob()
+        let detached = hashField.count == Limits.sha1Bytes + Limits.pieceListDigestBytes
+        return FileMetadata(name: name, sizeBytes: size, pieceSizeBytes: pieceSize, pieceHashes: hashes,
+                            fileHash: detached ? Array(hashField.prefix(Limits.sha1Bytes)) : hashField,
+                            pieceListDigest: detached ? Array(hashField.dropFirst(Limits.sha1Bytes)) : [])
     }
 
     mutating func readBitfield(limits: Limits) throws -> [UInt8] {
@@ -118,8 +124,10 @@ extension TrackerCommand {
             w.write(UInt8(3)); w.write(tokenHash); w.write(nowMillis)
         case let .logout(tokenHash):
             w.write(UInt8(4)); w.write(tokenHash)
-        case let .expireSessions(nowMillis):
-            w.write(UInt8(5)); w.write(nowMillis)
+        case let .expireSessions(tokenHashes, nowMillis):
+            w.write(UInt8(5)); w.write(UInt32(tokenHashes.count))
+            for tokenHash in tokenHashes { w.write(tokenHash) }
+            w.write(nowMillis)
         case let .createGroup(tokenHash, groupID):
             w.write(UInt8(6)); w.write(tokenHash); w.write(groupID)
         case let .joinGroup(tokenHash, groupID):
@@ -146,7 +154,12 @@ extension TrackerCommand {
                                 peerAddress: try r.readField(), nowMillis: try r.readUInt64())
         case 3: return .keepAlive(tokenHash: try r.readToken(), nowMillis: try r.readUInt64())
         case 4: return .logout(tokenHash: try r.readToken())
-        case 5: return .expireSessions(nowMillis: try r.readUInt64())
+        case 5:
+            let count = try r.readCount(maxCount: limits.expiredSessionsPerCommandMax)
+            var tokenHashes: [TokenHash] = []
+            tokenHashes.reserveCapacity(count)
+            for _ in 0..<count { tokenHashes.append(try r.readToken()) }
+            return .expireSessions(tokenHashes: tokenHashes, nowMillis: try r.readUInt64())
         case 6: return .createGroup(tokenHash: try r.readToken(), groupID: try r.readField())
         case 7: return .joinGroup(tokenHash: try r.readToken(), groupID: try r.readField())
         case 8: return .acceptRequest(tokenHash: try r.readToken(), groupID: try r.readField(), userID: try r.readField())

@@ -61,7 +61,8 @@ public struct RandomWorkload: Sendable {
         let user = random(userCount)
         if random(20) == 0, let previous = lastEnvelope[user] { return previous }
         if random(40) == 0 {
-            return CommandEnvelope(clientID: 0, sequence: 0, command: .expireSessions(nowMillis: nowMillis))
+            let expired = [tokens[random(userCount)], tokens[random(userCount)]].sorted { $0.bytes.lexicographicallyPrecedes($1.bytes) }
+            return CommandEnvelope(clientID: 0, sequence: 0, command: .expireSessions(tokenHashes: expired, nowMillis: nowMillis))
         }
         let command = makeCommand(user: user)
         sequences[user] += 1

@@ -78,14 +78,11 @@ struct TrackerHostTests {
         let leader = cluster.electLeader()
         let token = try loggedIn(&cluster, user: "gus", clientID: 8)
         cluster.tick(7)
-        let renewed = cluster.send(ClientRequest(clientID: 8, sequence: 3, token: token, operation: .command(.keepAlive)), to: leader)
-        guard case .result(.ok(.session)) = renewed else {
-            Issue.record("keepalive failed: \(String(describing: renewed))")
-            return
-        }
+        let created = cluster.send(ClientRequest(clientID: 8, sequence: 3, token: token, operation: .command(.createGroup(groupID: "bound"))), to: leader)
+        #expect(created == .result(.ok(.done)))
         let entry = try #require(try cluster.storages[leader]!.load().entries.last)
         let logged = try CommandEnvelope.decode(entry.data)
-        #expect(logged == CommandEnvelope(clientID: 8, sequence: 3, command: .keepAlive(tokenHash: fakeTokenHash(token), nowMillis: cluster.now)))
+        #expect(logged == CommandEnvelope(clientID: 8, sequence: 3, command: .createGroup(tokenHash: fakeTokenHash(token), groupID: "bound")))
     }
 
     @Test("a retry that arrives while its password is being hashed joins that job instead of hashing again")
@@ -136,12 +133,57 @@ struct TrackerHostTests {
             cluster.tick(Int(lease / 30))
             let renewed = cluster.send(ClientRequest(clientID: 6, sequence: sequence, token: token, operation: .command(.keepAlive)), to: leader)
             sequence += 1
+            guard case let .result(.ok(.session(info))) = renewed else {
+                Issue.record("keepalive failed: \(String(describing: renewed))")
+                return
+            }
+            #expect(info.leaseExpiryMillis == cluster.now + lease, "renewed on the leader's clock")
+        }
+        #expect(cluster.hosts[leader]!.machine.state.sessionCount == 1)
+    }
+
+    @Test("a keepalive renews the lease in the leader's memory: no Raft write")
+    func keepAliveWritesNothing() throws {
+        var cluster = HostCluster()
+        let leader = cluster.electLeader()
+        let token = try loggedIn(&cluster, user: "hal", clientID: 7)
+        cluster.tick(5)
+        let lastIndex = cluster.hosts[leader]!.raft.lastIndex
+        for sequence in UInt64(3)...12 {
+            let renewed = cluster.send(ClientRequest(clientID: 7, sequence: sequence, token: token, operation: .command(.keepAlive)), to: leader)
             guard case .result(.ok(.session)) = renewed else {
                 Issue.record("keepalive failed: \(String(describing: renewed))")
                 return
             }
         }
-        #expect(cluster.hosts[leader]!.machine.state.sessionCount == 1)
+        #expect(cluster.hosts[leader]!.raft.lastIndex == lastIndex, "ten keepalives, no entry")
+    }
+
+    @Test("a new leader gives every session a full lease from its start, then expires only the silent ones")
+    func newLeaderGivesFullLease() throws {
+        var cluster = HostCluster()
+        let old = cluster.electLeader()
+        let quiet = try loggedIn(&cluster, user: "ivy", clientID: 10)
+        let busy = try loggedIn(&cluster, user: "jon", clientID: 11)
+        let lease = Limits.standard.sessionLeaseMillis
+        cluster.tick(Int(lease / 10) - 200) // both sessions near the end of their login lease
+        cluster.isolated = [old]
+        cluster.tick(100)
+        let new = try #require(cluster.ids.first { $0 != old && cluster.hosts[$0]!.raft.role == .leader })
+        let startedAt = cluster.now
+        // The busy client renews against the new leader; the quiet one never does.
+        var sequence: UInt64 = 3
+        while cluster.now < startedAt + lease + 2_000 {
+            cluster.tick(200)
+            _ = cluster.send(ClientRequest(clientID: 11, sequence: sequence, token: busy, operation: .command(.keepAlive)), to: new)
+            sequence += 1
+            if cluster.now < startedAt + lease - 100 {
+                #expect(cluster.hosts[new]!.machine.state.sessionCount == 2, "nothing expires before a full lease from the new leader's start")
+            }
+        }
+        #expect(cluster.hosts[new]!.machine.state.sessionCount == 1, "the silent session expired")
+        let gone = cluster.send(ClientRequest(clientID: 10, sequence: 9, token: quiet, operation: .query(.listGroups())), to: new)
+        #expect(gone == .result(.failure(.notLoggedIn)))
     }
 }
 

@@ -82,7 +82,7 @@ func makeMixedWorkload(count: Int) -> (setup: [CommandEnvelope], measured: [Comm
             nextToken += 1
             measured.append(envelope(user, .openSession(userID: "u\(user)", tokenHash: token(user), peerAddress: "10.0.0.2:\(1_000 + user)", nowMillis: now)))
         case 18: measured.append(envelope(user, .createGroup(tokenHash: token(user), groupID: "extra\(random(1_000))")))
-        default: measured.append(CommandEnvelope(clientID: 0, sequence: 0, command: .expireSessions(nowMillis: now)))
+        default: measured.append(CommandEnvelope(clientID: 0, sequence: 0, command: .expireSessions(tokenHashes: [token(random(userCount))], nowMillis: now)))
         }
     }
     return (setup, measured)
