@@ -34,6 +34,12 @@ let package = Package(
         // Big-endian fixed-width binary encoding and the CRC32C checksum, shared by the cores,
         // the disk and the wire.
         .target(name: "BinaryCoding", swiftSettings: strict),
+        // The process's clocks: monotonic and wall milliseconds and microseconds, and the
+        // saturating `elapsed(from:to:)` every duration is measured with.
+        .target(name: "SystemClock", swiftSettings: strict),
+        // The one logger (level, constant message, key=value fields; text or JSON lines) and the
+        // one JSON writer, used by the shells and the benchmarks.
+        .target(name: "Logging", dependencies: ["SystemClock"], swiftSettings: strict),
         // The seedable generator (SplitMix64) every pure component draws its randomness from.
         .target(name: "SeededRandom", swiftSettings: strict),
         // Pure Raft: no clock, no randomness of its own, no I/O.
@@ -63,19 +69,19 @@ let package = Package(
         .target(name: "TestSupport", dependencies: ["TrackerStateMachine", "SeededRandom"], path: "Tests/TestSupport", swiftSettings: strict),
         .executableTarget(
             name: "TrackerNode",
-            dependencies: ["Consensus", "DurableLog", "TrackerStateMachine", "TrackerProtocol", "TrackerHosting", "Networking", "Hashing"],
+            dependencies: ["Consensus", "DurableLog", "TrackerStateMachine", "TrackerProtocol", "TrackerHosting", "Networking", "Hashing", "Logging", "SystemClock"],
             swiftSettings: strict
         ),
         // The piece protocol, the peer server, file hashing and the parallel downloader, shared
         // by the client, its tests and the download benchmark.
         .target(
             name: "PeerTransfer",
-            dependencies: ["TrackerStateMachine", "TrackerProtocol", "TrackerClient", "Networking", "Hashing", "BinaryCoding"],
+            dependencies: ["TrackerStateMachine", "TrackerProtocol", "TrackerClient", "Networking", "Hashing", "BinaryCoding", "Logging"],
             swiftSettings: strict
         ),
         .executableTarget(
             name: "Client",
-            dependencies: ["PeerTransfer", "TrackerStateMachine", "TrackerProtocol", "TrackerClient", "Networking", "Hashing"],
+            dependencies: ["PeerTransfer", "TrackerStateMachine", "TrackerProtocol", "TrackerClient", "Networking", "Hashing", "Logging"],
             swiftSettings: strict
         ),
         .executableTarget(name: "TrackerSim", dependencies: ["SimNet"], swiftSettings: strict),
@@ -105,7 +111,7 @@ let package = Package(
         ),
         .executableTarget(
             name: "TrackerBench",
-            dependencies: ["TrackerClient", "TrackerProtocol", "TrackerStateMachine", "Networking"],
+            dependencies: ["TrackerClient", "TrackerProtocol", "TrackerStateMachine", "Networking", "Logging"],
             path: "bench/TrackerBench",
             swiftSettings: strict
         ),
@@ -121,10 +127,11 @@ let package = Package(
             dependencies: ["TrackerNode", "TrackerClient", "TrackerProtocol", "TrackerStateMachine", "Networking", "Consensus", "Hashing"],
             swiftSettings: strict
         ),
+        .testTarget(name: "LoggingTests", dependencies: ["Logging", "SystemClock"], swiftSettings: strict),
         .testTarget(name: "NetworkingTests", dependencies: ["Networking", "Hashing", "CLibSSL"], swiftSettings: strict),
         .testTarget(
             name: "ClientTests",
-            dependencies: ["Client", "PeerTransfer", "TrackerClient", "TrackerProtocol", "TrackerStateMachine", "Networking", "Hashing"],
+            dependencies: ["Client", "PeerTransfer", "TrackerClient", "TrackerProtocol", "TrackerStateMachine", "Networking", "Hashing", "Logging"],
             swiftSettings: strict
         ),
         // Package.swift's dependencies against every target's imports, and the client binary's

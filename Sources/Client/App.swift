@@ -1,4 +1,5 @@
 import Foundation
+import Logging
 import Networking
 import PeerTransfer
 import Synchronization
@@ -45,6 +46,7 @@ final class ClientApp: Sendable {
     init(options: Options) throws {
         self.options = OptionsBox(options)
         console = Console(isJSON: options.isJSON)
+        Log.configure(Log.Destination(format: options.logFormat, write: console.writeLog))
         cluster = try ClusterConfig.load(path: options.confPath)
         listenAddress = try PeerAddress.parse(options.listenAddress)
         storeDirectory = options.stateDirectory ?? "data/client-\(listenAddress.host)-\(listenAddress.port)"
@@ -67,7 +69,7 @@ final class ClientApp: Sendable {
     func startServer() throws {
         let peerServer = try PeerServer(host: listenAddress.host, port: listenAddress.port, registry: registry,
                                         corruptPieces: options.testCorruptPieces,
-                                        serveDelayMillis: options.testServeDelayMillis, log: { [console] in console.log($0) }) { [self] user, group, host in
+                                        serveDelayMillis: options.testServeDelayMillis, log: .standard) { [self] user, group, host in
             authorizePeer(userID: user, groupID: group, remoteHost: host)
         }
         peerServer.start()
@@ -109,7 +111,7 @@ final class ClientApp: Sendable {
                 }
                 let command = ClientCommand.keepAlive
                 if case let .result(.failed(error))? = try? tracker.call(.command(command), token: token) {
-                    console.log("keepalive refused reason=\(logSafe(error.message))")
+                    Log.warn("keepalive refused", ["reason": error.message])
                     // The lease ran out (or another login replaced it): stop acting as logged in.
                     if error.code == .notLoggedIn, keepAliveGeneration.load(ordering: .sequentiallyConsistent) == generation {
                         _ = endSession(using: tracker)

@@ -1,5 +1,6 @@
 import Foundation
 import Hashing
+import Logging
 import PeerTransfer
 import TrackerProtocol
 import TrackerStateMachine
@@ -91,7 +92,7 @@ extension ClientApp {
         let stored = StoredShare(groupID: groupID, fileName: metadata.name, path: path, sizeBytes: metadata.sizeBytes,
                                  modifiedNanos: facts.modifiedNanos, fileHashHex: Hex.encode(metadata.fileHash),
                                  pieceHashesHex: Hex.encode(metadata.pieceHashes))
-        do { try store.remember(stored, of: userID) } catch { console.log("cannot save share state reason=\(logSafe("\(error)"))") }
+        do { try store.remember(stored, of: userID) } catch { Log.error("cannot save share state", ["reason": "\(error)"]) }
     }
 
     func stopShare(groupID: String, fileName: String) throws -> Reply {
@@ -138,7 +139,7 @@ extension ClientApp {
         let cluster = self.cluster
         let environment = DownloadEnvironment(
             userID: current.userID, token: current.token, makeTracker: { try ClientApp.makeTracker(cluster) },
-            registry: registry, log: { [console] in console.log($0) },
+            registry: registry, log: .standard,
             onComplete: { [self] share, metadata in rememberShare(groupID: share.groupID, path: share.path, metadata: metadata) })
         let download = Download(groupID: groupID, fileName: fileName, finalPath: paths.final, tempPath: paths.temp, environment: environment)
         let admitted = downloads.withLock { all -> Bool in

@@ -1,3 +1,4 @@
+import Logging
 import TrackerProtocol
 import TrackerStateMachine
 

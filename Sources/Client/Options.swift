@@ -1,4 +1,5 @@
 import Foundation
+import Logging
 import PeerTransfer
 
 /// The client's command line: `client <IP>:<PORT> cluster.conf [--json] [--state-dir DIR]`.
@@ -6,6 +7,8 @@ struct Options {
     var listenAddress = ""
     var confPath = ""
     var isJSON = false
+    /// The shape of log lines on standard error (`--log-format text|json`).
+    var logFormat = LogFormat.text
     var stateDirectory: String?
     /// Test-only: the peer server flips a byte in this many served pieces, so tests can prove
     /// that downloaders detect and drop a corrupting peer. Never use it otherwise.
@@ -18,7 +21,7 @@ struct Options {
     var inlinePieceHashesMax = TransferLimits.inlinePieceHashesMax
 
     static let usage = """
-        usage: client <IP>:<PORT> cluster.conf [--json] [--state-dir DIR]
+        usage: client <IP>:<PORT> cluster.conf [--json] [--state-dir DIR] [--log-format text|json]
 
         Logs in to the tracker cluster listed in cluster.conf and serves pieces of shared files to
         peers on IP:PORT. Reads commands from standard input, one a line:
@@ -37,6 +40,7 @@ struct Options {
         Downloads run in the background and resume from their verified pieces when run again.
         --json        print exactly one JSON object per command ("ok": true|false), no prompt
         --state-dir   where shares and downloads are remembered (default data/client-<IP>-<PORT>)
+        --log-format  log lines on standard error as text (default) or one JSON object each
         """
 
     enum ParseOutcome {
@@ -58,6 +62,12 @@ struct Options {
                 i += 1
                 guard i < arguments.count else { return .usageError("--state-dir needs a folder") }
                 options.stateDirectory = arguments[i]
+            case "--log-format":
+                i += 1
+                guard i < arguments.count, let format = LogFormat(rawValue: arguments[i]) else {
+                    return .usageError("--log-format needs text or json")
+                }
+                options.logFormat = format
             case "--test-detached-piece-list": options.inlinePieceHashesMax = 0
             case "--test-corrupt-pieces", "--test-serve-delay-ms":
                 i += 1

@@ -30,7 +30,7 @@ extension Download {
         environment.registry.add(Share(groupID: groupID, fileName: fileName, path: tempPath, sizeBytes: metadata.sizeBytes,
                                        pieces: initial.bitfield(), file: file, pieceHashes: metadata.pieceHashes))
         if initial.doneCount > 0 {
-            environment.log("download resumed group=\(logSafe(groupID)) file=\(logSafe(fileName)) pieces=\(initial.doneCount)")
+            environment.log.info("download resumed", ["group": groupID, "file": fileName, "pieces": "\(initial.doneCount)"])
         }
         let writer = PieceWriter(file: file, sizeBytes: metadata.sizeBytes, written: initial.done) { [self] index in
             if index >= 0 { environment.registry.markPiece(groupID: groupID, fileName: fileName, index: index) }
@@ -43,8 +43,9 @@ extension Download {
         let digest = try followUntilComplete(context, tracker: tracker, info: &info)
         let hashedMillis = monotonicNowMillis()
         try finish(context, digest: digest, tracker: tracker)
-        environment.log("download timing group=\(logSafe(groupID)) file=\(logSafe(fileName)) fetch_and_hash_ms=\(millis(from: startMillis, to: hashedMillis)) "
-                        + "check_sync_rename_ms=\(millis(from: hashedMillis, to: monotonicNowMillis()))")
+        environment.log.info("download timing", ["group": groupID, "file": fileName,
+                                                 "fetch_and_hash_ms": "\(millis(from: startMillis, to: hashedMillis))",
+                                                 "check_sync_rename_ms": "\(millis(from: hashedMillis, to: monotonicNowMillis()))"])
     }
 
     private func followUntilComplete(_ context: Context, tracker: TrackerClient, info: inout DownloadInfo) throws -> [UInt8] {
@@ -126,7 +127,7 @@ extension Download {
     private func announce(_ tracker: TrackerClient, pieces: [UInt8]) {
         let command = ClientCommand.announcePieces(groupID: groupID, fileName: fileName, pieces: pieces)
         if case let .result(.failed(error))? = try? tracker.call(.command(command), token: environment.token) {
-            environment.log("announce refused group=\(logSafe(groupID)) file=\(logSafe(fileName)) reason=\(logSafe(error.message))")
+            environment.log.warn("announce refused", ["group": groupID, "file": fileName, "reason": error.message])
         }
     }
 

@@ -28,7 +28,7 @@ extension Download {
         } catch {
             brokeProtocol = error is PeerViolation
             if !isCancelled {
-                environment.log("peer link ended user=\(logSafe(peer.userID)) address=\(logSafe(peer.peerAddress)) reason=\(logSafe("\(error)"))")
+                environment.log.info("peer link ended", ["user": peer.userID, "address": peer.peerAddress, "reason": "\(error)"])
             }
         }
         scheduler.withLock { $0!.removePeer(id) }
@@ -177,9 +177,9 @@ extension Download {
         case .duplicate:
             break
         case .rejected:
-            environment.log("bad piece rejected user=\(logSafe(userID)) piece=\(index)")
+            environment.log.warn("bad piece rejected", ["user": userID, "piece": "\(index)"])
         case .peerDropped:
-            environment.log("peer dropped for bad pieces user=\(logSafe(userID))")
+            environment.log.warn("peer dropped for bad pieces", ["user": userID])
             throw DownloadFailure("peer \(userID) sent bad pieces")
         }
     }

@@ -48,12 +48,12 @@ extension Download {
                 do {
                     let hashes = try fetchPieceList(from: peer, pieceCount: current.metadata.pieceCount, id: attempt)
                     if let full = PieceList.resolved(current.metadata, with: hashes) {
-                        environment.log("piece list fetched user=\(logSafe(peer.userID)) pieces=\(full.pieceCount)")
+                        environment.log.info("piece list fetched", ["user": peer.userID, "pieces": "\(full.pieceCount)"])
                         return full
                     }
-                    environment.log("piece list refused user=\(logSafe(peer.userID)) reason=\"digest does not match\"")
+                    environment.log.warn("piece list refused", ["user": peer.userID, "reason": "digest does not match"])
                 } catch {
-                    environment.log("piece list not fetched user=\(logSafe(peer.userID)) reason=\(logSafe("\(error)"))")
+                    environment.log.warn("piece list not fetched", ["user": peer.userID, "reason": "\(error)"])
                 }
             }
             _ = wake.wait(timeout: .now() + .milliseconds(TransferLimits.peerRefreshMillis))

@@ -1,4 +1,5 @@
 import Foundation
+import Logging
 import Networking
 import Synchronization
 import TrackerClient
@@ -14,14 +15,14 @@ public struct DownloadEnvironment: Sendable {
     public var makeTracker: @Sendable () throws -> TrackerClient
     /// Where the download registers what it can serve.
     public var registry: ShareRegistry
-    /// A log line (constant message, key=value metadata).
-    public var log: @Sendable (String) -> Void
+    /// Where the download's log lines go.
+    public var log: Logger
     /// Called once the file is in place, to remember it as a share.
     public var onComplete: @Sendable (_ share: Share, _ metadata: FileMetadata) -> Void
 
     /// Makes an environment.
     public init(userID: String, token: [UInt8], makeTracker: @escaping @Sendable () throws -> TrackerClient,
-                registry: ShareRegistry, log: @escaping @Sendable (String) -> Void,
+                registry: ShareRegistry, log: Logger,
                 onComplete: @escaping @Sendable (Share, FileMetadata) -> Void) {
         self.userID = userID
         self.token = token
@@ -172,17 +173,17 @@ public final class Download: Sendable {
                 l.state = .complete
                 l.finishMillis = monotonicNowMillis()
                 l.peerCount = 0
-                let sources = l.bytesByUser.keys.sorted().map { "\(logSafe($0)):\(l.bytesByUser[$0]!)" }.joined(separator: ",")
+                let sources = l.bytesByUser.keys.sorted().map { "\($0):\(l.bytesByUser[$0]!)" }.joined(separator: ",")
                 return (l.firstPieceMillis == 0 ? 0 : millis(from: l.startMillis, to: l.firstPieceMillis), sources)
             }
-            environment.log("download complete group=\(logSafe(groupID)) file=\(logSafe(fileName)) first_piece_ms=\(first) "
-                            + "bytes_from=\(sources.isEmpty ? "none" : sources)")
+            environment.log.info("download complete", ["group": groupID, "file": fileName, "first_piece_ms": "\(first)",
+                                                       "bytes_from": sources.isEmpty ? "none" : sources])
         } catch {
             let reason = cancelReason.withLock { $0 } ?? "\(error)"
             cancel(reason: reason)
             environment.registry.remove(groupID: groupID, fileName: fileName)
             live.withLock { $0.state = .failed(reason); $0.peerCount = 0 }
-            environment.log("download failed group=\(logSafe(groupID)) file=\(logSafe(fileName)) reason=\(logSafe(reason))")
+            environment.log.warn("download failed", ["group": groupID, "file": fileName, "reason": reason])
         }
     }
 }

@@ -1,5 +1,4 @@
 import Foundation
-import Networking
 import TrackerStateMachine
 
 /// What one served connection told its downloader about the file it named.
@@ -36,7 +35,7 @@ extension PeerServer {
                 let why = violation ?? (link.key?.fileName == fileName
                     ? PeerMessageCheck.haveViolation(pieces, pieceCount: link.pieceCount) : "have for a file not asked about")
                 if let why {
-                    refuse(.badRequest, host: host, detail: "user=\(logSafe(userID)) why=\(logSafe(why))")
+                    refuse(.badRequest, host: host, detail: [(key: "user", value: userID), (key: "why", value: why)])
                     return
                 }
                 noteHave(link, id: id, pieces: pieces)
@@ -50,7 +49,7 @@ extension PeerServer {
             case let .pieceListRequest(fileName, first, count):
                 try answerPieceList(groupID: groupID, fileName: fileName, first: Int(first), count: Int(count), on: wire)
             default:
-                refuse(.badRequest, host: host, detail: "user=\(logSafe(userID)) why=\(logSafe(violation ?? "unexpected message"))")
+                refuse(.badRequest, host: host, detail: [(key: "user", value: userID), (key: "why", value: violation ?? "unexpected message")])
                 try wire.send(.reject(reason: "unexpected message"))
                 return
             }

@@ -1,5 +1,4 @@
 import Foundation
-import Networking
 import TrackerStateMachine
 
 /// A piece request as the server checks it.
@@ -56,7 +55,7 @@ extension PeerServer {
                 all[key]?.served(id, index: index, nowMillis: monotonicNowMillis())
                 return !before && all[key]?.isRoundComplete == true
             }
-            if roundEnded { log("super-seeding round complete group=\(logSafe(groupID)) file=\(logSafe(fileName)) pieces=\(share.pieceCount)") }
+            if roundEnded { log.info("super-seeding round complete", ["group": groupID, "file": fileName, "pieces": "\(share.pieceCount)"]) }
         }
     }
 

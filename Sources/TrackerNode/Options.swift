@@ -1,4 +1,5 @@
 import Foundation
+import Logging
 import Networking
 import TrackerHosting
 
@@ -18,13 +19,15 @@ struct Options {
     var passwordRequestsPerSecond = ConnectionLimits.passwordRequestsPerSecond
     /// Where `GET /metrics` is served (`--metrics-address`); nil: nowhere.
     var metricsAddress: PeerAddress?
+    /// The shape of log lines on standard error (`--log-format text|json`).
+    var logFormat = LogFormat.text
 
     static let usage = """
         usage: tracker-node --conf <cluster.conf> --id <n> [--data-dir DIR]
                             [--heartbeat-ms 50] [--election-ms 150] [--tick-ms 10] [--lease-ms 10000]
                             [--snapshot-entries 10000] [--segment-bytes 8388608]
                             [--snapshot-inline-bytes 4194304] [--password-rate 5] [--insecure]
-                            [--metrics-address HOST:PORT]
+                            [--metrics-address HOST:PORT] [--log-format text|json]
 
         Runs tracker <n> of the cluster described in cluster.conf: it listens on its address for
         both peer trackers and clients. The data directory (default data/tracker-<n>) holds the
@@ -47,7 +50,8 @@ struct Options {
         tracker_snapshot_duration_seconds, tracker_snapshots_installed_total; refusals:
         tracker_connections_refused_total, tracker_handshakes_refused_total,
         tracker_raft_messages_refused_total, tracker_raft_messages_refused_by_core_total.
-        Without it nothing else listens.
+        Without it nothing else listens. --log-format json writes each log line as one JSON object
+        (time, level, message, then the fields, every value a string).
         """
 
     enum ParseOutcome {
@@ -78,6 +82,9 @@ struct Options {
             case "--metrics-address":
                 guard let v = value(), let address = try? PeerAddress.parse(v) else { return .usageError("--metrics-address needs HOST:PORT") }
                 options.metricsAddress = address
+            case "--log-format":
+                guard let v = value(), let format = LogFormat(rawValue: v) else { return .usageError("--log-format needs text or json") }
+                options.logFormat = format
             case "--id", "--tick-ms", "--heartbeat-ms", "--election-ms", "--lease-ms", "--snapshot-entries", "--segment-bytes", "--snapshot-inline-bytes":
                 guard let text = value(), let number = UInt64(text), number > 0 else { return .usageError("\(flag) needs a positive number") }
                 switch flag {

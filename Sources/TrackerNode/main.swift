@@ -23,6 +23,7 @@ case let .usageError(message):
     exit(2)
 }
 
+Log.configure(.standardError(options.logFormat))
 ignoreSIGPIPE()
 // Everything this process creates (data directory, log segments, snapshots) is private to it.
 umask(0o077)

@@ -1,4 +1,5 @@
 import Foundation
+import Logging
 import Networking
 import Synchronization
 import TrackerClient
@@ -238,22 +239,19 @@ func median(_ values: [Double]) -> Double {
 
 func fmt(_ value: Double, _ digits: Int = 2) -> String { String(format: "%.\(digits)f", value) }
 
-/// One JSON object on one line, keys in the given order.
+/// One JSON object on one line, keys in the given order (strings escaped by `JSONValue`).
 func jsonLine(_ fields: KeyValuePairs<String, Any>) -> String {
-    let parts = fields.map { key, value -> String in
-        let rendered: String
+    JSONValue.object(fields.map { key, value -> (String, JSONValue) in
         switch value {
-        case let v as String: rendered = "\"\(v)\""
-        case let v as Double: rendered = v.isFinite ? String(format: "%.3f", v) : "null"
-        case let v as Int: rendered = "\(v)"
-        case let v as UInt64: rendered = "\(v)"
-        case let v as Bool: rendered = v ? "true" : "false"
-        case let v as [Double]: rendered = "[" + v.map { String(format: "%.1f", $0) }.joined(separator: ",") + "]"
-        default: rendered = "null"
+        case let v as String: return (key, .string(v))
+        case let v as Double: return (key, .decimal(v, fractionDigits: 3))
+        case let v as Int: return (key, .integer(Int64(v)))
+        case let v as UInt64: return (key, .unsigned(v))
+        case let v as Bool: return (key, .bool(v))
+        case let v as [Double]: return (key, .array(v.map { .decimal($0, fractionDigits: 1) }))
+        default: return (key, .null)
         }
-        return "\"\(key)\":\(rendered)"
-    }
-    return "{" + parts.joined(separator: ",") + "}"
+    }).text
 }
 
 /// A logged-in benchmark user with its own connection.
