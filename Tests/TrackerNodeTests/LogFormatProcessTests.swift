@@ -1,6 +1,5 @@
 import Foundation
 import Testing
-import TrackerProtocol
 
 @Suite("tracker-node --log-format", .serialized)
 struct LogFormatProcessTests {
