@@ -40,6 +40,9 @@ let package = Package(
         // The one logger (level, constant message, key=value fields; text or JSON lines) and the
         // one JSON writer, used by the shells and the benchmarks.
         .target(name: "Logging", dependencies: ["SystemClock"], swiftSettings: strict),
+        // The one command-line flag parser of every executable: switches, flags with values,
+        // positional arguments, --help; pure (it prints nothing) plus the standard exit handling.
+        .target(name: "CommandLineFlags", swiftSettings: strict),
         // The seedable generator (SplitMix64) every pure component draws its randomness from.
         .target(name: "SeededRandom", swiftSettings: strict),
         // Pure Raft: no clock, no randomness of its own, no I/O.
@@ -69,7 +72,7 @@ let package = Package(
         .target(name: "TestSupport", dependencies: ["TrackerStateMachine", "SeededRandom"], path: "Tests/TestSupport", swiftSettings: strict),
         .executableTarget(
             name: "TrackerNode",
-            dependencies: ["Consensus", "DurableLog", "TrackerStateMachine", "TrackerProtocol", "TrackerHosting", "Networking", "Hashing", "Logging", "SystemClock"],
+            dependencies: ["CommandLineFlags", "Consensus", "DurableLog", "TrackerStateMachine", "TrackerProtocol", "TrackerHosting", "Networking", "Hashing", "Logging", "SystemClock"],
             swiftSettings: strict
         ),
         // The piece protocol, the peer server, file hashing and the parallel downloader, shared
@@ -81,41 +84,41 @@ let package = Package(
         ),
         .executableTarget(
             name: "Client",
-            dependencies: ["PeerTransfer", "TrackerStateMachine", "TrackerProtocol", "TrackerClient", "Networking", "Hashing", "Logging"],
+            dependencies: ["CommandLineFlags", "PeerTransfer", "TrackerStateMachine", "TrackerProtocol", "TrackerClient", "Networking", "Hashing", "Logging"],
             swiftSettings: strict
         ),
-        .executableTarget(name: "TrackerSim", dependencies: ["SimNet"], swiftSettings: strict),
+        .executableTarget(name: "TrackerSim", dependencies: ["CommandLineFlags", "SimNet"], swiftSettings: strict),
         .executableTarget(
             name: "ConsensusBench",
-            dependencies: ["Consensus", "DurableLog"],
+            dependencies: ["CommandLineFlags", "Consensus", "DurableLog"],
             path: "bench/ConsensusBench",
             swiftSettings: strict
         ),
         .executableTarget(
             name: "StateMachineBench",
-            dependencies: ["TrackerStateMachine", "TestSupport"],
+            dependencies: ["CommandLineFlags", "TrackerStateMachine", "TestSupport"],
             path: "bench/StateMachineBench",
             swiftSettings: strict
         ),
         .executableTarget(
             name: "DownloadBench",
-            dependencies: ["PeerTransfer", "Networking", "Hashing"],
+            dependencies: ["CommandLineFlags", "PeerTransfer", "Networking", "Hashing"],
             path: "bench/DownloadBench",
             swiftSettings: strict
         ),
         .executableTarget(
             name: "SnapshotBench",
-            dependencies: ["TrackerStateMachine", "TestSupport", "TrackerClient", "TrackerProtocol", "DurableLog", "Consensus", "Networking", "Hashing"],
+            dependencies: ["CommandLineFlags", "TrackerStateMachine", "TestSupport", "TrackerClient", "TrackerProtocol", "DurableLog", "Consensus", "Networking", "Hashing"],
             path: "bench/SnapshotBench",
             swiftSettings: strict
         ),
         .executableTarget(
             name: "TrackerBench",
-            dependencies: ["TrackerClient", "TrackerProtocol", "TrackerStateMachine", "Networking", "Logging"],
+            dependencies: ["CommandLineFlags", "TrackerClient", "TrackerProtocol", "TrackerStateMachine", "Networking", "Logging"],
             path: "bench/TrackerBench",
             swiftSettings: strict
         ),
-        .executableTarget(name: "TLSBench", dependencies: ["Networking"], path: "bench/TLSBench", swiftSettings: strict),
+        .executableTarget(name: "TLSBench", dependencies: ["CommandLineFlags", "Networking"], path: "bench/TLSBench", swiftSettings: strict),
         .testTarget(name: "ConsensusTests", dependencies: ["Consensus", "SeededRandom", "BinaryCoding"], swiftSettings: strict),
         .testTarget(name: "DurableLogTests", dependencies: ["DurableLog", "Consensus", "SeededRandom"], swiftSettings: strict),
         .testTarget(name: "HashingTests", dependencies: ["Hashing", "BinaryCoding"], swiftSettings: strict),
@@ -127,6 +130,7 @@ let package = Package(
             dependencies: ["TrackerNode", "TrackerClient", "TrackerProtocol", "TrackerStateMachine", "Networking", "Consensus", "Hashing"],
             swiftSettings: strict
         ),
+        .testTarget(name: "CommandLineFlagsTests", dependencies: ["CommandLineFlags"], swiftSettings: strict),
         .testTarget(name: "LoggingTests", dependencies: ["Logging", "SystemClock"], swiftSettings: strict),
         .testTarget(name: "NetworkingTests", dependencies: ["Networking", "Hashing", "CLibSSL"], swiftSettings: strict),
         .testTarget(

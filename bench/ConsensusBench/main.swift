@@ -1,3 +1,4 @@
+import CommandLineFlags
 import Consensus
 import DurableLog
 import Foundation
@@ -55,14 +56,28 @@ struct InProcessCluster {
     }
 }
 
-func argument(_ name: String, default value: Int) -> Int {
-    let args = CommandLine.arguments
-    guard let i = args.firstIndex(of: name), i + 1 < args.count, let v = Int(args[i + 1]) else { return value }
-    return v
+/// consensus-bench's command line.
+struct BenchOptions {
+    /// Proposals the core commits per batch size.
+    var proposals = 1_000_000
+
+    static let usage = "usage: consensus-bench [--proposals N]"
+
+    static func parse(_ arguments: [String]) -> FlagOutcome<BenchOptions> {
+        var parser = FlagParser<BenchOptions>()
+        parser.value("--proposals", need: "needs a positive number") { o, v in
+            guard let n = FlagValue.positive(v), n <= 1 << 40 else { return false }
+            o.proposals = Int(n)
+            return true
+        }
+        return parser.parse(arguments, into: BenchOptions())
+    }
 }
 
+let options = BenchOptions.parse(Array(CommandLine.arguments.dropFirst())).resolve(command: "consensus-bench", usage: BenchOptions.usage)
+
 func measureCore() {
-    let total = argument("--proposals", default: 1_000_000)
+    let total = options.proposals
     let payload = [UInt8](repeating: 7, count: 128)
     for batchSize in [1, 64] {
         var cluster = InProcessCluster()

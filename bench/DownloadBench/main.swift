@@ -1,3 +1,4 @@
+import CommandLineFlags
 import Foundation
 import Hashing
 import Networking
@@ -12,12 +13,12 @@ import PeerTransfer
 //        download-bench --scheduler PIECES   (the piece scheduler alone, in process)
 let usage = "usage: download-bench --bin DIR --file PATH --work DIR [--runs N] [--scenarios \"A B\"] | --scheduler PIECES"
 ignoreSIGPIPE()
-var settings: [String: String] = ["--runs": "3", "--scenarios": "A B"]
-var argIndex = 1
-while argIndex + 1 < CommandLine.arguments.count {
-    settings[CommandLine.arguments[argIndex]] = CommandLine.arguments[argIndex + 1]
-    argIndex += 2
+var flags = FlagParser<[String: String]>()
+for name in ["--bin", "--file", "--work", "--runs", "--scenarios", "--scheduler"] {
+    flags.value(name, need: "needs a value") { settings, v in settings[name] = v; return true }
 }
+let settings = flags.parse(Array(CommandLine.arguments.dropFirst()), into: ["--runs": "3", "--scenarios": "A B"])
+    .resolve(command: "download-bench", usage: usage)
 if let text = settings["--scheduler"] {
     guard let pieces = Int(text), pieces >= 1, pieces <= TransferLimits.piecesPerFileMax else {
         print("--scheduler needs a piece count from 1 to \(TransferLimits.piecesPerFileMax)")

@@ -7,6 +7,7 @@
 // each data directory's size, restart time (kill -9 of a follower, then of the leader), and the
 // catch-up time of a wiped tracker. One JSON line per figure on stdout, then a human summary.
 // Every process it starts is killed, and its temporary folder removed, whatever happens.
+import CommandLineFlags
 import Consensus
 import DurableLog
 import Foundation
@@ -42,43 +43,30 @@ struct Options: Sendable {
                               [--dd-mb 512 (0: skip)] [--temp DIR]
         """
 
-    static func parse(_ arguments: [String]) -> Options {
-        var options = Options()
-        var i = 0
-        func bad(_ message: String) -> Never {
-            FileHandle.standardError.write(Data("snapshot-bench: \(message)\n\(usage)\n".utf8))
-            exit(2)
-        }
-        while i < arguments.count {
-            let flag = arguments[i]
-            if flag == "--help" || flag == "-h" { print(usage); exit(0) }
-            guard i + 1 < arguments.count else { bad("\(flag) needs a value") }
-            let text = arguments[i + 1]
-            i += 2
-            switch flag {
-            case "--binary": options.binary = text
-            case "--temp": options.tempParent = text
-            default:
-                guard let number = Int(text), number >= 0 else { bad("\(flag) needs a number") }
-                switch flag {
-                case "--writes": options.writes = number
-                case "--concurrency": options.concurrency = max(1, number)
-                case "--bench-users": options.benchUsers = max(1, number)
-                case "--users": options.users = number
-                case "--groups": options.groups = max(1, number)
-                case "--files-per-group": options.filesPerGroup = number
-                case "--pieces-per-file": options.piecesPerFile = max(1, number)
-                case "--snapshot-entries": options.snapshotEntries = UInt64(max(1, number))
-                case "--write-seconds": options.writeSeconds = max(1, number)
-                case "--max-seconds": options.maxSeconds = max(10, number)
-                case "--dd-mb": options.ddMegabytes = number
-                default: bad("unknown argument \(flag)")
-                }
+    static func parse(_ arguments: [String]) -> FlagOutcome<Options> {
+        var parser = FlagParser<Options>()
+        parser.value("--binary", need: "needs a value") { o, v in o.binary = v; return true }
+        parser.value("--temp", need: "needs a value") { o, v in o.tempParent = v; return true }
+        let numbers: [(String, (inout Options, Int) -> Void)] = [
+            ("--writes", { $0.writes = $1 }), ("--concurrency", { $0.concurrency = max(1, $1) }),
+            ("--bench-users", { $0.benchUsers = max(1, $1) }), ("--users", { $0.users = $1 }), ("--groups", { $0.groups = max(1, $1) }),
+            ("--files-per-group", { $0.filesPerGroup = $1 }), ("--pieces-per-file", { $0.piecesPerFile = max(1, $1) }),
+            ("--snapshot-entries", { $0.snapshotEntries = UInt64(max(1, $1)) }), ("--write-seconds", { $0.writeSeconds = max(1, $1) }),
+            ("--max-seconds", { $0.maxSeconds = max(10, $1) }), ("--dd-mb", { $0.ddMegabytes = $1 }),
+        ]
+        for (name, set) in numbers {
+            parser.value(name, need: "needs a number") { o, v in
+                guard let number = FlagValue.count(v) else { return false }
+                set(&o, number)
+                return true
             }
         }
-        guard FileManager.default.isExecutableFile(atPath: options.binary) else { bad("no executable at \(options.binary)") }
-        guard options.users >= options.groups + options.benchUsers else { bad("need users >= groups + bench users") }
-        return options
+        parser.validate = { options in
+            guard FileManager.default.isExecutableFile(atPath: options.binary) else { return "no executable at \(options.binary)" }
+            guard options.users >= options.groups + options.benchUsers else { return "need users >= groups + bench users" }
+            return nil
+        }
+        return parser.parse(arguments, into: Options())
     }
 }
 
@@ -687,7 +675,7 @@ struct BenchError: Error, CustomStringConvertible {
     init(_ description: String) { self.description = description }
 }
 
-let options = Options.parse(Array(CommandLine.arguments.dropFirst()))
+let options = Options.parse(Array(CommandLine.arguments.dropFirst())).resolve(command: "snapshot-bench", usage: Options.usage)
 let signalSources = installCleanupOnSignals()
 startWatchdog(seconds: options.maxSeconds)
 do {
