@@ -64,7 +64,7 @@ let package = Package(
         .target(name: "TrackerHosting", dependencies: ["Consensus", "TrackerStateMachine", "TrackerProtocol", "BinaryCoding"], swiftSettings: strict),
         // A blocking client of the tracker cluster over real TCP: connections, leader discovery,
         // retries with the same request number. Used by client, the benchmarks and the tests.
-        .target(name: "TrackerClient", dependencies: ["TrackerProtocol", "Networking", "Hashing"], swiftSettings: strict),
+        .target(name: "TrackerClient", dependencies: ["TrackerProtocol", "Networking", "Hashing", "SystemClock"], swiftSettings: strict),
         // Deterministic simulation of a tracker cluster over a faulty network and disk.
         .target(name: "SimNet", dependencies: ["Consensus", "TrackerStateMachine", "TrackerProtocol", "TrackerHosting", "SeededRandom"], swiftSettings: strict),
         // Test machinery shared by test targets and benchmarks (never by a product's code): the
@@ -79,18 +79,18 @@ let package = Package(
         // by the client, its tests and the download benchmark.
         .target(
             name: "PeerTransfer",
-            dependencies: ["TrackerStateMachine", "TrackerProtocol", "TrackerClient", "Networking", "Hashing", "BinaryCoding", "Logging"],
+            dependencies: ["TrackerStateMachine", "TrackerProtocol", "TrackerClient", "Networking", "Hashing", "BinaryCoding", "Logging", "SystemClock"],
             swiftSettings: strict
         ),
         .executableTarget(
             name: "Client",
-            dependencies: ["CommandLineFlags", "PeerTransfer", "TrackerStateMachine", "TrackerProtocol", "TrackerClient", "Networking", "Hashing", "Logging"],
+            dependencies: ["CommandLineFlags", "PeerTransfer", "TrackerStateMachine", "TrackerProtocol", "TrackerClient", "Networking", "Hashing", "Logging", "SystemClock"],
             swiftSettings: strict
         ),
         .executableTarget(name: "TrackerSim", dependencies: ["CommandLineFlags", "SimNet"], swiftSettings: strict),
         .executableTarget(
             name: "ConsensusBench",
-            dependencies: ["CommandLineFlags", "Consensus", "DurableLog"],
+            dependencies: ["CommandLineFlags", "Consensus", "DurableLog", "SystemClock"],
             path: "bench/ConsensusBench",
             swiftSettings: strict
         ),
@@ -102,23 +102,23 @@ let package = Package(
         ),
         .executableTarget(
             name: "DownloadBench",
-            dependencies: ["CommandLineFlags", "PeerTransfer", "Networking", "Hashing"],
+            dependencies: ["CommandLineFlags", "PeerTransfer", "Networking", "Hashing", "SystemClock"],
             path: "bench/DownloadBench",
             swiftSettings: strict
         ),
         .executableTarget(
             name: "SnapshotBench",
-            dependencies: ["CommandLineFlags", "TrackerStateMachine", "TestSupport", "TrackerClient", "TrackerProtocol", "DurableLog", "Consensus", "Networking", "Hashing"],
+            dependencies: ["CommandLineFlags", "TrackerStateMachine", "TestSupport", "TrackerClient", "TrackerProtocol", "DurableLog", "Consensus", "Networking", "Hashing", "SystemClock"],
             path: "bench/SnapshotBench",
             swiftSettings: strict
         ),
         .executableTarget(
             name: "TrackerBench",
-            dependencies: ["CommandLineFlags", "TrackerClient", "TrackerProtocol", "TrackerStateMachine", "Networking", "Logging"],
+            dependencies: ["CommandLineFlags", "TrackerClient", "TrackerProtocol", "TrackerStateMachine", "Networking", "Logging", "SystemClock"],
             path: "bench/TrackerBench",
             swiftSettings: strict
         ),
-        .executableTarget(name: "TLSBench", dependencies: ["CommandLineFlags", "Networking"], path: "bench/TLSBench", swiftSettings: strict),
+        .executableTarget(name: "TLSBench", dependencies: ["CommandLineFlags", "Networking", "SystemClock"], path: "bench/TLSBench", swiftSettings: strict),
         .testTarget(name: "ConsensusTests", dependencies: ["Consensus", "SeededRandom", "BinaryCoding"], swiftSettings: strict),
         .testTarget(name: "DurableLogTests", dependencies: ["DurableLog", "Consensus", "SeededRandom"], swiftSettings: strict),
         .testTarget(name: "HashingTests", dependencies: ["Hashing", "BinaryCoding"], swiftSettings: strict),
@@ -135,7 +135,7 @@ let package = Package(
         .testTarget(name: "NetworkingTests", dependencies: ["Networking", "Hashing", "CLibSSL"], swiftSettings: strict),
         .testTarget(
             name: "ClientTests",
-            dependencies: ["Client", "PeerTransfer", "TrackerClient", "TrackerProtocol", "TrackerStateMachine", "Networking", "Hashing", "Logging"],
+            dependencies: ["Client", "PeerTransfer", "TrackerClient", "TrackerProtocol", "TrackerStateMachine", "Networking", "Hashing", "Logging", "SystemClock"],
             swiftSettings: strict
         ),
         // Package.swift's dependencies against every target's imports, and the client binary's

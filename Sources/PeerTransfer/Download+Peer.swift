@@ -2,6 +2,7 @@ import Foundation
 import Hashing
 import Networking
 import Synchronization
+import SystemClock
 import TrackerStateMachine
 
 /// One peer of a download: connect, open, learn its pieces, keep requests in flight, verify
@@ -23,7 +24,7 @@ extension Download {
                 links.withLock { $0.live[peer.peerAddress] = .some(socket) }
             }
             opened = true
-            scheduler.withLock { $0!.addPeer(id, nowMillis: monotonicNowMillis()) }
+            scheduler.withLock { $0!.addPeer(id, nowMillis: SystemClock.monotonicMillis()) }
             try exchange(id: id, userID: peer.userID, wire: wire, context: context)
         } catch {
             brokeProtocol = error is PeerViolation
@@ -77,7 +78,7 @@ extension Download {
                 toldCursor = s!.doneOrder.count
                 var picked: [Int] = []
                 // Read under the lock, so no peer connected after this reading.
-                let now = monotonicNowMillis()
+                let now = SystemClock.monotonicMillis()
                 let depth = s!.requestDepth(for: id, nowMillis: now)
                 var inFlight = pending.count { $0 != .bitfield }
                 guard inFlight < depth, s!.version != idleVersion else { return (verified, picked) }
@@ -167,7 +168,7 @@ extension Download {
         switch outcome {
         case .accepted:
             live.withLock { l in
-                if l.firstPieceMillis == 0 { l.firstPieceMillis = monotonicNowMillis() }
+                if l.firstPieceMillis == 0 { l.firstPieceMillis = SystemClock.monotonicMillis() }
                 if l.bytesByUser[userID] != nil || l.bytesByUser.count < TransferLimits.peersPerDownloadMax * 4 {
                     l.bytesByUser[userID, default: 0] += UInt64(bytes.count)
                 }

@@ -1,6 +1,7 @@
 import Foundation
 import Hashing
 import Networking
+import SystemClock
 import TrackerClient
 import TrackerStateMachine
 
@@ -35,10 +36,10 @@ extension Download {
     /// sends the right list, at most `stallTimeoutMillis`.
     func resolvePieceList(_ info: DownloadInfo, tracker: TrackerClient) throws -> FileMetadata {
         guard info.metadata.hasDetachedPieceList else { return info.metadata }
-        let startMillis = monotonicNowMillis()
+        let startMillis = SystemClock.monotonicMillis()
         var current = info
         var attempt = 0
-        while millis(from: startMillis, to: monotonicNowMillis()) < UInt64(TransferLimits.stallTimeoutMillis) {
+        while elapsed(from: startMillis, to: SystemClock.monotonicMillis()) < UInt64(TransferLimits.stallTimeoutMillis) {
             // Complete sharers first: they hold the list for certain.
             let complete = PieceBitfield.complete(pieceCount: current.metadata.pieceCount)
             let peers = current.peers.filter { $0.userID != environment.userID }

@@ -2,6 +2,7 @@ import Foundation
 import Logging
 import Networking
 import Synchronization
+import SystemClock
 import TrackerClient
 import TrackerStateMachine
 
@@ -94,9 +95,9 @@ public final class Download: Sendable {
         var pieceCount = 0
         var doneCount = 0
         var peerCount = 0
-        var startMillis = monotonicNowMillis()
+        var startMillis = SystemClock.monotonicMillis()
         var finishMillis: UInt64 = 0
-        var speedSampleMillis = monotonicNowMillis()
+        var speedSampleMillis = SystemClock.monotonicMillis()
         var speedSampleDone = 0
         var bytesPerSecond = 0.0
         /// When the first verified piece arrived (0 before).
@@ -160,7 +161,7 @@ public final class Download: Sendable {
         live.withLock { l in
             DownloadProgress(groupID: groupID, fileName: fileName, finalPath: finalPath, state: l.state,
                              doneCount: l.doneCount, pieceCount: l.pieceCount, bytesPerSecond: l.bytesPerSecond,
-                             peerCount: l.peerCount, elapsedMillis: l.finishMillis == 0 ? 0 : millis(from: l.startMillis, to: l.finishMillis))
+                             peerCount: l.peerCount, elapsedMillis: l.finishMillis == 0 ? 0 : elapsed(from: l.startMillis, to: l.finishMillis))
         }
     }
 
@@ -171,10 +172,10 @@ public final class Download: Sendable {
             try coordinate()
             let (first, sources) = live.withLock { l -> (UInt64, String) in
                 l.state = .complete
-                l.finishMillis = monotonicNowMillis()
+                l.finishMillis = SystemClock.monotonicMillis()
                 l.peerCount = 0
                 let sources = l.bytesByUser.keys.sorted().map { "\($0):\(l.bytesByUser[$0]!)" }.joined(separator: ",")
-                return (l.firstPieceMillis == 0 ? 0 : millis(from: l.startMillis, to: l.firstPieceMillis), sources)
+                return (l.firstPieceMillis == 0 ? 0 : elapsed(from: l.startMillis, to: l.firstPieceMillis), sources)
             }
             environment.log.info("download complete", ["group": groupID, "file": fileName, "first_piece_ms": "\(first)",
                                                        "bytes_from": sources.isEmpty ? "none" : sources])
@@ -186,18 +187,4 @@ public final class Download: Sendable {
             environment.log.warn("download failed", ["group": groupID, "file": fileName, "reason": reason])
         }
     }
-}
-
-/// Milliseconds of the monotonic clock.
-public func monotonicNowMillis() -> UInt64 {
-    var now = timespec()
-    clock_gettime(CLOCK_MONOTONIC, &now)
-    return UInt64(now.tv_sec) * 1000 + UInt64(now.tv_nsec) / 1_000_000
-}
-
-/// Milliseconds from `start` to `end`, zero when `end` is earlier: two readings of the clock
-/// taken on different threads may arrive in either order, so they never meet in a bare
-/// unsigned subtraction.
-public func millis(from start: UInt64, to end: UInt64) -> UInt64 {
-    end >= start ? end - start : 0
 }

@@ -1,4 +1,5 @@
 import Foundation
+import SystemClock
 import TrackerStateMachine
 
 /// What one served connection told its downloader about the file it named.
@@ -18,16 +19,16 @@ extension PeerServer {
     func answerRequests(on wire: PieceWire, id: Int, groupID: String, userID: String, host: String) throws {
         var link = ServedLink()
         defer { endLink(&link, id: id) }
-        var heardMillis = monotonicNowMillis()
+        var heardMillis = SystemClock.monotonicMillis()
         var openFile: PieceFile?
         while !isStopped.load(ordering: .relaxed) {
             try announce(&link, id: id, on: wire)
             guard try wire.socket.waitUntilReadable(timeoutMillis: TransferLimits.idlePollMillis) else {
-                if millis(from: heardMillis, to: monotonicNowMillis()) > UInt64(TransferLimits.servingIdleTimeoutMillis) { return }
+                if elapsed(from: heardMillis, to: SystemClock.monotonicMillis()) > UInt64(TransferLimits.servingIdleTimeoutMillis) { return }
                 continue
             }
             let message = try wire.receive(maxBytes: 0)
-            heardMillis = monotonicNowMillis()
+            heardMillis = SystemClock.monotonicMillis()
             let violation = PeerMessageCheck.violation(of: message, expecting: .request)
             switch message {
             case let .have(fileName, pieces):
@@ -66,7 +67,7 @@ extension PeerServer {
         link = ServedLink(key: key, pieceCount: share.pieceCount)
         if share.isComplete && share.file == nil {
             link.isSuperSeeding = true
-            let now = monotonicNowMillis()
+            let now = SystemClock.monotonicMillis()
             let offered = seeding.withLock { $0[key, default: SuperSeeding(pieceCount: share.pieceCount)].join(id, nowMillis: now) }
             try wire.send(.bitfield(fileName: fileName, pieces: Self.bitfield(of: offered, pieceCount: share.pieceCount)))
         } else {
@@ -83,7 +84,7 @@ extension PeerServer {
         guard let key = link.key else { return }
         var pieces: [Int]
         if link.isSuperSeeding {
-            let now = monotonicNowMillis()
+            let now = SystemClock.monotonicMillis()
             pieces = seeding.withLock { $0[key]?.announcements(for: id, nowMillis: now) ?? [] }
         } else {
             guard let share = registry.share(groupID: key.groupID, fileName: key.fileName), share.markCount != link.cursor,
@@ -110,7 +111,7 @@ extension PeerServer {
 
     private func noteHave(_ link: ServedLink, id: Int, pieces: [UInt32]) {
         guard link.isSuperSeeding, let key = link.key else { return }
-        let now = monotonicNowMillis()
+        let now = SystemClock.monotonicMillis()
         seeding.withLock { $0[key]?.peerHas(id, pieces: pieces.map { Int($0) }, nowMillis: now) }
     }
 

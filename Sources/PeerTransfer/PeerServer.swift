@@ -3,6 +3,7 @@ import Hashing
 import Logging
 import Networking
 import Synchronization
+import SystemClock
 
 /// Decides whether `userID`, connecting from `remoteHost`, may download from `groupID`:
 /// nil to accept, or the reason to refuse. The client asks the tracker (once per connection).
@@ -125,7 +126,7 @@ public final class PeerServer: Sendable {
 
     /// Shuts down every unauthenticated connection past the deadline (its thread then ends).
     private func closeExpired() {
-        let now = monotonicNowMillis()
+        let now = SystemClock.monotonicMillis()
         let lines = state.withLock { s -> [LogRecord] in
             let expired = s.admission.expire(nowMillis: now)
             for id in expired { try? s.sockets[id]?.shutdown(.both) }
@@ -136,7 +137,7 @@ public final class PeerServer: Sendable {
 
     private func admit(_ socket: Socket) {
         let host = (try? socket.remoteAddress.host) ?? "unknown"
-        let now = monotonicNowMillis()
+        let now = SystemClock.monotonicMillis()
         var line: LogRecord?
         let id = state.withLock { s -> Int? in
             let id = s.nextID
@@ -170,7 +171,7 @@ public final class PeerServer: Sendable {
 
     /// Logs a refusal for `cause`, at most once per cause and interval.
     func refuse(_ cause: RefusalCause, host: String, detail: [(key: String, value: String)] = []) {
-        let now = monotonicNowMillis()
+        let now = SystemClock.monotonicMillis()
         if let line = state.withLock({ Self.refusalLine(&$0, cause, host: host, detail: detail, nowMillis: now) }) { log.emit(line) }
     }
 

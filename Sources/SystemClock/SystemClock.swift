@@ -14,11 +14,14 @@ public enum SystemClock {
     /// Nanoseconds of the monotonic clock.
     public static func monotonicNanos() -> UInt64 { read(CLOCK_MONOTONIC).nanos }
 
+    /// Seconds of the monotonic clock, as a `Double` (for benchmarks).
+    public static func monotonicSeconds() -> Double { Double(read(CLOCK_MONOTONIC).nanos) / 1e9 }
+
     /// Milliseconds of the wall clock since the Unix epoch.
     public static func wallMillis() -> UInt64 { read(CLOCK_REALTIME).millis }
 
-    /// Nanoseconds of CPU time this thread has used (for benchmarks).
-    public static func threadCPUNanos() -> UInt64 { read(CLOCK_THREAD_CPUTIME_ID).nanos }
+    /// Seconds of CPU time (user and system) this thread has used (for benchmarks).
+    public static func threadCPUSeconds() -> Double { Double(read(CLOCK_THREAD_CPUTIME_ID).nanos) / 1e9 }
 
     /// The wall clock as (seconds since the epoch, nanoseconds within the second).
     public static func wallTime() -> (seconds: Int, nanoseconds: Int) {
@@ -48,4 +51,10 @@ public enum SystemClock {
 @inlinable
 public func elapsed(from start: UInt64, to end: UInt64) -> UInt64 {
     end >= start ? end - start : 0
+}
+
+/// Seconds from `start` to `end` nanoseconds, zero when `end` is earlier.
+@inlinable
+public func elapsedSeconds(fromNanos start: UInt64, to end: UInt64) -> Double {
+    Double(elapsed(from: start, to: end)) / 1e9
 }

@@ -2,6 +2,7 @@ import Foundation
 import Hashing
 import Networking
 import Synchronization
+import SystemClock
 import TrackerProtocol
 
 /// Why a call to the cluster gave up.
@@ -120,9 +121,9 @@ public final class TrackerClient: Sendable {
     }
 
     private func send(_ request: ClientRequest, state: inout State) throws -> ClientResponse {
-        let deadline = monotonicMillis() + UInt64(max(0, timing.callDeadlineMillis))
+        let deadline = SystemClock.monotonicMillis() + UInt64(max(0, timing.callDeadlineMillis))
         var lastProblem = "no attempt made"
-        while monotonicMillis() < deadline {
+        while SystemClock.monotonicMillis() < deadline {
             let outcome: AttemptOutcome
             do {
                 let connection = try currentConnection(&state)
@@ -130,10 +131,10 @@ public final class TrackerClient: Sendable {
                 state.nextTag += 1
                 let waitMillis = timing.policy.attemptTimeoutMillis(for: request.operation, recent: state.answers)
                 try connection.socket.setReceiveTimeout(millis: Int(waitMillis))
-                let sent = monotonicMillis()
+                let sent = SystemClock.monotonicMillis()
                 let response = try exchange(request, tag: tag, on: connection)
                 if case .createUser = request.operation {} else if case .login = request.operation {} else {
-                    let now = monotonicMillis()
+                    let now = SystemClock.monotonicMillis()
                     state.answers.record(now > sent ? now - sent : 0)
                 }
                 outcome = .answered(response)
@@ -185,10 +186,4 @@ public final class TrackerClient: Sendable {
         }
         throw TrackerClientError.unavailable("no answer with the expected tag")
     }
-}
-
-func monotonicMillis() -> UInt64 {
-    var now = timespec()
-    clock_gettime(CLOCK_MONOTONIC, &now)
-    return UInt64(now.tv_sec) * 1000 + UInt64(now.tv_nsec) / 1_000_000
 }

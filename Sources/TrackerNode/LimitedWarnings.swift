@@ -2,7 +2,6 @@ import Foundation
 import Logging
 import Networking
 import Synchronization
-import SystemClock
 
 /// tracker-node's files log through the one shared logger under its own name, so they need no
 /// import of their own.
@@ -59,9 +58,3 @@ extension Logging.Log {
         thread.start()
     }
 }
-
-/// Milliseconds of the monotonic clock (for timers).
-func monotonicMillis() -> UInt64 { SystemClock.monotonicMillis() }
-
-/// Milliseconds of the wall clock (for session leases, which every tracker must read alike).
-func wallMillis() -> UInt64 { SystemClock.wallMillis() }

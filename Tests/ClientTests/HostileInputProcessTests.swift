@@ -1,6 +1,7 @@
 import Foundation
 import Networking
 import PeerTransfer
+import SystemClock
 import Testing
 
 /// Real tracker and client processes on 127.0.0.1 against a hostile peer or a hostile local user.
@@ -26,7 +27,7 @@ struct HostileInputProcessTests {
         var flood: [(socket: Socket, openedMillis: UInt64)] = []
         defer { for entry in flood { entry.socket.close() } }
         for index in 0..<100 {
-            let opened = monotonicNowMillis()
+            let opened = SystemClock.monotonicMillis()
             let socket = index < 50 ? try handshakenIdleConnection(port: alice.port)
                                     : try Socket.connect(host: "127.0.0.1", port: alice.port, timeoutMillis: 2_000)
             flood.append((socket, opened))

@@ -3,6 +3,7 @@ import Logging
 import Networking
 import PeerTransfer
 import Synchronization
+import SystemClock
 import Testing
 import TrackerStateMachine
 
@@ -77,7 +78,7 @@ func millisUntilClosed(_ socket: Socket, openedMillis: UInt64, timeoutMillis: In
             break
         }
     }
-    return millis(from: openedMillis, to: monotonicNowMillis())
+    return elapsed(from: openedMillis, to: SystemClock.monotonicMillis())
 }
 
 @Suite("peer server in process", .serialized)
@@ -88,13 +89,13 @@ struct PeerServerTests {
         defer { s.stop() }
         var flood: [(Socket, UInt64)] = []
         for index in 0..<64 {
-            let opened = monotonicNowMillis()
+            let opened = SystemClock.monotonicMillis()
             flood.append((index < 30 ? try handshakenIdleConnection(port: s.server.port)
                                      : try Socket.connect(host: "127.0.0.1", port: s.server.port, timeoutMillis: 2_000), opened))
         }
         defer { for (socket, _) in flood { socket.close() } }
         startDripping(flood.suffix(4).map(\.0))  // the last ones stay: they drip, slower than any timeout
-        let started = monotonicNowMillis()
+        let started = SystemClock.monotonicMillis()
         let member = try PeerConnection.open(port: s.server.port, userID: "bob", groupID: "g")
         #expect(member.answer == .opened)
         guard case .bitfield = try member.wire.subscribe("f.bin") else {
@@ -107,7 +108,7 @@ struct PeerServerTests {
             return
         }
         #expect(index == 1 && bytes.count == TransferLimits.pieceSizeBytes)
-        #expect(millis(from: started, to: monotonicNowMillis()) < UInt64(TransferLimits.authenticationDeadlineMillis),
+        #expect(elapsed(from: started, to: SystemClock.monotonicMillis()) < UInt64(TransferLimits.authenticationDeadlineMillis),
                 "served before any flood connection reached its deadline")
         #expect(s.server.connectionCounts.serving == 1)
         #expect(s.server.connectionCounts.unauthenticated <= TransferLimits.unauthenticatedPerHostMax)

@@ -2,6 +2,7 @@ import CommandLineFlags
 import Consensus
 import DurableLog
 import Foundation
+import SystemClock
 
 // consensus-bench: proposals committed per second by a 3-node cluster of the pure core driven in
 // one process with in-memory storage. Run: swift run -c release consensus-bench [--proposals N]
@@ -82,14 +83,14 @@ func measureCore() {
     for batchSize in [1, 64] {
         var cluster = InProcessCluster()
         cluster.electFirst()
-        let start = DispatchTime.now().uptimeNanoseconds
+        let start = SystemClock.monotonicNanos()
         var proposed = 0
         while proposed < total {
             for _ in 0..<batchSize { _ = try! cluster.nodes[0].propose(payload) }
             proposed += batchSize
             cluster.drain()
         }
-        let seconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
+        let seconds = elapsedSeconds(fromNanos: start, to: SystemClock.monotonicNanos())
         precondition(cluster.appliedCount == proposed, "applied \(cluster.appliedCount) of \(proposed)")
         let rate = Double(proposed) / seconds
         print(String(format: "core: 3 nodes, in-memory, 128-byte proposals, %3d per batch: %10.0f committed/s (%d in %.2f s)",
@@ -110,7 +111,7 @@ func measureFileLog() {
         _ = try! storage.load()
         let batches = max(200, 20_000 / batchSize)
         var index: UInt64 = 0
-        let start = DispatchTime.now().uptimeNanoseconds
+        let start = SystemClock.monotonicNanos()
         for _ in 0..<batches {
             var entries: [Entry] = []
             entries.reserveCapacity(batchSize)
@@ -120,7 +121,7 @@ func measureFileLog() {
             }
             try! storage.save(hardState: nil, entries: entries, mustSync: true)
         }
-        let seconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
+        let seconds = elapsedSeconds(fromNanos: start, to: SystemClock.monotonicNanos())
         print(String(format: "file log: 128-byte entries, fdatasync per batch of %3d: %9.0f appends/s, %7.0f batches/s (%.3f ms per batch)",
                      batchSize, Double(index) / seconds, Double(batches) / seconds, seconds * 1000 / Double(batches)))
     }

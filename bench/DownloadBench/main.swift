@@ -3,6 +3,7 @@ import Foundation
 import Hashing
 import Networking
 import PeerTransfer
+import SystemClock
 
 // download-bench: our client on loopback against a 3-tracker cluster, 512 KiB pieces.
 //   (A) three sharers, one downloader; (B) one sharer, four downloaders started together.
@@ -68,10 +69,10 @@ func bench(_ children: inout [Child]) throws {
     }
     let fileName = URL(fileURLWithPath: file).lastPathComponent
     let fileBytes = FileFacts.of(file)?.sizeBytes ?? 0
-    let t0 = nowSeconds()
+    let t0 = SystemClock.monotonicSeconds()
     let upload = owner.run("upload_file \(file) bench")
     guard let expected = upload["sha1"] as? String else { throw BenchError("upload: \(upload)") }
-    say(String(format: "# upload_file (hash %llu bytes, two cores) took %.2f s", fileBytes, nowSeconds() - t0))
+    say(String(format: "# upload_file (hash %llu bytes, two cores) took %.2f s", fileBytes, SystemClock.monotonicSeconds() - t0))
     let sharers = [owner, try member("s2"), try member("s3")]
     let downloaders = try (1...4).map { try member("d\($0)") }
 
@@ -83,16 +84,16 @@ func bench(_ children: inout [Child]) throws {
             try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
             dirs.append(dir)
         }
-        let start = nowSeconds()
+        let start = SystemClock.monotonicSeconds()
         for (i, c) in clients.enumerated() { try c.must("download_file bench \(fileName) \(dirs[i])") }
         var finished = [Double?](repeating: nil, count: clients.count)
-        while finished.contains(where: { $0 == nil }) && nowSeconds() - start < 1_800 {
+        while finished.contains(where: { $0 == nil }) && SystemClock.monotonicSeconds() - start < 1_800 {
             for (i, c) in clients.enumerated() where finished[i] == nil {
                 let answer = c.run("show_downloads")
                 guard answer["ok"] as? Bool == true else { throw BenchError("show_downloads on downloader \(i + 1): \(answer)") }
                 let entries = answer["downloads"] as? [[String: Any]] ?? []
                 let state = entries.last?["state"] as? String
-                if state == "complete" { finished[i] = nowSeconds() - start }
+                if state == "complete" { finished[i] = SystemClock.monotonicSeconds() - start }
                 if state == "failed" { throw BenchError("download failed: \(entries.last ?? [:])") }
             }
             usleep(10_000)

@@ -14,6 +14,7 @@ import Foundation
 import Hashing
 import Networking
 import Synchronization
+import SystemClock
 import TestSupport
 import TrackerClient
 import TrackerProtocol
@@ -72,12 +73,6 @@ struct Options: Sendable {
 
 // MARK: - Clocks, output
 
-func nowSeconds() -> Double {
-    var now = timespec()
-    clock_gettime(CLOCK_MONOTONIC, &now)
-    return Double(now.tv_sec) + Double(now.tv_nsec) / 1e9
-}
-
 func mib(_ bytes: Int) -> String { String(format: "%.1f MiB", Double(bytes) / 1_048_576) }
 func out(_ text: String) { FileHandle.standardOutput.write(Data((text + "\n").utf8)) }
 func note(_ text: String) { FileHandle.standardError.write(Data("[snapshot-bench] \(text)\n".utf8)) }
@@ -132,8 +127,8 @@ func installCleanupOnSignals() -> [any DispatchSourceSignal] {
 /// Kills everything and exits when the whole run exceeds its time.
 func startWatchdog(seconds: Int) {
     let thread = Thread {
-        let deadline = nowSeconds() + Double(seconds)
-        while nowSeconds() < deadline { usleep(500_000) } // sleep() returns early on signals
+        let deadline = SystemClock.monotonicSeconds() + Double(seconds)
+        while SystemClock.monotonicSeconds() < deadline { usleep(500_000) } // sleep() returns early on signals
         note("the run exceeded --max-seconds \(seconds): cleaning up and exiting")
         cleanUpEverything()
         exit(3)
@@ -252,8 +247,8 @@ final class Cluster: @unchecked Sendable {
 
     /// The one leader of the highest term among the answering trackers, within `seconds`.
     func waitForLeader(seconds: Double, excluding: NodeID? = nil) -> TrackerStatus? {
-        let deadline = nowSeconds() + seconds
-        while nowSeconds() < deadline {
+        let deadline = SystemClock.monotonicSeconds() + seconds
+        while SystemClock.monotonicSeconds() < deadline {
             let all = ids.filter { $0 != excluding }.compactMap { status($0) }
             let leaders = all.filter { $0.role == .leader }
             if leaders.count == 1, let leader = leaders.first, all.allSatisfy({ $0.term <= leader.term }) { return leader }
@@ -264,8 +259,8 @@ final class Cluster: @unchecked Sendable {
 
     /// Waits until every tracker has applied the leader's commit index; returns the leader's status.
     func waitQuiescent(seconds: Double) -> TrackerStatus? {
-        let deadline = nowSeconds() + seconds
-        while nowSeconds() < deadline {
+        let deadline = SystemClock.monotonicSeconds() + seconds
+        while SystemClock.monotonicSeconds() < deadline {
             let all = statuses()
             if all.count == ids.count, let leader = all.first(where: { $0.role == .leader }),
                all.allSatisfy({ $0.appliedIndex >= leader.commitIndex }) {
@@ -366,13 +361,13 @@ func measureDisk(directory: String, megabytes: Int) {
     let pipe = Pipe()
     process.standardError = pipe
     process.standardOutput = FileHandle.nullDevice
-    let start = nowSeconds()
+    let start = SystemClock.monotonicSeconds()
     do { try process.run() } catch { note("dd did not start: \(error)"); return }
     liveChildren.withLock { _ = $0.insert(process.processIdentifier) }
     let output = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
     process.waitUntilExit()
     liveChildren.withLock { _ = $0.remove(process.processIdentifier) }
-    let elapsed = nowSeconds() - start
+    let elapsed = SystemClock.monotonicSeconds() - start
     try? FileManager.default.removeItem(atPath: path)
     emit("disk.dd_fdatasync", Double(megabytes) * 1_048_576 / elapsed / 1e6, "MB/s",
          ["dd": output.split(separator: "\n").last.map(String.init) ?? ""])
@@ -411,7 +406,7 @@ func runWrites(_ cluster: Cluster, _ options: Options, tokens: [[UInt8]]) -> Wri
     let latencies = Mutex<[Double]>([])
     let peaks = Mutex<[NodeID: DirectoryUsage]>([:])
     let finished = Atomic<Bool>(false)
-    let start = nowSeconds()
+    let start = SystemClock.monotonicSeconds()
     let deadline = start + Double(options.writeSeconds)
     let group = DispatchGroup()
     for worker in 0..<options.concurrency {
@@ -427,10 +422,10 @@ func runWrites(_ cluster: Cluster, _ options: Options, tokens: [[UInt8]]) -> Wri
             let token = tokens[worker % tokens.count]
             var own: [Double] = []
             own.reserveCapacity(options.writes / options.concurrency + 16)
-            while nowSeconds() < deadline, claimed.add(1, ordering: .relaxed).newValue <= options.writes {
-                let sent = nowSeconds()
+            while SystemClock.monotonicSeconds() < deadline, claimed.add(1, ordering: .relaxed).newValue <= options.writes {
+                let sent = SystemClock.monotonicSeconds()
                 let answer = try? client.call(.command(.keepAlive), token: token)
-                own.append(nowSeconds() - sent)
+                own.append(SystemClock.monotonicSeconds() - sent)
                 if case let .result(result)? = answer, result.isOK {
                     completed.add(1, ordering: .relaxed)
                 } else {
@@ -445,7 +440,7 @@ func runWrites(_ cluster: Cluster, _ options: Options, tokens: [[UInt8]]) -> Wri
         thread.start()
     }
     let monitor = Thread {
-        var lastPrint = nowSeconds()
+        var lastPrint = SystemClock.monotonicSeconds()
         var lastCount = 0
         while !finished.load(ordering: .relaxed) {
             for id in cluster.ids {
@@ -460,11 +455,11 @@ func runWrites(_ cluster: Cluster, _ options: Options, tokens: [[UInt8]]) -> Wri
                     all[id] = peak
                 }
             }
-            if nowSeconds() - lastPrint >= 10 {
+            if SystemClock.monotonicSeconds() - lastPrint >= 10 {
                 let count = completed.load(ordering: .relaxed)
                 note(String(format: "writes: %d done, %d failed, %.0f/s over the last %.0f s", count, failed.load(ordering: .relaxed),
-                            Double(count - lastCount) / (nowSeconds() - lastPrint), nowSeconds() - lastPrint))
-                lastPrint = nowSeconds()
+                            Double(count - lastCount) / (SystemClock.monotonicSeconds() - lastPrint), SystemClock.monotonicSeconds() - lastPrint))
+                lastPrint = SystemClock.monotonicSeconds()
                 lastCount = count
             }
             usleep(250_000)
@@ -472,7 +467,7 @@ func runWrites(_ cluster: Cluster, _ options: Options, tokens: [[UInt8]]) -> Wri
     }
     monitor.start()
     group.wait()
-    let elapsed = nowSeconds() - start
+    let elapsed = SystemClock.monotonicSeconds() - start
     finished.store(true, ordering: .relaxed)
     usleep(300_000)
     for id in cluster.ids {
@@ -491,11 +486,11 @@ func runWrites(_ cluster: Cluster, _ options: Options, tokens: [[UInt8]]) -> Wri
 /// applied `target`, both from `since`.
 func timeUntilApplied(_ cluster: Cluster, _ id: NodeID, target: UInt64, since: Double, seconds: Double) -> (firstAnswer: Double?, applied: Double?) {
     var firstAnswer: Double? = nil
-    let deadline = nowSeconds() + seconds
-    while nowSeconds() < deadline {
+    let deadline = SystemClock.monotonicSeconds() + seconds
+    while SystemClock.monotonicSeconds() < deadline {
         if let status = cluster.status(id) {
-            if firstAnswer == nil { firstAnswer = nowSeconds() - since }
-            if status.appliedIndex >= target { return (firstAnswer, nowSeconds() - since) }
+            if firstAnswer == nil { firstAnswer = SystemClock.monotonicSeconds() - since }
+            if status.appliedIndex >= target { return (firstAnswer, SystemClock.monotonicSeconds() - since) }
         }
         usleep(10_000)
     }
@@ -504,9 +499,9 @@ func timeUntilApplied(_ cluster: Cluster, _ id: NodeID, target: UInt64, since: D
 
 func restartFigures(_ cluster: Cluster, _ name: String, _ id: NodeID, target: UInt64) {
     let logBefore = cluster.log(id).count
-    let killedAt = nowSeconds()
+    let killedAt = SystemClock.monotonicSeconds()
     cluster.kill9(id)
-    let startedAt = nowSeconds()
+    let startedAt = SystemClock.monotonicSeconds()
     do { try cluster.start(id) } catch { note("restart of \(id) failed: \(error)"); return }
     let times = timeUntilApplied(cluster, id, target: target, since: startedAt, seconds: 120)
     let starting = logFields(String(cluster.log(id).dropFirst(logBefore)), "tracker starting").last ?? [:]
@@ -542,10 +537,10 @@ func main(_ options: Options) throws {
     let snapshotBytes = try seedDirectories(cluster, options, benchUsers: benchUsers, index: seedIndex)
 
     // Start from the seeded directories.
-    let started = nowSeconds()
+    let started = SystemClock.monotonicSeconds()
     for id in cluster.ids { try cluster.start(id) }
     guard let leader0 = cluster.waitForLeader(seconds: 120) else { throw BenchError("no leader within 120 s of starting") }
-    emit("cold_start.leader_elected", (nowSeconds() - started) * 1_000, "ms", ["leader": "\(leader0.id)"])
+    emit("cold_start.leader_elected", (SystemClock.monotonicSeconds() - started) * 1_000, "ms", ["leader": "\(leader0.id)"])
 
     // Log the bench users in and check the state is served.
     var timing = TrackerClient.Timing()
@@ -617,10 +612,10 @@ func main(_ options: Options) throws {
     restartFigures(cluster, "follower", follower, target: quiet.commitIndex)
     guard let quiet2 = cluster.waitQuiescent(seconds: 120) else { throw BenchError("not quiescent after the follower restart") }
     let oldLeader = quiet2.id
-    let electionStart = nowSeconds()
+    let electionStart = SystemClock.monotonicSeconds()
     let electionWatch = Thread {
         if let leader = cluster.waitForLeader(seconds: 60, excluding: oldLeader) {
-            emit("restart.leader.new_leader_elected", (nowSeconds() - electionStart) * 1_000, "ms", ["new_leader": "\(leader.id)"])
+            emit("restart.leader.new_leader_elected", (SystemClock.monotonicSeconds() - electionStart) * 1_000, "ms", ["new_leader": "\(leader.id)"])
         }
     }
     electionWatch.start()
@@ -634,7 +629,7 @@ func main(_ options: Options) throws {
     let wipedLogBefore = cluster.log(wiped).count
     cluster.kill9(wiped)
     try FileManager.default.removeItem(atPath: cluster.dataDirectory(wiped))
-    let startedWiped = nowSeconds()
+    let startedWiped = SystemClock.monotonicSeconds()
     try cluster.start(wiped)
     let times = timeUntilApplied(cluster, wiped, target: quiet3.commitIndex, since: startedWiped, seconds: 300)
     usleep(200_000)

@@ -1,5 +1,6 @@
 import Foundation
 import Synchronization
+import SystemClock
 import TrackerClient
 import TrackerProtocol
 
@@ -70,7 +71,7 @@ func runFailoverTrial(binary: String, trial: Int, trackerArguments: [String], wr
     let shared = Mutex(Shared())
     let records = Mutex<[Int: [WriteRecord]]>([:])
     let elected = Mutex<UInt64?>(nil)
-    let start = nowNanos() + 50_000_000
+    let start = SystemClock.monotonicNanos() + 50_000_000
     let tick = UInt64(tickMillis) * 1_000_000
     let killBound: UInt64 = 10_000_000_000
     let statusClient = try TrackerClient(cluster: cluster.config, timing: writeTiming)
@@ -83,7 +84,7 @@ func runFailoverTrial(binary: String, trial: Int, trackerArguments: [String], wr
         if i == writers {
             // Controller: kill the leader after the pre phase, then watch the survivors. The
             // leader is looked up again just before the kill: it may have changed since start-up.
-            while nowNanos() < start + UInt64(preMillis) * 1_000_000 { usleep(500) }
+            while SystemClock.monotonicNanos() < start + UInt64(preMillis) * 1_000_000 { usleep(500) }
             var target = (id: leader.id, term: leader.term)
             for _ in 0..<100 {
                 let statuses = allTrackers.compactMap { try? statusClient.status(of: $0).get() }
@@ -94,7 +95,7 @@ func runFailoverTrial(binary: String, trial: Int, trackerArguments: [String], wr
                 }
                 usleep(10_000)
             }
-            let killAt = nowNanos()
+            let killAt = SystemClock.monotonicNanos()
             shared.withLock {
                 $0.killAt = killAt
                 $0.killed = target.id
@@ -103,18 +104,18 @@ func runFailoverTrial(binary: String, trial: Int, trackerArguments: [String], wr
             kill(pids[target.id] ?? 0, SIGKILL)
             let survivorTrackers = allTrackers.filter { $0.id != target.id }
             var stopAt = killAt + killBound
-            while nowNanos() < stopAt {
+            while SystemClock.monotonicNanos() < stopAt {
                 if elected.withLock({ $0 }) == nil {
                     for tracker in survivorTrackers {
                         if case let .success(status) = statusClient.status(of: tracker),
                            status.role == .leader, status.term > target.term {
-                            let now = nowNanos()
+                            let now = SystemClock.monotonicNanos()
                             elected.withLock { if $0 == nil { $0 = now } }
                         }
                     }
                 }
                 let firstNew = shared.withLock { $0.firstNewAck }
-                if firstNew != .max { stopAt = min(stopAt, max(firstNew, nowNanos()) + UInt64(postMillis) * 1_000_000) }
+                if firstNew != .max { stopAt = min(stopAt, max(firstNew, SystemClock.monotonicNanos()) + UInt64(postMillis) * 1_000_000) }
                 usleep(10_000)
             }
             shared.withLock { $0.isStopping = true }
@@ -128,24 +129,24 @@ func runFailoverTrial(binary: String, trial: Int, trackerArguments: [String], wr
         while n < 100_000 {
             // Next slot of this writer that is not in the past: one write every `tick` overall.
             var due = start + (slot * UInt64(writers) + UInt64(i)) * tick
-            let now = nowNanos()
+            let now = SystemClock.monotonicNanos()
             if due < now {
                 let behind = (now - due) / (UInt64(writers) * tick) + 1
                 slot += behind
                 due = start + (slot * UInt64(writers) + UInt64(i)) * tick
             }
-            while nowNanos() < due { usleep(200) }
+            while SystemClock.monotonicNanos() < due { usleep(200) }
             if shared.withLock({ $0.isStopping }) { break }
             slot += 1
             n += 1
             let groupID = "t\(trial)w\(i)n\(n)"
-            let t0 = nowNanos()
+            let t0 = SystemClock.monotonicNanos()
             var isAcked = false
             if let answer = try? client.call(.command(.createGroup(groupID: groupID)), token: token),
                case .result(.ok) = answer {
                 isAcked = true
             }
-            let t1 = nowNanos()
+            let t1 = SystemClock.monotonicNanos()
             mine.append(WriteRecord(groupID: groupID, start: t0, end: t1, isAcked: isAcked))
             if isAcked {
                 shared.withLock { state in

@@ -1,5 +1,6 @@
 import Foundation
 import Synchronization
+import SystemClock
 import TrackerClient
 import TrackerStateMachine
 
@@ -101,7 +102,7 @@ private func runSegment(binary: String, concurrency: Int, windowNanos: UInt64, w
     let sessions = try makeSessions(cluster: cluster.config, timing: timing, count: concurrency * sessionsPerWorker, prefix: "w")
     for spare in sessions.dropFirst(concurrency) { spare.client.close() } // only their tokens are used
 
-    let startAt = nowNanos() + 100_000_000
+    let startAt = SystemClock.monotonicNanos() + 100_000_000
     let windowStart = startAt + UInt64(warmupSeconds * 1e9)
     let hardStop = windowStart + windowNanos + 20_000_000_000
     let progress = Mutex(Progress(windowEnd: windowStart + windowNanos))
@@ -113,11 +114,11 @@ private func runSegment(binary: String, concurrency: Int, windowNanos: UInt64, w
     // One extra thread samples CPU at the window's edges; the others write.
     onThreads(concurrency + 1) { i in
         if i == concurrency {
-            while nowNanos() < windowStart { usleep(1_000) }
+            while SystemClock.monotonicNanos() < windowStart { usleep(1_000) }
             let c0 = trackerPids.reduce(0) { $0 + processCPUSeconds($1) }
             let l0 = processCPUSeconds(leaderPid)
             let s0 = selfCPUSeconds()
-            while nowNanos() < progress.withLock({ $0.windowEnd }) { usleep(1_000) }
+            while SystemClock.monotonicNanos() < progress.withLock({ $0.windowEnd }) { usleep(1_000) }
             let c1 = trackerPids.reduce(0) { $0 + processCPUSeconds($1) }
             let l1 = processCPUSeconds(leaderPid)
             let s1 = selfCPUSeconds()
@@ -129,11 +130,11 @@ private func runSegment(binary: String, concurrency: Int, windowNanos: UInt64, w
         var ownedByToken = 0
         var tally = WorkerTally()
         tally.latencies.reserveCapacity(Int(Double(windowNanos) / 1e9 * 20_000 / Double(max(concurrency, 1))) + 1_000)
-        while nowNanos() < startAt { usleep(500) }
+        while SystemClock.monotonicNanos() < startAt { usleep(500) }
         var counter = 0
         // Bounded by time (hardStop, far beyond the window, for a stuck call) and by count.
         while counter < 10_000_000 {
-            let t0 = nowNanos()
+            let t0 = SystemClock.monotonicNanos()
             if t0 >= progress.withLock({ $0.windowEnd }) || t0 >= hardStop { break }
             counter += 1
             let groupID = "r\(round)c\(concurrency)s\(segment)w\(i)n\(counter)"
@@ -147,7 +148,7 @@ private func runSegment(binary: String, concurrency: Int, windowNanos: UInt64, w
             } catch {
                 problem = "\(error)"
             }
-            let t1 = nowNanos()
+            let t1 = SystemClock.monotonicNanos()
             if ok {
                 ownedByToken += 1
                 if ownedByToken == ownedMax, tokenIndex + 1 < sessionsPerWorker {

@@ -2,16 +2,10 @@ import Foundation
 import Logging
 import Networking
 import Synchronization
+import SystemClock
 import TrackerClient
 import TrackerProtocol
 import TrackerStateMachine
-
-/// Monotonic clock in nanoseconds.
-func nowNanos() -> UInt64 {
-    var now = timespec()
-    clock_gettime(CLOCK_MONOTONIC, &now)
-    return UInt64(now.tv_sec) * 1_000_000_000 + UInt64(now.tv_nsec)
-}
 
 func sleepMillis(_ millis: Int) {
     if millis > 0 { usleep(UInt32(millis) * 1_000) }
@@ -155,8 +149,8 @@ final class BenchCluster {
 
     /// SIGKILL one tracker now; returns the monotonic time of the kill. Reaped later.
     func killNow(_ id: TrackerID) -> UInt64 {
-        guard let process = processes[id] else { return nowNanos() }
-        let when = nowNanos()
+        guard let process = processes[id] else { return SystemClock.monotonicNanos() }
+        let when = SystemClock.monotonicNanos()
         kill(process.processIdentifier, SIGKILL)
         return when
     }
@@ -177,8 +171,8 @@ final class BenchCluster {
         for (_, process) in processes {
             let pid = process.processIdentifier
             kill(pid, SIGKILL)
-            let deadline = nowNanos() + 5_000_000_000
-            while process.isRunning && nowNanos() < deadline { usleep(5_000) }
+            let deadline = SystemClock.monotonicNanos() + 5_000_000_000
+            while process.isRunning && SystemClock.monotonicNanos() < deadline { usleep(5_000) }
             Registry.shared.remove(pid: pid)
         }
         processes = [:]
@@ -193,9 +187,9 @@ final class BenchCluster {
     /// Waits (bounded) until exactly one running tracker leads the highest term among the answers.
     func waitForLeader(using client: TrackerClient, among: [TrackerID]? = nil, newerThan term: UInt64 = 0,
                        timeoutMillis: Int = 20_000, pollMillis: Int = 20) -> TrackerStatus? {
-        let deadline = nowNanos() + UInt64(timeoutMillis) * 1_000_000
+        let deadline = SystemClock.monotonicNanos() + UInt64(timeoutMillis) * 1_000_000
         let wanted = Set(among ?? ids)
-        while nowNanos() < deadline {
+        while SystemClock.monotonicNanos() < deadline {
             let statuses = config.trackers.filter { wanted.contains($0.id) }.compactMap { try? client.status(of: $0).get() }
             let leaders = statuses.filter { $0.role == .leader && $0.term > term }
             if leaders.count == 1, let leader = leaders.first, statuses.allSatisfy({ $0.term <= leader.term }) {
