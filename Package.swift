@@ -70,6 +70,10 @@ let package = Package(
         // Test machinery shared by test targets and benchmarks (never by a product's code): the
         // seeded workload of plausible and implausible commands.
         .target(name: "TestSupport", dependencies: ["TrackerStateMachine", "SeededRandom"], path: "Tests/TestSupport", swiftSettings: strict),
+        // Process-level test machinery shared by test targets and benchmarks: builds' executables,
+        // free ports, temporary folders, tracker clusters and `client --json` processes, every
+        // child recorded and killed.
+        .target(name: "ProcessHarness", dependencies: ["Networking", "TrackerClient", "TrackerProtocol"], path: "Tests/ProcessHarness", swiftSettings: strict),
         .executableTarget(
             name: "TrackerNode",
             dependencies: ["CommandLineFlags", "Consensus", "DurableLog", "TrackerStateMachine", "TrackerProtocol", "TrackerHosting", "Networking", "Hashing", "Logging", "SystemClock"],
@@ -127,15 +131,15 @@ let package = Package(
         .testTarget(name: "TrackerHostingTests", dependencies: ["TrackerProtocol", "TrackerHosting", "TrackerStateMachine", "Consensus", "TestSupport"], swiftSettings: strict),
         .testTarget(
             name: "TrackerNodeTests",
-            dependencies: ["TrackerNode", "TrackerClient", "TrackerProtocol", "TrackerStateMachine", "Networking", "Consensus", "Hashing"],
+            dependencies: ["ProcessHarness", "TrackerNode", "TrackerClient", "TrackerProtocol", "TrackerStateMachine", "Networking", "Consensus", "Hashing"],
             swiftSettings: strict
         ),
-        .testTarget(name: "CommandLineFlagsTests", dependencies: ["CommandLineFlags"], swiftSettings: strict),
+        .testTarget(name: "CommandLineFlagsTests", dependencies: ["CommandLineFlags", "ProcessHarness"], swiftSettings: strict),
         .testTarget(name: "LoggingTests", dependencies: ["Logging", "SystemClock"], swiftSettings: strict),
         .testTarget(name: "NetworkingTests", dependencies: ["Networking", "Hashing", "CLibSSL"], swiftSettings: strict),
         .testTarget(
             name: "ClientTests",
-            dependencies: ["Client", "PeerTransfer", "TrackerClient", "TrackerProtocol", "TrackerStateMachine", "Networking", "Hashing", "Logging", "SystemClock"],
+            dependencies: ["ProcessHarness", "Client", "PeerTransfer", "TrackerClient", "TrackerStateMachine", "Networking", "Hashing", "Logging", "SystemClock"],
             swiftSettings: strict
         ),
         // Package.swift's dependencies against every target's imports, and the client binary's

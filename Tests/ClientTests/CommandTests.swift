@@ -1,6 +1,7 @@
 import Foundation
 import Networking
 import PeerTransfer
+import ProcessHarness
 import Testing
 import TrackerClient
 
@@ -11,7 +12,7 @@ struct CommandTests {
     func commandLine() throws {
         func status(_ arguments: [String]) throws -> Int32 {
             let process = Process()
-            process.executableURL = URL(fileURLWithPath: builtBinary("client"))
+            process.executableURL = URL(fileURLWithPath: executablePath("client"))
             process.arguments = arguments
             process.standardOutput = Pipe()
             process.standardError = Pipe()

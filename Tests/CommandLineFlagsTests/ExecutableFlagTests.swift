@@ -1,34 +1,10 @@
 import Foundation
+import ProcessHarness
 import Testing
 
-/// Runs a built executable with `arguments`; its status and both outputs (bounded in time).
-func runExecutable(_ name: String, _ arguments: [String], timeoutSeconds: Double = 20) throws -> (status: Int32, stdout: String, stderr: String) {
-    let process = Process()
-    process.executableURL = URL(fileURLWithPath: try #require(builtExecutable(name), "\(name) was not built"))
-    process.arguments = arguments
-    let out = Pipe(), err = Pipe()
-    process.standardOutput = out
-    process.standardError = err
-    process.standardInput = FileHandle.nullDevice
-    try process.run()
-    let deadline = Date().addingTimeInterval(timeoutSeconds)
-    while process.isRunning && Date() < deadline { usleep(10_000) }
-    if process.isRunning { kill(process.processIdentifier, SIGKILL) }
-    process.waitUntilExit()
-    let stdout = String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-    let stderr = String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-    return (process.terminationStatus, stdout, stderr)
-}
-
-/// An executable swift build put beside the test bundle, or nil.
-func builtExecutable(_ name: String) -> String? {
-    var folder = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
-    for _ in 0..<4 {
-        let path = folder.appendingPathComponent(name).path
-        if FileManager.default.isExecutableFile(atPath: path) { return path }
-        folder = folder.deletingLastPathComponent()
-    }
-    return nil
+/// Runs a built executable with `arguments` to its exit (bounded in time).
+func runExecutable(_ name: String, _ arguments: [String]) throws -> (status: Int32, stdout: String, stderr: String) {
+    try runToExit(try #require(builtExecutable(name), "\(name) was not built"), arguments)
 }
 
 /// Each executable, where its `--help` goes and the first line of its usage.
