@@ -106,19 +106,19 @@ let package = Package(
         ),
         .executableTarget(
             name: "DownloadBench",
-            dependencies: ["CommandLineFlags", "PeerTransfer", "Networking", "Hashing", "SystemClock"],
+            dependencies: ["CommandLineFlags", "PeerTransfer", "Networking", "Hashing", "SystemClock", "ProcessHarness"],
             path: "bench/DownloadBench",
             swiftSettings: strict
         ),
         .executableTarget(
             name: "SnapshotBench",
-            dependencies: ["CommandLineFlags", "TrackerStateMachine", "TestSupport", "TrackerClient", "TrackerProtocol", "DurableLog", "Consensus", "Networking", "Hashing", "SystemClock"],
+            dependencies: ["CommandLineFlags", "TrackerStateMachine", "TestSupport", "TrackerClient", "TrackerProtocol", "DurableLog", "Consensus", "Networking", "Hashing", "SystemClock", "ProcessHarness"],
             path: "bench/SnapshotBench",
             swiftSettings: strict
         ),
         .executableTarget(
             name: "TrackerBench",
-            dependencies: ["CommandLineFlags", "TrackerClient", "TrackerProtocol", "TrackerStateMachine", "Networking", "Logging", "SystemClock"],
+            dependencies: ["CommandLineFlags", "TrackerClient", "TrackerProtocol", "TrackerStateMachine", "Networking", "Logging", "SystemClock", "ProcessHarness"],
             path: "bench/TrackerBench",
             swiftSettings: strict
         ),

@@ -10,14 +10,17 @@ public final class ClientProcess: Sendable {
     public let stateDirectory: String
     /// Its standard error.
     public let logPath: String
+    /// How long `run` waits for an answer unless told otherwise.
+    public let answerTimeoutMillis: Int
     private let child: ChildProcess
     private let output = LineBuffer()
 
     /// Starts `client 127.0.0.1:<port> <confPath> --json --state-dir <folder>/state-<name>`
     /// plus `extraArguments`, logging to `<folder>/client-<name>-<port>.log`.
     public init(confPath: String, folder: String, name: String, extraArguments: [String] = [], port: UInt16? = nil,
-                binary: String = executablePath("client"), diesWithParent: Bool = false) throws {
+                binary: String = executablePath("client"), diesWithParent: Bool = true, answerTimeoutMillis: Int = 30_000) throws {
         self.port = try port ?? freePort()
+        self.answerTimeoutMillis = answerTimeoutMillis
         stateDirectory = folder + "/state-\(name)"
         logPath = folder + "/client-\(name)-\(self.port).log"
         let pipe = Pipe()
@@ -32,9 +35,10 @@ public final class ClientProcess: Sendable {
     }
 
     /// Sends one command line and returns its JSON answer; `["ok": false, "error": …]` when the
-    /// client exited or no answer came within `timeoutMillis`.
+    /// client exited or no answer came within `timeoutMillis` (`answerTimeoutMillis` by default).
     @discardableResult
-    public func run(_ command: String, timeoutMillis: Int = 30_000) -> [String: Any] {
+    public func run(_ command: String, timeoutMillis: Int? = nil) -> [String: Any] {
+        let timeoutMillis = timeoutMillis ?? answerTimeoutMillis
         if let gone = exitReport() { return ["ok": false, "error": gone] }
         do {
             try child.input.fileHandleForWriting.write(contentsOf: Data((command + "\n").utf8))
@@ -77,7 +81,7 @@ public final class ClientProcess: Sendable {
     public func error(_ command: String) -> String { run(command)["error"] as? String ?? "" }
 
     /// Runs a command that must succeed.
-    public func must(_ command: String, timeoutMillis: Int = 30_000) throws {
+    public func must(_ command: String, timeoutMillis: Int? = nil) throws {
         let answer = run(command, timeoutMillis: timeoutMillis)
         guard answer["ok"] as? Bool == true else { throw HarnessError("\(command.split(separator: " ").first ?? ""): \(answer)") }
     }
@@ -107,6 +111,9 @@ public final class ClientProcess: Sendable {
     /// Waits up to `timeoutMillis` for the exit status.
     public func wait(timeoutMillis: Int) -> Int32? { child.wait(timeoutMillis: timeoutMillis) }
 
+    /// The process id.
+    public var pid: Int32 { child.pid }
+
     /// Whether the process is still running (it has not exited or crashed).
     public var isRunning: Bool { child.isRunning }
 
@@ -134,17 +141,22 @@ final class LineBuffer: Sendable {
     var isDrained: Bool { lines.withLock { $0.isClosed && $0.items.isEmpty } }
 
     func startReading(_ reader: FileHandle) {
+        let descriptor = reader.fileDescriptor
         let thread = Thread { [self] in
-            var pending = Data()
-            while true {
-                let chunk = reader.availableData
-                if chunk.isEmpty { break }
-                pending.append(chunk)
-                while let newline = pending.firstIndex(of: 0x0A) {
-                    let line = String(decoding: pending[pending.startIndex..<newline], as: UTF8.self)
-                    pending = Data(pending[(newline + 1)...])
-                    lines.withLock { $0.items.append(line) }
-                    arrived.signal()
+            withExtendedLifetime(reader) {
+                var pending: [UInt8] = []
+                var chunk = [UInt8](repeating: 0, count: 65_536)
+                while true {
+                    let count = chunk.withUnsafeMutableBytes { Glibc.read(descriptor, $0.baseAddress, $0.count) }
+                    if count < 0 && errno == EINTR { continue }
+                    guard count > 0 else { break }
+                    pending += chunk[0..<count]
+                    while let newline = pending.firstIndex(of: 0x0A) {
+                        let line = String(decoding: pending[..<newline], as: UTF8.self)
+                        pending.removeSubrange(...newline)
+                        lines.withLock { $0.items.append(line) }
+                        arrived.signal()
+                    }
                 }
             }
             lines.withLock { $0.isClosed = true }

@@ -20,7 +20,8 @@ public final class TrackerCluster: Sendable {
     public let clusterKeyHex: String?
     /// The tracker-node executable.
     public let binary: String
-    /// Start trackers through `setpriv --pdeathsig KILL` (benchmarks; see `ChildProcess`).
+    /// Start trackers through `setpriv --pdeathsig KILL`, so they die even when this process
+    /// crashes (see `ChildProcess`; on by default).
     public let diesWithParent: Bool
     private let processes = Mutex<[TrackerID: ChildProcess]>([:])
 
@@ -31,7 +32,7 @@ public final class TrackerCluster: Sendable {
     /// `--insecure`) in a new folder under `parent`; starts nothing.
     public init(size: Int = 3, binary: String = TrackerCluster.builtBinary, extraArguments: [String] = [],
                 clusterKey: String? = makeClusterKeyHex(), parent: String = NSTemporaryDirectory(),
-                prefix: String = "tracker-cluster", diesWithParent: Bool = false) throws {
+                prefix: String = "tracker-cluster", diesWithParent: Bool = true) throws {
         directory = try makeTemporaryDirectory(prefix: prefix, parent: parent)
         ids = (1...UInt64(max(1, size))).map { $0 }
         var ports: [TrackerID: UInt16] = [:]

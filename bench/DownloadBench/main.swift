@@ -1,8 +1,10 @@
 import CommandLineFlags
 import Foundation
 import Hashing
+
 import Networking
 import PeerTransfer
+import ProcessHarness
 import SystemClock
 
 // download-bench: our client on loopback against a 3-tracker cluster, 512 KiB pieces.
@@ -38,30 +40,39 @@ let scenarios = settings["--scenarios"]!.split(separator: " ").map(String.init)
 /// Prints a line at once (standard output may be a pipe).
 func say(_ line: String) { FileHandle.standardOutput.write(Data((line + "\n").utf8)) }
 
-/// The whole benchmark; every process it starts is in `children`, killed by the caller.
-func bench(_ children: inout [Child]) throws {
+/// What the benchmark started: the tracker cluster and the clients, all killed at the end.
+final class Started {
+    var cluster: TrackerCluster?
+    var clients: [ClientProcess] = []
+
+    /// Process ids: the trackers, then the clients in start order.
+    var pids: [Int32] { (cluster.map { c in c.ids.compactMap { c.pid($0) } } ?? []) + clients.map(\.pid) }
+
+    func stopAll() {
+        for client in clients { client.stop() }
+        _ = cluster?.stop(keepDirectory: true) // the work folder stays for reading logs
+    }
+}
+
+/// The whole benchmark; every process it starts is in `started`, killed by the caller.
+func bench(_ started: Started) throws {
     try? FileManager.default.removeItem(atPath: work)
     try FileManager.default.createDirectory(atPath: work, withIntermediateDirectories: true)
-    var conf = ""
-    for id in 1...3 { conf += "\(id) 127.0.0.1:\(try freePort())\n" }
-    try conf.write(toFile: work + "/cluster.conf", atomically: true, encoding: .utf8)
-    try writeClusterKey(in: work)
-    for id in 1...3 {
-        children.append(try Child(binDir + "/tracker-node", ["--conf", work + "/cluster.conf", "--id", "\(id)",
-                                                             "--data-dir", work + "/tracker-\(id)"], log: work + "/tracker-\(id).log"))
-    }
-    usleep(1_500_000)
-    func client(_ name: String) throws -> Child {
-        let child = try Child(binDir + "/client", ["127.0.0.1:\(try freePort())", work + "/cluster.conf", "--json",
-                                                   "--state-dir", work + "/state-\(name)"], log: work + "/client-\(name).log")
-        children.append(child)
+    let cluster = try TrackerCluster(binary: binDir + "/tracker-node", parent: work, prefix: "trackers", diesWithParent: true)
+    started.cluster = cluster
+    try cluster.startAll()
+    guard try cluster.waitForLeader(timeoutMillis: 20_000) != nil else { throw HarnessError("no tracker leader within 20 s") }
+    func client(_ name: String) throws -> ClientProcess {
+        let child = try ClientProcess(confPath: cluster.confPath, folder: work, name: name, binary: binDir + "/client",
+                                      diesWithParent: true, answerTimeoutMillis: 120_000)
+        started.clients.append(child)
         try child.must("create_user \(name) pw")
         try child.must("login \(name) pw")
         return child
     }
     let owner = try client("s1")
     try owner.must("create_group bench")
-    func member(_ name: String) throws -> Child {
+    func member(_ name: String) throws -> ClientProcess {
         let child = try client(name)
         try child.must("join_group bench")
         try owner.must("accept_request bench \(name)")
@@ -77,7 +88,7 @@ func bench(_ children: inout [Child]) throws {
     let downloaders = try (1...4).map { try member("d\($0)") }
 
     /// Starts downloads on `clients` together and returns each one's seconds to completion.
-    func download(_ clients: [Child], run: Int) throws -> [Double] {
+    func download(_ clients: [ClientProcess], run: Int) throws -> [Double] {
         var dirs: [String] = []
         for (i, _) in clients.enumerated() {
             let dir = work + "/dl-\(run)-\(i)"
@@ -112,11 +123,11 @@ func bench(_ children: inout [Child]) throws {
         for r in 1...runs {
             if scenario == "L" {
                 // One sharer, one downloader: a large (e.g. sparse) file end to end.
-                let cpu0 = cpuSeconds(downloaders[0])
+                let cpu0 = cpuSeconds(downloaders[0].pid)
                 let t = try download([downloaders[0]], run: r)[0]
                 let megabytes = Double(fileBytes) / 1e6
                 say(String(format: "ours L run=%d bytes=%llu seconds=%.3f MB/s=%.0f downloader_cpu_s=%.2f sha1=ok", r, fileBytes, t,
-                           megabytes / t, cpuSeconds(downloaders[0]) - cpu0))
+                           megabytes / t, cpuSeconds(downloaders[0].pid) - cpu0))
             } else if scenario == "A" {
                 for s in sharers.dropFirst() { try s.must("upload_file \(file) bench") }
                 let t = try download([downloaders[0]], run: r)[0]
@@ -131,34 +142,23 @@ func bench(_ children: inout [Child]) throws {
     }
 }
 
-/// CPU seconds (user + system) a child has used so far, from /proc.
-func cpuSeconds(_ child: Child) -> Double {
-    guard let stat = try? String(contentsOfFile: "/proc/\(child.process.processIdentifier)/stat", encoding: .utf8),
+/// CPU seconds (user + system) a process has used so far, from /proc.
+func cpuSeconds(_ pid: Int32) -> Double {
+    guard let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
           let close = stat.lastIndex(of: ")") else { return 0 }
     let fields = stat[stat.index(after: close)...].split(separator: " ")
     guard fields.count > 13, let user = Double(fields[11]), let system = Double(fields[12]) else { return 0 }
     return (user + system) / Double(sysconf(Int32(_SC_CLK_TCK)))
 }
 
-var children: [Child] = []
+let started = Started()
 do {
-    try bench(&children)
+    try bench(started)
     say("# CPU seconds per process (3 trackers, sharers s1-s3, downloaders d1-d4): "
-        + children.map { String(format: "%.2f", cpuSeconds($0)) }.joined(separator: " "))
-    for child in children { child.kill() }
+        + started.pids.map { String(format: "%.2f", cpuSeconds($0)) }.joined(separator: " "))
+    started.stopAll()
 } catch {
     say("download-bench failed: \(error)")
-    for child in children { child.kill() }
+    started.stopAll()
     exit(1)
-}
-
-/// Writes a fresh random cluster key (64 hex digits, mode 0600) beside the cluster.conf in
-/// `directory`: tracker-node refuses to start without one.
-func writeClusterKey(in directory: String) throws {
-    var generator = SystemRandomNumberGenerator()
-    let hex = (0..<32).map { _ in String(format: "%02x", UInt8.random(in: 0...255, using: &generator)) }.joined()
-    guard FileManager.default.createFile(atPath: directory + "/cluster.key", contents: Data((hex + "\n").utf8),
-                                         attributes: [.posixPermissions: 0o600]) else {
-        throw CocoaError(.fileWriteUnknown)
-    }
 }

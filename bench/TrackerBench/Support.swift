@@ -1,6 +1,7 @@
 import Foundation
 import Logging
 import Networking
+import ProcessHarness
 import Synchronization
 import SystemClock
 import TrackerClient
@@ -20,52 +21,10 @@ struct BenchError: Error, CustomStringConvertible {
     init(_ description: String) { self.description = description }
 }
 
-/// Every tracker process and temporary folder this run started, so that a signal or an early
-/// exit still kills and removes them. Only pids recorded here are ever signalled.
-final class Registry: Sendable {
-    static let shared = Registry()
-    private struct Items {
-        var pids: Set<Int32> = []
-        var directories: Set<String> = []
-    }
-    private let items = Mutex(Items())
-
-    func add(pid: Int32) { items.withLock { _ = $0.pids.insert(pid) } }
-    func remove(pid: Int32) { items.withLock { _ = $0.pids.remove(pid) } }
-    func add(directory: String) { items.withLock { _ = $0.directories.insert(directory) } }
-    func remove(directory: String) { items.withLock { _ = $0.directories.remove(directory) } }
-
-    /// SIGKILL every recorded process and remove every recorded folder.
-    func cleanUp() {
-        let (pids, directories) = items.withLock { items in
-            defer { items = Items() }
-            return (items.pids, items.directories)
-        }
-        for pid in pids { kill(pid, SIGKILL) }
-        for directory in directories { try? FileManager.default.removeItem(atPath: directory) }
-    }
-}
-
-/// Holds the signal sources alive for the whole run.
-final class SignalGuard: @unchecked Sendable {
-    // @unchecked: the sources are created once, before any other thread starts, and never changed.
-    static let shared = SignalGuard()
-    private var sources: [any DispatchSourceSignal] = []
-
-    func install() {
-        for number in [SIGINT, SIGTERM, SIGHUP] {
-            signal(number, SIG_IGN)
-            let source = DispatchSource.makeSignalSource(signal: number, queue: .global())
-            source.setEventHandler {
-                stderrLine("tracker-bench: signal \(number), cleaning up")
-                Registry.shared.cleanUp()
-                exit(128 + number)
-            }
-            source.resume()
-            sources.append(source)
-        }
-        atexit { Registry.shared.cleanUp() }
-    }
+/// Kills every tracker and removes every folder on SIGINT, SIGTERM or SIGHUP (and at exit).
+func installCleanup() {
+    Children.shared.installSignalCleanup { stderrLine("tracker-bench: \($0)") }
+    atexit { Children.shared.killAll() }
 }
 
 /// CPU seconds (user + system) a process used so far, from /proc/PID/stat; 0 when it is gone.
@@ -85,119 +44,35 @@ func selfCPUSeconds() -> Double {
         + Double(usage.ru_stime.tv_sec) + Double(usage.ru_stime.tv_usec) / 1e6
 }
 
-/// Three `tracker-node` processes on 127.0.0.1 with free ports and a temporary folder.
-/// Processes are started from the main thread through `setpriv --pdeathsig KILL` when available,
-/// so they die with the benchmark even if it is itself killed with SIGKILL.
+/// Three `tracker-node` processes of the harness's `TrackerCluster`, started through `setpriv
+/// --pdeathsig KILL` when available (from the main thread), so they die with the benchmark even
+/// if it is itself killed with SIGKILL. Every bench client logs in from 127.0.0.1, so the
+/// per-address password rate is lifted.
 final class BenchCluster {
-    let directory: String
-    let ids: [TrackerID] = [1, 2, 3]
-    let binary: String
-    let extraArguments: [String]
-    private(set) var processes: [TrackerID: Process] = [:]
+    let cluster: TrackerCluster
     let config: ClusterConfig
+    var ids: [TrackerID] { cluster.ids }
 
     init(binary: String, extraArguments: [String]) throws {
-        self.binary = binary
-        self.extraArguments = extraArguments
-        var template = Array((NSTemporaryDirectory() + "/tracker-bench-XXXXXX").utf8CString)
-        guard let made = template.withUnsafeMutableBufferPointer({ mkdtemp($0.baseAddress!) }) else {
-            throw BenchError("mkdtemp failed")
-        }
-        directory = String(cString: made)
-        Registry.shared.add(directory: directory)
-        var lines: [String] = []
-        for id in ids {
-            let socket = try Socket.listen(host: "127.0.0.1", port: 0)
-            let port = try socket.localPort
-            socket.close()
-            lines.append("\(id) 127.0.0.1:\(port)")
-        }
-        let confPath = directory + "/cluster.conf"
-        try (lines.joined(separator: "\n") + "\n").write(toFile: confPath, atomically: true, encoding: .utf8)
-        try writeClusterKey(in: directory)
-        config = try ClusterConfig.load(path: confPath)
+        cluster = try TrackerCluster(size: 3, binary: binary, extraArguments: ["--password-rate", "100000"] + extraArguments,
+                                     prefix: "tracker-bench", diesWithParent: true)
+        config = try cluster.config()
     }
 
-    func startAll() throws {
-        for id in ids { try start(id) }
-    }
+    func startAll() throws { try cluster.startAll() }
 
-    func start(_ id: TrackerID) throws {
-        let logPath = directory + "/tracker-\(id).log"
-        _ = FileManager.default.createFile(atPath: logPath, contents: nil)
-        let log = try FileHandle(forWritingTo: URL(fileURLWithPath: logPath))
-        // Every bench client logs in from 127.0.0.1: lift the per-address password rate.
-        let arguments = ["--conf", directory + "/cluster.conf", "--id", "\(id)", "--data-dir", directory + "/data-\(id)",
-                         "--password-rate", "100000"] + extraArguments
-        let process = Process()
-        if FileManager.default.isExecutableFile(atPath: "/usr/bin/setpriv") {
-            process.executableURL = URL(fileURLWithPath: "/usr/bin/setpriv")
-            process.arguments = ["--pdeathsig", "KILL", "--", binary] + arguments
-        } else {
-            process.executableURL = URL(fileURLWithPath: binary)
-            process.arguments = arguments
-        }
-        process.standardOutput = log
-        process.standardError = log
-        process.standardInput = FileHandle(forReadingAtPath: "/dev/null")
-        try process.run()
-        Registry.shared.add(pid: process.processIdentifier)
-        processes[id] = process
-    }
+    func pid(_ id: TrackerID) -> Int32? { cluster.pid(id) }
 
-    func pid(_ id: TrackerID) -> Int32? { processes[id]?.processIdentifier }
-
-    /// SIGKILL one tracker now; returns the monotonic time of the kill. Reaped later.
-    func killNow(_ id: TrackerID) -> UInt64 {
-        guard let process = processes[id] else { return SystemClock.monotonicNanos() }
-        let when = SystemClock.monotonicNanos()
-        kill(process.processIdentifier, SIGKILL)
-        return when
-    }
-
-    func cpuSeconds() -> Double {
-        processes.values.reduce(0) { $0 + processCPUSeconds($1.processIdentifier) }
-    }
-
-    func log(_ id: TrackerID) -> String {
-        (try? String(contentsOfFile: directory + "/tracker-\(id).log", encoding: .utf8)) ?? ""
-    }
-
-    func isRunning(_ id: TrackerID) -> Bool { processes[id]?.isRunning ?? false }
-
-    /// Kills every tracker (bounded wait for exit) and removes the folder, unless the
-    /// environment has TRACKER_BENCH_KEEP=1 (for reading the trackers' logs afterwards).
+    /// Kills every tracker and removes the folder, unless the environment has
+    /// TRACKER_BENCH_KEEP=1 (for reading the trackers' logs afterwards).
     func stop(keepDirectory: Bool = ProcessInfo.processInfo.environment["TRACKER_BENCH_KEEP"] == "1") {
-        for (_, process) in processes {
-            let pid = process.processIdentifier
-            kill(pid, SIGKILL)
-            let deadline = SystemClock.monotonicNanos() + 5_000_000_000
-            while process.isRunning && SystemClock.monotonicNanos() < deadline { usleep(5_000) }
-            Registry.shared.remove(pid: pid)
-        }
-        processes = [:]
-        if keepDirectory {
-            stderrLine("tracker-bench: kept \(directory)")
-        } else {
-            try? FileManager.default.removeItem(atPath: directory)
-        }
-        Registry.shared.remove(directory: directory)
+        if let kept = cluster.stop(keepDirectory: keepDirectory) { stderrLine("tracker-bench: kept \(kept)") }
     }
 
-    /// Waits (bounded) until exactly one running tracker leads the highest term among the answers.
+    /// `TrackerCluster.waitForLeader`, 20 s by default.
     func waitForLeader(using client: TrackerClient, among: [TrackerID]? = nil, newerThan term: UInt64 = 0,
-                       timeoutMillis: Int = 20_000, pollMillis: Int = 20) -> TrackerStatus? {
-        let deadline = SystemClock.monotonicNanos() + UInt64(timeoutMillis) * 1_000_000
-        let wanted = Set(among ?? ids)
-        while SystemClock.monotonicNanos() < deadline {
-            let statuses = config.trackers.filter { wanted.contains($0.id) }.compactMap { try? client.status(of: $0).get() }
-            let leaders = statuses.filter { $0.role == .leader && $0.term > term }
-            if leaders.count == 1, let leader = leaders.first, statuses.allSatisfy({ $0.term <= leader.term }) {
-                return leader
-            }
-            sleepMillis(pollMillis)
-        }
-        return nil
+                       timeoutMillis: Int = 20_000) -> TrackerStatus? {
+        (try? cluster.waitForLeader(using: client, among: among, newerThan: term, timeoutMillis: timeoutMillis)) ?? nil
     }
 }
 
@@ -292,15 +167,4 @@ func listGroups(_ session: Session) throws -> Set<String> {
         return groups
     }
     return Set(groups.items.map(\.groupID))
-}
-
-/// Writes a fresh random cluster key (64 hex digits, mode 0600) beside the cluster.conf in
-/// `directory`: tracker-node refuses to start without one.
-func writeClusterKey(in directory: String) throws {
-    var generator = SystemRandomNumberGenerator()
-    let hex = (0..<32).map { _ in String(format: "%02x", UInt8.random(in: 0...255, using: &generator)) }.joined()
-    guard FileManager.default.createFile(atPath: directory + "/cluster.key", contents: Data((hex + "\n").utf8),
-                                         attributes: [.posixPermissions: 0o600]) else {
-        throw CocoaError(.fileWriteUnknown)
-    }
 }

@@ -44,7 +44,7 @@ let trackerArguments = ["--lease-ms", "600000"]
 let round = Int(values["round"] ?? "1") ?? 1
 let trackerTimings = values["tracker-args"].map { $0.isEmpty ? "defaults" : $0 } ?? "defaults"
 
-SignalGuard.shared.install()
+installCleanup()
 
 switch mode {
 case "load":
