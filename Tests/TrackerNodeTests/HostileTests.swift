@@ -78,7 +78,7 @@ struct HostileTests {
         #expect(after.role == .leader && after.term == before.term)
         let log = cluster.log(leader)
         #expect(log.contains("handshake refused"))
-        #expect(log.contains("boom\\n2099-01-01T00:00:00.000Z ERROR storage failed, stopping\\x1b[31m\\u{202e}"))
+        #expect(log.contains("boom\\n2099-01-01T00:00:00.000Z ERROR storage failed, stopping\\u{1b}[31m\\u{202e}"))
         #expect(!log.split(separator: "\n").contains { $0.hasPrefix("2099-") }, "a forged line reached the log")
         try cluster.expectHealthy(acknowledged: acknowledged)
     }

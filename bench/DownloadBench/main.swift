@@ -87,38 +87,14 @@ func bench(_ started: Started) throws {
     let sharers = [owner, try member("s2"), try member("s3")]
     let downloaders = try (1...4).map { try member("d\($0)") }
 
-    /// Starts downloads on `clients` together and returns each one's seconds to completion.
-    func download(_ clients: [ClientProcess], run: Int) throws -> [Double] {
-        var dirs: [String] = []
-        for (i, _) in clients.enumerated() {
-            let dir = work + "/dl-\(run)-\(i)"
-            try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
-            dirs.append(dir)
-        }
-        let start = SystemClock.monotonicSeconds()
-        for (i, c) in clients.enumerated() { try c.must("download_file bench \(fileName) \(dirs[i])") }
-        var finished = [Double?](repeating: nil, count: clients.count)
-        while finished.contains(where: { $0 == nil }) && SystemClock.monotonicSeconds() - start < 1_800 {
-            for (i, c) in clients.enumerated() where finished[i] == nil {
-                let answer = c.run("show_downloads")
-                guard answer["ok"] as? Bool == true else { throw BenchError("show_downloads on downloader \(i + 1): \(answer)") }
-                let entries = answer["downloads"] as? [[String: Any]] ?? []
-                let state = entries.last?["state"] as? String
-                if state == "complete" { finished[i] = SystemClock.monotonicSeconds() - start }
-                if state == "failed" { throw BenchError("download failed: \(entries.last ?? [:])") }
-            }
-            usleep(10_000)
-        }
-        for (i, dir) in dirs.enumerated() {
-            let path = dir + "/" + fileName
-            let digests = try FileHashing.digests(ofFileAt: path)
-            guard Hex.encode(digests.fileHash) == expected else { throw BenchError("SHA-1 mismatch in \(path)") }
-            try FileManager.default.removeItem(atPath: dir)
-            _ = clients[i].run("stop_share bench \(fileName)")
-        }
-        return finished.map { $0 ?? .infinity }
-    }
+    try runScenarios(sharers: sharers, downloaders: downloaders, fileName: fileName, fileBytes: fileBytes, expected: expected)
+}
 
+/// Each scenario of `--scenarios`, `--runs` times, one line of figures per run.
+func runScenarios(sharers: [ClientProcess], downloaders: [ClientProcess], fileName: String, fileBytes: UInt64, expected: String) throws {
+    func download(_ clients: [ClientProcess], run: Int) throws -> [Double] {
+        try timedDownloads(clients, run: run, fileName: fileName, expected: expected)
+    }
     for scenario in scenarios {
         for r in 1...runs {
             if scenario == "L" {
@@ -141,6 +117,39 @@ func bench(_ started: Started) throws {
         }
     }
 }
+
+/// Starts downloads on `clients` together and returns each one's seconds to completion.
+func timedDownloads(_ clients: [ClientProcess], run: Int, fileName: String, expected: String) throws -> [Double] {
+    var dirs: [String] = []
+    for (i, _) in clients.enumerated() {
+        let dir = work + "/dl-\(run)-\(i)"
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        dirs.append(dir)
+    }
+    let start = SystemClock.monotonicSeconds()
+    for (i, c) in clients.enumerated() { try c.must("download_file bench \(fileName) \(dirs[i])") }
+    var finished = [Double?](repeating: nil, count: clients.count)
+    while finished.contains(where: { $0 == nil }) && SystemClock.monotonicSeconds() - start < 1_800 {
+        for (i, c) in clients.enumerated() where finished[i] == nil {
+            let answer = c.run("show_downloads")
+            guard answer["ok"] as? Bool == true else { throw BenchError("show_downloads on downloader \(i + 1): \(answer)") }
+            let entries = answer["downloads"] as? [[String: Any]] ?? []
+            let state = entries.last?["state"] as? String
+            if state == "complete" { finished[i] = SystemClock.monotonicSeconds() - start }
+            if state == "failed" { throw BenchError("download failed: \(entries.last ?? [:])") }
+        }
+        usleep(10_000)
+    }
+    for (i, dir) in dirs.enumerated() {
+        let path = dir + "/" + fileName
+        let digests = try FileHashing.digests(ofFileAt: path)
+        guard Hex.encode(digests.fileHash) == expected else { throw BenchError("SHA-1 mismatch in \(path)") }
+        try FileManager.default.removeItem(atPath: dir)
+        _ = clients[i].run("stop_share bench \(fileName)")
+    }
+    return finished.map { $0 ?? .infinity }
+}
+
 
 /// CPU seconds (user + system) a process has used so far, from /proc.
 func cpuSeconds(_ pid: Int32) -> Double {

@@ -4,7 +4,6 @@ import ProcessHarness
 import SystemClock
 import TrackerClient
 import TrackerProtocol
-import TrackerStateMachine
 
 // MARK: - The cluster
 

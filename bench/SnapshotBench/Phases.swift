@@ -1,4 +1,3 @@
-import Consensus
 import Foundation
 import SystemClock
 import TrackerClient

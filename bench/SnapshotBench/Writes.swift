@@ -3,8 +3,6 @@ import Foundation
 import Synchronization
 import SystemClock
 import TrackerClient
-import TrackerProtocol
-import TrackerStateMachine
 
 // MARK: - The writes
 
@@ -57,18 +55,7 @@ func runWrites(_ cluster: Cluster, _ options: Options, tokens: [[UInt8]]) -> Wri
         var lastPrint = SystemClock.monotonicSeconds()
         var lastCount = 0
         while !finished.load(ordering: .relaxed) {
-            for id in cluster.ids {
-                let now = usage(of: cluster.dataDirectory(id))
-                peaks.withLock { all in
-                    var peak = all[id] ?? DirectoryUsage()
-                    peak.total = max(peak.total, now.total)
-                    peak.snapshotBytes = max(peak.snapshotBytes, now.snapshotBytes + now.temporaryBytes)
-                    peak.segmentBytes = max(peak.segmentBytes, now.segmentBytes)
-                    peak.segmentCount = max(peak.segmentCount, now.segmentCount)
-                    peak.snapshotCount = max(peak.snapshotCount, now.snapshotCount + (now.temporaryBytes > 0 ? 1 : 0))
-                    all[id] = peak
-                }
-            }
+            recordPeaks(cluster, into: peaks)
             if SystemClock.monotonicSeconds() - lastPrint >= 10 {
                 let count = completed.load(ordering: .relaxed)
                 note(String(format: "writes: %d done, %d failed, %.0f/s over the last %.0f s", count, failed.load(ordering: .relaxed),
@@ -84,12 +71,33 @@ func runWrites(_ cluster: Cluster, _ options: Options, tokens: [[UInt8]]) -> Wri
     let elapsed = SystemClock.monotonicSeconds() - start
     finished.store(true, ordering: .relaxed)
     usleep(300_000)
+    emitPeaks(cluster, peaks)
+    return WriteOutcome(done: completed.load(ordering: .relaxed), failed: failed.load(ordering: .relaxed), elapsed: elapsed,
+                        latencies: latencies.withLock { $0 }.sorted(), firstError: firstError.withLock { $0 })
+}
+
+/// Raises each tracker's recorded peak data-directory usage to what it is now.
+func recordPeaks(_ cluster: Cluster, into peaks: borrowing Mutex<[NodeID: DirectoryUsage]>) {
+    for id in cluster.ids {
+        let now = usage(of: cluster.dataDirectory(id))
+        peaks.withLock { all in
+            var peak = all[id] ?? DirectoryUsage()
+            peak.total = max(peak.total, now.total)
+            peak.snapshotBytes = max(peak.snapshotBytes, now.snapshotBytes + now.temporaryBytes)
+            peak.segmentBytes = max(peak.segmentBytes, now.segmentBytes)
+            peak.segmentCount = max(peak.segmentCount, now.segmentCount)
+            peak.snapshotCount = max(peak.snapshotCount, now.snapshotCount + (now.temporaryBytes > 0 ? 1 : 0))
+            all[id] = peak
+        }
+    }
+}
+
+/// One figure per tracker: its peak data-directory usage during the writes.
+func emitPeaks(_ cluster: Cluster, _ peaks: borrowing Mutex<[NodeID: DirectoryUsage]>) {
     for id in cluster.ids {
         guard let peak = peaks.withLock({ $0[id] }) else { continue }
         emit("tracker\(id).peak_during_writes.total", Double(peak.total), "bytes",
              ["snapshot_bytes_peak": "\(peak.snapshotBytes)", "segment_bytes_peak": "\(peak.segmentBytes)",
               "segments_peak": "\(peak.segmentCount)", "snapshot_files_peak": "\(peak.snapshotCount)", "sampled_every": "250 ms"])
     }
-    return WriteOutcome(done: completed.load(ordering: .relaxed), failed: failed.load(ordering: .relaxed), elapsed: elapsed,
-                        latencies: latencies.withLock { $0 }.sorted(), firstError: firstError.withLock { $0 })
 }

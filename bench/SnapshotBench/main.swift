@@ -7,19 +7,10 @@
 // each data directory's size, restart time (kill -9 of a follower, then of the leader), and the
 // catch-up time of a wiped tracker. One JSON line per figure on stdout, then a human summary.
 // Every process it starts is killed, and its temporary folder removed, whatever happens.
-import CommandLineFlags
-import Consensus
-import DurableLog
 import Foundation
-import Hashing
-import Networking
 import ProcessHarness
 import Synchronization
 import SystemClock
-import TestSupport
-import TrackerClient
-import TrackerProtocol
-import TrackerStateMachine
 
 // MARK: - Main
 

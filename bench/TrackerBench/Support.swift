@@ -3,7 +3,6 @@ import Logging
 import Networking
 import ProcessHarness
 import Synchronization
-import SystemClock
 import TrackerClient
 import TrackerProtocol
 import TrackerStateMachine
