@@ -7,7 +7,7 @@ import TrackerStateMachine
 
 /// Login, sharing and downloading.
 extension ClientApp {
-    func login(userID: String, password: String) throws -> Reply {
+    func login(userID: String, password: String) throws -> CommandAnswer {
         if let current = session.withLock({ $0?.userID }) { throw CommandError("already logged in as \(current); logout first") }
         let response: ClientResponse
         do {
@@ -66,7 +66,7 @@ extension ClientApp {
         return (resumed, dropped.count)
     }
 
-    func uploadFile(path: String, groupID: String) throws -> Reply {
+    func uploadFile(path: String, groupID: String) throws -> CommandAnswer {
         guard let facts = FileFacts.of(path), facts.isRegular else { throw CommandError("bad path: \(path) is not a readable regular file") }
         guard facts.sizeBytes <= TransferLimits.fileSizeBytesMax else {
             throw CommandError("bad path: \(path) is larger than \(TransferLimits.fileSizeBytesMax) bytes")
@@ -95,7 +95,7 @@ extension ClientApp {
         do { try store.remember(stored, of: userID) } catch { Log.error("cannot save share state", ["reason": "\(error)"]) }
     }
 
-    func stopShare(groupID: String, fileName: String) throws -> Reply {
+    func stopShare(groupID: String, fileName: String) throws -> CommandAnswer {
         _ = try call(.command(.stopShare(groupID: groupID, fileName: fileName)), token: try token())
         registry.remove(groupID: groupID, fileName: fileName)
         if let userID = session.withLock({ $0?.userID }) {
@@ -122,7 +122,7 @@ extension ClientApp {
         return (finalPath, temp)
     }
 
-    func downloadFile(groupID: String, fileName: String, destination: String) throws -> Reply {
+    func downloadFile(groupID: String, fileName: String, destination: String) throws -> CommandAnswer {
         let paths = try destinationPaths(fileName: fileName, destination: destination)
         guard let current = session.withLock({ $0 }) else { throw CommandError("not logged in") }
         let query = ClientQuery.downloadInfo(groupID: groupID, fileName: fileName)
@@ -155,7 +155,7 @@ extension ClientApp {
                    [("group", .string(groupID)), ("file", .string(fileName)), ("destination", .string(paths.final))])
     }
 
-    func showDownloads() -> Reply {
+    func showDownloads() -> CommandAnswer {
         let all = downloads.withLock { $0 }.map(\.progress)
         var lines: [String] = []
         var json: [JSONValue] = []

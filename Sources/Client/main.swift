@@ -38,7 +38,7 @@ for signalNumber in [SIGINT, SIGTERM] {
 while true {
     guard let line = app.console.readLine() else { break }
     guard line.utf8.count <= ClientLimits.commandLineBytesMax else {
-        app.console.write(Reply.failure("command line too long").rendered(command: "", json: options.isJSON))
+        app.console.write(CommandAnswer.failure("command line too long").rendered(command: "", json: options.isJSON))
         continue
     }
     let words = line.split(whereSeparator: { $0 == " " || $0 == "\t" }).map(String.init)

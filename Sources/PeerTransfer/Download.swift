@@ -106,7 +106,7 @@ public final class Download: Sendable {
         var bytesByUser: [String: UInt64] = [:]
     }
 
-    struct PeerLinks: Sendable {
+    struct ConnectedPeers: Sendable {
         var nextID = 1
         var live: [String: Socket?] = [:]
         var failures: [String: Int] = [:]
@@ -114,7 +114,7 @@ public final class Download: Sendable {
 
     let live = Mutex(Live())
     let scheduler = Mutex<PieceScheduler?>(nil)
-    let links = Mutex(PeerLinks())
+    let links = Mutex(ConnectedPeers())
     let wake = DispatchSemaphore(value: 0)
     let finished = DispatchSemaphore(value: 0)
     let cancelReason = Mutex<String?>(nil)

@@ -16,14 +16,14 @@ struct JSONOutputTests {
             ("list", .array([.string(""), .unsigned(0), .array([]), .object([])])),
             ("nested", .object([("k\"ey", .string("v"))])),
         ]
-        #expect(Reply.ok("line", fields).rendered(command: "show_downloads", json: true) == """
+        #expect(CommandAnswer.ok("line", fields).rendered(command: "show_downloads", json: true) == """
             {"ok":true,"command":"show_downloads","text":"a \\"quoted\\" \\\\ path\\n\\r\\t\\u0001\\u001f\\u007f é ✓ \u{202e} 😀",\
             "percent":12.3,"nan":0,"inf":0,"speed":9223372036854775807,"low":-9223372036854775808,"cut":7,"none":0,\
             "count":-3,"size":18446744073709551615,"yes":true,"no":false,"list":["",0,[],{}],"nested":{"k\\"ey":"v"}}
 
             """)
-        #expect(Reply.failure("not a \"member\"\n").rendered(command: "list_files", json: true)
+        #expect(CommandAnswer.failure("not a \"member\"\n").rendered(command: "list_files", json: true)
                 == "{\"ok\":false,\"command\":\"list_files\",\"error\":\"not a \\\"member\\\"\\n\"}\n")
-        #expect(Reply.ok([]).rendered(command: "", json: true) == "{\"ok\":true,\"command\":\"\"}\n")
+        #expect(CommandAnswer.ok([]).rendered(command: "", json: true) == "{\"ok\":true,\"command\":\"\"}\n")
     }
 }

@@ -2,19 +2,19 @@ import Logging
 import PeerTransfer
 
 /// What a command produced: lines for a person, fields for `--json`, or an error.
-struct Reply {
+struct CommandAnswer {
     var isOK: Bool
     var lines: [String]
     var fields: [(String, JSONValue)]
     var error: String
 
-    static func ok(_ lines: [String], _ fields: [(String, JSONValue)] = []) -> Reply {
-        Reply(isOK: true, lines: lines, fields: fields, error: "")
+    static func ok(_ lines: [String], _ fields: [(String, JSONValue)] = []) -> CommandAnswer {
+        CommandAnswer(isOK: true, lines: lines, fields: fields, error: "")
     }
 
-    static func ok(_ line: String, _ fields: [(String, JSONValue)] = []) -> Reply { ok([line], fields) }
+    static func ok(_ line: String, _ fields: [(String, JSONValue)] = []) -> CommandAnswer { ok([line], fields) }
 
-    static func failure(_ message: String) -> Reply { Reply(isOK: false, lines: [], fields: [], error: message) }
+    static func failure(_ message: String) -> CommandAnswer { CommandAnswer(isOK: false, lines: [], fields: [], error: message) }
 
     /// The text to print: the lines, or `error: …`; with `json`, one JSON object on one line.
     func rendered(command: String, json: Bool) -> String {
