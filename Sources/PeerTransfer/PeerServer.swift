@@ -1,5 +1,4 @@
 import Foundation
-import Hashing
 import Logging
 import Networking
 import Synchronization
@@ -12,10 +11,7 @@ public typealias PeerAuthorizer = @Sendable (_ userID: String, _ groupID: String
 /// The handshake callbacks over libcrypto, shared by both ends of piece connections.
 public enum PeerHandshake {
     /// HMAC-SHA256, secure random nonces, constant-time comparison (no key is used between peers).
-    public static let authenticator = HandshakeAuthenticator(
-        mac: { key, message in HMACSHA256.authenticate(key: key, message: message) },
-        randomBytes: { count in (try? SecureRandom.bytes(count: count)) ?? [UInt8](repeating: 0, count: count) },
-        isEqual: { ConstantTime.isEqual($0, $1) })
+    public static let authenticator = HandshakeAuthenticator.libcrypto
 }
 
 /// A shared file: its group and name.

@@ -65,10 +65,7 @@ public final class TrackerClient: Sendable {
         clientID = try SecureRandom.uint64() | 1
         self.timing = timing
         state = Mutex(State(finder: LeaderFinder(trackers: trackers, seed: try SecureRandom.uint64())))
-        authenticator = HandshakeAuthenticator(
-            mac: { key, message in HMACSHA256.authenticate(key: key, message: message) },
-            randomBytes: { count in (try? SecureRandom.bytes(count: count)) ?? [UInt8](repeating: 0, count: count) },
-            isEqual: { ConstantTime.isEqual($0, $1) })
+        authenticator = .libcrypto
     }
 
     /// Bytes of the session token a login chooses.

@@ -9,15 +9,7 @@ enum TokenHashing {
 }
 
 /// The handshake's cryptography from libcrypto.
-func libcryptoAuthenticator() -> HandshakeAuthenticator {
-    HandshakeAuthenticator(
-        mac: { key, message in HMACSHA256.authenticate(key: key, message: message) },
-        randomBytes: { count in
-            guard let bytes = try? SecureRandom.bytes(count: count) else { fatalError("no secure random bytes") }
-            return bytes
-        },
-        isEqual: { ConstantTime.isEqual($0, $1) })
-}
+func libcryptoAuthenticator() -> HandshakeAuthenticator { .libcrypto }
 
 /// Where the cluster key lives: `cluster.key` in cluster.conf's directory.
 func clusterKeyPath(confPath: String) -> String {
