@@ -136,9 +136,9 @@ public final class ChildProcess: Sendable {
 /// Runs `executable` with `arguments` to its exit (SIGKILLed after `timeoutSeconds`: the
 /// status is then -1), its input empty; returns the status and what it wrote on each stream
 /// (with `mergingOutput`, both streams in `stdout`, in order). Output goes through temporary
-/// files, so a chatty child never blocks on a full pipe.
-public func runToExit(_ executable: String, _ arguments: [String], timeoutSeconds: Double = 20,
-                      mergingOutput: Bool = false) throws -> (status: Int32, stdout: String, stderr: String) {
+/// files, so a chatty child never blocks on a full pipe. `directory`: its working directory.
+public func runToExit(_ executable: String, _ arguments: [String], timeoutSeconds: Double = 20, mergingOutput: Bool = false,
+                      in directory: String? = nil) throws -> (status: Int32, stdout: String, stderr: String) {
     let folder = try makeTemporaryDirectory(prefix: "run")
     defer {
         try? FileManager.default.removeItem(atPath: folder)
@@ -149,6 +149,7 @@ public func runToExit(_ executable: String, _ arguments: [String], timeoutSecond
     let process = Process()
     process.executableURL = URL(fileURLWithPath: executable)
     process.arguments = arguments
+    if let directory { process.currentDirectoryURL = URL(fileURLWithPath: directory) }
     let out = try FileHandle(forWritingTo: URL(fileURLWithPath: outPath))
     process.standardOutput = out
     process.standardError = mergingOutput ? out : try FileHandle(forWritingTo: URL(fileURLWithPath: errPath))

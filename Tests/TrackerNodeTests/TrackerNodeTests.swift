@@ -183,18 +183,8 @@ struct TrackerNodeTests {
 @Suite("tracker-node command line", .serialized)
 struct TrackerNodeCommandLineTests {
     func run(_ arguments: [String], in directory: String? = nil) throws -> (status: Int32, output: String) {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: TrackerCluster.builtBinary)
-        process.arguments = arguments
-        if let directory { process.currentDirectoryURL = URL(fileURLWithPath: directory) }
-        let pipe = Pipe()
-        process.standardError = pipe
-        process.standardOutput = pipe
-        process.standardInput = Pipe()
-        try process.run()
-        let data = pipe.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        return (process.terminationStatus, String(decoding: data, as: UTF8.self))
+        let result = try runToExit(TrackerCluster.builtBinary, arguments, mergingOutput: true, in: directory)
+        return (result.status, result.stdout)
     }
 
     @Test("--help exits 0 with usage; an unknown flag exits 2 with usage")
