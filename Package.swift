@@ -135,6 +135,7 @@ let package = Package(
             swiftSettings: strict
         ),
         .testTarget(name: "CommandLineFlagsTests", dependencies: ["CommandLineFlags", "ProcessHarness"], swiftSettings: strict),
+        .testTarget(name: "ProcessHarnessTests", dependencies: ["ProcessHarness", "Networking"], swiftSettings: strict),
         .testTarget(name: "LoggingTests", dependencies: ["Logging", "SystemClock"], swiftSettings: strict),
         .testTarget(name: "NetworkingTests", dependencies: ["Networking", "Hashing", "CLibSSL"], swiftSettings: strict),
         .testTarget(

@@ -15,6 +15,9 @@ public final class Children: Sendable {
         var isExitHookInstalled = false
     }
     private let items = Mutex(Items())
+
+    /// A registry of its own (tests of the harness); everything else uses `shared`.
+    public init() {}
     // nonisolated(unsafe): dispatch sources are not Sendable; this array only keeps them alive,
     // is appended to under `items`' lock and never read.
     nonisolated(unsafe) private var signalSources: [any DispatchSourceSignal] = []
@@ -26,7 +29,7 @@ public final class Children: Sendable {
             defer { items.isExitHookInstalled = true }
             return !items.isExitHookInstalled
         }
-        if installs { atexit { Children.shared.killAll(removingDirectories: false) } }
+        if installs && self === Children.shared { atexit { Children.shared.killAll(removingDirectories: false) } }
     }
 
     /// Forgets a process that was reaped.
@@ -72,6 +75,7 @@ public final class ChildProcess: Sendable {
     public let process: Process
     /// Its standard input (a pipe; closing it is end of input).
     public let input: Pipe
+    private let registry: Children
 
     /// Starts `executable` with `arguments`; standard error (and standard output unless
     /// `output` is given) appended to `logPath`. `wrapper` runs first and execs the executable
@@ -80,7 +84,7 @@ public final class ChildProcess: Sendable {
     /// exists, so it dies even if this process is SIGKILLed (start it from a thread that lives
     /// as long as the child: the main thread of a benchmark).
     public init(_ executable: String, _ arguments: [String], logPath: String, output: Pipe? = nil,
-                wrapper: [String] = [], diesWithParent: Bool = false) throws {
+                wrapper: [String] = [], diesWithParent: Bool = false, registry: Children = .shared) throws {
         signal(SIGPIPE, SIG_IGN) // a pipe to a killed child must fail, not kill this process
         process = Process()
         var command = wrapper + [executable] + arguments
@@ -97,7 +101,8 @@ public final class ChildProcess: Sendable {
         process.standardOutput = output ?? log
         process.standardError = log
         try process.run()
-        Children.shared.add(pid: process.processIdentifier)
+        self.registry = registry
+        registry.add(pid: process.processIdentifier)
     }
 
     /// The process id.
@@ -109,7 +114,7 @@ public final class ChildProcess: Sendable {
     public func kill() {
         if process.isRunning { Glibc.kill(process.processIdentifier, SIGKILL) }
         process.waitUntilExit()
-        Children.shared.remove(pid: process.processIdentifier)
+        registry.remove(pid: process.processIdentifier)
     }
 
     /// SIGTERM, then wait up to `timeoutMillis` for the exit status; past it, SIGKILL and nil.
@@ -128,7 +133,7 @@ public final class ChildProcess: Sendable {
         while process.isRunning && Date() < deadline { usleep(10_000) }
         guard !process.isRunning else { return nil }
         process.waitUntilExit()
-        Children.shared.remove(pid: process.processIdentifier)
+        registry.remove(pid: process.processIdentifier)
         return process.terminationStatus
     }
 }

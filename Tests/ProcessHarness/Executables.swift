@@ -27,8 +27,8 @@ public func freePort() throws -> UInt16 {
 }
 
 /// A new private folder under `parent` (the system's temporary folder by default), named
-/// `<prefix>-<random>`. Recorded with `Children` so a cleanup removes it.
-public func makeTemporaryDirectory(prefix: String, parent: String = NSTemporaryDirectory()) throws -> String {
+/// `<prefix>-<random>`, mode 0700. Recorded in `registry` so a cleanup removes it.
+public func makeTemporaryDirectory(prefix: String, parent: String = NSTemporaryDirectory(), registry: Children = .shared) throws -> String {
     var base = parent
     while base.count > 1 && base.hasSuffix("/") { base.removeLast() }
     var template = Array((base + "/" + prefix + "-XXXXXX").utf8CString)
@@ -36,7 +36,7 @@ public func makeTemporaryDirectory(prefix: String, parent: String = NSTemporaryD
         throw HarnessError("mkdtemp under \(parent) failed: \(String(cString: strerror(errno)))")
     }
     let path = String(cString: made)
-    Children.shared.add(directory: path)
+    registry.add(directory: path)
     return path
 }
 
