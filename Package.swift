@@ -126,7 +126,7 @@ let package = Package(
         .testTarget(name: "ConsensusTests", dependencies: ["Consensus", "SeededRandom", "BinaryCoding"], swiftSettings: strict),
         .testTarget(name: "DurableLogTests", dependencies: ["DurableLog", "Consensus", "SeededRandom"], swiftSettings: strict),
         .testTarget(name: "HashingTests", dependencies: ["Hashing", "BinaryCoding"], swiftSettings: strict),
-        .testTarget(name: "TrackerStateMachineTests", dependencies: ["TrackerStateMachine", "TestSupport"], swiftSettings: strict),
+        .testTarget(name: "TrackerStateMachineTests", dependencies: ["TrackerStateMachine", "TestSupport", "ProcessHarness"], swiftSettings: strict),
         .testTarget(name: "TrackerProtocolTests", dependencies: ["TrackerProtocol", "TrackerStateMachine", "BinaryCoding"], swiftSettings: strict),
         .testTarget(name: "TrackerHostingTests", dependencies: ["TrackerProtocol", "TrackerHosting", "TrackerStateMachine", "Consensus", "TestSupport"], swiftSettings: strict),
         .testTarget(
