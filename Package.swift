@@ -23,6 +23,8 @@ let package = Package(
             pkgConfig: "libcrypto",
             providers: [.apt(["libssl-dev"])]
         ),
+        // Linux's epoll and eventfd (not in Glibc's module): the event loops' readiness calls.
+        .systemLibrary(name: "CEventPoll", path: "Sources/CEventPoll"),
         // The OS's libssl (OpenSSL 3): TLS 1.3 sessions, X.509 certificates.
         .systemLibrary(
             name: "CLibSSL",
@@ -51,7 +53,7 @@ let package = Package(
         .target(name: "DurableLog", dependencies: ["Consensus", "BinaryCoding"], swiftSettings: strict),
         // Sockets, length-prefixed frames, the peer handshake and cluster.conf parsing, shared by
         // tracker-node and client.
-        .target(name: "Networking", dependencies: ["Hashing", "BinaryCoding", "CLibSSL"], swiftSettings: strict),
+        .target(name: "Networking", dependencies: ["Hashing", "BinaryCoding", "CLibSSL", "CEventPoll"], swiftSettings: strict),
         // Pure tracker domain: users, sessions, groups, files.
         .target(name: "TrackerStateMachine", dependencies: ["BinaryCoding"], swiftSettings: strict),
         // What a client and a tracker say to each other, without I/O and without any part of the
@@ -118,7 +120,7 @@ let package = Package(
         ),
         .executableTarget(
             name: "TrackerBench",
-            dependencies: ["CommandLineFlags", "TrackerClient", "TrackerProtocol", "TrackerStateMachine", "Networking", "Logging", "SystemClock", "ProcessHarness"],
+            dependencies: ["CommandLineFlags", "TrackerClient", "TrackerProtocol", "TrackerStateMachine", "Networking", "Hashing", "Logging", "SystemClock", "ProcessHarness"],
             path: "bench/TrackerBench",
             swiftSettings: strict
         ),
@@ -140,7 +142,8 @@ let package = Package(
         .testTarget(name: "NetworkingTests", dependencies: ["Networking", "Hashing", "CLibSSL"], swiftSettings: strict),
         .testTarget(
             name: "ClientTests",
-            dependencies: ["ProcessHarness", "Client", "PeerTransfer", "TrackerClient", "TrackerStateMachine", "Networking", "Hashing", "Logging", "SystemClock"],
+            dependencies: ["ProcessHarness", "Client", "PeerTransfer", "TrackerClient", "TrackerStateMachine", "Networking", "Hashing",
+                           "DurableLog", "Logging", "SystemClock"],
             swiftSettings: strict
         ),
         // Package.swift's dependencies against every target's imports, and the client binary's

@@ -9,6 +9,8 @@ struct Options {
     var isJSON = false
     /// The shape of log lines on standard error (`--log-format text|json`).
     var logFormat = LogFormat.text
+    /// `--insecure`: plaintext to trackers and peers (trackers run with `--insecure`).
+    var isInsecure = false
     var stateDirectory: String?
     /// Test-only: the peer server flips a byte in this many served pieces, so tests can prove
     /// that downloaders detect and drop a corrupting peer. Never use it otherwise.
@@ -21,7 +23,7 @@ struct Options {
     var inlinePieceHashesMax = TransferLimits.inlinePieceHashesMax
 
     static let usage = """
-        usage: client <IP>:<PORT> cluster.conf [--json] [--state-dir DIR] [--log-format text|json]
+        usage: client <IP>:<PORT> cluster.conf [--json] [--state-dir DIR] [--insecure] [--log-format text|json]
 
         Logs in to the tracker cluster listed in cluster.conf and serves pieces of shared files to
         peers on IP:PORT. Reads commands from standard input, one a line:
@@ -34,9 +36,13 @@ struct Options {
           logout                                  show_downloads
           stop_share <group_id> <file_name>       cluster_status
           help                                    quit
-        Pieces are served only to users the tracker reports as online members of the group, connecting
-        from the IP address of their session (checked once per connection); on one shared host every
-        user has the same IP, so there the IP check cannot tell local users apart.
+        Every connection is TLS 1.3. The client makes its own key pair in its state directory
+        (identity/, 0700; key 0600), checks each tracker's certificate against the fingerprint its
+        cluster.conf line pins before sending anything, and logs in with its certificate's
+        fingerprint. Pieces are served only to a connection presenting the certificate of an online
+        session of a member of the group (asked of the tracker when it opens, and again at a piece
+        request once the answer is a second old); a downloader pins each sharer's certificate.
+        --insecure (for trackers run with --insecure) uses plaintext everywhere and compares only IPs.
         Downloads run in the background and resume from their verified pieces when run again.
         --json        print exactly one JSON object per command ("ok": true|false), no prompt
         --state-dir   where shares and downloads are remembered (default data/client-<IP>-<PORT>)
@@ -48,6 +54,7 @@ struct Options {
         var positional: [String] = []
         var parser = FlagParser<(options: Options, positional: [String])>()
         parser.toggle("--json") { $0.options.isJSON = true }
+        parser.toggle("--insecure") { $0.options.isInsecure = true }
         parser.value("--state-dir", need: "needs a folder") { o, v in o.options.stateDirectory = v; return true }
         parser.value("--log-format", need: "needs text or json") { o, v in
             guard let format = LogFormat(rawValue: v) else { return false }

@@ -55,7 +55,10 @@ extension TrackerHost {
             if let read = pendingReads.removeValue(forKey: state.requestID) { confirmedReads.append((state.index, read)) }
         }
         serveConfirmedReads()
-        if raft.role != .leader { failPendingJobs() }
+        if raft.role != .leader {
+            failPendingJobs()
+            failPendingWrites()
+        }
         maybeStartSnapshot()
         defer { replies.removeAll() }
         return replies
@@ -129,9 +132,9 @@ extension TrackerHost {
     /// of a login that already committed (its answer was lost) finds the session its token
     /// opened and is answered at once, without hashing the password again.
     mutating func continueLogin(_ request: ClientRequest, target: ReplyTarget) {
-        guard case let .login(userID, password, peerAddress) = request.operation else { return }
+        guard case let .login(userID, password, peerAddress, fingerprint) = request.operation else { return }
         if case let .ok(.session(session)) = machine.query(.session(tokenHash: hashToken(request.token))),
-           session.userID == userID, session.peerAddress == peerAddress {
+           session.userID == userID, session.peerAddress == peerAddress, session.certificateFingerprint == fingerprint {
             counters.loginsAnsweredFromSession += 1
             reply(target, .loggedIn(token: request.token, session: session))
             return
@@ -142,6 +145,17 @@ extension TrackerHost {
         case .ok, .failed:
             // Do not tell a stranger which user ids exist.
             reply(target, .rejected(reason: "wrong user id or password"))
+        }
+    }
+
+    /// A tracker that lost leadership answers every write it still waits for: the entry may
+    /// yet commit under the next leader (the client's retry, with the same sequence, is then
+    /// answered from the exactly-once table) or be overwritten; either way the client asks
+    /// the new leader at once instead of waiting out its timeout here.
+    mutating func failPendingWrites() {
+        guard !pendingWrites.isEmpty else { return }
+        for index in pendingWrites.keys.sorted() {
+            if let target = pendingWrites.removeValue(forKey: index)?.target { reply(target, notLeaderResponse) }
         }
     }
 

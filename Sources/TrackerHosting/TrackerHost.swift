@@ -53,7 +53,7 @@ public struct HostOptions: Sendable {
     /// `create_user` and `login` requests in progress (reading credentials, hashing, waiting for
     /// the session's commit), at most: a flood of them never takes admission from keepalives,
     /// commands and reads.
-    public var passwordRequestsMax = 512
+    public var passwordRequestsMax = 2_048
     /// Shortest session token a login may carry (the client chooses it: a retry of the same
     /// login carries the same token, so an answer lost after the commit can be repeated).
     public var loginTokenBytesMin = 16
@@ -108,6 +108,9 @@ public struct SnapshotJob: Sendable {
 /// between client requests and log entries. tracker-node drives it with sockets, disk and a
 /// clock; SimNet drives the same code with simulated ones.
 public struct TrackerHost: Sendable {
+    /// Heartbeats a follower may miss before it answers clients "no leader" instead of
+    /// redirecting them to a leader that may have gone silent.
+    public static let silentLeaderHeartbeats = 2
     /// The Raft core.
     public internal(set) var raft: RaftNode
     /// The applied state.
@@ -350,7 +353,7 @@ public struct TrackerHost: Sendable {
                 return
             }
             startJob(.hash(password: password), pending: .createUser(request, target))
-        case let .login(userID, _, _):
+        case let .login(userID, _, _, _):
             guard request.token.count >= options.loginTokenBytesMin else {
                 reply(target, .rejected(reason: "a login must carry a new session token of at least \(options.loginTokenBytesMin) bytes"))
                 return
@@ -383,13 +386,13 @@ public struct TrackerHost: Sendable {
             let command = TrackerCommand.createUser(userID: userID, salt: salt, passwordHash: passwordHash)
             propose(CommandEnvelope(clientID: request.clientID, sequence: request.sequence, command: command), kind: .plain, target: target)
         case let (.login(request, target), .verified(isMatch)):
-            guard case let .login(userID, _, peerAddress) = request.operation else { return }
+            guard case let .login(userID, _, peerAddress, fingerprint) = request.operation else { return }
             guard isMatch else {
                 reply(target, .rejected(reason: "wrong user id or password"))
                 return
             }
-            let command = TrackerCommand.openSession(userID: userID, tokenHash: hashToken(request.token),
-                                                     peerAddress: peerAddress, nowMillis: nowMillis)
+            let command = TrackerCommand.openSession(userID: userID, tokenHash: hashToken(request.token), peerAddress: peerAddress,
+                                                     certificateFingerprint: fingerprint, nowMillis: nowMillis)
             propose(CommandEnvelope(clientID: request.clientID, sequence: request.sequence, command: command),
                     kind: .login(token: request.token), target: target)
         case let (.createUser(_, target), _), let (.login(_, target), _):

@@ -4,22 +4,28 @@ import Networking
 import TrackerHosting
 import TrackerProtocol
 
-/// How this tracker proves itself to its peers: the cluster key (if any) and libcrypto.
+/// How this tracker proves itself to its peers and clients: TLS with pinned certificates (nil
+/// only with `--insecure`), the optional cluster key, and libcrypto for the hello's proofs.
 struct PeerSecurity: Sendable {
     var key: [UInt8]?
     var authenticator: HandshakeAuthenticator
+    var tls: NodeTLS?
 }
 
-/// One outgoing connection to each peer tracker, each with its own thread: it connects (with
-/// backoff), runs the handshake, then writes batches of Raft messages. Messages queued while
-/// the link is down are dropped; Raft resends what matters.
+/// One outgoing connection to each peer tracker. Each link has a thread that connects (with
+/// backoff) and runs the handshake; after that the event loop writes Raft messages to the
+/// socket itself with a non-blocking send (no thread handoff on the write path), and only what
+/// the kernel does not take at once, and large snapshots (streamed in chunks), go through the
+/// link's thread, in order. Messages for a link that is down, or beyond
+/// `PeerLinks.pendingBytesMax` waiting on a slow one, are dropped; Raft resends what matters.
 final class PeerLinks: Sendable {
-    private let queues: [NodeID: BlockingQueue<Message>]
+    private let links: [NodeID: PeerLink]
     private let addresses: [NodeID: PeerAddress]
     private let selfID: NodeID
     private let security: PeerSecurity
     private let snapshotInlineBytesMax: Int
-    static let queueCapacity = 8_192
+    /// Encoded bytes one link may hold for its thread to send before new messages are dropped.
+    static let pendingBytesMax = 64 << 20
     static let connectTimeoutMillis = 500
     static let backoffMaxMillis = 1_000
 
@@ -28,9 +34,9 @@ final class PeerLinks: Sendable {
         self.selfID = selfID
         addresses = peers
         self.security = security
-        var queues: [NodeID: BlockingQueue<Message>] = [:]
-        for id in peers.keys { queues[id] = BlockingQueue(capacity: Self.queueCapacity) }
-        self.queues = queues
+        var links: [NodeID: PeerLink] = [:]
+        for id in peers.keys { links[id] = PeerLink() }
+        self.links = links
     }
 
     func start() {
@@ -41,16 +47,23 @@ final class PeerLinks: Sendable {
         }
     }
 
+    /// Called by the event loop: writes each peer's messages straight to its socket when the
+    /// link is idle, else queues them for its thread.
     func send(_ messages: [Message]) {
         guard !messages.isEmpty else { return }
         var byPeer: [NodeID: [Message]] = [:]
         for m in messages { byPeer[m.to, default: []].append(m) }
-        for (id, batch) in byPeer { queues[id]?.push(contentsOf: batch) }
+        for id in byPeer.keys.sorted() {
+            guard let link = links[id], let batch = byPeer[id] else { continue }
+            link.send(batch.map { message in
+                if let snapshot = message.snapshot, snapshot.data.count > snapshotInlineBytesMax { return .snapshot(message) }
+                return .bytes((try? Frame.encode([Frame(type: ServiceFrame.raftMessage, payload: RaftCodec.encode(message))])) ?? [])
+            })
+        }
     }
 
     private func runLink(to id: NodeID) {
-        let address = addresses[id]!
-        let queue = queues[id]!
+        guard let address = addresses[id], let link = links[id] else { return }
         var backoffMillis = 50
         var hasLoggedFailure = false
         while true {
@@ -59,14 +72,15 @@ final class PeerLinks: Sendable {
                 Log.info("peer connected", ["peer.id": "\(id)", "peer.address": "\(address)"])
                 backoffMillis = 50
                 hasLoggedFailure = false
-                _ = queue.drain(timeoutMillis: 0) // stale messages from before the connection
-                try pump(queue, into: connection)
+                link.attach(connection)
+                defer { link.detach() }
+                try pump(link, into: connection)
             } catch {
                 if !hasLoggedFailure {
-                    Log.warn("peer unreachable", ["peer.id": "\(id)", "peer.address": "\(address)", "error": "\(error)"])
+                    Log.warn("peer unreachable", ["peer.id": "\(id)", "peer.address": "\(address)", "error": "\(error)",
+                                                   "messages.dropped": "\(link.droppedCount)"])
                     hasLoggedFailure = true
                 }
-                _ = queue.drain(timeoutMillis: 0)
                 usleep(UInt32(backoffMillis * 1000))
                 backoffMillis = min(backoffMillis * 2, Self.backoffMaxMillis)
             }
@@ -75,27 +89,35 @@ final class PeerLinks: Sendable {
 
     private func dial(_ address: PeerAddress, id: NodeID) throws -> FramedConnection {
         let socket = try Socket.connect(host: address.host, port: address.port, timeoutMillis: Self.connectTimeoutMillis)
-        let connection = FramedConnection(socket: socket)
+        let connection: FramedConnection
+        if let tls = security.tls {
+            do {
+                let deadline = ContinuousClock.now + .milliseconds(NetworkingLimits.handshakeTimeoutMillis)
+                connection = FramedConnection(tls: try tls.dial(socket, tracker: id, deadline: deadline))
+            } catch {
+                socket.close()
+                throw error
+            }
+        } else {
+            connection = FramedConnection(socket: socket)
+        }
         _ = try Handshake.perform(on: connection, as: .dialer, role: .tracker, id: selfID, key: security.key,
                                   auth: security.authenticator, expectedPeerID: id)
         return connection
     }
 
-    private func pump(_ queue: BlockingQueue<Message>, into connection: FramedConnection) throws {
+    /// The link's thread: sends what the event loop could not, in order, until the link fails.
+    private func pump(_ link: PeerLink, into connection: FramedConnection) throws {
         defer { connection.close() }
         while true {
-            let batch = queue.drain(timeoutMillis: nil)
-            var frames: [Frame] = []
-            for message in batch {
-                if let snapshot = message.snapshot, snapshot.data.count > snapshotInlineBytesMax {
-                    try connection.writeFrames(frames)
-                    frames.removeAll()
+            for item in link.takeBacklog() {
+                switch item {
+                case let .bytes(bytes): try connection.stream.send(all: bytes)
+                case let .snapshot(message):
+                    guard let snapshot = message.snapshot else { continue }
                     try stream(snapshot, of: message, into: connection)
-                } else {
-                    frames.append(Frame(type: ServiceFrame.raftMessage, payload: RaftCodec.encode(message)))
                 }
             }
-            try connection.writeFrames(frames)
         }
     }
 

@@ -16,20 +16,36 @@ let options = Options.parse(Array(CommandLine.arguments.dropFirst())).resolve(co
 
 Log.configure(.standardError(options.logFormat))
 ignoreSIGPIPE()
-// Everything this process creates (data directory, log segments, snapshots) is private to it.
+// Everything this process creates (data directory, log segments, snapshots, the TLS key) is private to it.
 umask(0o077)
 let cluster: ClusterConfig
-do { cluster = try ClusterConfig.load(path: options.confPath) } catch { fail("\(error)") }
+// --print-fingerprint runs before the pins exist (scripts write cluster.conf with its output).
+do { cluster = try ClusterConfig.load(path: options.confPath, requiringFingerprints: !options.isInsecure && !options.printsFingerprint) } catch {
+    fail("\(error)")
+}
 guard let ownAddress = cluster.address(of: options.id) else {
     fail("\(options.confPath): no tracker with id \(options.id) (ids: \(cluster.ids.map(String.init).joined(separator: ", ")))")
 }
-let security = PeerSecurity(key: loadClusterKey(confPath: options.confPath, isInsecure: options.isInsecure),
-                            authenticator: libcryptoAuthenticator())
-if security.key == nil {
-    Log.warn("INSECURE MODE (--insecure, no cluster.key): anyone who can reach this port can pose as a tracker and rewrite the cluster's state",
-             ["key.expected": clusterKeyPath(confPath: options.confPath)])
-} else if options.isInsecure {
-    Log.info("--insecure given, but cluster.key is present: peers must prove they know it", ["key": clusterKeyPath(confPath: options.confPath)])
+let dataDirectory = options.dataDirectory ?? "data/tracker-\(options.id)"
+prepareDataDirectory(dataDirectory)
+if options.printsFingerprint {
+    do { print(try printableFingerprint(dataDirectory: dataDirectory, selfID: options.id)) } catch { fail("\(error)") }
+    exit(0)
+}
+let nodeTLS: NodeTLS?
+do {
+    nodeTLS = options.isInsecure ? nil : try NodeTLS.load(dataDirectory: dataDirectory, cluster: cluster, selfID: options.id,
+                                                          confPath: options.confPath)
+} catch {
+    fail("\(error)")
+}
+let security = PeerSecurity(key: loadClusterKey(confPath: options.confPath), authenticator: libcryptoAuthenticator(), tls: nodeTLS)
+if let nodeTLS {
+    Log.info("tracker identity", ["fingerprint": nodeTLS.identity.fingerprint.description,
+                                  "certificate": dataDirectory + "/" + TLSIdentity.certificateFileName])
+} else {
+    Log.warn("INSECURE MODE (--insecure): plaintext; anyone on the network can read passwords and tokens, and pose as a tracker unless cluster.key is present",
+             ["key.present": security.key == nil ? "false" : "true", "key.expected": clusterKeyPath(confPath: options.confPath)])
 }
 let descriptorLimit = ConnectionLimits.raiseDescriptorLimit()
 let admissionLimits: AddressAdmission.Limits
@@ -49,8 +65,6 @@ do { metricsSocket = try options.metricsAddress.map { try Socket.listen(host: $0
 }
 let shellCounters = ShellCounters()
 
-let dataDirectory = options.dataDirectory ?? "data/tracker-\(options.id)"
-prepareDataDirectory(dataDirectory)
 let storage: FileStorage
 let persisted: PersistedState
 do {
@@ -84,30 +98,41 @@ Log.info("tracker starting", ["id": "\(options.id)", "address": "\(ownAddress)",
                               "log.entries": "\(persisted.entries.count)", "descriptors.max": "\(descriptorLimit)",
                               "connections.max": "\(admissionLimits.connectionsMax)"])
 
-let inputs = BlockingQueue<Input>(capacity: 1_000_000)
+// The event loop's control lane: password and snapshot results, restored snapshots, shutdown.
+// Its producers are bounded by construction (the host's password jobs, one snapshot job and one
+// restore at a time), far below the capacity, so nothing in it is dropped.
+let wake: WakeSignal
+do { wake = try WakeSignal() } catch { fail("cannot make the event loop's wake-up: \(error)") }
+let inputs = BlockingQueue<Input>(capacity: 1_000_000, wake: wake)
 var peerAddresses: [NodeID: PeerAddress] = [:]
 for tracker in cluster.trackers where tracker.id != options.id { peerAddresses[tracker.id] = tracker.address }
 let peers = PeerLinks(selfID: options.id, peers: peerAddresses, security: security,
                       snapshotInlineBytesMax: options.snapshotInlineBytes)
-let clients = ClientConnections()
 let passwords = PasswordWorker(inputs: inputs)
-let listener = Listener(socket: listenSocket, selfID: options.id, peerIDs: Set(cluster.ids), security: security,
-                        inputs: inputs, clients: clients, limits: hostOptions.limits, admission: admissionLimits,
-                        counters: shellCounters)
+let restorer = SnapshotRestorer(inputs: inputs, limits: hostOptions.limits)
+let connections: ConnectionLoop
+do {
+    // Accepted connections speak TLS with the tracker's identity (plaintext only with --insecure).
+    connections = try ConnectionLoop(listener: listenSocket, wake: wake, selfID: options.id, peerIDs: Set(cluster.ids),
+                                     security: security, admission: admissionLimits, counters: shellCounters, restorer: restorer,
+                                     tls: nodeTLS?.serverContext)
+} catch {
+    fail("cannot start the event loop: \(error)")
+}
 Log.startSuppressionReports()
 let signals = ShutdownSignals(inputs: inputs)
 signals.start()
 peers.start()
-clients.start()
 passwords.start()
-listener.start()
+restorer.start()
 
 let snapshotWriter = SnapshotWriter(directory: dataDirectory, inputs: inputs, counters: shellCounters)
 snapshotWriter.start()
-let server = TrackerServer(host: host, storage: storage, inputs: inputs, peers: peers, clients: clients,
+let server = TrackerServer(host: host, storage: storage, inputs: inputs, peers: peers, connections: connections,
                            passwords: passwords, snapshotWriter: snapshotWriter, tickMillis: options.tickMillis)
 if let metricsSocket {
-    let store = MetricsStore(shell: shellCounters, clientCount: { clients.count })
+    let gauge = connections.gauge
+    let store = MetricsStore(shell: shellCounters, clientCount: { gauge.count })
     server.metrics = store
     MetricsServer(socket: metricsSocket, store: store).start()
     Log.info("serving metrics", ["address": options.metricsAddress.map(\.description) ?? "", "path": "/metrics"])

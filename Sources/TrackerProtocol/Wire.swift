@@ -7,8 +7,11 @@ import TrackerStateMachine
 public enum ServiceOperation: Equatable, Sendable {
     /// Register a user; the leader hashes the password before anything is logged.
     case createUser(userID: String, password: String)
-    /// Check a password and open a session bound to the client's piece-serving address.
-    case login(userID: String, password: String, peerAddress: String)
+    /// Check a password and open a session bound to the client's piece-serving address and to
+    /// the certificate (its SHA-256, 32 bytes) the client presents to its tracker and its peers.
+    /// Over TLS the tracker refuses a login whose connection presented another certificate;
+    /// empty only in a cluster run without TLS (`--insecure`).
+    case login(userID: String, password: String, peerAddress: String, certificateFingerprint: [UInt8] = [])
     /// A state-changing command.
     case command(ClientCommand)
     /// A read, answered linearizably by the leader.
@@ -96,8 +99,9 @@ public enum ServiceCodec {
         switch request.operation {
         case let .createUser(userID, password):
             w.write(UInt8(1)); w.write(userID); w.write(password)
-        case let .login(userID, password, peerAddress):
-            w.write(UInt8(2)); w.write(userID); w.write(password); w.write(peerAddress)
+        case let .login(userID, password, peerAddress, fingerprint):
+            // Tag 6 since logins carry the certificate fingerprint; tag 2 (without) still decodes.
+            w.write(UInt8(6)); w.write(userID); w.write(password); w.write(peerAddress); w.writeBlob(fingerprint)
         case let .command(command):
             w.write(UInt8(3)); command.write(into: &w)
         case let .query(query):
@@ -124,6 +128,9 @@ public enum ServiceCodec {
         case 3: operation = .command(try ClientCommand.read(from: &r))
         case 4: operation = .query(try ClientQuery.read(from: &r))
         case 5: operation = .clusterStatus
+        case 6:
+            operation = .login(userID: try field(&r), password: try field(&r), peerAddress: try field(&r),
+                               certificateFingerprint: try fingerprint(&r))
         default: throw DecodingError("unknown operation", offset: tagOffset)
         }
         try r.expectEnd()
@@ -184,6 +191,14 @@ public enum ServiceCodec {
     }
 
     static func field(_ r: inout ByteReader) throws -> String { try r.readString(maxBytes: fieldBytesMax) }
+
+    /// A certificate fingerprint: empty or 32 bytes.
+    static func fingerprint(_ r: inout ByteReader) throws -> [UInt8] {
+        let start = r.position
+        let bytes = try r.readBlob(maxCount: NameRule.fingerprintBytes)
+        guard NameRule.isValidFingerprint(bytes) else { throw DecodingError("bad certificate fingerprint length", offset: start) }
+        return bytes
+    }
 
     static func write(_ s: TrackerStatus, into w: inout ByteWriter) {
         w.write(s.id); w.write(s.role.rawValue); w.write(s.term); w.write(s.leader)

@@ -8,8 +8,8 @@ final class Fixture {
     let files: String
     private(set) var clients: [ClientProcess] = []
 
-    init() throws {
-        cluster = try TrackerCluster(prefix: "client-test")
+    init(isInsecure: Bool = false) throws {
+        cluster = try TrackerCluster(isInsecure: isInsecure, prefix: "client-test")
         files = cluster.directory + "/files"
         try FileManager.default.createDirectory(atPath: files, withIntermediateDirectories: true)
         try cluster.startAll()

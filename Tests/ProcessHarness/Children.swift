@@ -110,10 +110,12 @@ public final class ChildProcess: Sendable {
     /// Whether it still runs.
     public var isRunning: Bool { process.isRunning }
 
-    /// SIGKILL, then reap.
+    /// SIGKILL, then wait (at most 5 s: Foundation's reaping of a killed child has been seen
+    /// to hang under load) until it is gone.
     public func kill() {
         if process.isRunning { Glibc.kill(process.processIdentifier, SIGKILL) }
-        process.waitUntilExit()
+        let deadline = Date().addingTimeInterval(5)
+        while process.isRunning && Date() < deadline { usleep(10_000) }
         registry.remove(pid: process.processIdentifier)
     }
 

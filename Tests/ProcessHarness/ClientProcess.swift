@@ -29,9 +29,10 @@ public final class ClientProcess: Sendable {
         output.startReading(pipe.fileHandleForReading)
     }
 
-    /// A client of `cluster`, its files in the cluster's folder.
+    /// A client of `cluster`, its files in the cluster's folder (`--insecure` when the cluster is).
     public convenience init(cluster: TrackerCluster, name: String, extraArguments: [String] = [], port: UInt16? = nil) throws {
-        try self.init(confPath: cluster.confPath, folder: cluster.directory, name: name, extraArguments: extraArguments, port: port)
+        try self.init(confPath: cluster.confPath, folder: cluster.directory, name: name,
+                      extraArguments: (cluster.isInsecure ? ["--insecure"] : []) + extraArguments, port: port)
     }
 
     /// Sends one command line and returns its JSON answer; `["ok": false, "error": …]` when the

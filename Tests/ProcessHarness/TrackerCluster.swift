@@ -20,6 +20,10 @@ public final class TrackerCluster: Sendable {
     public let clusterKeyHex: String?
     /// The tracker-node executable.
     public let binary: String
+    /// Each tracker's certificate fingerprint, as cluster.conf pins it (empty without TLS).
+    public let fingerprints: [TrackerID: CertificateFingerprint]
+    /// Whether the trackers (and clients of this cluster) run with `--insecure` (plaintext).
+    public var isInsecure: Bool { extraArguments.contains("--insecure") }
     /// Start trackers through `setpriv --pdeathsig KILL`, so they die even when this process
     /// crashes (see `ChildProcess`; on by default).
     public let diesWithParent: Bool
@@ -28,21 +32,32 @@ public final class TrackerCluster: Sendable {
     /// The tracker-node built beside this test bundle or benchmark.
     public static var builtBinary: String { executablePath("tracker-node") }
 
-    /// Writes cluster.conf (and cluster.key unless `clusterKey` is nil: the trackers then need
-    /// `--insecure`) in a new folder under `parent`; starts nothing.
+    /// Writes cluster.conf (and cluster.key unless `clusterKey` is nil) in a new folder under
+    /// `parent`; starts nothing. Unless the trackers run with `--insecure` (`isInsecure`, or in
+    /// `extraArguments`) or `isPinned` is false, each tracker's identity is made in its data
+    /// directory first and cluster.conf pins it, as scripts do with `--print-fingerprint`.
     public init(size: Int = 3, binary: String = TrackerCluster.builtBinary, extraArguments: [String] = [],
-                clusterKey: String? = makeClusterKeyHex(), parent: String = NSTemporaryDirectory(),
-                prefix: String = "tracker-cluster", diesWithParent: Bool = true) throws {
+                clusterKey: String? = makeClusterKeyHex(), isInsecure: Bool = false, isPinned: Bool = true,
+                parent: String = NSTemporaryDirectory(), prefix: String = "tracker-cluster", diesWithParent: Bool = true) throws {
         directory = try makeTemporaryDirectory(prefix: prefix, parent: parent)
         ids = (1...UInt64(max(1, size))).map { $0 }
         var ports: [TrackerID: UInt16] = [:]
         for id in ids { ports[id] = try freePort() }
         self.ports = ports
         self.binary = binary
-        self.extraArguments = extraArguments
+        let arguments = extraArguments + (isInsecure && !extraArguments.contains("--insecure") ? ["--insecure"] : [])
+        self.extraArguments = arguments
         self.diesWithParent = diesWithParent
         clusterKeyHex = clusterKey
-        let conf = ids.map { "\($0) 127.0.0.1:\(ports[$0]!)" }.joined(separator: "\n") + "\n"
+        var fingerprints: [TrackerID: CertificateFingerprint] = [:]
+        if isPinned && !arguments.contains("--insecure") {
+            for id in ids {
+                fingerprints[id] = try TLSIdentity.loadOrCreate(directory: directory + "/data-\(id)", commonName: "tracker-\(id)").fingerprint
+            }
+        }
+        self.fingerprints = fingerprints
+        let conf = ids.map { id in "\(id) 127.0.0.1:\(ports[id]!)" + (fingerprints[id].map { " \($0)" } ?? "") }
+            .joined(separator: "\n") + "\n"
         try conf.write(toFile: directory + "/cluster.conf", atomically: true, encoding: .utf8)
         if let clusterKey { try writeClusterKey(clusterKey, besideConf: directory + "/cluster.conf") }
     }
@@ -130,5 +145,37 @@ public final class TrackerCluster: Sendable {
         let client = try client()
         defer { client.close() }
         return try waitForLeader(using: client, timeoutMillis: timeoutMillis)
+    }
+}
+
+extension TrackerCluster {
+    /// Deletes tracker `id`'s data directory (it must be stopped) but keeps its identity: the
+    /// two TLS files cluster.conf pins are put back, as an operator restores them from a backup
+    /// (README: rotation otherwise). Without TLS there are none and the folder just goes.
+    public func wipeKeepingIdentity(_ id: TrackerID) throws {
+        let data = dataDirectory(id)
+        let names = [TLSIdentity.keyFileName, TLSIdentity.certificateFileName]
+        let kept = names.compactMap { name in FileManager.default.contents(atPath: data + "/" + name).map { (name, $0) } }
+        try FileManager.default.removeItem(atPath: data)
+        guard !kept.isEmpty else { return }
+        try FileManager.default.createDirectory(atPath: data, withIntermediateDirectories: false, attributes: [.posixPermissions: 0o700])
+        for (name, bytes) in kept {
+            _ = FileManager.default.createFile(atPath: data + "/" + name, contents: bytes, attributes: [.posixPermissions: 0o600])
+        }
+    }
+
+    /// A TLS connection to tracker `id`, pinned to its fingerprint, presenting `identity` (a
+    /// fresh one when nil).
+    public func connectTLS(to id: TrackerID, identity: TLSIdentity? = nil) throws -> FramedConnection {
+        let socket = try Socket.connect(host: "127.0.0.1", port: ports[id]!, timeoutMillis: 1_000)
+        let context = try TLSContext(side: .client, identity: try identity ?? TLSIdentity.makeEphemeral(commonName: "test"))
+        let pins: Set<CertificateFingerprint> = fingerprints[id].map { [$0] } ?? []
+        do {
+            return FramedConnection(tls: try TLSStream.handshake(socket: socket, context: context, verification: .pinned(pins),
+                                                                 deadline: .now + .seconds(5)))
+        } catch {
+            socket.close()
+            throw error
+        }
     }
 }

@@ -51,7 +51,7 @@ struct SnapshotProcessTests {
         let wiped = cluster.ids.first { $0 != leader }!
         let other = cluster.ids.first { $0 != leader && $0 != wiped }!
         cluster.kill(wiped)
-        try FileManager.default.removeItem(atPath: cluster.dataDirectory(wiped))
+        try cluster.wipeKeepingIdentity(wiped)
         try cluster.start(wiped)
         let deadline = Date().addingTimeInterval(10)
         var caughtUp = false

@@ -1,7 +1,6 @@
 import CommandLineFlags
 import Foundation
 import Hashing
-
 import Networking
 import PeerTransfer
 import ProcessHarness
@@ -14,10 +13,12 @@ import SystemClock
 // usage: download-bench --bin DIR --file PATH --work DIR [--runs N] [--scenarios "A B"]
 //   (L) one sharer, one downloader (for a large file: bench/large_file.sh)
 //        download-bench --scheduler PIECES   (the piece scheduler alone, in process)
-let usage = "usage: download-bench --bin DIR --file PATH --work DIR [--runs N] [--scenarios \"A B\"] | --scheduler PIECES"
+//   --security tls (default: pinned TLS between trackers, clients and peers), insecure
+//   (plaintext, --insecure everywhere) or both (plaintext first, then TLS, in one run).
+let usage = "usage: download-bench --bin DIR --file PATH --work DIR [--runs N] [--scenarios \"A B\"] [--security tls|insecure|both] | --scheduler PIECES"
 ignoreSIGPIPE()
 var flags = FlagParser<[String: String]>()
-for name in ["--bin", "--file", "--work", "--runs", "--scenarios", "--scheduler"] {
+for name in ["--bin", "--file", "--work", "--runs", "--scenarios", "--scheduler", "--security"] {
     flags.value(name, need: "needs a value") { settings, v in settings[name] = v; return true }
 }
 let settings = flags.parse(Array(CommandLine.arguments.dropFirst()), into: ["--runs": "3", "--scenarios": "A B"])
@@ -54,17 +55,21 @@ final class Started {
     }
 }
 
-/// The whole benchmark; every process it starts is in `started`, killed by the caller.
-func bench(_ started: Started) throws {
+/// The whole benchmark in one security mode ("tls" or "insecure"); every process it starts is
+/// in `started`, killed by the caller.
+func bench(_ started: Started, security: String) throws {
     try? FileManager.default.removeItem(atPath: work)
     try FileManager.default.createDirectory(atPath: work, withIntermediateDirectories: true)
-    let cluster = try TrackerCluster(binary: binDir + "/tracker-node", parent: work, prefix: "trackers", diesWithParent: true)
+    let isInsecure = security == "insecure"
+    let cluster = try TrackerCluster(binary: binDir + "/tracker-node", isInsecure: isInsecure, parent: work, prefix: "trackers",
+                                     diesWithParent: true)
     started.cluster = cluster
     try cluster.startAll()
     guard try cluster.waitForLeader(timeoutMillis: 20_000) != nil else { throw HarnessError("no tracker leader within 20 s") }
+    say("# security=\(security)")
     func client(_ name: String) throws -> ClientProcess {
-        let child = try ClientProcess(confPath: cluster.confPath, folder: work, name: name, binary: binDir + "/client",
-                                      diesWithParent: true, answerTimeoutMillis: 120_000)
+        let child = try ClientProcess(confPath: cluster.confPath, folder: work, name: name, extraArguments: isInsecure ? ["--insecure"] : [],
+                                      binary: binDir + "/client", diesWithParent: true, answerTimeoutMillis: 120_000)
         started.clients.append(child)
         try child.must("create_user \(name) pw")
         try child.must("login \(name) pw")
@@ -87,11 +92,13 @@ func bench(_ started: Started) throws {
     let sharers = [owner, try member("s2"), try member("s3")]
     let downloaders = try (1...4).map { try member("d\($0)") }
 
-    try runScenarios(sharers: sharers, downloaders: downloaders, fileName: fileName, fileBytes: fileBytes, expected: expected)
+    try runScenarios(sharers: sharers, downloaders: downloaders, fileName: fileName, fileBytes: fileBytes, expected: expected,
+                     security: security)
 }
 
 /// Each scenario of `--scenarios`, `--runs` times, one line of figures per run.
-func runScenarios(sharers: [ClientProcess], downloaders: [ClientProcess], fileName: String, fileBytes: UInt64, expected: String) throws {
+func runScenarios(sharers: [ClientProcess], downloaders: [ClientProcess], fileName: String, fileBytes: UInt64, expected: String,
+                  security: String) throws {
     func download(_ clients: [ClientProcess], run: Int) throws -> [Double] {
         try timedDownloads(clients, run: run, fileName: fileName, expected: expected)
     }
@@ -106,8 +113,13 @@ func runScenarios(sharers: [ClientProcess], downloaders: [ClientProcess], fileNa
                            megabytes / t, cpuSeconds(downloaders[0].pid) - cpu0))
             } else if scenario == "A" {
                 for s in sharers.dropFirst() { try s.must("upload_file \(file) bench") }
+                let ends = sharers + [downloaders[0]]
+                let cpu0 = ends.map { cpuSeconds($0.pid) }
                 let t = try download([downloaders[0]], run: r)[0]
-                say(String(format: "ours A run=%d seconds=%.3f MB/s=%.0f sha1=ok", r, t, 1073.741824 / t))
+                let cpu = zip(ends.map { cpuSeconds($0.pid) }, cpu0).map { $0 - $1 }
+                let gib = Double(fileBytes) / Double(1 << 30)
+                say(String(format: "ours A security=%@ run=%d seconds=%.3f MB/s=%.0f cpu_s_per_GiB downloader=%.2f sharers=%.2f sha1=ok",
+                           security, r, t, Double(fileBytes) / 1e6 / t, cpu[3] / gib, (cpu[0] + cpu[1] + cpu[2]) / gib))
                 for s in sharers.dropFirst() { _ = s.run("stop_share bench \(fileName)") }
             } else {
                 let times = try download(downloaders, run: r)
@@ -160,14 +172,21 @@ func cpuSeconds(_ pid: Int32) -> Double {
     return (user + system) / Double(sysconf(Int32(_SC_CLK_TCK)))
 }
 
-let started = Started()
-do {
-    try bench(started)
-    say("# CPU seconds per process (3 trackers, sharers s1-s3, downloaders d1-d4): "
-        + started.pids.map { String(format: "%.2f", cpuSeconds($0)) }.joined(separator: " "))
-    started.stopAll()
-} catch {
-    say("download-bench failed: \(error)")
-    started.stopAll()
-    exit(1)
+let securities = settings["--security"] == "both" ? ["insecure", "tls"] : [settings["--security"] ?? "tls"]
+guard securities.allSatisfy({ $0 == "tls" || $0 == "insecure" }) else {
+    print(usage)
+    exit(2)
+}
+for security in securities {
+    let started = Started()
+    do {
+        try bench(started, security: security)
+        say("# CPU seconds per process (3 trackers, sharers s1-s3, downloaders d1-d4): "
+            + started.pids.map { String(format: "%.2f", cpuSeconds($0)) }.joined(separator: " "))
+        started.stopAll()
+    } catch {
+        say("download-bench failed: \(error)")
+        started.stopAll()
+        exit(1)
+    }
 }

@@ -110,7 +110,8 @@ func wipedFollowerFigures(_ cluster: Cluster, newestSnapshot: Int) throws {
     let leaderLogBefore = cluster.log(quiet3.id).count
     let wipedLogBefore = cluster.log(wiped).count
     cluster.kill9(wiped)
-    try FileManager.default.removeItem(atPath: cluster.dataDirectory(wiped))
+    // Its state goes, its pinned identity stays (a replaced disk restored from the key backup).
+    try cluster.trackers.wipeKeepingIdentity(wiped)
     let startedWiped = SystemClock.monotonicSeconds()
     try cluster.start(wiped)
     let times = timeUntilApplied(cluster, wiped, target: quiet3.commitIndex, since: startedWiped, seconds: 300)

@@ -62,6 +62,8 @@ final class BenchCluster {
 
     func pid(_ id: TrackerID) -> Int32? { cluster.pid(id) }
 
+    func isRunning(_ id: TrackerID) -> Bool { cluster.isRunning(id) }
+
     /// Kills every tracker and removes the folder, unless the environment has
     /// TRACKER_BENCH_KEEP=1 (for reading the trackers' logs afterwards).
     func stop(keepDirectory: Bool = ProcessInfo.processInfo.environment["TRACKER_BENCH_KEEP"] == "1") {
