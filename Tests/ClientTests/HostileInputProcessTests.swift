@@ -138,7 +138,7 @@ struct HostileInputProcessTests {
         defer { f.stop() }
         let alice = try f.client("alice", user: "alice", extraArguments: ["--log-format", "json"])
         let hostile = "ev\"il\n\u{1b}[2J\u{202e}"
-        let refused = try PeerConnection.open(port: alice.port, userID: hostile, groupID: "g")
+        let refused = try PeerConnection.open(port: alice.port, userID: hostile, groupID: "g", identity: try PeerConnection.stranger())
         guard case .reject = refused.answer else {
             Issue.record("served: \(refused.answer)")
             return
