@@ -36,6 +36,15 @@ let package = Package(
         // Big-endian fixed-width binary encoding and the CRC32C checksum, shared by the cores,
         // the disk and the wire.
         .target(name: "BinaryCoding", swiftSettings: strict),
+        // The process's clocks: monotonic and wall milliseconds and microseconds, and the
+        // saturating `elapsed(from:to:)` every duration is measured with.
+        .target(name: "SystemClock", swiftSettings: strict),
+        // The one logger (level, constant message, key=value fields; text or JSON lines) and the
+        // one JSON writer, used by the shells and the benchmarks.
+        .target(name: "Logging", dependencies: ["SystemClock"], swiftSettings: strict),
+        // The one command-line flag parser of every executable: switches, flags with values,
+        // positional arguments, --help; pure (it prints nothing) plus the standard exit handling.
+        .target(name: "CommandLineFlags", swiftSettings: strict),
         // The seedable generator (SplitMix64) every pure component draws its randomness from.
         .target(name: "SeededRandom", swiftSettings: strict),
         // Pure Raft: no clock, no randomness of its own, no I/O.
@@ -57,77 +66,84 @@ let package = Package(
         .target(name: "TrackerHosting", dependencies: ["Consensus", "TrackerStateMachine", "TrackerProtocol", "BinaryCoding"], swiftSettings: strict),
         // A blocking client of the tracker cluster over real TCP: connections, leader discovery,
         // retries with the same request number. Used by client, the benchmarks and the tests.
-        .target(name: "TrackerClient", dependencies: ["TrackerProtocol", "Networking", "Hashing"], swiftSettings: strict),
+        .target(name: "TrackerClient", dependencies: ["TrackerProtocol", "Networking", "Hashing", "SystemClock"], swiftSettings: strict),
         // Deterministic simulation of a tracker cluster over a faulty network and disk.
         .target(name: "SimNet", dependencies: ["Consensus", "TrackerStateMachine", "TrackerProtocol", "TrackerHosting", "SeededRandom"], swiftSettings: strict),
         // Test machinery shared by test targets and benchmarks (never by a product's code): the
         // seeded workload of plausible and implausible commands.
         .target(name: "TestSupport", dependencies: ["TrackerStateMachine", "SeededRandom"], path: "Tests/TestSupport", swiftSettings: strict),
+        // Process-level test machinery shared by test targets and benchmarks: builds' executables,
+        // free ports, temporary folders, tracker clusters and `client --json` processes, every
+        // child recorded and killed.
+        .target(name: "ProcessHarness", dependencies: ["Networking", "TrackerClient", "TrackerProtocol"], path: "Tests/ProcessHarness", swiftSettings: strict),
         .executableTarget(
             name: "TrackerNode",
-            dependencies: ["Consensus", "DurableLog", "TrackerStateMachine", "TrackerProtocol", "TrackerHosting", "Networking", "Hashing"],
+            dependencies: ["CommandLineFlags", "Consensus", "DurableLog", "TrackerStateMachine", "TrackerProtocol", "TrackerHosting", "Networking", "Hashing", "Logging", "SystemClock"],
             swiftSettings: strict
         ),
         // The piece protocol, the peer server, file hashing and the parallel downloader, shared
         // by the client, its tests and the download benchmark.
         .target(
             name: "PeerTransfer",
-            dependencies: ["TrackerStateMachine", "TrackerProtocol", "TrackerClient", "Networking", "Hashing", "BinaryCoding"],
+            dependencies: ["TrackerStateMachine", "TrackerProtocol", "TrackerClient", "Networking", "Hashing", "BinaryCoding", "Logging", "SystemClock"],
             swiftSettings: strict
         ),
         .executableTarget(
             name: "Client",
-            dependencies: ["PeerTransfer", "TrackerStateMachine", "TrackerProtocol", "TrackerClient", "Networking", "Hashing"],
+            dependencies: ["CommandLineFlags", "PeerTransfer", "TrackerStateMachine", "TrackerProtocol", "TrackerClient", "Networking", "Hashing", "Logging", "SystemClock"],
             swiftSettings: strict
         ),
-        .executableTarget(name: "TrackerSim", dependencies: ["SimNet"], swiftSettings: strict),
+        .executableTarget(name: "TrackerSim", dependencies: ["CommandLineFlags", "SimNet"], swiftSettings: strict),
         .executableTarget(
             name: "ConsensusBench",
-            dependencies: ["Consensus", "DurableLog"],
+            dependencies: ["CommandLineFlags", "Consensus", "DurableLog", "SystemClock"],
             path: "bench/ConsensusBench",
             swiftSettings: strict
         ),
         .executableTarget(
             name: "StateMachineBench",
-            dependencies: ["TrackerStateMachine", "TestSupport"],
+            dependencies: ["CommandLineFlags", "TrackerStateMachine", "TestSupport"],
             path: "bench/StateMachineBench",
             swiftSettings: strict
         ),
         .executableTarget(
             name: "DownloadBench",
-            dependencies: ["PeerTransfer", "Networking", "Hashing"],
+            dependencies: ["CommandLineFlags", "PeerTransfer", "Networking", "Hashing", "SystemClock", "ProcessHarness"],
             path: "bench/DownloadBench",
             swiftSettings: strict
         ),
         .executableTarget(
             name: "SnapshotBench",
-            dependencies: ["TrackerStateMachine", "TestSupport", "TrackerClient", "TrackerProtocol", "DurableLog", "Consensus", "Networking", "Hashing"],
+            dependencies: ["CommandLineFlags", "TrackerStateMachine", "TestSupport", "TrackerClient", "TrackerProtocol", "DurableLog", "Consensus", "Networking", "Hashing", "SystemClock", "ProcessHarness"],
             path: "bench/SnapshotBench",
             swiftSettings: strict
         ),
         .executableTarget(
             name: "TrackerBench",
-            dependencies: ["TrackerClient", "TrackerProtocol", "TrackerStateMachine", "Networking", "Hashing"],
+            dependencies: ["CommandLineFlags", "TrackerClient", "TrackerProtocol", "TrackerStateMachine", "Networking", "Hashing", "Logging", "SystemClock", "ProcessHarness"],
             path: "bench/TrackerBench",
             swiftSettings: strict
         ),
-        .executableTarget(name: "TLSBench", dependencies: ["Networking"], path: "bench/TLSBench", swiftSettings: strict),
+        .executableTarget(name: "TLSBench", dependencies: ["CommandLineFlags", "Networking", "SystemClock"], path: "bench/TLSBench", swiftSettings: strict),
         .testTarget(name: "ConsensusTests", dependencies: ["Consensus", "SeededRandom", "BinaryCoding"], swiftSettings: strict),
         .testTarget(name: "DurableLogTests", dependencies: ["DurableLog", "Consensus", "SeededRandom"], swiftSettings: strict),
         .testTarget(name: "HashingTests", dependencies: ["Hashing", "BinaryCoding"], swiftSettings: strict),
-        .testTarget(name: "TrackerStateMachineTests", dependencies: ["TrackerStateMachine", "TestSupport"], swiftSettings: strict),
+        .testTarget(name: "TrackerStateMachineTests", dependencies: ["TrackerStateMachine", "TestSupport", "ProcessHarness"], swiftSettings: strict),
         .testTarget(name: "TrackerProtocolTests", dependencies: ["TrackerProtocol", "TrackerStateMachine", "BinaryCoding"], swiftSettings: strict),
         .testTarget(name: "TrackerHostingTests", dependencies: ["TrackerProtocol", "TrackerHosting", "TrackerStateMachine", "Consensus", "TestSupport"], swiftSettings: strict),
         .testTarget(
             name: "TrackerNodeTests",
-            dependencies: ["TrackerNode", "TrackerClient", "TrackerProtocol", "TrackerStateMachine", "Networking", "Consensus", "Hashing"],
+            dependencies: ["ProcessHarness", "TrackerNode", "TrackerClient", "TrackerProtocol", "TrackerStateMachine", "Networking", "Consensus", "Hashing"],
             swiftSettings: strict
         ),
+        .testTarget(name: "CommandLineFlagsTests", dependencies: ["CommandLineFlags", "ProcessHarness"], swiftSettings: strict),
+        .testTarget(name: "ProcessHarnessTests", dependencies: ["ProcessHarness", "Networking"], swiftSettings: strict),
+        .testTarget(name: "LoggingTests", dependencies: ["Logging", "SystemClock"], swiftSettings: strict),
         .testTarget(name: "NetworkingTests", dependencies: ["Networking", "Hashing", "CLibSSL"], swiftSettings: strict),
         .testTarget(
             name: "ClientTests",
-            dependencies: ["Client", "PeerTransfer", "TrackerClient", "TrackerProtocol", "TrackerStateMachine", "Networking", "Hashing",
-                           "DurableLog"],
+            dependencies: ["ProcessHarness", "Client", "PeerTransfer", "TrackerClient", "TrackerStateMachine", "Networking", "Hashing",
+                           "DurableLog", "Logging", "SystemClock"],
             swiftSettings: strict
         ),
         // Package.swift's dependencies against every target's imports, and the client binary's

@@ -1,4 +1,5 @@
 import Foundation
+import Logging
 import Networking
 import PeerTransfer
 import Synchronization
@@ -51,6 +52,7 @@ final class ClientApp: Sendable {
     init(options: Options) throws {
         self.options = OptionsBox(options)
         console = Console(isJSON: options.isJSON)
+        Log.configure(Log.Destination(format: options.logFormat, write: console.writeLog))
         // Every tracker must be pinned, unless the user asked for plaintext; then fingerprints
         // in cluster.conf are ignored.
         let loaded = try ClusterConfig.load(path: options.confPath, requiringFingerprints: !options.isInsecure)
@@ -84,7 +86,7 @@ final class ClientApp: Sendable {
     func startServer() throws {
         let peerServer = try PeerServer(host: listenAddress.host, port: listenAddress.port, registry: registry,
                                         corruptPieces: options.testCorruptPieces, serveDelayMillis: options.testServeDelayMillis,
-                                        tls: try makeTLSContext(side: .server), log: { [console] in console.log($0) }) { [self] credentials in
+                                        tls: try makeTLSContext(side: .server), log: .standard) { [self] credentials in
             authorizePeer(credentials)
         }
         peerServer.start()
@@ -140,7 +142,7 @@ final class ClientApp: Sendable {
                 }
                 let command = ClientCommand.keepAlive
                 if case let .result(.failed(error))? = try? tracker.call(.command(command), token: token) {
-                    console.log("keepalive refused reason=\(logSafe(error.message))")
+                    Log.warn("keepalive refused", ["reason": error.message])
                     // The lease ran out (or another login replaced it): stop acting as logged in.
                     if error.code == .notLoggedIn, keepAliveGeneration.load(ordering: .sequentiallyConsistent) == generation {
                         _ = endSession(using: tracker)

@@ -1,12 +1,13 @@
 import Foundation
 import Hashing
+import Logging
 import PeerTransfer
 import TrackerProtocol
 import TrackerStateMachine
 
 /// Login, sharing and downloading.
 extension ClientApp {
-    func login(userID: String, password: String) throws -> Reply {
+    func login(userID: String, password: String) throws -> CommandAnswer {
         if let current = session.withLock({ $0?.userID }) { throw CommandError("already logged in as \(current); logout first") }
         let response: ClientResponse
         do {
@@ -65,7 +66,7 @@ extension ClientApp {
         return (resumed, dropped.count)
     }
 
-    func uploadFile(path: String, groupID: String) throws -> Reply {
+    func uploadFile(path: String, groupID: String) throws -> CommandAnswer {
         guard let facts = FileFacts.of(path), facts.isRegular else { throw CommandError("bad path: \(path) is not a readable regular file") }
         guard facts.sizeBytes <= TransferLimits.fileSizeBytesMax else {
             throw CommandError("bad path: \(path) is larger than \(TransferLimits.fileSizeBytesMax) bytes")
@@ -91,10 +92,10 @@ extension ClientApp {
         let stored = StoredShare(groupID: groupID, fileName: metadata.name, path: path, sizeBytes: metadata.sizeBytes,
                                  modifiedNanos: facts.modifiedNanos, fileHashHex: Hex.encode(metadata.fileHash),
                                  pieceHashesHex: Hex.encode(metadata.pieceHashes))
-        do { try store.remember(stored, of: userID) } catch { console.log("cannot save share state reason=\(logSafe("\(error)"))") }
+        do { try store.remember(stored, of: userID) } catch { Log.error("cannot save share state", ["reason": "\(error)"]) }
     }
 
-    func stopShare(groupID: String, fileName: String) throws -> Reply {
+    func stopShare(groupID: String, fileName: String) throws -> CommandAnswer {
         _ = try call(.command(.stopShare(groupID: groupID, fileName: fileName)), token: try token())
         registry.remove(groupID: groupID, fileName: fileName)
         if let userID = session.withLock({ $0?.userID }) {
@@ -121,7 +122,7 @@ extension ClientApp {
         return (finalPath, temp)
     }
 
-    func downloadFile(groupID: String, fileName: String, destination: String) throws -> Reply {
+    func downloadFile(groupID: String, fileName: String, destination: String) throws -> CommandAnswer {
         let paths = try destinationPaths(fileName: fileName, destination: destination)
         guard let current = session.withLock({ $0 }) else { throw CommandError("not logged in") }
         let query = ClientQuery.downloadInfo(groupID: groupID, fileName: fileName)
@@ -138,7 +139,7 @@ extension ClientApp {
         let (cluster, identity) = (self.cluster, self.identity)
         let environment = DownloadEnvironment(
             userID: current.userID, token: current.token, makeTracker: { try ClientApp.makeTracker(cluster, identity: identity) },
-            registry: registry, peerTLS: try makeTLSContext(side: .client), log: { [console] in console.log($0) },
+            registry: registry, peerTLS: try makeTLSContext(side: .client), log: .standard,
             onComplete: { [self] share, metadata in rememberShare(groupID: share.groupID, path: share.path, metadata: metadata) })
         let download = Download(groupID: groupID, fileName: fileName, finalPath: paths.final, tempPath: paths.temp, environment: environment)
         let admitted = downloads.withLock { all -> Bool in
@@ -154,7 +155,7 @@ extension ClientApp {
                    [("group", .string(groupID)), ("file", .string(fileName)), ("destination", .string(paths.final))])
     }
 
-    func showDownloads() -> Reply {
+    func showDownloads() -> CommandAnswer {
         let all = downloads.withLock { $0 }.map(\.progress)
         var lines: [String] = []
         var json: [JSONValue] = []

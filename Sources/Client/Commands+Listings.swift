@@ -1,3 +1,4 @@
+import Logging
 import TrackerProtocol
 import TrackerStateMachine
 
@@ -9,14 +10,14 @@ extension ClientLimits {
 
 /// The paged listings: every page fetched in turn, up to `ClientLimits.listedItemsMax` items.
 extension ClientApp {
-    func listRequests(_ groupID: String) throws -> Reply {
+    func listRequests(_ groupID: String) throws -> CommandAnswer {
         let (users, isCut) = try fetchPages({ .listRequests(groupID: groupID, page: $0) }) { reply in
             if case let .requests(page) = reply { page } else { nil }
         }
         return Self.listing(users.isEmpty ? ["no pending requests"] : users, ("requests", .array(users.map { .string($0) })), isCut: isCut)
     }
 
-    func listGroups() throws -> Reply {
+    func listGroups() throws -> CommandAnswer {
         let (groups, isCut) = try fetchPages({ .listGroups(page: $0) }) { reply in
             if case let .groups(page) = reply { page } else { nil }
         }
@@ -27,7 +28,7 @@ extension ClientApp {
         return Self.listing(lines.isEmpty ? ["no groups"] : lines, ("groups", .array(json)), isCut: isCut)
     }
 
-    func listFiles(_ groupID: String) throws -> Reply {
+    func listFiles(_ groupID: String) throws -> CommandAnswer {
         let (files, isCut) = try fetchPages({ .listFiles(groupID: groupID, page: $0) }) { reply in
             if case let .files(page) = reply { page } else { nil }
         }
@@ -41,7 +42,7 @@ extension ClientApp {
 
     /// The lines and the JSON field of a listing; a cut listing ends with a line saying so and
     /// gains `"more": true`.
-    static func listing(_ lines: [String], _ field: (String, JSONValue), isCut: Bool) -> Reply {
+    static func listing(_ lines: [String], _ field: (String, JSONValue), isCut: Bool) -> CommandAnswer {
         guard isCut else { return .ok(lines, [field]) }
         return .ok(lines + ["(more not shown: the first \(ClientLimits.listedItemsMax) are listed)"], [field, ("more", .bool(true))])
     }

@@ -1,4 +1,5 @@
 import Foundation
+import Logging
 import TrackerProtocol
 import TrackerStateMachine
 
@@ -40,7 +41,7 @@ struct CommandError: Error, CustomStringConvertible {
 
 extension ClientApp {
     /// Runs one command line; the reply says what to print.
-    func execute(_ words: [String]) -> Reply {
+    func execute(_ words: [String]) -> CommandAnswer {
         guard let name = words.first else { return .ok([]) }
         guard let spec = CommandSpec.all.first(where: { $0.name == name }) else {
             return .failure("unknown command '\(name)'; type help for the list")
@@ -57,7 +58,7 @@ extension ClientApp {
         }
     }
 
-    private func run(_ name: String, _ a: [String]) throws -> Reply {
+    private func run(_ name: String, _ a: [String]) throws -> CommandAnswer {
         switch name {
         case "create_user": return try simple(.createUser(userID: a[0], password: a[1]), "user \(a[0]) created")
         case "login": return try login(userID: a[0], password: a[1])
@@ -105,24 +106,24 @@ extension ClientApp {
         }
     }
 
-    private func simple(_ operation: ServiceOperation, _ message: String) throws -> Reply {
+    private func simple(_ operation: ServiceOperation, _ message: String) throws -> CommandAnswer {
         _ = try call(operation)
         return .ok(message)
     }
 
-    func command(_ command: ClientCommand, _ message: String) throws -> Reply {
+    func command(_ command: ClientCommand, _ message: String) throws -> CommandAnswer {
         _ = try call(.command(command), token: try token())
         return .ok(message)
     }
 
-    private func leaveGroup(_ groupID: String) throws -> Reply {
+    private func leaveGroup(_ groupID: String) throws -> CommandAnswer {
         let reply = try command(.leaveGroup(groupID: groupID), "left \(groupID)")
         registry.removeGroup(groupID)
         if let userID = session.withLock({ $0?.userID }) { try? store.forget(of: userID) { $0.groupID == groupID } }
         return reply
     }
 
-    private func clusterStatus() -> Reply {
+    private func clusterStatus() -> CommandAnswer {
         var lines: [String] = []
         var json: [JSONValue] = []
         let results = cluster.trackers.map { ($0, commandTracker.status(of: $0)) }

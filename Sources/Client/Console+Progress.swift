@@ -1,6 +1,7 @@
 import Foundation
 import PeerTransfer
 import Synchronization
+import SystemClock
 
 extension ClientLimits {
     /// Shortest time between two redraws of a progress line.
@@ -14,7 +15,7 @@ extension ClientLimits {
 final class HashingMeter: Sendable {
     private let console: Console
     private let fileName: String
-    private let startMillis = monotonicNowMillis()
+    private let startMillis = SystemClock.monotonicMillis()
     private let lastDrawMillis = Mutex<UInt64>(0)
 
     init(console: Console, fileName: String) {
@@ -25,15 +26,15 @@ final class HashingMeter: Sendable {
 
     /// Called by the hasher after each batch: `hashedBytes` of `totalBytes` are done.
     func update(_ hashedBytes: UInt64, of totalBytes: UInt64) {
-        let now = monotonicNowMillis()
+        let now = SystemClock.monotonicMillis()
         let isDue = lastDrawMillis.withLock { last in
-            guard millis(from: last, to: now) >= ClientLimits.progressRedrawMillis else { return false }
+            guard elapsed(from: last, to: now) >= ClientLimits.progressRedrawMillis else { return false }
             last = now
             return true
         }
         guard isDue else { return }
         console.status(ProgressText.hashingLine(fileName: fileName, hashedBytes: hashedBytes, totalBytes: totalBytes,
-                                                elapsedMillis: millis(from: startMillis, to: now)))
+                                                elapsedMillis: elapsed(from: startMillis, to: now)))
     }
 }
 

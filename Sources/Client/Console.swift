@@ -1,4 +1,5 @@
 import Foundation
+import Logging
 import PeerTransfer
 import Synchronization
 
@@ -79,13 +80,14 @@ final class Console: Sendable {
         }
     }
 
-    /// A log line on standard error. On a terminal the line being typed is cleared first and
-    /// drawn again after it, so the log never lands in the middle of the prompt.
-    func log(_ text: String) {
-        guard isTerminal && isErrorTerminal else { return logLine(text) }
+    /// Writes a rendered log line on standard error (the client's `Log` destination). On a
+    /// terminal the line being typed is cleared first and drawn again after it, so the log
+    /// never lands in the middle of the prompt.
+    @Sendable func writeLog(_ line: String) {
+        guard isTerminal && isErrorTerminal else { return Log.writeStandardError(line) }
         state.withLock { state in
             writeOut(Self.clearLine)
-            logLine(text)
+            Log.writeStandardError(line)
             redraw(state)
         }
     }

@@ -1,4 +1,5 @@
-import Foundation
+import CommandLineFlags
+import Logging
 import PeerTransfer
 
 /// The client's command line: `client <IP>:<PORT> cluster.conf [--json] [--state-dir DIR]`.
@@ -6,6 +7,8 @@ struct Options {
     var listenAddress = ""
     var confPath = ""
     var isJSON = false
+    /// The shape of log lines on standard error (`--log-format text|json`).
+    var logFormat = LogFormat.text
     /// `--insecure`: plaintext to trackers and peers (trackers run with `--insecure`).
     var isInsecure = false
     var stateDirectory: String?
@@ -20,7 +23,7 @@ struct Options {
     var inlinePieceHashesMax = TransferLimits.inlinePieceHashesMax
 
     static let usage = """
-        usage: client <IP>:<PORT> cluster.conf [--json] [--state-dir DIR] [--insecure]
+        usage: client <IP>:<PORT> cluster.conf [--json] [--state-dir DIR] [--insecure] [--log-format text|json]
 
         Logs in to the tracker cluster listed in cluster.conf and serves pieces of shared files to
         peers on IP:PORT. Reads commands from standard input, one a line:
@@ -43,45 +46,44 @@ struct Options {
         Downloads run in the background and resume from their verified pieces when run again.
         --json        print exactly one JSON object per command ("ok": true|false), no prompt
         --state-dir   where shares and downloads are remembered (default data/client-<IP>-<PORT>)
+        --log-format  log lines on standard error as text (default) or one JSON object each
         """
 
-    enum ParseOutcome {
-        case run(Options)
-        case help
-        case usageError(String)
-    }
-
-    static func parse(_ arguments: [String]) -> ParseOutcome {
-        var options = Options()
+    /// The command line read into options, or help, or what is wrong with it.
+    static func parse(_ arguments: [String]) -> FlagOutcome<Options> {
         var positional: [String] = []
-        var i = 0
-        while i < arguments.count {
-            let argument = arguments[i]
-            switch argument {
-            case "--help", "-h": return .help
-            case "--json": options.isJSON = true
-            case "--insecure": options.isInsecure = true
-            case "--state-dir":
-                i += 1
-                guard i < arguments.count else { return .usageError("--state-dir needs a folder") }
-                options.stateDirectory = arguments[i]
-            case "--test-detached-piece-list": options.inlinePieceHashesMax = 0
-            case "--test-corrupt-pieces", "--test-serve-delay-ms":
-                i += 1
-                guard i < arguments.count, let count = Int(arguments[i]), count >= 0,
-                      argument == "--test-corrupt-pieces" || count <= TransferLimits.testServeDelayMillisMax else {
-                    return .usageError("\(argument) needs a number")
-                }
-                if argument == "--test-corrupt-pieces" { options.testCorruptPieces = count } else { options.testServeDelayMillis = count }
-            default:
-                if argument.hasPrefix("-") { return .usageError("unknown flag \(argument)") }
-                positional.append(argument)
-            }
-            i += 1
+        var parser = FlagParser<(options: Options, positional: [String])>()
+        parser.toggle("--json") { $0.options.isJSON = true }
+        parser.toggle("--insecure") { $0.options.isInsecure = true }
+        parser.value("--state-dir", need: "needs a folder") { o, v in o.options.stateDirectory = v; return true }
+        parser.value("--log-format", need: "needs text or json") { o, v in
+            guard let format = LogFormat(rawValue: v) else { return false }
+            o.options.logFormat = format
+            return true
         }
-        guard positional.count == 2 else { return .usageError("expected <IP>:<PORT> and cluster.conf") }
-        options.listenAddress = positional[0]
-        options.confPath = positional[1]
-        return .run(options)
+        parser.toggle("--test-detached-piece-list") { $0.options.inlinePieceHashesMax = 0 }
+        parser.value("--test-corrupt-pieces", need: "needs a number") { o, v in
+            guard let count = FlagValue.count(v) else { return false }
+            o.options.testCorruptPieces = count
+            return true
+        }
+        parser.value("--test-serve-delay-ms", need: "needs a number") { o, v in
+            guard let count = FlagValue.count(v), count <= TransferLimits.testServeDelayMillisMax else { return false }
+            o.options.testServeDelayMillis = count
+            return true
+        }
+        parser.unknownFlagMessage = { "unknown flag \($0)" }
+        parser.positional = { o, argument in o.positional.append(argument); return true }
+        parser.validate = { $0.positional.count == 2 ? nil : "expected <IP>:<PORT> and cluster.conf" }
+        switch parser.parse(arguments, into: (Options(), positional)) {
+        case .help: return .help
+        case let .usageError(message): return .usageError(message)
+        case let .run(parsed):
+            positional = parsed.positional
+            var options = parsed.options
+            options.listenAddress = positional[0]
+            options.confPath = positional[1]
+            return .run(options)
+        }
     }
 }

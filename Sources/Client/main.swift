@@ -4,17 +4,7 @@ import Networking
 // client <IP>:<PORT> cluster.conf [--json] [--state-dir DIR]: see Options.usage.
 ignoreSIGPIPE()
 
-let options: Options
-switch Options.parse(Array(CommandLine.arguments.dropFirst())) {
-case .help:
-    print(Options.usage)
-    exit(0)
-case let .usageError(message):
-    FileHandle.standardError.write(Data("client: \(message)\n\(Options.usage)\n".utf8))
-    exit(2)
-case let .run(parsed):
-    options = parsed
-}
+let options = Options.parse(Array(CommandLine.arguments.dropFirst())).resolve(command: "client", usage: Options.usage)
 
 /// Ends the process without running exit-time destructors, which race with the peer server's,
 /// the downloads' and libdispatch's threads; all output was written with unbuffered writes and
@@ -48,7 +38,7 @@ for signalNumber in [SIGINT, SIGTERM] {
 while true {
     guard let line = app.console.readLine() else { break }
     guard line.utf8.count <= ClientLimits.commandLineBytesMax else {
-        app.console.write(Reply.failure("command line too long").rendered(command: "", json: options.isJSON))
+        app.console.write(CommandAnswer.failure("command line too long").rendered(command: "", json: options.isJSON))
         continue
     }
     let words = line.split(whereSeparator: { $0 == " " || $0 == "\t" }).map(String.init)

@@ -1,5 +1,6 @@
 import Foundation
 import Synchronization
+import SystemClock
 import TrackerClient
 import TrackerProtocol
 import TrackerStateMachine
@@ -30,7 +31,7 @@ extension Download {
         environment.registry.add(Share(groupID: groupID, fileName: fileName, path: tempPath, sizeBytes: metadata.sizeBytes,
                                        pieces: initial.bitfield(), file: file, pieceHashes: metadata.pieceHashes))
         if initial.doneCount > 0 {
-            environment.log("download resumed group=\(logSafe(groupID)) file=\(logSafe(fileName)) pieces=\(initial.doneCount)")
+            environment.log.info("download resumed", ["group": groupID, "file": fileName, "pieces": "\(initial.doneCount)"])
         }
         let writer = PieceWriter(file: file, sizeBytes: metadata.sizeBytes, written: initial.done) { [self] index in
             if index >= 0 { environment.registry.markPiece(groupID: groupID, fileName: fileName, index: index) }
@@ -39,12 +40,13 @@ extension Download {
         writer.start()
         defer { writer.stop() }
         let context = Context(metadata: metadata, file: file, writer: writer)
-        let startMillis = monotonicNowMillis()
+        let startMillis = SystemClock.monotonicMillis()
         let digest = try followUntilComplete(context, tracker: tracker, info: &info)
-        let hashedMillis = monotonicNowMillis()
+        let hashedMillis = SystemClock.monotonicMillis()
         try finish(context, digest: digest, tracker: tracker)
-        environment.log("download timing group=\(logSafe(groupID)) file=\(logSafe(fileName)) fetch_and_hash_ms=\(millis(from: startMillis, to: hashedMillis)) "
-                        + "check_sync_rename_ms=\(millis(from: hashedMillis, to: monotonicNowMillis()))")
+        environment.log.info("download timing", ["group": groupID, "file": fileName,
+                                                 "fetch_and_hash_ms": "\(elapsed(from: startMillis, to: hashedMillis))",
+                                                 "check_sync_rename_ms": "\(elapsed(from: hashedMillis, to: SystemClock.monotonicMillis()))"])
     }
 
     private func followUntilComplete(_ context: Context, tracker: TrackerClient, info: inout DownloadInfo) throws -> [UInt8] {
@@ -52,7 +54,7 @@ extension Download {
         var nextAnnounceMillis: UInt64 = 0
         var nextRefreshMillis: UInt64 = 0
         var refreshMillis = UInt64(TransferLimits.peerRefreshMinMillis)
-        var lastProgressMillis = monotonicNowMillis()
+        var lastProgressMillis = SystemClock.monotonicMillis()
         var lastDone = -1
         while true {
             if let reason = cancelReason.withLock({ $0 }) { throw DownloadFailure(reason) }
@@ -60,7 +62,7 @@ extension Download {
             if let digest = context.writer.digest { return digest }
             let (done, peers) = scheduler.withLock { ($0!.doneCount, $0!.peerCount) }
             updateProgress(done: done, peers: peers)
-            let now = monotonicNowMillis()
+            let now = SystemClock.monotonicMillis()
             if done != lastDone { lastDone = done; lastProgressMillis = now }
             // Announce what is written (what the peer server can serve), not merely accepted.
             let servable = environment.registry.share(groupID: groupID, fileName: fileName)?.pieces ?? []
@@ -78,7 +80,7 @@ extension Download {
                 refreshMillis = Self.nextPeerRefreshMillis(after: refreshMillis, startedPeers: started)
                 nextRefreshMillis = now + refreshMillis
             }
-            if millis(from: lastProgressMillis, to: now) > UInt64(TransferLimits.stallTimeoutMillis) {
+            if elapsed(from: lastProgressMillis, to: now) > UInt64(TransferLimits.stallTimeoutMillis) {
                 throw DownloadFailure(peers == 0 ? "no peer shares the missing pieces" : "no progress from peers")
             }
             _ = wake.wait(timeout: .now() + .milliseconds(100))
@@ -89,8 +91,8 @@ extension Download {
         live.withLock { l in
             l.doneCount = done
             l.peerCount = peers
-            let now = monotonicNowMillis()
-            let sampleMillis = millis(from: l.speedSampleMillis, to: now)
+            let now = SystemClock.monotonicMillis()
+            let sampleMillis = elapsed(from: l.speedSampleMillis, to: now)
             if sampleMillis >= 1_000 {
                 let bytes = Double(done - l.speedSampleDone) * Double(TransferLimits.pieceSizeBytes)
                 l.bytesPerSecond = bytes * 1_000 / Double(sampleMillis)
@@ -126,7 +128,7 @@ extension Download {
     private func announce(_ tracker: TrackerClient, pieces: [UInt8]) {
         let command = ClientCommand.announcePieces(groupID: groupID, fileName: fileName, pieces: pieces)
         if case let .result(.failed(error))? = try? tracker.call(.command(command), token: environment.token) {
-            environment.log("announce refused group=\(logSafe(groupID)) file=\(logSafe(fileName)) reason=\(logSafe(error.message))")
+            environment.log.warn("announce refused", ["group": groupID, "file": fileName, "reason": error.message])
         }
     }
 

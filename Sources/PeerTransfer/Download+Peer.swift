@@ -2,6 +2,7 @@ import Foundation
 import Hashing
 import Networking
 import Synchronization
+import SystemClock
 import TrackerStateMachine
 
 /// One peer of a download: connect, open, learn its pieces, keep requests in flight, verify
@@ -23,12 +24,12 @@ extension Download {
                 links.withLock { $0.live[peer.peerAddress] = .some(socket) }
             }
             opened = true
-            scheduler.withLock { $0!.addPeer(id, nowMillis: monotonicNowMillis()) }
+            scheduler.withLock { $0!.addPeer(id, nowMillis: SystemClock.monotonicMillis()) }
             try exchange(id: id, userID: peer.userID, wire: wire, context: context)
         } catch {
             brokeProtocol = error is PeerViolation
             if !isCancelled {
-                environment.log("peer link ended user=\(logSafe(peer.userID)) address=\(logSafe(peer.peerAddress)) reason=\(logSafe("\(error)"))")
+                environment.log.info("peer link ended", ["user": peer.userID, "address": peer.peerAddress, "reason": "\(error)"])
             }
         }
         scheduler.withLock { $0!.removePeer(id) }
@@ -94,7 +95,7 @@ extension Download {
                 toldCursor = s!.doneOrder.count
                 var picked: [Int] = []
                 // Read under the lock, so no peer connected after this reading.
-                let now = monotonicNowMillis()
+                let now = SystemClock.monotonicMillis()
                 let depth = s!.requestDepth(for: id, nowMillis: now)
                 var inFlight = pending.count { $0 != .bitfield }
                 guard inFlight < depth, s!.version != idleVersion else { return (verified, picked) }
@@ -184,7 +185,7 @@ extension Download {
         switch outcome {
         case .accepted:
             live.withLock { l in
-                if l.firstPieceMillis == 0 { l.firstPieceMillis = monotonicNowMillis() }
+                if l.firstPieceMillis == 0 { l.firstPieceMillis = SystemClock.monotonicMillis() }
                 if l.bytesByUser[userID] != nil || l.bytesByUser.count < TransferLimits.peersPerDownloadMax * 4 {
                     l.bytesByUser[userID, default: 0] += UInt64(bytes.count)
                 }
@@ -194,9 +195,9 @@ extension Download {
         case .duplicate:
             break
         case .rejected:
-            environment.log("bad piece rejected user=\(logSafe(userID)) piece=\(index)")
+            environment.log.warn("bad piece rejected", ["user": userID, "piece": "\(index)"])
         case .peerDropped:
-            environment.log("peer dropped for bad pieces user=\(logSafe(userID))")
+            environment.log.warn("peer dropped for bad pieces", ["user": userID])
             throw DownloadFailure("peer \(userID) sent bad pieces")
         }
     }

@@ -1,6 +1,7 @@
 import Foundation
 import Hashing
 import Networking
+import SystemClock
 import TrackerClient
 import TrackerStateMachine
 
@@ -35,10 +36,10 @@ extension Download {
     /// sends the right list, at most `stallTimeoutMillis`.
     func resolvePieceList(_ info: DownloadInfo, tracker: TrackerClient) throws -> FileMetadata {
         guard info.metadata.hasDetachedPieceList else { return info.metadata }
-        let startMillis = monotonicNowMillis()
+        let startMillis = SystemClock.monotonicMillis()
         var current = info
         var attempt = 0
-        while millis(from: startMillis, to: monotonicNowMillis()) < UInt64(TransferLimits.stallTimeoutMillis) {
+        while elapsed(from: startMillis, to: SystemClock.monotonicMillis()) < UInt64(TransferLimits.stallTimeoutMillis) {
             // Complete sharers first: they hold the list for certain.
             let complete = PieceBitfield.complete(pieceCount: current.metadata.pieceCount)
             let peers = current.peers.filter { $0.userID != environment.userID }
@@ -48,12 +49,12 @@ extension Download {
                 do {
                     let hashes = try fetchPieceList(from: peer, pieceCount: current.metadata.pieceCount, id: attempt)
                     if let full = PieceList.resolved(current.metadata, with: hashes) {
-                        environment.log("piece list fetched user=\(logSafe(peer.userID)) pieces=\(full.pieceCount)")
+                        environment.log.info("piece list fetched", ["user": peer.userID, "pieces": "\(full.pieceCount)"])
                         return full
                     }
-                    environment.log("piece list refused user=\(logSafe(peer.userID)) reason=\"digest does not match\"")
+                    environment.log.warn("piece list refused", ["user": peer.userID, "reason": "digest does not match"])
                 } catch {
-                    environment.log("piece list not fetched user=\(logSafe(peer.userID)) reason=\(logSafe("\(error)"))")
+                    environment.log.warn("piece list not fetched", ["user": peer.userID, "reason": "\(error)"])
                 }
             }
             _ = wake.wait(timeout: .now() + .milliseconds(TransferLimits.peerRefreshMillis))

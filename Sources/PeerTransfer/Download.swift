@@ -1,6 +1,8 @@
 import Foundation
+import Logging
 import Networking
 import Synchronization
+import SystemClock
 import TrackerClient
 import TrackerStateMachine
 
@@ -14,8 +16,8 @@ public struct DownloadEnvironment: Sendable {
     public var makeTracker: @Sendable () throws -> TrackerClient
     /// Where the download registers what it can serve.
     public var registry: ShareRegistry
-    /// A log line (constant message, key=value metadata).
-    public var log: @Sendable (String) -> Void
+    /// Where the download's log lines go.
+    public var log: Logger
     /// Called once the file is in place, to remember it as a share.
     public var onComplete: @Sendable (_ share: Share, _ metadata: FileMetadata) -> Void
     /// The TLS client context (this client's identity) for connections to sharers, each pinned
@@ -24,7 +26,7 @@ public struct DownloadEnvironment: Sendable {
 
     /// Makes an environment.
     public init(userID: String, token: [UInt8], makeTracker: @escaping @Sendable () throws -> TrackerClient,
-                registry: ShareRegistry, peerTLS: TLSContext? = nil, log: @escaping @Sendable (String) -> Void,
+                registry: ShareRegistry, peerTLS: TLSContext? = nil, log: Logger,
                 onComplete: @escaping @Sendable (Share, FileMetadata) -> Void) {
         self.peerTLS = peerTLS
         self.userID = userID
@@ -97,9 +99,9 @@ public final class Download: Sendable {
         var pieceCount = 0
         var doneCount = 0
         var peerCount = 0
-        var startMillis = monotonicNowMillis()
+        var startMillis = SystemClock.monotonicMillis()
         var finishMillis: UInt64 = 0
-        var speedSampleMillis = monotonicNowMillis()
+        var speedSampleMillis = SystemClock.monotonicMillis()
         var speedSampleDone = 0
         var bytesPerSecond = 0.0
         /// When the first verified piece arrived (0 before).
@@ -108,7 +110,7 @@ public final class Download: Sendable {
         var bytesByUser: [String: UInt64] = [:]
     }
 
-    struct PeerLinks: Sendable {
+    struct ConnectedPeers: Sendable {
         var nextID = 1
         var live: [String: Socket?] = [:]
         var failures: [String: Int] = [:]
@@ -116,7 +118,7 @@ public final class Download: Sendable {
 
     let live = Mutex(Live())
     let scheduler = Mutex<PieceScheduler?>(nil)
-    let links = Mutex(PeerLinks())
+    let links = Mutex(ConnectedPeers())
     let wake = DispatchSemaphore(value: 0)
     let finished = DispatchSemaphore(value: 0)
     let cancelReason = Mutex<String?>(nil)
@@ -163,7 +165,7 @@ public final class Download: Sendable {
         live.withLock { l in
             DownloadProgress(groupID: groupID, fileName: fileName, finalPath: finalPath, state: l.state,
                              doneCount: l.doneCount, pieceCount: l.pieceCount, bytesPerSecond: l.bytesPerSecond,
-                             peerCount: l.peerCount, elapsedMillis: l.finishMillis == 0 ? 0 : millis(from: l.startMillis, to: l.finishMillis))
+                             peerCount: l.peerCount, elapsedMillis: l.finishMillis == 0 ? 0 : elapsed(from: l.startMillis, to: l.finishMillis))
         }
     }
 
@@ -174,33 +176,19 @@ public final class Download: Sendable {
             try coordinate()
             let (first, sources) = live.withLock { l -> (UInt64, String) in
                 l.state = .complete
-                l.finishMillis = monotonicNowMillis()
+                l.finishMillis = SystemClock.monotonicMillis()
                 l.peerCount = 0
-                let sources = l.bytesByUser.keys.sorted().map { "\(logSafe($0)):\(l.bytesByUser[$0]!)" }.joined(separator: ",")
-                return (l.firstPieceMillis == 0 ? 0 : millis(from: l.startMillis, to: l.firstPieceMillis), sources)
+                let sources = l.bytesByUser.keys.sorted().map { "\($0):\(l.bytesByUser[$0]!)" }.joined(separator: ",")
+                return (l.firstPieceMillis == 0 ? 0 : elapsed(from: l.startMillis, to: l.firstPieceMillis), sources)
             }
-            environment.log("download complete group=\(logSafe(groupID)) file=\(logSafe(fileName)) first_piece_ms=\(first) "
-                            + "bytes_from=\(sources.isEmpty ? "none" : sources)")
+            environment.log.info("download complete", ["group": groupID, "file": fileName, "first_piece_ms": "\(first)",
+                                                       "bytes_from": sources.isEmpty ? "none" : sources])
         } catch {
             let reason = cancelReason.withLock { $0 } ?? "\(error)"
             cancel(reason: reason)
             environment.registry.remove(groupID: groupID, fileName: fileName)
             live.withLock { $0.state = .failed(reason); $0.peerCount = 0 }
-            environment.log("download failed group=\(logSafe(groupID)) file=\(logSafe(fileName)) reason=\(logSafe(reason))")
+            environment.log.warn("download failed", ["group": groupID, "file": fileName, "reason": reason])
         }
     }
-}
-
-/// Milliseconds of the monotonic clock.
-public func monotonicNowMillis() -> UInt64 {
-    var now = timespec()
-    clock_gettime(CLOCK_MONOTONIC, &now)
-    return UInt64(now.tv_sec) * 1000 + UInt64(now.tv_nsec) / 1_000_000
-}
-
-/// Milliseconds from `start` to `end`, zero when `end` is earlier: two readings of the clock
-/// taken on different threads may arrive in either order, so they never meet in a bare
-/// unsigned subtraction.
-public func millis(from start: UInt64, to end: UInt64) -> UInt64 {
-    end >= start ? end - start : 0
 }

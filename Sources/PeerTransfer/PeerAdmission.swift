@@ -1,3 +1,4 @@
+import SystemClock
 /// Why the peer server turned a connection away or closed it before serving it.
 public enum RefusalCause: String, CaseIterable, Sendable {
     /// The unauthenticated pool was full: the busiest host's oldest connection was closed.
@@ -165,7 +166,7 @@ extension PeerAdmission {
         var expired: [Int] = []
         for index in entries.indices where entries[index].phase != nil {
             // The arrival time and `nowMillis` may be read on different threads: saturate.
-            if millis(from: entries[index].arrivedMillis, to: nowMillis) >= bounds.deadlineMillis {
+            if elapsed(from: entries[index].arrivedMillis, to: nowMillis) >= bounds.deadlineMillis {
                 entries[index].standing = .closing
                 expired.append(entries[index].id)
             }
@@ -217,7 +218,7 @@ public struct RefusalLog: Sendable {
     /// Notes a refusal for `cause`; returns how many refusals of it went unlogged since its last
     /// line when this one is to be logged, or nil when it is to be counted only.
     public mutating func note(_ cause: RefusalCause, nowMillis: UInt64) -> Int? {
-        if let last = lastLoggedMillis[cause], millis(from: last, to: nowMillis) < intervalMillis {
+        if let last = lastLoggedMillis[cause], elapsed(from: last, to: nowMillis) < intervalMillis {
             unlogged[cause, default: 0] += 1
             return nil
         }

@@ -1,4 +1,5 @@
 import Foundation
+import SystemClock
 import TrackerStateMachine
 
 /// What one served connection told its downloader about the file it named.
@@ -17,19 +18,19 @@ struct ServedLink {
 extension PeerServer {
     func answerRequests(on wire: PieceWire, id: Int, credentials: PeerCredentials, host: String) throws {
         let (groupID, userID) = (credentials.groupID, credentials.userID)
-        var verdictMillis = monotonicNowMillis()
+        var verdictMillis = SystemClock.monotonicMillis()
         var link = ServedLink()
         defer { endLink(&link, id: id) }
-        var heardMillis = monotonicNowMillis()
+        var heardMillis = SystemClock.monotonicMillis()
         var openFile: PieceFile?
         while !isStopped.load(ordering: .relaxed) {
             try announce(&link, id: id, on: wire)
             guard try wire.waitUntilReadable(timeoutMillis: TransferLimits.idlePollMillis) else {
-                if millis(from: heardMillis, to: monotonicNowMillis()) > UInt64(TransferLimits.servingIdleTimeoutMillis) { return }
+                if elapsed(from: heardMillis, to: SystemClock.monotonicMillis()) > UInt64(TransferLimits.servingIdleTimeoutMillis) { return }
                 continue
             }
             let message = try wire.receive(maxBytes: 0)
-            heardMillis = monotonicNowMillis()
+            heardMillis = SystemClock.monotonicMillis()
             let violation = PeerMessageCheck.violation(of: message, expecting: .request)
             switch message {
             case let .have(fileName, pieces):
@@ -37,7 +38,7 @@ extension PeerServer {
                 let why = violation ?? (link.key?.fileName == fileName
                     ? PeerMessageCheck.haveViolation(pieces, pieceCount: link.pieceCount) : "have for a file not asked about")
                 if let why {
-                    refuse(.badRequest, host: host, detail: "user=\(logSafe(userID)) why=\(logSafe(why))")
+                    refuse(.badRequest, host: host, detail: [(key: "user", value: userID), (key: "why", value: why)])
                     return
                 }
                 noteHave(link, id: id, pieces: pieces)
@@ -55,7 +56,7 @@ extension PeerServer {
             case let .pieceListRequest(fileName, first, count):
                 try answerPieceList(groupID: groupID, fileName: fileName, first: Int(first), count: Int(count), on: wire)
             default:
-                refuse(.badRequest, host: host, detail: "user=\(logSafe(userID)) why=\(logSafe(violation ?? "unexpected message"))")
+                refuse(.badRequest, host: host, detail: [(key: "user", value: userID), (key: "why", value: violation ?? "unexpected message")])
                 try wire.send(.reject(reason: "unexpected message"))
                 return
             }
@@ -64,11 +65,11 @@ extension PeerServer {
 
     /// Whether the connection's verdict still holds: fresh, or confirmed again by the tracker now.
     private func isStillAuthorized(_ credentials: PeerCredentials, verdictMillis: inout UInt64, host: String) -> Bool {
-        let now = monotonicNowMillis()
-        guard millis(from: verdictMillis, to: now) >= UInt64(TransferLimits.peerAuthorizationFreshMillis) else { return true }
+        let now = SystemClock.monotonicMillis()
+        guard elapsed(from: verdictMillis, to: now) >= UInt64(TransferLimits.peerAuthorizationFreshMillis) else { return true }
         if let reason = authorize(credentials) {
             refuse(.notAuthorized, host: host,
-                   detail: "user=\(logSafe(credentials.userID)) group=\(logSafe(credentials.groupID)) reason=\(logSafe(reason)) recheck=true")
+                   detail: [("user", credentials.userID), ("group", credentials.groupID), ("reason", reason), ("recheck", "true")])
             return false
         }
         verdictMillis = now
@@ -85,7 +86,7 @@ extension PeerServer {
         link = ServedLink(key: key, pieceCount: share.pieceCount)
         if share.isComplete && share.file == nil {
             link.isSuperSeeding = true
-            let now = monotonicNowMillis()
+            let now = SystemClock.monotonicMillis()
             let offered = seeding.withLock { $0[key, default: SuperSeeding(pieceCount: share.pieceCount)].join(id, nowMillis: now) }
             try wire.send(.bitfield(fileName: fileName, pieces: Self.bitfield(of: offered, pieceCount: share.pieceCount)))
         } else {
@@ -102,7 +103,7 @@ extension PeerServer {
         guard let key = link.key else { return }
         var pieces: [Int]
         if link.isSuperSeeding {
-            let now = monotonicNowMillis()
+            let now = SystemClock.monotonicMillis()
             pieces = seeding.withLock { $0[key]?.announcements(for: id, nowMillis: now) ?? [] }
         } else {
             guard let share = registry.share(groupID: key.groupID, fileName: key.fileName), share.markCount != link.cursor,
@@ -129,7 +130,7 @@ extension PeerServer {
 
     private func noteHave(_ link: ServedLink, id: Int, pieces: [UInt32]) {
         guard link.isSuperSeeding, let key = link.key else { return }
-        let now = monotonicNowMillis()
+        let now = SystemClock.monotonicMillis()
         seeding.withLock { $0[key]?.peerHas(id, pieces: pieces.map { Int($0) }, nowMillis: now) }
     }
 

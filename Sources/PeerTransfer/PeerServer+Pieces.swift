@@ -1,4 +1,5 @@
 import Foundation
+import SystemClock
 import TrackerStateMachine
 
 /// A piece request as the server checks it.
@@ -52,10 +53,10 @@ extension PeerServer {
         if link.isSuperSeeding {
             let roundEnded = seeding.withLock { all -> Bool in
                 let before = all[key]?.isRoundComplete ?? true
-                all[key]?.served(id, index: index, nowMillis: monotonicNowMillis())
+                all[key]?.served(id, index: index, nowMillis: SystemClock.monotonicMillis())
                 return !before && all[key]?.isRoundComplete == true
             }
-            if roundEnded { log("super-seeding round complete group=\(logSafe(groupID)) file=\(logSafe(fileName)) pieces=\(share.pieceCount)") }
+            if roundEnded { log.info("super-seeding round complete", ["group": groupID, "file": fileName, "pieces": "\(share.pieceCount)"]) }
         }
     }
 

@@ -23,22 +23,22 @@ extension PeerServer {
             try socket.setSendTimeout(millis: TransferLimits.peerSendTimeoutMillis)
             wire = try handshake(socket)
         } catch {
-            if isStillOpen(id) { refuse(.badHandshake, host: host, detail: "why=\(logSafe("\(error)"))") }
+            if isStillOpen(id) { refuse(.badHandshake, host: host, detail: [("why", "\(error)")]) }
             return nil
         }
         guard advance(id, to: .awaitingOpen) else { return nil }
         try socket.setReceiveTimeout(millis: TransferLimits.authenticationDeadlineMillis)
         let first = try wire.receive(maxBytes: 0)
         if let why = PeerMessageCheck.violation(of: first, expecting: .open) {
-            let names = if case let .open(userID, groupID) = first { "user=\(logSafe(userID)) group=\(logSafe(groupID)) " } else { "" }
-            refuse(.badOpen, host: host, detail: names + "why=\(logSafe(why))")
+            let names: [(key: String, value: String)] = if case let .open(userID, groupID) = first { [("user", userID), ("group", groupID)] } else { [] }
+            refuse(.badOpen, host: host, detail: names + [(key: "why", value: why)])
             try wire.send(.reject(reason: "expected open: \(why)"))
             return nil
         }
         guard case let .open(userID, groupID) = first, advance(id, to: .authorizing) else { return nil }
         let credentials = PeerCredentials(userID: userID, groupID: groupID, remoteHost: host, fingerprint: wire.peerFingerprint)
         if let reason = authorize(credentials) {
-            refuse(.notAuthorized, host: host, detail: "user=\(logSafe(userID)) group=\(logSafe(groupID)) reason=\(logSafe(reason))")
+            refuse(.notAuthorized, host: host, detail: [(key: "user", value: userID), (key: "group", value: groupID), (key: "reason", value: reason)])
             try wire.send(.reject(reason: reason))
             return nil
         }
@@ -48,7 +48,7 @@ extension PeerServer {
         case .closed:
             return nil
         case let .refused(cause):
-            refuse(cause, host: host, detail: "user=\(logSafe(userID))")
+            refuse(cause, host: host, detail: [(key: "user", value: userID)])
             try wire.send(.reject(reason: cause == .userCap ? "too many connections for \(userID); try again later"
                                                             : "too many uploads; try again later"))
             return nil

@@ -1,7 +1,8 @@
 import Foundation
-import Hashing
+import Logging
 import Networking
 import Synchronization
+import SystemClock
 
 /// Who asks to download: the user its `open` names, where it connects from, and (over TLS) the
 /// fingerprint of the certificate it proved it holds.
@@ -32,10 +33,7 @@ public typealias PeerAuthorizer = @Sendable (_ credentials: PeerCredentials) -> 
 /// The handshake callbacks over libcrypto, shared by both ends of piece connections.
 public enum PeerHandshake {
     /// HMAC-SHA256, secure random nonces, constant-time comparison (no key is used between peers).
-    public static let authenticator = HandshakeAuthenticator(
-        mac: { key, message in HMACSHA256.authenticate(key: key, message: message) },
-        randomBytes: { count in (try? SecureRandom.bytes(count: count)) ?? [UInt8](repeating: 0, count: count) },
-        isEqual: { ConstantTime.isEqual($0, $1) })
+    public static let authenticator = HandshakeAuthenticator.libcrypto
 }
 
 /// A shared file: its group and name.
@@ -67,7 +65,7 @@ public final class PeerServer: Sendable {
     private let listener: Socket
     let registry: ShareRegistry
     let authorize: PeerAuthorizer
-    let log: @Sendable (String) -> Void
+    let log: Logger
     let state: Mutex<State>
     let isStopped = Atomic<Bool>(false)
     /// Test-only: how many more served pieces get a flipped byte (see `--test-corrupt-pieces`).
@@ -88,7 +86,7 @@ public final class PeerServer: Sendable {
     /// TLS 1.3 handshake first and must present a certificate, whose fingerprint `authorize` sees.
     public init(host: String, port: UInt16, registry: ShareRegistry, corruptPieces: Int = 0, serveDelayMillis: Int = 0,
                 bounds: PeerAdmission.Bounds = .standard, tls: TLSContext? = nil,
-                log: @escaping @Sendable (String) -> Void = { _ in }, authorize: @escaping PeerAuthorizer) throws {
+                log: Logger = .none, authorize: @escaping PeerAuthorizer) throws {
         self.tls = tls
         listener = try Socket.listen(host: host, port: port)
         try listener.setReceiveTimeout(millis: TransferLimits.acceptPollMillis)
@@ -150,36 +148,36 @@ public final class PeerServer: Sendable {
 
     /// Shuts down every unauthenticated connection past the deadline (its thread then ends).
     private func closeExpired() {
-        let now = monotonicNowMillis()
-        let lines = state.withLock { s -> [String] in
+        let now = SystemClock.monotonicMillis()
+        let lines = state.withLock { s -> [LogRecord] in
             let expired = s.admission.expire(nowMillis: now)
             for id in expired { try? s.sockets[id]?.shutdown(.both) }
-            return expired.compactMap { _ in Self.refusalLine(&s, .deadline, host: nil, detail: "", nowMillis: now) }
+            return expired.compactMap { _ in Self.refusalLine(&s, .deadline, host: nil, detail: [], nowMillis: now) }
         }
-        for line in lines { log(line) }
+        for line in lines { log.emit(line) }
     }
 
     private func admit(_ socket: Socket) {
         let host = (try? socket.remoteAddress.host) ?? "unknown"
-        let now = monotonicNowMillis()
-        var line: String?
+        let now = SystemClock.monotonicMillis()
+        var line: LogRecord?
         let id = state.withLock { s -> Int? in
             let id = s.nextID
             s.nextID += 1
             switch s.admission.arrive(id: id, host: host, nowMillis: now) {
             case let .refused(cause):
-                line = Self.refusalLine(&s, cause, host: host, detail: "", nowMillis: now)
+                line = Self.refusalLine(&s, cause, host: host, detail: [], nowMillis: now)
                 return nil
             case let .admitted(evicted, cause):
                 if let evicted, let cause {
                     try? s.sockets[evicted]?.shutdown(.both)
-                    line = Self.refusalLine(&s, cause, host: host, detail: "", nowMillis: now)
+                    line = Self.refusalLine(&s, cause, host: host, detail: [], nowMillis: now)
                 }
                 s.sockets[id] = socket
                 return id
             }
         }
-        if let line { log(line) }
+        if let line { log.emit(line) }
         guard let id else { return socket.close() }
         let thread = Thread { [self] in
             serve(socket, id: id, host: host)
@@ -194,18 +192,20 @@ public final class PeerServer: Sendable {
     }
 
     /// Logs a refusal for `cause`, at most once per cause and interval.
-    func refuse(_ cause: RefusalCause, host: String, detail: String = "") {
-        let now = monotonicNowMillis()
-        if let line = state.withLock({ Self.refusalLine(&$0, cause, host: host, detail: detail, nowMillis: now) }) { log(line) }
+    func refuse(_ cause: RefusalCause, host: String, detail: [(key: String, value: String)] = []) {
+        let now = SystemClock.monotonicMillis()
+        if let line = state.withLock({ Self.refusalLine(&$0, cause, host: host, detail: detail, nowMillis: now) }) { log.emit(line) }
     }
 
-    /// The log line for a refusal, or nil when this cause was logged within the interval.
-    /// `detail` is key=value text whose remote values went through `logSafe` already.
-    private static func refusalLine(_ s: inout State, _ cause: RefusalCause, host: String?, detail: String, nowMillis: UInt64) -> String? {
+    /// The log record for a refusal, or nil when this cause was logged within the interval.
+    /// `detail` holds raw remote text; the logger escapes it.
+    private static func refusalLine(_ s: inout State, _ cause: RefusalCause, host: String?, detail: [(key: String, value: String)],
+                                    nowMillis: UInt64) -> LogRecord? {
         guard let unlogged = s.refusals.note(cause, nowMillis: nowMillis) else { return nil }
-        var line = "peer connection refused cause=\(cause.rawValue)"
-        if let host { line += " host=\(logSafe(host))" }
-        if !detail.isEmpty { line += " " + detail }
-        return line + " unlogged_since_last=\(unlogged)"
+        var record = LogRecord(.warn, "peer connection refused", ["cause": cause.rawValue])
+        if let host { record.fields.append((key: "host", value: host)) }
+        record.fields += detail
+        record.fields.append((key: "unlogged_since_last", value: "\(unlogged)"))
+        return record
     }
 }

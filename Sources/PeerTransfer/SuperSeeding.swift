@@ -1,3 +1,4 @@
+import SystemClock
 /// What a server holding a whole file tells the downloaders connected to it, so that each piece
 /// leaves it once before any piece leaves it twice (BitTorrent's super-seeding, BEP 16): no
 /// I/O and no clock of its own (time is handed in), driven by the server's connection threads
@@ -130,7 +131,7 @@ public struct SuperSeeding: Sendable {
     public mutating func announcements(for id: Int, nowMillis: UInt64) -> [Int] {
         guard let current = connections[id] else { return [] }
         if isRoundComplete && !isRevealed && !current.isRevealed && !current.holds.isFull
-            && millis(from: current.progressMillis, to: nowMillis) >= starvedMillis {
+            && elapsed(from: current.progressMillis, to: nowMillis) >= starvedMillis {
             connections[id]!.isRevealed = true
             for index in 0..<pieceCount where !current.told.contains(index) { connections[id]!.pending.append(index) }
         }

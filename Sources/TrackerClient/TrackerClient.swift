@@ -2,6 +2,7 @@ import Foundation
 import Hashing
 import Networking
 import Synchronization
+import SystemClock
 import TrackerProtocol
 
 /// Why a call to the cluster gave up.
@@ -85,10 +86,7 @@ public final class TrackerClient: Sendable {
             certificateFingerprint = own.fingerprint.digest
         }
         state = Mutex(State(finder: LeaderFinder(trackers: trackers, seed: try SecureRandom.uint64())))
-        authenticator = HandshakeAuthenticator(
-            mac: { key, message in HMACSHA256.authenticate(key: key, message: message) },
-            randomBytes: { count in (try? SecureRandom.bytes(count: count)) ?? [UInt8](repeating: 0, count: count) },
-            isEqual: { ConstantTime.isEqual($0, $1) })
+        authenticator = .libcrypto
     }
 
     /// Bytes of the session token a login chooses.
@@ -148,9 +146,9 @@ public final class TrackerClient: Sendable {
     }
 
     private func send(_ request: ClientRequest, state: inout State) throws -> ClientResponse {
-        let deadline = monotonicMillis() + timing.policy.callDeadlineMillis(for: request.operation)
+        let deadline = SystemClock.monotonicMillis() + timing.policy.callDeadlineMillis(for: request.operation)
         var lastProblem = "no attempt made"
-        while monotonicMillis() < deadline {
+        while SystemClock.monotonicMillis() < deadline {
             let outcome: AttemptOutcome
             do {
                 // A silent tracker costs at most the adaptive wait, to connect as to answer.
@@ -159,10 +157,10 @@ public final class TrackerClient: Sendable {
                 let tag = state.nextTag
                 state.nextTag += 1
                 try connection.socket.setReceiveTimeout(millis: Int(waitMillis))
-                let sent = monotonicMillis()
+                let sent = SystemClock.monotonicMillis()
                 let response = try exchange(request, tag: tag, on: connection)
                 if case .createUser = request.operation {} else if case .login = request.operation {} else {
-                    let now = monotonicMillis()
+                    let now = SystemClock.monotonicMillis()
                     state.answers.record(now > sent ? now - sent : 0)
                 }
                 outcome = .answered(response)
@@ -241,10 +239,4 @@ public final class TrackerClient: Sendable {
         }
         throw TrackerClientError.unavailable("no answer with the expected tag")
     }
-}
-
-func monotonicMillis() -> UInt64 {
-    var now = timespec()
-    clock_gettime(CLOCK_MONOTONIC, &now)
-    return UInt64(now.tv_sec) * 1000 + UInt64(now.tv_nsec) / 1_000_000
 }

@@ -24,18 +24,6 @@ enum MetricsLimits {
     static let lingerBytesMax = 65_536
 }
 
-/// Nanoseconds of the monotonic clock, for latencies measured on one thread.
-func monotonicNanos() -> UInt64 {
-    var now = timespec()
-    clock_gettime(CLOCK_MONOTONIC, &now)
-    return UInt64(now.tv_sec) &* 1_000_000_000 &+ UInt64(now.tv_nsec)
-}
-
-/// Seconds from `start` to `end` (two readings on one thread); zero if the clock went back.
-func seconds(fromNanos start: UInt64, to end: UInt64) -> Double {
-    end >= start ? Double(end - start) / 1e9 : 0
-}
-
 /// What the event loop counts, on its own thread only: changes of leader, entries proposed,
 /// committed and applied, and the fsync and apply latencies.
 struct LoopMetrics: Equatable, Sendable {

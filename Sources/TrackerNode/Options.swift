@@ -1,4 +1,5 @@
-import Foundation
+import CommandLineFlags
+import Logging
 import Networking
 import TrackerHosting
 
@@ -20,13 +21,15 @@ struct Options {
     var passwordRequestsPerSecond = ConnectionLimits.passwordRequestsPerSecond
     /// Where `GET /metrics` is served (`--metrics-address`); nil: nowhere.
     var metricsAddress: PeerAddress?
+    /// The shape of log lines on standard error (`--log-format text|json`).
+    var logFormat = LogFormat.text
 
     static let usage = """
         usage: tracker-node --conf <cluster.conf> --id <n> [--data-dir DIR]
                             [--heartbeat-ms 50] [--election-ms 150] [--tick-ms 10] [--lease-ms 10000]
                             [--snapshot-entries 10000] [--segment-bytes 8388608]
                             [--snapshot-inline-bytes 4194304] [--password-rate 5] [--insecure]
-                            [--metrics-address HOST:PORT]
+                            [--metrics-address HOST:PORT] [--log-format text|json]
                tracker-node --conf <cluster.conf> --id <n> [--data-dir DIR] --print-fingerprint
 
         Runs tracker <n> of the cluster described in cluster.conf: it listens on its address for
@@ -55,60 +58,57 @@ struct Options {
         tracker_snapshot_duration_seconds, tracker_snapshots_installed_total; refusals:
         tracker_connections_refused_total, tracker_handshakes_refused_total,
         tracker_raft_messages_refused_total, tracker_raft_messages_refused_by_core_total.
-        Without it nothing else listens.
+        Without it nothing else listens. --log-format json writes each log line as one JSON object
+        (time, level, message, then the fields, every value a string).
         """
 
-    enum ParseOutcome {
-        case run(Options)
-        case help
-        case usageError(String)
+    /// The command line read into options, or help, or what is wrong with it.
+    static func parse(_ arguments: [String]) -> FlagOutcome<Options> {
+        parser.parse(arguments, into: Options())
     }
 
-    static func parse(_ arguments: [String]) -> ParseOutcome {
-        var options = Options()
-        var i = 0
-        func value() -> String? {
-            i += 1
-            return i < arguments.count ? arguments[i] : nil
+    private static var parser: FlagParser<Options> {
+        var parser = FlagParser<Options>()
+        parser.toggle("--insecure") { $0.isInsecure = true }
+        parser.toggle("--print-fingerprint") { $0.printsFingerprint = true }
+        parser.value("--password-rate", need: "needs a positive number") { o, v in
+            guard let rate = FlagValue.positiveReal(v) else { return false }
+            o.passwordRequestsPerSecond = rate
+            return true
         }
-        while i < arguments.count {
-            let flag = arguments[i]
-            switch flag {
-            case "--help", "-h": return .help
-            case "--insecure": options.isInsecure = true
-            case "--print-fingerprint": options.printsFingerprint = true
-            case "--password-rate":
-                guard let text = value(), let rate = Double(text), rate > 0, rate.isFinite else {
-                    return .usageError("--password-rate needs a positive number")
-                }
-                options.passwordRequestsPerSecond = rate
-            case "--conf": guard let v = value() else { return .usageError("--conf needs a path") }; options.confPath = v
-            case "--data-dir": guard let v = value() else { return .usageError("--data-dir needs a path") }; options.dataDirectory = v
-            case "--metrics-address":
-                guard let v = value(), let address = try? PeerAddress.parse(v) else { return .usageError("--metrics-address needs HOST:PORT") }
-                options.metricsAddress = address
-            case "--id", "--tick-ms", "--heartbeat-ms", "--election-ms", "--lease-ms", "--snapshot-entries", "--segment-bytes", "--snapshot-inline-bytes":
-                guard let text = value(), let number = UInt64(text), number > 0 else { return .usageError("\(flag) needs a positive number") }
-                switch flag {
-                case "--id": options.id = number
-                case "--tick-ms": options.tickMillis = number
-                case "--heartbeat-ms": options.heartbeatMillis = number
-                case "--election-ms": options.electionMillis = number
-                case "--snapshot-entries": options.snapshotEntries = number
-                case "--segment-bytes": options.segmentBytes = Int(min(number, 1 << 30))
-                case "--snapshot-inline-bytes": options.snapshotInlineBytes = Int(min(number, 32 << 20))
-                default: options.sessionLeaseMillis = number
-                }
-            default:
-                return .usageError("unknown argument \(flag)")
+        parser.value("--conf", need: "needs a path") { o, v in o.confPath = v; return true }
+        parser.value("--data-dir", need: "needs a path") { o, v in o.dataDirectory = v; return true }
+        parser.value("--metrics-address", need: "needs HOST:PORT") { o, v in
+            guard let address = try? PeerAddress.parse(v) else { return false }
+            o.metricsAddress = address
+            return true
+        }
+        parser.value("--log-format", need: "needs text or json") { o, v in
+            guard let format = LogFormat(rawValue: v) else { return false }
+            o.logFormat = format
+            return true
+        }
+        let numbers: [(String, (inout Options, UInt64) -> Void)] = [
+            ("--id", { $0.id = $1 }), ("--tick-ms", { $0.tickMillis = $1 }), ("--heartbeat-ms", { $0.heartbeatMillis = $1 }),
+            ("--election-ms", { $0.electionMillis = $1 }), ("--lease-ms", { $0.sessionLeaseMillis = $1 }),
+            ("--snapshot-entries", { $0.snapshotEntries = $1 }), ("--segment-bytes", { $0.segmentBytes = Int(min($1, 1 << 30)) }),
+            ("--snapshot-inline-bytes", { $0.snapshotInlineBytes = Int(min($1, 32 << 20)) }),
+        ]
+        for (name, set) in numbers {
+            parser.value(name, need: "needs a positive number") { o, v in
+                guard let number = FlagValue.positive(v) else { return false }
+                set(&o, number)
+                return true
             }
-            i += 1
         }
-        guard !options.confPath.isEmpty else { return .usageError("--conf is required") }
-        guard options.id > 0 else { return .usageError("--id is required") }
-        guard options.heartbeatMillis >= options.tickMillis, options.electionMillis > options.heartbeatMillis else {
-            return .usageError("need tick-ms <= heartbeat-ms < election-ms")
+        parser.validate = { options in
+            guard !options.confPath.isEmpty else { return "--conf is required" }
+            guard options.id > 0 else { return "--id is required" }
+            guard options.heartbeatMillis >= options.tickMillis, options.electionMillis > options.heartbeatMillis else {
+                return "need tick-ms <= heartbeat-ms < election-ms"
+            }
+            return nil
         }
-        return .run(options)
+        return parser
     }
 }

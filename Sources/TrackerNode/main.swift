@@ -12,17 +12,9 @@ func fail(_ message: String, status: Int32 = 1) -> Never {
     exit(status)
 }
 
-let options: Options
-switch Options.parse(Array(CommandLine.arguments.dropFirst())) {
-case let .run(parsed): options = parsed
-case .help:
-    print(Options.usage)
-    exit(0)
-case let .usageError(message):
-    FileHandle.standardError.write(Data("tracker-node: \(message)\n\(Options.usage)\n".utf8))
-    exit(2)
-}
+let options = Options.parse(Array(CommandLine.arguments.dropFirst())).resolve(command: "tracker-node", usage: Options.usage)
 
+Log.configure(.standardError(options.logFormat))
 ignoreSIGPIPE()
 // Everything this process creates (data directory, log segments, snapshots, the TLS key) is private to it.
 umask(0o077)

@@ -1,6 +1,7 @@
 #if canImport(Glibc)
 import Glibc
 #endif
+import CommandLineFlags
 import SimNet
 
 /// tracker-sim: runs seeded simulations of a tracker cluster and reports broken invariants.
@@ -30,50 +31,36 @@ struct Arguments {
                            kill still shows the seed; a trap always names its seed
         """
 
-    static func parse(_ argv: [String]) -> Arguments {
-        var args = Arguments()
-        var i = 0
-        func value() -> String {
-            i += 1
-            guard i < argv.count else { fail("\(argv[i - 1]) needs a value") }
-            return argv[i]
-        }
-        func number(_ text: String) -> UInt64 {
-            guard let n = UInt64(text) else { fail("not a number: \(text)") }
-            return n
-        }
-        while i < argv.count {
-            switch argv[i] {
-            case "--help", "-h":
-                print(usage)
-                exit(0)
-            case "--seeds": args.seedCount = number(value())
-            case "--seed":
-                args.firstSeed = number(value())
-                args.seedCount = 1
-            case "--trace": args.isTracing = true
-            case "--progress": args.isShowingProgress = true
-            case "--coverage": args.isShowingCoverage = true
-            case "--nodes": args.nodes = Int(number(value()))
-            case "--clients": args.clients = Int(number(value()))
-            case "--sim-seconds": args.simSeconds = Int(number(value()))
-            case "--planted-bug":
-                let name = value()
-                guard let bug = PlantedBug(rawValue: name) else { fail("unknown planted bug \(name)") }
-                args.plantedBug = bug
-            default: fail("unknown argument \(argv[i])")
+    /// The command line read into arguments, or help, or what is wrong with it.
+    static func parse(_ argv: [String]) -> FlagOutcome<Arguments> {
+        var parser = FlagParser<Arguments>()
+        let numbers: [(String, (inout Arguments, UInt64) -> Void)] = [
+            ("--seeds", { $0.seedCount = $1 }), ("--seed", { $0.firstSeed = $1; $0.seedCount = 1 }),
+            ("--nodes", { $0.nodes = Int(clamping: $1) }), ("--clients", { $0.clients = Int(clamping: $1) }),
+            ("--sim-seconds", { $0.simSeconds = Int(clamping: $1) }),
+        ]
+        for (name, set) in numbers {
+            parser.value(name, need: "needs a number") { args, text in
+                guard let n = UInt64(text) else { return false }
+                set(&args, n)
+                return true
             }
-            i += 1
         }
-        guard SimOptions.nodeCountRange.contains(args.nodes) else { fail("--nodes must be 2 to 7") }
-        guard args.simSeconds >= 2 * SimOptions.recoverySeconds else { fail("--sim-seconds must be at least \(2 * SimOptions.recoverySeconds)") }
-        guard args.clients <= SimOptions.clientCountMax else { fail("--clients must be at most \(SimOptions.clientCountMax)") }
-        return args
-    }
-
-    static func fail(_ message: String) -> Never {
-        FileHandleShim.writeError("tracker-sim: \(message)\n\(usage)\n")
-        exit(2)
+        parser.toggle("--trace") { $0.isTracing = true }
+        parser.toggle("--progress") { $0.isShowingProgress = true }
+        parser.toggle("--coverage") { $0.isShowingCoverage = true }
+        parser.value("--planted-bug", need: "needs one of \(PlantedBug.allCases.map(\.rawValue).joined(separator: ", "))") { args, name in
+            guard let bug = PlantedBug(rawValue: name) else { return false }
+            args.plantedBug = bug
+            return true
+        }
+        parser.validate = { args in
+            guard SimOptions.nodeCountRange.contains(args.nodes) else { return "--nodes must be 2 to 7" }
+            guard args.simSeconds >= 2 * SimOptions.recoverySeconds else { return "--sim-seconds must be at least \(2 * SimOptions.recoverySeconds)" }
+            guard args.clients <= SimOptions.clientCountMax else { return "--clients must be at most \(SimOptions.clientCountMax)" }
+            return nil
+        }
+        return parser.parse(argv, into: Arguments())
     }
 
     var options: SimOptions {
@@ -100,7 +87,7 @@ enum FileHandleShim {
     }
 }
 
-let args = Arguments.parse(Array(CommandLine.arguments.dropFirst()))
+let args = Arguments.parse(Array(CommandLine.arguments.dropFirst())).resolve(command: "tracker-sim", usage: Arguments.usage)
 TrapReporter.install()
 let clock = ContinuousClock()
 let started = clock.now

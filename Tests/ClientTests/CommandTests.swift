@@ -1,6 +1,7 @@
 import Foundation
 import Networking
 import PeerTransfer
+import ProcessHarness
 import Testing
 import TrackerClient
 
@@ -10,15 +11,7 @@ struct CommandTests {
     @Test("--help exits 0, an unknown flag or a missing argument exits 2")
     func commandLine() throws {
         func status(_ arguments: [String]) throws -> Int32 {
-            let process = Process()
-            process.executableURL = URL(fileURLWithPath: builtBinary("client"))
-            process.arguments = arguments
-            process.standardOutput = Pipe()
-            process.standardError = Pipe()
-            process.standardInput = Pipe()
-            try process.run()
-            process.waitUntilExit()
-            return process.terminationStatus
+            try runToExit(executablePath("client"), arguments).status
         }
         #expect(try status(["--help"]) == 0)
         #expect(try status(["127.0.0.1:1", "cluster.conf", "--bogus"]) == 2)

@@ -1,5 +1,6 @@
 import Foundation
 import PeerTransfer
+import ProcessHarness
 import Testing
 
 /// Real processes on 127.0.0.1: three trackers and several clients.
@@ -114,7 +115,7 @@ struct EndToEndTests {
         let dir = try f.folder("carol")
         #expect(carol.ok("download_file g f.bin \(dir)"))
         #expect(waitUntil(timeoutMillis: 20_000) { (carol.download("f.bin")?["percent"] as? Double ?? 0) >= 5 })
-        let leader = try #require(try f.cluster.leader())
+        let leader = try #require(try f.cluster.waitForLeader()?.id)
         f.cluster.kill(leader)
         #expect(carol.waitForDownload("f.bin")["state"] as? String == "complete")
         #expect(sha1Hex(ofFileAt: dir + "/f.bin") == sha1Hex(ofFileAt: source))

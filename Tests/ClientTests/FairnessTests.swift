@@ -1,6 +1,7 @@
 import Foundation
 import PeerTransfer
 import Synchronization
+import SystemClock
 import Testing
 import TrackerStateMachine
 
@@ -17,7 +18,7 @@ struct FairnessTests {
                       case .bitfield = try? peer.wire.subscribe("f.bin") else { return }
                 var next = 0
                 var pending = 0
-                while monotonicNowMillis() < deadline {
+                while SystemClock.monotonicMillis() < deadline {
                     while pending < 2 {
                         guard (try? peer.wire.send(.request(groupID: "g", fileName: "f.bin", index: UInt32(next % pieceCount)))) != nil else { return }
                         next += 1
@@ -52,7 +53,7 @@ struct FairnessTests {
         server.start()
         defer { server.stop() }
         let tally = Tally()
-        let deadline = monotonicNowMillis() + 2_000
+        let deadline = SystemClock.monotonicMillis() + 2_000
         let threads = Self.hammer(port: server.port, userID: "bob", connections: 6, pieceCount: pieceCount, untilMillis: deadline, into: tally)
             + Self.hammer(port: server.port, userID: "carol", connections: 1, pieceCount: pieceCount, untilMillis: deadline, into: tally)
         while threads.contains(where: { !$0.isFinished }) { usleep(20_000) }

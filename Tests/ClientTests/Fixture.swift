@@ -1,4 +1,5 @@
 import Foundation
+import ProcessHarness
 import Testing
 
 /// A cluster of three trackers plus client processes, all killed in `stop()`.
@@ -8,10 +9,11 @@ final class Fixture {
     private(set) var clients: [ClientProcess] = []
 
     init(isInsecure: Bool = false) throws {
-        cluster = try TrackerCluster(isInsecure: isInsecure)
+        cluster = try TrackerCluster(isInsecure: isInsecure, prefix: "client-test")
         files = cluster.directory + "/files"
         try FileManager.default.createDirectory(atPath: files, withIntermediateDirectories: true)
-        _ = try cluster.leader()
+        try cluster.startAll()
+        _ = try cluster.waitForLeader()
     }
 
     /// Starts a client; with `user`, creates that user (password "pw-<user>") and logs in.

@@ -1,6 +1,7 @@
 import Foundation
 import Networking
 import PeerTransfer
+import SystemClock
 import Testing
 
 /// Real tracker and client processes on 127.0.0.1 against a hostile peer or a hostile local user.
@@ -26,7 +27,7 @@ struct HostileInputProcessTests {
         var flood: [(socket: Socket, openedMillis: UInt64)] = []
         defer { for entry in flood { entry.socket.close() } }
         for index in 0..<100 {
-            let opened = monotonicNowMillis()
+            let opened = SystemClock.monotonicMillis()
             let socket = index < 50 ? try PeerConnection.handshaken(port: alice.port, identity: try PeerConnection.stranger()).socket
                                     : try Socket.connect(host: "127.0.0.1", port: alice.port, timeoutMillis: 2_000)
             flood.append((socket, opened))
@@ -129,5 +130,28 @@ struct HostileInputProcessTests {
         #expect(log.contains("user=ev\\nil\\u{1b}[2J group=g\\r "), "\(log)")
         #expect(!log.unicodeScalars.contains { $0.value == 0x1B || $0 == "\r" }, "no raw escape or carriage return")
         #expect(!lines.contains { $0.hasPrefix("il") }, "the user id did not start a line of its own")
+    }
+
+    @Test("with --log-format json every log line parses back, the hostile user id intact as a string")
+    func jsonLogLines() throws {
+        let f = try Fixture()
+        defer { f.stop() }
+        let alice = try f.client("alice", user: "alice", extraArguments: ["--log-format", "json"])
+        let hostile = "ev\"il\n\u{1b}[2J\u{202e}"
+        let refused = try PeerConnection.open(port: alice.port, userID: hostile, groupID: "g", identity: try PeerConnection.stranger())
+        guard case .reject = refused.answer else {
+            Issue.record("served: \(refused.answer)")
+            return
+        }
+        #expect(waitUntil(timeoutMillis: 5_000) { alice.log.contains("peer connection refused") })
+        let lines = alice.log.split(separator: "\n")
+        var refusals: [[String: String]] = []
+        for line in lines {
+            let object = try #require(try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: String], "\(line)")
+            if object["message"] == "peer connection refused" { refusals.append(object) }
+        }
+        #expect(refusals.count == 1 && refusals.first?["cause"] == "bad_open" && refusals.first?["user"] == hostile, "\(refusals)")
+        #expect(refusals.first?["level"] == "warn")
+        #expect(!alice.log.unicodeScalars.contains { $0.value == 0x1B || $0 == "\u{202e}" }, "escaped in the JSON text")
     }
 }

@@ -1,7 +1,9 @@
 import Foundation
+import Logging
 import Networking
 import PeerTransfer
 import Synchronization
+import SystemClock
 import Testing
 import TrackerStateMachine
 
@@ -18,7 +20,7 @@ final class ServerUnderTest: Sendable {
         let registry = ShareRegistry()
         registry.add(Share(groupID: "g", fileName: "f.bin", path: path, sizeBytes: 1 << 20, pieces: PieceBitfield.complete(pieceCount: 2)))
         let log = self.log
-        server = try PeerServer(host: "127.0.0.1", port: 0, registry: registry, log: { log.append($0) }) { peer in
+        server = try PeerServer(host: "127.0.0.1", port: 0, registry: registry, log: Logger { log.append(String($0.rendered(.text).dropLast())) }) { peer in
             peer.userID == "bob" ? nil : "not an online member of the group"
         }
         server.start()
@@ -76,7 +78,7 @@ func millisUntilClosed(_ socket: Socket, openedMillis: UInt64, timeoutMillis: In
             break
         }
     }
-    return millis(from: openedMillis, to: monotonicNowMillis())
+    return elapsed(from: openedMillis, to: SystemClock.monotonicMillis())
 }
 
 @Suite("peer server in process", .serialized)
@@ -87,13 +89,13 @@ struct PeerServerTests {
         defer { s.stop() }
         var flood: [(Socket, UInt64)] = []
         for index in 0..<64 {
-            let opened = monotonicNowMillis()
+            let opened = SystemClock.monotonicMillis()
             flood.append((index < 30 ? try handshakenIdleConnection(port: s.server.port)
                                      : try Socket.connect(host: "127.0.0.1", port: s.server.port, timeoutMillis: 2_000), opened))
         }
         defer { for (socket, _) in flood { socket.close() } }
         startDripping(flood.suffix(4).map(\.0))  // the last ones stay: they drip, slower than any timeout
-        let started = monotonicNowMillis()
+        let started = SystemClock.monotonicMillis()
         let member = try PeerConnection.open(port: s.server.port, userID: "bob", groupID: "g")
         #expect(member.answer == .opened)
         guard case .bitfield = try member.wire.subscribe("f.bin") else {
@@ -106,7 +108,7 @@ struct PeerServerTests {
             return
         }
         #expect(index == 1 && bytes.count == TransferLimits.pieceSizeBytes)
-        #expect(millis(from: started, to: monotonicNowMillis()) < UInt64(TransferLimits.authenticationDeadlineMillis),
+        #expect(elapsed(from: started, to: SystemClock.monotonicMillis()) < UInt64(TransferLimits.authenticationDeadlineMillis),
                 "served before any flood connection reached its deadline")
         #expect(s.server.connectionCounts.serving == 1)
         #expect(s.server.connectionCounts.unauthenticated <= TransferLimits.unauthenticatedPerHostMax)

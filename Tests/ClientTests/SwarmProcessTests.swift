@@ -1,4 +1,5 @@
 import Foundation
+import ProcessHarness
 import Testing
 
 /// One sharer and four downloaders as real processes on 127.0.0.1.

@@ -2,6 +2,7 @@ import DurableLog
 import Foundation
 import Networking
 import PeerTransfer
+import ProcessHarness
 import Testing
 import TrackerClient
 import TrackerStateMachine

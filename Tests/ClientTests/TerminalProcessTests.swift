@@ -1,4 +1,5 @@
 import Foundation
+import ProcessHarness
 import Synchronization
 import Testing
 
@@ -36,7 +37,7 @@ final class TerminalClient: Sendable {
         }
         _ = FileManager.default.createFile(atPath: stderrPath, contents: nil)
         process = Process()
-        process.executableURL = URL(fileURLWithPath: builtBinary("client"))
+        process.executableURL = URL(fileURLWithPath: executablePath("client"))
         process.arguments = arguments
         let terminal = FileHandle(fileDescriptor: slave, closeOnDealloc: false)
         process.standardInput = terminal
@@ -182,7 +183,7 @@ struct TerminalProcessTests {
 
         // Through pipes.
         let piped = Process()
-        piped.executableURL = URL(fileURLWithPath: builtBinary("client"))
+        piped.executableURL = URL(fileURLWithPath: executablePath("client"))
         piped.arguments = ["127.0.0.1:\(try freePort())", f.cluster.confPath, "--json", "--state-dir", f.files + "/piped"]
         let input = Pipe()
         let output = Pipe()

@@ -1,6 +1,7 @@
 import Consensus
 import Foundation
 import Networking
+import ProcessHarness
 import Synchronization
 import Testing
 import TrackerClient
@@ -64,7 +65,7 @@ func raiseOwnDescriptorLimit() {
     _ = setrlimit(Int32(RLIMIT_NOFILE.rawValue), &limit)
 }
 
-extension ProcessCluster {
+extension TrackerCluster {
     /// Creates `count` groups as a new user; returns their names (acknowledged writes).
     func acknowledgedGroups(_ count: Int, prefix: String) throws -> [String] {
         let client = try self.client()

@@ -1,5 +1,6 @@
 import Foundation
 import Networking
+import ProcessHarness
 import Synchronization
 import Testing
 import TrackerClient
@@ -41,11 +42,11 @@ func isOK(_ answer: ClientResponse) -> Bool {
 extension HostileTests {
     @Test("a client that floods cluster_status and never reads is cut off; everyone else's replies keep flowing")
     func neverReadingFlooder() throws {
-        let cluster = try ProcessCluster(extraArguments: ["--insecure"]) // raw frames: the layer TLS carries, in plaintext to reach it; the launcher made a cluster key
+        let cluster = try TrackerCluster(extraArguments: ["--insecure"]) // raw frames: the layer TLS carries, in plaintext to reach it; the launcher made a cluster key
         defer { cluster.stop() }
         try cluster.startAll()
         let client = try cluster.client()
-        let leader = try #require(try cluster.waitForLeader(using: client))
+        let leader = try #require(try cluster.waitForLeader(using: client)?.id)
         let acknowledged = try cluster.acknowledgedGroups(3, prefix: "flood")
         let token = try session(client, user: "steady")
         let flooder = try rawClient(port: cluster.ports[leader]!, from: "127.0.0.3")
@@ -75,11 +76,11 @@ extension HostileTests {
 
     @Test("a create_user flood from one address is refused 'retry later' past its rate, while another user logs in and keeps alive")
     func passwordFlood() throws {
-        let cluster = try ProcessCluster(extraArguments: ["--insecure"]) // raw frames: the layer TLS carries, in plaintext to reach it; the launcher made a cluster key
+        let cluster = try TrackerCluster(extraArguments: ["--insecure"]) // raw frames: the layer TLS carries, in plaintext to reach it; the launcher made a cluster key
         defer { cluster.stop() }
         try cluster.startAll()
         let client = try cluster.client()
-        let leader = try #require(try cluster.waitForLeader(using: client))
+        let leader = try #require(try cluster.waitForLeader(using: client)?.id)
         let acknowledged = try cluster.acknowledgedGroups(2, prefix: "pw")
         #expect(try client.call(.createUser(userID: "steady", password: "pw-steady")) == .result(.ok(.done)))
         let stop = StopFlag()
@@ -129,11 +130,11 @@ extension HostileTests {
 
     @Test("10,000 reads pipelined on one connection, on two connections at once, are all answered, none refused as overload, while others are served")
     func pipelinedReads() throws {
-        let cluster = try ProcessCluster(extraArguments: ["--insecure"]) // raw frames: the layer TLS carries, in plaintext to reach it; the launcher made a cluster key
+        let cluster = try TrackerCluster(extraArguments: ["--insecure"]) // raw frames: the layer TLS carries, in plaintext to reach it; the launcher made a cluster key
         defer { cluster.stop() }
         try cluster.startAll()
         let client = try cluster.client()
-        let leader = try #require(try cluster.waitForLeader(using: client))
+        let leader = try #require(try cluster.waitForLeader(using: client)?.id)
         let acknowledged = try cluster.acknowledgedGroups(3, prefix: "pipe")
         let token = try session(client, user: "piper")
         // Together more than the host's 10,000 pending requests: only the per-connection window

@@ -2,6 +2,7 @@ import Consensus
 import Foundation
 import Hashing
 import Networking
+import ProcessHarness
 import Testing
 import TrackerProtocol
 
@@ -24,11 +25,11 @@ func keyBytes(_ hex: String) -> [UInt8] {
 extension HostileTests {
     @Test("a peer holding the cluster key sends terms, indexes and commits that would overflow: every one is refused and logged, nothing changes")
     func overflowingNumbersFromKeyHolder() throws {
-        let cluster = try ProcessCluster(extraArguments: ["--insecure"]) // raw frames: the layer TLS carries, in plaintext to reach it; the launcher made a cluster key
+        let cluster = try TrackerCluster(extraArguments: ["--insecure"]) // raw frames: the layer TLS carries, in plaintext to reach it; the launcher made a cluster key
         defer { cluster.stop() }
         try cluster.startAll()
         let client = try cluster.client()
-        let leader = try #require(try cluster.waitForLeader(using: client))
+        let leader = try #require(try cluster.waitForLeader(using: client)?.id)
         let acknowledged = try cluster.acknowledgedGroups(3, prefix: "overflow")
         let before = try #require(try cluster.status(of: leader, using: client))
         let peer = cluster.ids.first { $0 != leader }!
@@ -57,11 +58,11 @@ extension HostileTests {
 
     @Test("commands and reads with tokens no session has are answered 'not logged in' and never reach the log")
     func bogusTokensNeverProposed() throws {
-        let cluster = try ProcessCluster(extraArguments: ["--insecure"]) // raw frames: the layer TLS carries, in plaintext to reach it; the launcher made a cluster key
+        let cluster = try TrackerCluster(extraArguments: ["--insecure"]) // raw frames: the layer TLS carries, in plaintext to reach it; the launcher made a cluster key
         defer { cluster.stop() }
         try cluster.startAll()
         let client = try cluster.client()
-        let leader = try #require(try cluster.waitForLeader(using: client))
+        let leader = try #require(try cluster.waitForLeader(using: client)?.id)
         let acknowledged = try cluster.acknowledgedGroups(2, prefix: "bogus")
         let before = try #require(try cluster.status(of: leader, using: client))
         let connection = try rawClient(port: cluster.ports[leader]!, from: "127.0.0.9")

@@ -1,6 +1,7 @@
 import Consensus
 import Foundation
 import Networking
+import ProcessHarness
 import Testing
 import TrackerClient
 import TrackerProtocol
@@ -35,11 +36,11 @@ func acceptTracker(on relay: Socket) throws -> (FramedConnection, Frame) {
 struct HostileTests {
     @Test("forged Raft frames without the key and with a wrong key never reach Raft; a hostile rejection reason is logged escaped")
     func forgedRaftFrames() throws {
-        let cluster = try ProcessCluster(extraArguments: ["--insecure"]) // raw frames: the layer TLS carries, in plaintext to reach it; the launcher made a cluster key
+        let cluster = try TrackerCluster(extraArguments: ["--insecure"]) // raw frames: the layer TLS carries, in plaintext to reach it; the launcher made a cluster key
         defer { cluster.stop() }
         try cluster.startAll()
         let client = try cluster.client()
-        let leader = try #require(try cluster.waitForLeader(using: client))
+        let leader = try #require(try cluster.waitForLeader(using: client)?.id)
         let acknowledged = try cluster.acknowledgedGroups(3, prefix: "forged")
         let before = try #require(try cluster.status(of: leader, using: client))
         let port = cluster.ports[leader]!
@@ -77,7 +78,7 @@ struct HostileTests {
         #expect(after.role == .leader && after.term == before.term)
         let log = cluster.log(leader)
         #expect(log.contains("handshake refused"))
-        #expect(log.contains("boom\\n2099-01-01T00:00:00.000Z ERROR storage failed, stopping\\x1b[31m\\u{202e}"))
+        #expect(log.contains("boom\\n2099-01-01T00:00:00.000Z ERROR storage failed, stopping\\u{1b}[31m\\u{202e}"))
         #expect(!log.split(separator: "\n").contains { $0.hasPrefix("2099-") }, "a forged line reached the log")
         try cluster.expectHealthy(acknowledged: acknowledged)
     }
@@ -88,11 +89,11 @@ struct HostileTests {
         let prlimit = "/usr/bin/prlimit"
         try #require(FileManager.default.isExecutableFile(atPath: prlimit))
         let wrapper = [prlimit, "--nofile=1024:1024", "--"]
-        let cluster = try ProcessCluster(extraArguments: ["--insecure"]) // raw frames: the layer TLS carries, in plaintext to reach it; the launcher made a cluster key
+        let cluster = try TrackerCluster(extraArguments: ["--insecure"]) // raw frames: the layer TLS carries, in plaintext to reach it; the launcher made a cluster key
         defer { cluster.stop() }
         for id in cluster.ids { try cluster.start(id, wrapper: wrapper) }
         let client = try cluster.client()
-        let leader = try #require(try cluster.waitForLeader(using: client))
+        let leader = try #require(try cluster.waitForLeader(using: client)?.id)
         let acknowledged = try cluster.acknowledgedGroups(3, prefix: "fd")
         let follower = cluster.ids.first { $0 != leader }!
         let port = cluster.ports[follower]!
@@ -116,7 +117,7 @@ struct HostileTests {
         let refused = idle.filter(isClosedByPeer).count
         #expect(refused > 100 && refused < 400, "refused \(refused)")
         for socket in idle { socket.close() }
-        let newLeader = try #require(try cluster.waitForLeader(using: client, timeoutMillis: 5_000))
+        let newLeader = try #require(try cluster.waitForLeader(using: client, timeoutMillis: 5_000)?.id)
         #expect(newLeader != leader)
         #expect(cluster.isRunning(follower))
         let log = cluster.log(follower)
@@ -134,12 +135,12 @@ struct HostileTests {
 
     @Test("a handshake relayed from a genuine tracker to another is refused, and a dialer refuses a peer posing under another id")
     func handshakeRelay() throws {
-        let cluster = try ProcessCluster(extraArguments: ["--insecure"]) // raw frames: the layer TLS carries, in plaintext to reach it; the launcher made a cluster key
+        let cluster = try TrackerCluster(extraArguments: ["--insecure"]) // raw frames: the layer TLS carries, in plaintext to reach it; the launcher made a cluster key
         defer { cluster.stop() }
         try cluster.start(1)
         try cluster.start(2)
         let client = try cluster.client()
-        _ = try #require(try cluster.waitForLeader(using: client))
+        _ = try #require(try cluster.waitForLeader(using: client)?.id)
         let acknowledged = try cluster.acknowledgedGroups(3, prefix: "relay")
         // Tracker 3's port now belongs to the attacker: trackers 1 and 2 dial it (taken only
         // now, so that no dial waits in its backlog past the dialer's handshake deadline).

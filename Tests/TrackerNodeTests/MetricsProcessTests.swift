@@ -1,6 +1,7 @@
 import Consensus
 import Foundation
 import Networking
+import ProcessHarness
 import Testing
 
 /// An HTTP answer as curl saw it.
@@ -43,10 +44,10 @@ func metricValue(_ text: String, _ series: String) -> Double? {
 @Suite("tracker-node metrics endpoint", .serialized)
 struct MetricsProcessTests {
     /// Starts every tracker of `cluster` with its own metrics port; returns the ports.
-    func startWithMetrics(_ cluster: ProcessCluster) throws -> [NodeID: UInt16] {
+    func startWithMetrics(_ cluster: TrackerCluster) throws -> [NodeID: UInt16] {
         var ports: [NodeID: UInt16] = [:]
         for id in cluster.ids {
-            let port = try ProcessCluster.freePort()
+            let port = try freePort()
             ports[id] = port
             // sh execs the tracker with one more flag: the process id stays the tracker's.
             try cluster.start(id, wrapper: ["/bin/sh", "-c", "exec \"$0\" \"$@\" --metrics-address 127.0.0.1:\(port)"])
@@ -70,11 +71,11 @@ struct MetricsProcessTests {
 
     @Test("the leader reports its role and a commit index that grows with writes; it reports each follower's lag; a bad path is 404")
     func leaderAndFollowers() throws {
-        let cluster = try ProcessCluster()
+        let cluster = try TrackerCluster()
         defer { cluster.stop() }
         let ports = try startWithMetrics(cluster)
         let client = try cluster.client()
-        let leader = try #require(try cluster.waitForLeader(using: client))
+        let leader = try #require(try cluster.waitForLeader(using: client)?.id)
         let followers = cluster.ids.filter { $0 != leader }
         let leaderPort = try #require(ports[leader])
 
@@ -121,7 +122,7 @@ struct MetricsProcessTests {
 
     @Test("silent connections are bounded and time out: past the bound a scrape is refused, after the deadline it works again")
     func boundedConnections() throws {
-        let cluster = try ProcessCluster(size: 1)
+        let cluster = try TrackerCluster(size: 1)
         defer { cluster.stop() }
         let port = try #require(try startWithMetrics(cluster)[1])
         #expect(!waitForMetrics(port: port) { $0.contains("tracker_raft_term") }.isEmpty)

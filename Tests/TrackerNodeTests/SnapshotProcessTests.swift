@@ -1,4 +1,5 @@
 import Foundation
+import ProcessHarness
 import Synchronization
 import Testing
 
@@ -17,11 +18,11 @@ func directoryUsage(_ path: String) -> (bytes: Int, snapshots: [String], segment
 struct SnapshotProcessTests {
     @Test("writes past the snapshot threshold several times keep each data directory bounded; a wiped tracker rejoins by snapshot and serves the same state")
     func boundedDiskAndWipedRejoin() throws {
-        let cluster = try ProcessCluster(extraArguments: ["--snapshot-entries", "300", "--segment-bytes", "32768", "--snapshot-inline-bytes", "4096"])
+        let cluster = try TrackerCluster(extraArguments: ["--snapshot-entries", "300", "--segment-bytes", "32768", "--snapshot-inline-bytes", "4096"])
         defer { cluster.stop() }
         try cluster.startAll()
         let client = try cluster.client()
-        let leader = try #require(try cluster.waitForLeader(using: client))
+        let leader = try #require(try cluster.waitForLeader(using: client)?.id)
         let token = try session(client, user: "bulk")
         let writers = 8, perWriter = 250
         let failures = Mutex(0)
@@ -67,7 +68,7 @@ struct SnapshotProcessTests {
         cluster.kill(other)
         #expect(cluster.terminate(leader) == 0)
         try cluster.start(other)
-        let newLeader = try #require(try cluster.waitForLeader(using: client))
+        let newLeader = try #require(try cluster.waitForLeader(using: client)?.id)
         #expect(newLeader == wiped)
         let groups = try groupIDs(client, token)
         #expect(groups.count == writers * perWriter)

@@ -1,6 +1,7 @@
 import Foundation
 import Hashing
 import Networking
+import ProcessHarness
 import Synchronization
 import Testing
 import TrackerClient
@@ -47,7 +48,7 @@ final class ImpostorTracker: Sendable {
 struct TLSProcessTests {
     @Test("--print-fingerprint makes the key pair (0600 in a 0700 folder) once, prints sha256:<hex> and exits 0")
     func printFingerprint() throws {
-        let cluster = try ProcessCluster(size: 1, isPinned: false)
+        let cluster = try TrackerCluster(size: 1, isPinned: false)
         defer { cluster.stop() }
         let data = cluster.dataDirectory(1)
         let arguments = ["--conf", cluster.confPath, "--id", "1", "--data-dir", data, "--print-fingerprint"]
@@ -64,7 +65,7 @@ struct TLSProcessTests {
 
     @Test("a tracker whose own line pins another certificate refuses to start, naming both")
     func ownPinMismatchRefused() throws {
-        let cluster = try ProcessCluster(size: 1)
+        let cluster = try TrackerCluster(size: 1)
         defer { cluster.stop() }
         try FileManager.default.removeItem(atPath: cluster.dataDirectory(1) + "/" + TLSIdentity.keyFileName)
         try FileManager.default.removeItem(atPath: cluster.dataDirectory(1) + "/" + TLSIdentity.certificateFileName)
@@ -75,7 +76,7 @@ struct TLSProcessTests {
 
     @Test("a connection announcing tracker 2 without tracker 2's pinned certificate is refused, even knowing cluster.key; with it, it is let in")
     func impostorRefusedByTrackers() throws {
-        let cluster = try ProcessCluster()
+        let cluster = try TrackerCluster()
         defer { cluster.stop() }
         try cluster.startAll()
         let client = try cluster.client()
@@ -97,7 +98,7 @@ struct TLSProcessTests {
 
     @Test("a tracker or client reaching an impostor on a pinned address refuses it before sending anything")
     func impostorRefusedByDialers() throws {
-        let cluster = try ProcessCluster()
+        let cluster = try TrackerCluster()
         defer { cluster.stop() }
         try cluster.start(1)
         try cluster.start(2)

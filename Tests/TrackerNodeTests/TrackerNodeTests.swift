@@ -1,5 +1,6 @@
 import Foundation
 import Networking
+import ProcessHarness
 import Testing
 import TrackerClient
 import TrackerProtocol
@@ -32,11 +33,11 @@ func groupIDs(_ client: TrackerClient, _ token: [UInt8]) throws -> [String] {
 struct TrackerNodeTests {
     @Test("three trackers elect exactly one leader, and a follower redirects a client to it")
     func electAndRedirect() throws {
-        let cluster = try ProcessCluster()
+        let cluster = try TrackerCluster()
         defer { cluster.stop() }
         try cluster.startAll()
         let client = try cluster.client()
-        let leader = try #require(try cluster.waitForLeader(using: client))
+        let leader = try #require(try cluster.waitForLeader(using: client)?.id)
         let follower = cluster.ids.first { $0 != leader }!
         // One request straight to a follower: it answers with the leader's address.
         let followerEntry = try #require(try cluster.config().trackers.first { $0.id == follower })
@@ -48,11 +49,11 @@ struct TrackerNodeTests {
 
     @Test("kill -9 of the leader during writes: a new leader within a second, no acknowledged write lost, none applied twice; the killed tracker catches up")
     func leaderKilledDuringWrites() throws {
-        let cluster = try ProcessCluster()
+        let cluster = try TrackerCluster()
         defer { cluster.stop() }
         try cluster.startAll()
         let client = try cluster.client()
-        let oldLeader = try #require(try cluster.waitForLeader(using: client))
+        let oldLeader = try #require(try cluster.waitForLeader(using: client)?.id)
         let token = try session(client, user: "writer")
         var acknowledged: [String] = []
         for i in 0..<30 {
@@ -61,7 +62,7 @@ struct TrackerNodeTests {
         }
         cluster.kill(oldLeader)
         let killedAt = Date()
-        let newLeader = try #require(try cluster.waitForLeader(using: client, timeoutMillis: 5_000))
+        let newLeader = try #require(try cluster.waitForLeader(using: client, timeoutMillis: 5_000)?.id)
         let electionSeconds = Date().timeIntervalSince(killedAt)
         #expect(newLeader != oldLeader)
         #expect(electionSeconds < 1.0, "new leader after \(electionSeconds) s")
@@ -88,27 +89,27 @@ struct TrackerNodeTests {
 
     @Test("all three trackers killed and restarted: every acknowledged write persists")
     func restartAll() throws {
-        let cluster = try ProcessCluster()
+        let cluster = try TrackerCluster()
         defer { cluster.stop() }
         try cluster.startAll()
         let client = try cluster.client()
-        _ = try #require(try cluster.waitForLeader(using: client))
+        _ = try #require(try cluster.waitForLeader(using: client)?.id)
         let token = try session(client, user: "persist")
         for i in 0..<20 { #expect(try createGroup(client, token, "g\(i)") == .result(.ok(.done))) }
         for id in cluster.ids { cluster.kill(id) }
         try cluster.startAll()
-        _ = try #require(try cluster.waitForLeader(using: client))
+        _ = try #require(try cluster.waitForLeader(using: client)?.id)
         // Sessions are replicated state too: the token still works after the restart.
         #expect(Set(try groupIDs(client, token)) == Set((0..<20).map { "g\($0)" }))
     }
 
     @Test("a follower whose data directory was deleted catches up from the others")
     func wipedFollowerCatchesUp() throws {
-        let cluster = try ProcessCluster()
+        let cluster = try TrackerCluster()
         defer { cluster.stop() }
         try cluster.startAll()
         let client = try cluster.client()
-        let leader = try #require(try cluster.waitForLeader(using: client))
+        let leader = try #require(try cluster.waitForLeader(using: client)?.id)
         let token = try session(client, user: "wipe")
         for i in 0..<20 { _ = try createGroup(client, token, "w\(i)") }
         let follower = cluster.ids.first { $0 != leader }!
@@ -128,11 +129,11 @@ struct TrackerNodeTests {
 
     @Test("garbage bytes and a 4 GiB length prefix are refused while the cluster keeps serving")
     func garbageRefused() throws {
-        let cluster = try ProcessCluster()
+        let cluster = try TrackerCluster()
         defer { cluster.stop() }
         try cluster.startAll()
         let client = try cluster.client()
-        let leader = try #require(try cluster.waitForLeader(using: client))
+        let leader = try #require(try cluster.waitForLeader(using: client)?.id)
         let port = cluster.ports[leader]!
         for junk: [UInt8] in [Array("GET / HTTP/1.1\r\n\r\n".utf8), [0xFF, 0xFF, 0xFF, 0xFF, 0x01, 0x00], [0, 0, 0, 3]] {
             let socket = try Socket.connect(host: "127.0.0.1", port: port, timeoutMillis: 1_000)
@@ -162,16 +163,16 @@ struct TrackerNodeTests {
 
     @Test("SIGTERM on the leader hands leadership over first: the next leader is in the next term, with no election timeout")
     func gracefulShutdown() throws {
-        let cluster = try ProcessCluster()
+        let cluster = try TrackerCluster()
         defer { cluster.stop() }
         try cluster.startAll()
         let client = try cluster.client()
-        let leader = try #require(try cluster.waitForLeader(using: client))
+        let leader = try #require(try cluster.waitForLeader(using: client)?.id)
         let term = try #require(try cluster.statuses(using: client).first { $0.id == leader }).term
         let start = Date()
         let status = cluster.terminate(leader)
         #expect(status == 0)
-        let next = try #require(try cluster.waitForLeader(using: client, timeoutMillis: 3_000))
+        let next = try #require(try cluster.waitForLeader(using: client, timeoutMillis: 3_000)?.id)
         #expect(Date().timeIntervalSince(start) < 1.0)
         let nextTerm = try #require(try cluster.statuses(using: client).first { $0.id == next }).term
         #expect(nextTerm == term + 1, "a transfer takes one term; an election after a timeout usually more")
@@ -182,18 +183,8 @@ struct TrackerNodeTests {
 @Suite("tracker-node command line", .serialized)
 struct TrackerNodeCommandLineTests {
     func run(_ arguments: [String], in directory: String? = nil) throws -> (status: Int32, output: String) {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: ProcessCluster.binary)
-        process.arguments = arguments
-        if let directory { process.currentDirectoryURL = URL(fileURLWithPath: directory) }
-        let pipe = Pipe()
-        process.standardError = pipe
-        process.standardOutput = pipe
-        process.standardInput = Pipe()
-        try process.run()
-        let data = pipe.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        return (process.terminationStatus, String(decoding: data, as: UTF8.self))
+        let result = try runToExit(TrackerCluster.builtBinary, arguments, mergingOutput: true, in: directory)
+        return (result.status, result.stdout)
     }
 
     @Test("--help exits 0 with usage; an unknown flag exits 2 with usage")
@@ -206,7 +197,7 @@ struct TrackerNodeCommandLineTests {
 
     @Test("a malformed cluster.conf, an unknown id and a port in use stop it with a message saying what and where")
     func startupErrors() throws {
-        let cluster = try ProcessCluster(size: 1)
+        let cluster = try TrackerCluster(size: 1)
         defer { cluster.stop() }
         let badConf = cluster.directory + "/bad.conf"
         try "1 127.0.0.1:7001\n2 127.0.0.1:notaport\n".write(toFile: badConf, atomically: true, encoding: .utf8)
@@ -226,11 +217,11 @@ struct SessionLeaseProcessTests {
     @Test("a client that stops sending keepalives (as after kill -9) stops being offered as a peer within its lease")
     func deadClientLeavesPeerList() throws {
         let leaseMillis = 1_500
-        let cluster = try ProcessCluster(extraArguments: ["--lease-ms", "\(leaseMillis)"])
+        let cluster = try TrackerCluster(extraArguments: ["--lease-ms", "\(leaseMillis)"])
         defer { cluster.stop() }
         try cluster.startAll()
         let client = try cluster.client()
-        _ = try #require(try cluster.waitForLeader(using: client))
+        _ = try #require(try cluster.waitForLeader(using: client)?.id)
         let sharer = try session(client, user: "sharer")
         #expect(try createGroup(client, sharer, "g") == .result(.ok(.done)))
         let pieceHash = [UInt8](repeating: 7, count: 20)

@@ -1,4 +1,5 @@
 import Foundation
+import ProcessHarness
 import TestSupport
 import Testing
 @testable import TrackerStateMachine
@@ -28,22 +29,12 @@ struct DeterminismTests {
         }
     }
 
-    static var benchPath: String {
-        URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("state-machine-bench").path
-    }
-
     @Test("another process (another hash seed) computes the same digest of results and snapshot",
-          .enabled(if: FileManager.default.isExecutableFile(atPath: benchPath)))
+          .enabled(if: builtExecutable("state-machine-bench") != nil))
     func crossProcess() throws {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: Self.benchPath)
-        process.arguments = ["--determinism-digest", "77", "4000"]
-        let pipe = Pipe()
-        process.standardOutput = pipe
-        try process.run()
-        let output = pipe.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        let printed = String(decoding: output, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+        let run = try runToExit(try #require(builtExecutable("state-machine-bench")), ["--determinism-digest", "77", "4000"])
+        #expect(run.status == 0)
+        let printed = run.stdout.trimmingCharacters(in: .whitespacesAndNewlines)
         let local = RandomWorkload.replayDigest(seed: 77, commandCount: 4_000)
         #expect(printed == String(local, radix: 16))
     }

@@ -1,6 +1,8 @@
+import CommandLineFlags
 import Consensus
 import DurableLog
 import Foundation
+import SystemClock
 
 // consensus-bench: proposals committed per second by a 3-node cluster of the pure core driven in
 // one process with in-memory storage. Run: swift run -c release consensus-bench [--proposals N]
@@ -55,26 +57,40 @@ struct InProcessCluster {
     }
 }
 
-func argument(_ name: String, default value: Int) -> Int {
-    let args = CommandLine.arguments
-    guard let i = args.firstIndex(of: name), i + 1 < args.count, let v = Int(args[i + 1]) else { return value }
-    return v
+/// consensus-bench's command line.
+struct BenchOptions {
+    /// Proposals the core commits per batch size.
+    var proposals = 1_000_000
+
+    static let usage = "usage: consensus-bench [--proposals N]"
+
+    static func parse(_ arguments: [String]) -> FlagOutcome<BenchOptions> {
+        var parser = FlagParser<BenchOptions>()
+        parser.value("--proposals", need: "needs a positive number") { o, v in
+            guard let n = FlagValue.positive(v), n <= 1 << 40 else { return false }
+            o.proposals = Int(n)
+            return true
+        }
+        return parser.parse(arguments, into: BenchOptions())
+    }
 }
 
+let options = BenchOptions.parse(Array(CommandLine.arguments.dropFirst())).resolve(command: "consensus-bench", usage: BenchOptions.usage)
+
 func measureCore() {
-    let total = argument("--proposals", default: 1_000_000)
+    let total = options.proposals
     let payload = [UInt8](repeating: 7, count: 128)
     for batchSize in [1, 64] {
         var cluster = InProcessCluster()
         cluster.electFirst()
-        let start = DispatchTime.now().uptimeNanoseconds
+        let start = SystemClock.monotonicNanos()
         var proposed = 0
         while proposed < total {
             for _ in 0..<batchSize { _ = try! cluster.nodes[0].propose(payload) }
             proposed += batchSize
             cluster.drain()
         }
-        let seconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
+        let seconds = elapsedSeconds(fromNanos: start, to: SystemClock.monotonicNanos())
         precondition(cluster.appliedCount == proposed, "applied \(cluster.appliedCount) of \(proposed)")
         let rate = Double(proposed) / seconds
         print(String(format: "core: 3 nodes, in-memory, 128-byte proposals, %3d per batch: %10.0f committed/s (%d in %.2f s)",
@@ -95,7 +111,7 @@ func measureFileLog() {
         _ = try! storage.load()
         let batches = max(200, 20_000 / batchSize)
         var index: UInt64 = 0
-        let start = DispatchTime.now().uptimeNanoseconds
+        let start = SystemClock.monotonicNanos()
         for _ in 0..<batches {
             var entries: [Entry] = []
             entries.reserveCapacity(batchSize)
@@ -105,7 +121,7 @@ func measureFileLog() {
             }
             try! storage.save(hardState: nil, entries: entries, mustSync: true)
         }
-        let seconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
+        let seconds = elapsedSeconds(fromNanos: start, to: SystemClock.monotonicNanos())
         print(String(format: "file log: 128-byte entries, fdatasync per batch of %3d: %9.0f appends/s, %7.0f batches/s (%.3f ms per batch)",
                      batchSize, Double(index) / seconds, Double(batches) / seconds, seconds * 1000 / Double(batches)))
     }

@@ -1,5 +1,6 @@
 import Foundation
 import PeerTransfer
+import SystemClock
 
 /// `download-bench --scheduler PIECES`: drives the piece scheduler in process through a whole
 /// download of `PIECES` pieces the way a download's peer threads do (each peer keeps its
@@ -34,7 +35,7 @@ enum SchedulerBench {
         while !scheduler.isComplete && steps < pieceCount * 64 {
             steps += 1
             let k = Int(random.next() % UInt64(peers.count))
-            let start = cpuSeconds()
+            let start = SystemClock.threadCPUSeconds()
             let depth = scheduler.requestDepth(for: peers[k].id, nowMillis: UInt64(steps))
             while peers[k].inFlight.count < depth, let index = scheduler.nextRequest(for: peers[k].id, random: &random, nowMillis: UInt64(steps)) {
                 peers[k].inFlight.append(index)
@@ -49,7 +50,7 @@ enum SchedulerBench {
                 scheduler.addHoldings(announcer, pieces: [gains[gainCursor]])
                 gainCursor += 1
             }
-            cpu += cpuSeconds() - start
+            cpu += SystemClock.threadCPUSeconds() - start
         }
         return (cpu, scheduler.doneCount)
     }
@@ -64,13 +65,6 @@ enum SchedulerBench {
                        + "core_percent_at_1gbit=%.2f core_percent_at_4gbit=%.2f", pieceCount, complete, partial, done, cpu,
                        perPiece * 1e6, gigabit, gigabit * 4))
         }
-    }
-
-    /// This thread's CPU time (user + system).
-    static func cpuSeconds() -> Double {
-        var usage = timespec()
-        clock_gettime(CLOCK_THREAD_CPUTIME_ID, &usage)
-        return Double(usage.tv_sec) + Double(usage.tv_nsec) / 1e9
     }
 }
 

@@ -1,5 +1,6 @@
 // Benchmarks the tracker state machine: commands per second on a mixed workload, then the
 // snapshot of a large tracker (100,000 users, 10,000 groups, 100,000 files of 64 MiB).
+import CommandLineFlags
 import Foundation
 import TestSupport
 import TrackerStateMachine
@@ -154,14 +155,28 @@ func runSnapshotBenchmark() {
     print("restore (with full validation): \(Int(seconds(restoreTime) * 1_000)) ms; snapshot(restore(s)) == s")
 }
 
-if CommandLine.arguments.count == 4, CommandLine.arguments[1] == "--determinism-digest",
-   let seed = UInt64(CommandLine.arguments[2]), let count = Int(CommandLine.arguments[3]) {
-    print(String(RandomWorkload.replayDigest(seed: seed, commandCount: count), radix: 16))
-    exit(0)
+/// state-machine-bench's command line: nothing (run the benchmark) or the digest of a replay.
+struct BenchOptions {
+    var digest: (seed: UInt64, count: Int)?
+
+    static let usage = "usage: state-machine-bench [--determinism-digest SEED COUNT]"
+
+    static func parse(_ arguments: [String]) -> FlagOutcome<BenchOptions> {
+        var parser = FlagParser<BenchOptions>()
+        parser.values("--determinism-digest", count: 2, need: "needs a seed and a command count") { o, v in
+            guard let seed = UInt64(v[0]), let count = FlagValue.count(v[1]) else { return false }
+            o.digest = (seed, count)
+            return true
+        }
+        return parser.parse(arguments, into: BenchOptions())
+    }
 }
-if CommandLine.arguments.count > 1 {
-    FileHandle.standardError.write(Data("usage: state-machine-bench [--determinism-digest SEED COUNT]\n".utf8))
-    exit(CommandLine.arguments[1] == "--help" ? 0 : 2)
+
+let options = BenchOptions.parse(Array(CommandLine.arguments.dropFirst()))
+    .resolve(command: "state-machine-bench", usage: BenchOptions.usage, helpStream: .standardError)
+if let digest = options.digest {
+    print(String(RandomWorkload.replayDigest(seed: digest.seed, commandCount: digest.count), radix: 16))
+    exit(0)
 }
 runSnapshotBenchmark()
 runMixedWorkload()

@@ -1,3 +1,4 @@
+import CommandLineFlags
 import Foundation
 import Glibc
 import Networking
@@ -11,15 +12,14 @@ import Synchronization
 // usage: TLSBench [--mib N] [--runs N] [--handshakes N] [--suites "A B"]
 let usage = "usage: TLSBench [--mib N] [--runs N] [--handshakes N] [--suites \"SUITE ...\"]"
 ignoreSIGPIPE()
-var settings: [String: String] = [
+var flags = FlagParser<[String: String]>()
+for name in ["--mib", "--runs", "--handshakes", "--suites"] {
+    flags.value(name, need: "needs a value") { settings, v in settings[name] = v; return true }
+}
+let settings = flags.parse(Array(CommandLine.arguments.dropFirst()), into: [
     "--mib": "2048", "--runs": "3", "--handshakes": "300",
     "--suites": "TLS_AES_128_GCM_SHA256 TLS_CHACHA20_POLY1305_SHA256 TLS_AES_256_GCM_SHA384",
-]
-var argumentIndex = 1
-while argumentIndex + 1 < CommandLine.arguments.count {
-    settings[CommandLine.arguments[argumentIndex]] = CommandLine.arguments[argumentIndex + 1]
-    argumentIndex += 2
-}
+]).resolve(command: "TLSBench", usage: usage)
 guard let mib = Int(settings["--mib"]!), let runs = Int(settings["--runs"]!), let handshakes = Int(settings["--handshakes"]!),
       mib > 0, runs > 0, handshakes >= 0 else {
     print(usage)

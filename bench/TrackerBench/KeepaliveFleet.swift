@@ -1,6 +1,7 @@
 import Foundation
 import Networking
 import Synchronization
+import SystemClock
 import TrackerProtocol
 
 /// Many client connections to one tracker from this one process, served by one epoll thread
@@ -94,13 +95,13 @@ final class KeepaliveFleet: @unchecked Sendable {
     private func run() {
         var cursor = 0
         var credit = 0.0
-        var last = nowNanos()
+        var last = SystemClock.monotonicNanos()
         while !isStopping.load(ordering: .acquiring) {
             adopt()
             for event in (try? poll.wait(timeoutMillis: 5)) ?? [] {
                 if event.token == UInt64.max { wake.clear() } else { receive(Int(event.token)) }
             }
-            let now = nowNanos()
+            let now = SystemClock.monotonicNanos()
             // Each connection once per period: credit accrues at count / period.
             credit += Double(now - last) / 1e6 * Double(members.count) / Double(periodMillis)
             last = now

@@ -1,5 +1,6 @@
 import Foundation
 import Synchronization
+import SystemClock
 import TrackerClient
 import TrackerStateMachine
 
@@ -101,39 +102,70 @@ private func runSegment(binary: String, concurrency: Int, windowNanos: UInt64, w
     let sessions = try makeSessions(cluster: cluster.config, timing: timing, count: concurrency * sessionsPerWorker, prefix: "w")
     for spare in sessions.dropFirst(concurrency) { spare.client.close() } // only their tokens are used
 
-    let startAt = nowNanos() + 100_000_000
-    let windowStart = startAt + UInt64(warmupSeconds * 1e9)
-    let hardStop = windowStart + windowNanos + 20_000_000_000
-    let progress = Mutex(Progress(windowEnd: windowStart + windowNanos))
-    let tallies = Mutex<[Int: WorkerTally]>([:])
-    let measured = Mutex<(cpu0: Double, cpu1: Double, leader0: Double, leader1: Double, self0: Double, self1: Double)>((0, 0, 0, 0, 0, 0))
-    let leaderPid = cluster.pid(leader.id) ?? 0
-    let trackerPids = cluster.ids.compactMap { cluster.pid($0) }
-
+    let run = LoadSegment(concurrency: concurrency, windowNanos: windowNanos, warmupSeconds: warmupSeconds, round: round,
+                          segment: segment, groupBudget: groupBudget, ownedMax: ownedMax, sessionsPerWorker: sessionsPerWorker,
+                          sessions: sessions, leaderPid: cluster.pid(leader.id) ?? 0, trackerPids: cluster.ids.compactMap { cluster.pid($0) })
     // One extra thread samples CPU at the window's edges; the others write.
     onThreads(concurrency + 1) { i in
-        if i == concurrency {
-            while nowNanos() < windowStart { usleep(1_000) }
-            let c0 = trackerPids.reduce(0) { $0 + processCPUSeconds($1) }
-            let l0 = processCPUSeconds(leaderPid)
-            let s0 = selfCPUSeconds()
-            while nowNanos() < progress.withLock({ $0.windowEnd }) { usleep(1_000) }
-            let c1 = trackerPids.reduce(0) { $0 + processCPUSeconds($1) }
-            let l1 = processCPUSeconds(leaderPid)
-            let s1 = selfCPUSeconds()
-            measured.withLock { $0 = (c0, c1, l0, l1, s0, s1) }
-            return
-        }
+        if i == concurrency { run.sampleCPU() } else { run.write(i) }
+    }
+
+    // A higher term afterwards means an election happened under load (a leader missed heartbeats).
+    let after = cluster.waitForLeader(using: probe, timeoutMillis: 5_000)
+    let termChanges = after.map { Int($0.term) - Int(leader.term) } ?? -1
+    // Everything acknowledged (warm-up included) must be in the state machine.
+    let stored = (try? listGroups(sessions[0])) ?? []
+    for session in sessions { session.client.close() }
+    return run.outcome(stored: stored, termChanges: termChanges)
+}
+
+/// What the writers and the CPU sampler of one segment share.
+private final class LoadSegment: Sendable {
+    let concurrency: Int, windowNanos: UInt64, round: Int, segment: Int, groupBudget: Int, ownedMax: Int, sessionsPerWorker: Int
+    let sessions: [Session]
+    let leaderPid: Int32
+    let trackerPids: [Int32]
+    let startAt: UInt64, windowStart: UInt64, hardStop: UInt64
+    let progress: Mutex<Progress>
+    let tallies = Mutex<[Int: WorkerTally]>([:])
+    let measured = Mutex<(cpu0: Double, cpu1: Double, leader0: Double, leader1: Double, self0: Double, self1: Double)>((0, 0, 0, 0, 0, 0))
+
+    init(concurrency: Int, windowNanos: UInt64, warmupSeconds: Double, round: Int, segment: Int, groupBudget: Int, ownedMax: Int,
+         sessionsPerWorker: Int, sessions: [Session], leaderPid: Int32, trackerPids: [Int32]) {
+        (self.concurrency, self.windowNanos, self.round, self.segment) = (concurrency, windowNanos, round, segment)
+        (self.groupBudget, self.ownedMax, self.sessionsPerWorker) = (groupBudget, ownedMax, sessionsPerWorker)
+        (self.sessions, self.leaderPid, self.trackerPids) = (sessions, leaderPid, trackerPids)
+        startAt = SystemClock.monotonicNanos() + 100_000_000
+        windowStart = startAt + UInt64(warmupSeconds * 1e9)
+        hardStop = windowStart + windowNanos + 20_000_000_000
+        progress = Mutex(Progress(windowEnd: windowStart + windowNanos))
+    }
+
+    /// The CPU time of the trackers, the leader and this process at the window's edges.
+    func sampleCPU() {
+        while SystemClock.monotonicNanos() < windowStart { usleep(1_000) }
+        let c0 = trackerPids.reduce(0) { $0 + processCPUSeconds($1) }
+        let l0 = processCPUSeconds(leaderPid)
+        let s0 = selfCPUSeconds()
+        while SystemClock.monotonicNanos() < progress.withLock({ $0.windowEnd }) { usleep(1_000) }
+        let c1 = trackerPids.reduce(0) { $0 + processCPUSeconds($1) }
+        let l1 = processCPUSeconds(leaderPid)
+        let s1 = selfCPUSeconds()
+        measured.withLock { $0 = (c0, c1, l0, l1, s0, s1) }
+    }
+
+    /// Worker `i`: closed-loop createGroup writes until the window ends.
+    func write(_ i: Int) {
         let session = sessions[i]
         var tokenIndex = 0
         var ownedByToken = 0
         var tally = WorkerTally()
         tally.latencies.reserveCapacity(Int(Double(windowNanos) / 1e9 * 20_000 / Double(max(concurrency, 1))) + 1_000)
-        while nowNanos() < startAt { usleep(500) }
+        while SystemClock.monotonicNanos() < startAt { usleep(500) }
         var counter = 0
         // Bounded by time (hardStop, far beyond the window, for a stuck call) and by count.
         while counter < 10_000_000 {
-            let t0 = nowNanos()
+            let t0 = SystemClock.monotonicNanos()
             if t0 >= progress.withLock({ $0.windowEnd }) || t0 >= hardStop { break }
             counter += 1
             let groupID = "r\(round)c\(concurrency)s\(segment)w\(i)n\(counter)"
@@ -147,7 +179,7 @@ private func runSegment(binary: String, concurrency: Int, windowNanos: UInt64, w
             } catch {
                 problem = "\(error)"
             }
-            let t1 = nowNanos()
+            let t1 = SystemClock.monotonicNanos()
             if ok {
                 ownedByToken += 1
                 if ownedByToken == ownedMax, tokenIndex + 1 < sessionsPerWorker {
@@ -174,31 +206,27 @@ private func runSegment(binary: String, concurrency: Int, windowNanos: UInt64, w
         tallies.withLock { $0[i] = tally }
     }
 
-    // A higher term afterwards means an election happened under load (a leader missed heartbeats).
-    let after = cluster.waitForLeader(using: probe, timeoutMillis: 5_000)
-    let termChanges = after.map { Int($0.term) - Int(leader.term) } ?? -1
-    // Everything acknowledged (warm-up included) must be in the state machine.
-    let stored = (try? listGroups(sessions[0])) ?? []
-    for session in sessions { session.client.close() }
-
-    let windowEnd = progress.withLock { $0.windowEnd }
-    let all = tallies.withLock { $0 }
-    var latencies: [UInt64] = []
-    var errors = 0
-    var ackedTotal = 0
-    var firstError = ""
-    var missing = 0
-    for (_, tally) in all {
-        missing += tally.acked.count { !stored.contains($0) }
-        // A worker may have appended a latency just before another one cut the window short.
-        latencies.append(contentsOf: tally.latencies)
-        errors += tally.errors
-        ackedTotal += tally.ackedTotal
-        if firstError.isEmpty { firstError = tally.firstError }
+    /// The segment's figures from every worker's tally (in worker order).
+    func outcome(stored: Set<String>, termChanges: Int) -> SegmentOutcome {
+        let windowEnd = progress.withLock { $0.windowEnd }
+        let all = tallies.withLock { $0 }
+        var latencies: [UInt64] = []
+        var errors = 0
+        var ackedTotal = 0
+        var firstError = ""
+        var missing = 0
+        for (_, tally) in all.sorted(by: { $0.key < $1.key }) {
+            missing += tally.acked.count { !stored.contains($0) }
+            // A worker may have appended a latency just before another one cut the window short.
+            latencies.append(contentsOf: tally.latencies)
+            errors += tally.errors
+            ackedTotal += tally.ackedTotal
+            if firstError.isEmpty { firstError = tally.firstError }
+        }
+        let cpu = measured.withLock { $0 }
+        return SegmentOutcome(
+            windowNanos: elapsed(from: windowStart, to: windowEnd), latencies: latencies, errors: errors, firstError: firstError,
+            trackerCPU: cpu.cpu1 - cpu.cpu0, leaderCPU: cpu.leader1 - cpu.leader0, benchCPU: cpu.self1 - cpu.self0,
+            ackedTotal: ackedTotal, groupsStored: stored.count, missing: missing, termChanges: termChanges)
     }
-    let cpu = measured.withLock { $0 }
-    return SegmentOutcome(
-        windowNanos: windowEnd - windowStart, latencies: latencies, errors: errors, firstError: firstError,
-        trackerCPU: cpu.cpu1 - cpu.cpu0, leaderCPU: cpu.leader1 - cpu.leader0, benchCPU: cpu.self1 - cpu.self0,
-        ackedTotal: ackedTotal, groupsStored: stored.count, missing: missing, termChanges: termChanges)
 }

@@ -2,6 +2,7 @@ import Foundation
 import Hashing
 import Networking
 import Synchronization
+import SystemClock
 import TrackerClient
 
 /// What `tracker-bench logins` measured: `users` distinct users logging in at once.
@@ -47,9 +48,9 @@ func runLogins(binary: String, users: Int, trackerArguments: [String]) throws ->
             ready.leave()
             go.wait()
             guard let client else { return failures.withLock { $0.append("no client") } }
-            let start = nowNanos()
+            let start = SystemClock.monotonicNanos()
             let answer = try? client.call(.login(userID: "s\(i)", password: "storm-\(i)", peerAddress: "127.0.0.1:\(20_000 + i % 40_000)"))
-            let elapsed = nowNanos() - start // one thread's own clock readings
+            let elapsed = SystemClock.monotonicNanos() - start // one thread's own clock readings
             if case .loggedIn = answer {
                 latencies.withLock { $0.append(elapsed) }
             } else {
@@ -96,9 +97,9 @@ private func measureOnePasswordMillis() -> Double {
     let salt = (try? PasswordHash.makeSalt()) ?? [UInt8](repeating: 1, count: 16)
     var samples: [Double] = []
     for _ in 0..<9 {
-        let start = nowNanos()
+        let start = SystemClock.monotonicNanos()
         _ = try? PasswordHash.derive(password: "probe", salt: salt)
-        samples.append(millis(nowNanos() - start))
+        samples.append(millis(SystemClock.monotonicNanos() - start))
     }
     return median(samples)
 }

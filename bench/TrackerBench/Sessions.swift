@@ -1,5 +1,6 @@
 import Foundation
 import Synchronization
+import SystemClock
 import TrackerClient
 import TrackerStateMachine
 
@@ -51,20 +52,20 @@ func runSessions(binary: String, levels: [Int], sessionCount: Int, idleSeconds: 
     defer { fleet.stop() }
     var results: [SessionsLevel] = []
     for (levelIndex, level) in levels.enumerated() {
-        let opening = nowNanos()
+        let opening = SystemClock.monotonicNanos()
         do { try fleet.grow(to: level, port: leaderTracker.address.port, pin: leaderTracker.fingerprint, tokens: kept.map(\.token)) } catch {
             // E.g. a descriptor limit of this process or the leader's: report the levels reached.
             stderrLine("tracker-bench: stopped at \(fleet.count) connections of \(level): \(error)")
             break
         }
-        stderrLine("tracker-bench: \(level) connections open in \(fmt(Double(nowNanos() - opening) / 1e9, 1)) s")
+        stderrLine("tracker-bench: \(level) connections open in \(fmt(Double(SystemClock.monotonicNanos() - opening) / 1e9, 1)) s")
         sleepMillis(fleet.periodMillis + 1_000) // every connection has sent a keepalive at least once
         let commit0 = (try? probe.status(of: leaderTracker).get())?.commitIndex ?? 0
         let cpu0 = processCPUSeconds(pid)
         let sent0 = fleet.sent.load(ordering: .relaxed)
-        let idleStart = nowNanos()
+        let idleStart = SystemClock.monotonicNanos()
         sleepMillis(Int(idleSeconds * 1_000))
-        let idleWindow = Double(nowNanos() - idleStart) / 1e9
+        let idleWindow = Double(SystemClock.monotonicNanos() - idleStart) / 1e9
         let cpu1 = processCPUSeconds(pid)
         let commit1 = (try? probe.status(of: leaderTracker).get())?.commitIndex ?? 0
         let sent1 = fleet.sent.load(ordering: .relaxed)
@@ -88,7 +89,7 @@ private func measureLoad(writers: [Session], perWorker: Int, written: WrittenGro
     -> (writesPerSecond: Double, p50: Double, p99: Double, errors: Int, cores: Double) {
     let latencies = Mutex<[UInt64]>([])
     let errors = Atomic<Int>(0)
-    let start = nowNanos()
+    let start = SystemClock.monotonicNanos()
     let end = start + UInt64(seconds * 1e9)
     let cpu0 = processCPUSeconds(pid)
     onThreads(16) { worker in
@@ -96,12 +97,12 @@ private func measureLoad(writers: [Session], perWorker: Int, written: WrittenGro
         var total = written.counts.withLock { $0[worker] }
         let ownedMax = Limits.standard.groupsOwnedPerUserMax
         // Bounded by time, and by the writers' quotas of groups (a user owns at most ownedMax).
-        while nowNanos() < end, total < ownedMax * perWorker - 1 {
+        while SystemClock.monotonicNanos() < end, total < ownedMax * perWorker - 1 {
             let token = writers[worker + 16 * (total / ownedMax)].token
-            let t0 = nowNanos()
+            let t0 = SystemClock.monotonicNanos()
             let answer = try? writers[worker].client.call(.command(.createGroup(groupID: "s\(level)w\(worker)n\(total)")), token: token)
             if case .result(.ok) = answer {
-                mine.append(nowNanos() - t0)
+                mine.append(SystemClock.monotonicNanos() - t0)
                 total += 1
             } else {
                 errors.add(1, ordering: .relaxed)
@@ -110,7 +111,7 @@ private func measureLoad(writers: [Session], perWorker: Int, written: WrittenGro
         written.counts.withLock { $0[worker] = total }
         latencies.withLock { $0.append(contentsOf: mine) }
     }
-    let window = Double(nowNanos() - start) / 1e9
+    let window = Double(SystemClock.monotonicNanos() - start) / 1e9
     let sorted = latencies.withLock { $0 }.sorted()
     return (Double(sorted.count) / window, millis(percentile(sorted, 50)), millis(percentile(sorted, 99)),
             errors.load(ordering: .relaxed), (processCPUSeconds(pid) - cpu0) / window)

@@ -1,3 +1,4 @@
+import CommandLineFlags
 import Foundation
 
 // tracker-bench: committed writes per second and latency of a 3-tracker loopback cluster, and the
@@ -28,23 +29,23 @@ let usage = """
            tracker-bench logins --binary PATH [--users 1000] [--tracker-args "..."] [--security tls|insecure]
     """
 
-var arguments = Array(CommandLine.arguments.dropFirst())
-guard let mode = arguments.first, ["load", "failover", "sessions", "logins"].contains(mode) else {
-    stderrLine(usage)
-    exit(2)
+/// The mode, then each flag's text by name without its dashes (`values["seconds"]`).
+var flags = FlagParser<(mode: String?, values: [String: String])>()
+for name in ["binary", "concurrency", "seconds", "warmup", "round", "tracker-args", "trials", "attempt-ms", "security",
+             "clients", "sessions", "idle-seconds", "load-seconds", "users"] {
+    flags.value("--" + name, need: "needs a value") { o, v in o.values[name] = v; return true }
 }
-arguments.removeFirst()
-var values: [String: String] = [:]
-var index = 0
-while index < arguments.count {
-    let flag = arguments[index]
-    guard flag.hasPrefix("--"), index + 1 < arguments.count else {
-        stderrLine("tracker-bench: bad argument \(flag)\n\(usage)")
-        exit(2)
-    }
-    values[String(flag.dropFirst(2))] = arguments[index + 1]
-    index += 2
+flags.positional = { o, argument in
+    guard o.mode == nil, ["load", "failover", "sessions", "logins"].contains(argument) else { return false }
+    o.mode = argument
+    return true
 }
+flags.unknownFlagMessage = { "bad argument \($0)" }
+flags.unexpectedArgumentMessage = { "bad argument \($0)" }
+flags.validate = { $0.mode == nil ? "name a mode: load, failover, sessions or logins" : nil }
+let parsed = flags.parse(Array(CommandLine.arguments.dropFirst()), into: (nil, [:])).resolve(command: "tracker-bench", usage: usage)
+let mode = parsed.mode ?? "load"
+let values = parsed.values
 guard let binary = values["binary"], FileManager.default.isExecutableFile(atPath: binary) else {
     stderrLine("tracker-bench: --binary must name the tracker-node executable\n\(usage)")
     exit(2)
@@ -65,7 +66,7 @@ if mode != "load", singleSecurityArguments == nil {
     exit(2)
 }
 
-SignalGuard.shared.install()
+installCleanup()
 
 switch mode {
 case "load":

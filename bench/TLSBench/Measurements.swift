@@ -2,16 +2,10 @@ import Foundation
 import Glibc
 import Networking
 import Synchronization
+import SystemClock
 
 /// Bytes in one frame's payload: a piece.
 let frameBytes = 512 * 1024
-
-/// CPU seconds (user + system) this thread has used.
-func threadCPUSeconds() -> Double {
-    var time = timespec()
-    _ = clock_gettime(CLOCK_THREAD_CPUTIME_ID, &time)
-    return Double(time.tv_sec) + Double(time.tv_nsec) / 1e9
-}
 
 /// Runs `body` on a new thread; `join` waits for its result.
 final class Worker<Value: Sendable>: Sendable {
@@ -76,16 +70,16 @@ func measure(suite: String?, identities: Identities, frameCount: Int) throws -> 
     let count = frameCount
     let start = ContinuousClock.now
     let reading = Worker { () throws -> Double in
-        let cpu = threadCPUSeconds()
+        let cpu = SystemClock.threadCPUSeconds()
         for _ in 0..<count {
             let frame = try receiver.readFrame()
             guard frame.payload.count == frameBytes else { throw FrameError.truncated }
         }
-        return threadCPUSeconds() - cpu
+        return SystemClock.threadCPUSeconds() - cpu
     }
-    let sendingCPU = threadCPUSeconds()
+    let sendingCPU = SystemClock.threadCPUSeconds()
     for _ in 0..<count { try sender.writeFrame(Frame(type: 16, payload: payload)) }
-    let senderCPU = threadCPUSeconds() - sendingCPU
+    let senderCPU = SystemClock.threadCPUSeconds() - sendingCPU
     let receiverCPU = try reading.join()
     let elapsed = start.duration(to: .now).components
     let seconds = Double(elapsed.seconds) + Double(elapsed.attoseconds) / 1e18
