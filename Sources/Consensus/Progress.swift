@@ -23,6 +23,8 @@ struct Progress: Sendable {
     /// In snapshot state: the index of the snapshot sent, and ticks spent waiting for it.
     var pendingSnapshotIndex: UInt64 = 0
     var ticksInSnapshot = 0
+    /// For the witness: the durable log end last sent to it.
+    var sentMarkIndex: UInt64 = 0
 
     init(next: UInt64) { self.next = next }
 

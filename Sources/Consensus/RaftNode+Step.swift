@@ -31,7 +31,7 @@ extension RaftNode {
         reset(term: term)
         leader = config.id
         role = .leader
-        for id in config.peers {
+        for id in configuration.ids + [config.id] {
             progress[id] = Progress(next: log.lastIndex + 1)
         }
         progress[config.id]!.match = log.stable
@@ -59,12 +59,19 @@ extension RaftNode {
         transferee = 0
         uncommittedBytes = 0
         needsBroadcast = false
+        isWitnessEngaged = false
         droppedReads.append(contentsOf: reads.removeAll())
     }
 
     // MARK: - Ticks
 
     mutating func tickElection() {
+        guard isPromotable else {
+            // Learners, witnesses and non-members never campaign; the time still counts, so
+            // that the leader's lease ends for vote requests when the leader goes quiet.
+            if electionElapsed < randomizedElectionTimeout { electionElapsed += 1 }
+            return
+        }
         electionElapsed += 1
         guard electionElapsed >= randomizedElectionTimeout else { return }
         electionElapsed = 0
@@ -74,7 +81,7 @@ extension RaftNode {
     mutating func tickLeader() {
         heartbeatElapsed += 1
         electionElapsed += 1
-        for id in otherPeers {
+        for id in otherPeers where progress[id] != nil {
             progress[id]!.ticksSinceHeard += 1
             if progress[id]!.state == .snapshot {
                 progress[id]!.ticksInSnapshot += 1
@@ -94,17 +101,21 @@ extension RaftNode {
             heartbeatElapsed = 0
             broadcastHeartbeat()
         }
+        updateWitnessEngagement()
     }
 
-    /// Whether a quorum (this node included) was heard from within the last election timeout.
+    /// Whether a quorum of voting members (this node included, if it votes) was heard from
+    /// within the last election timeout.
     func hasActiveQuorum() -> Bool {
-        let active = otherPeers.filter { progress[$0]!.ticksSinceHeard < config.electionTimeoutTicks }.count
-        return active + 1 >= quorum
+        configuration.isQuorum(configuration.votingIDs.filter { id in
+            id == config.id || progress[id].map { $0.ticksSinceHeard < config.electionTimeoutTicks } ?? false
+        })
     }
 
     // MARK: - Elections
 
     mutating func campaign(isTransfer: Bool) {
+        guard isPromotable else { return } // learners, witnesses and non-members never campaign
         guard !isTermExhausted else {
             refusals.record(.termExhausted)
             return
@@ -120,18 +131,20 @@ extension RaftNode {
 
     mutating func requestVotes(kind: MessageKind, term voteTerm: UInt64, isTransfer: Bool) {
         if poll(config.id, granted: true) { return }
-        for id in otherPeers {
+        for id in otherVoters {
             send(Message(kind: kind, from: config.id, to: id, term: voteTerm, logTerm: log.lastTerm,
                          index: log.lastIndex, context: isTransfer ? 1 : 0))
         }
     }
 
-    /// Counts a vote; returns true when it decided the election (won or lost).
+    /// Counts a vote; returns true when it decided the election (won or lost). Only voting
+    /// members of this node's configuration count (a learner's grant never does).
     @discardableResult
     mutating func poll(_ id: NodeID, granted: Bool) -> Bool {
         if votes[id] == nil { votes[id] = granted }
-        let granted = votes.values.filter { $0 }.count
-        let rejected = votes.count - granted
+        let counted = votes.filter { configuration.isVoting($0.key) }
+        let granted = counted.values.filter { $0 }.count
+        let rejected = counted.count - granted
         if granted >= quorum {
             if role == .preCandidate {
                 // The pre-vote is won: hold the real election (this recurses at most once).

@@ -1,0 +1,212 @@
+import BinaryCoding
+
+/// A member's part in the cluster.
+public enum MemberRole: UInt8, Sendable, CaseIterable, CustomStringConvertible {
+    /// A full member: holds the log and the state machine, votes, counts for commit, may lead.
+    case voter = 1
+    /// Receives the log and snapshots and is tracked by the leader, but never counts for
+    /// commit or elections and never campaigns (it may still answer a vote request: see
+    /// `RaftNode.stepVoteRequest`).
+    case learner = 2
+    /// Votes and acknowledges the leader's durable log end, but holds no log and no state
+    /// machine, and never leads (docs/witness.md).
+    case witness = 3
+
+    /// The name `tracker-node member list` prints.
+    public var description: String {
+        switch self {
+        case .voter: "voter"
+        case .learner: "learner"
+        case .witness: "witness"
+        }
+    }
+}
+
+/// One member of a configuration. Its identity is the pair (id, incarnation): the incarnation
+/// names the member's data directory, so a tracker that comes back with an empty directory
+/// under an old id is not taken for the member that held it (KIP-853's directory id).
+public struct Member: Equatable, Sendable {
+    /// The node id.
+    public var id: NodeID
+    /// What the member does.
+    public var role: MemberRole
+    /// The member's data-directory identity; 0 means not pinned (seed members from
+    /// cluster.conf): messages from the id are accepted whatever incarnation they carry.
+    public var incarnation: UInt64
+    /// Where the member listens, opaque to the core: printable ASCII without spaces, at most
+    /// `Configuration.addressBytesMax` bytes (empty when unknown).
+    public var address: String
+
+    /// Makes a member.
+    public init(id: NodeID, role: MemberRole, incarnation: UInt64 = 0, address: String = "") {
+        self.id = id
+        self.role = role
+        self.incarnation = incarnation
+        self.address = address
+    }
+
+    /// Whether it votes and counts toward quorums (a full voter or the witness).
+    public var isVoting: Bool { role != .learner }
+}
+
+/// The members of the cluster and their roles. The current configuration is the last
+/// configuration entry in the log, or the one in the snapshot, or (for a brand-new cluster)
+/// `Config.initialConfiguration` (Raft dissertation §4.1). A value is always valid: every
+/// public way to make one checks it. Members are kept in ascending id order.
+public struct Configuration: Equatable, Sendable {
+    /// The most members a configuration holds.
+    public static let membersMax = 15
+    /// The longest address, in bytes.
+    public static let addressBytesMax = 255
+    /// The version byte that starts the encoding.
+    static let formatVersion: UInt8 = 1
+    /// The longest encoding: version, count, and per member id, role, incarnation, address.
+    public static let encodedBytesMax = 2 + membersMax * (8 + 1 + 8 + 2 + addressBytesMax)
+
+    /// The members, in ascending id order.
+    public let members: [Member]
+
+    /// No members: a node waiting to be added to a cluster starts from it.
+    public static let empty = Configuration(unchecked: [])
+
+    /// A configuration of `members` (in any order). Throws unless it is valid: ids distinct
+    /// and positive, at most `membersMax`, addresses printable ASCII without spaces, at most
+    /// one witness, and at least one full voter.
+    public init(_ members: [Member]) throws(ConfigError) {
+        self.init(unchecked: members)
+        if let violation { throw ConfigError(reason: violation) }
+    }
+
+    /// Full voters `ids`, with unknown addresses and unpinned incarnations.
+    public init(voters ids: [NodeID]) throws(ConfigError) {
+        try self.init(ids.map { Member(id: $0, role: .voter) })
+    }
+
+    /// Sorts without checking; `violation` says what is wrong.
+    init(unchecked members: [Member]) {
+        self.members = members.sorted { $0.id < $1.id }
+    }
+
+    /// Why this is not a valid configuration, or nil. The empty configuration is valid here
+    /// (a node may start from it) but never as a log entry (see `entryViolation`).
+    var violation: String? {
+        guard members.count <= Self.membersMax else { return "at most \(Self.membersMax) members" }
+        guard !members.contains(where: { $0.id == 0 }) else { return "member ids must be positive" }
+        for (a, b) in zip(members, members.dropFirst()) where a.id == b.id { return "member \(a.id) appears twice" }
+        for member in members where !Self.isValidAddress(member.address) {
+            return "member \(member.id): address must be at most \(Self.addressBytesMax) printable ASCII bytes without spaces"
+        }
+        guard members.count(where: { $0.role == .witness }) <= 1 else { return "at most one witness" }
+        guard members.isEmpty || members.contains(where: { $0.role == .voter }) else { return "at least one full voter" }
+        return nil
+    }
+
+    /// Whether `address` is a usable opaque address.
+    static func isValidAddress(_ address: String) -> Bool {
+        address.utf8.count <= addressBytesMax && address.utf8.allSatisfy { $0 >= 0x21 && $0 <= 0x7E }
+    }
+
+    /// Whether there are no members.
+    public var isEmpty: Bool { members.isEmpty }
+
+    /// The member with `id`, if any.
+    public func member(_ id: NodeID) -> Member? { members.first { $0.id == id } }
+
+    /// The role of `id`, or nil for a non-member.
+    public func role(of id: NodeID) -> MemberRole? { member(id)?.role }
+
+    /// Whether `id` votes and counts toward quorums (a full voter or the witness).
+    public func isVoting(_ id: NodeID) -> Bool { member(id)?.isVoting ?? false }
+
+    /// The ids of the voting members (full voters and the witness), ascending.
+    public var votingIDs: [NodeID] { members.filter(\.isVoting).map(\.id) }
+    /// The ids of the full voters, ascending.
+    public var fullVoterIDs: [NodeID] { members.filter { $0.role == .voter }.map(\.id) }
+    /// The ids of the learners, ascending.
+    public var learnerIDs: [NodeID] { members.filter { $0.role == .learner }.map(\.id) }
+    /// The witness, if there is one.
+    public var witnessID: NodeID? { members.first { $0.role == .witness }?.id }
+    /// Every member's id, ascending.
+    public var ids: [NodeID] { members.map(\.id) }
+
+    /// How many voting members make a majority.
+    public var quorum: Int { votingIDs.count / 2 + 1 }
+
+    /// Whether `ids` (a set of voting members, others are ignored) form a quorum.
+    func isQuorum(_ ids: some Sequence<NodeID>) -> Bool {
+        var count = 0
+        for id in ids where isVoting(id) { count += 1 }
+        return count >= quorum
+    }
+
+    /// This configuration with `member` added, or replacing the member with its id.
+    func replacing(_ member: Member) -> Configuration {
+        Configuration(unchecked: members.filter { $0.id != member.id } + [member])
+    }
+
+    /// This configuration without `id`.
+    func removing(_ id: NodeID) -> Configuration {
+        Configuration(unchecked: members.filter { $0.id != id })
+    }
+}
+
+// MARK: - Encoding
+
+extension Configuration {
+    /// The encoding of a configuration entry's data and of a snapshot's configuration:
+    /// `u8 version (1) | u8 count | count × (u64 id | u8 role | u64 incarnation | u16 address
+    /// length | address bytes)`, members in ascending id order (so the encoding is canonical).
+    public func encoded() -> [UInt8] {
+        var writer = ByteWriter(capacity: 2 + members.count * 32)
+        writer.write(Self.formatVersion)
+        writer.write(UInt8(members.count))
+        for member in members {
+            writer.write(member.id)
+            writer.write(member.role.rawValue)
+            writer.write(member.incarnation)
+            let address = Array(member.address.utf8)
+            writer.write(UInt16(address.count))
+            writer.writeRaw(address)
+        }
+        return writer.bytes
+    }
+
+    /// Decodes `encoded()`'s bytes. Anything else throws, nothing traps: an unknown version or
+    /// role, more than `membersMax` members, ids out of order, an invalid address, trailing
+    /// bytes, or a configuration that breaks the rules of `init(_:)`.
+    public init(decoding bytes: [UInt8]) throws(DecodingError) {
+        do {
+            var reader = ByteReader(bytes)
+            guard try reader.readUInt8() == Self.formatVersion else { throw DecodingError("unknown configuration version", offset: 0) }
+            let count = Int(try reader.readUInt8())
+            guard count <= Self.membersMax else { throw DecodingError("too many members", offset: 1) }
+            var members: [Member] = []
+            for _ in 0..<count {
+                let start = reader.position
+                let id = try reader.readUInt64()
+                guard let role = MemberRole(rawValue: try reader.readUInt8()) else { throw DecodingError("unknown member role", offset: start + 8) }
+                let incarnation = try reader.readUInt64()
+                let length = Int(try reader.readUInt16())
+                guard length <= Self.addressBytesMax else { throw DecodingError("address too long", offset: start + 17) }
+                let address = try reader.readRaw(count: length)
+                guard address.allSatisfy({ $0 >= 0x21 && $0 <= 0x7E }) else { throw DecodingError("address not printable ASCII", offset: start + 19) }
+                guard id > (members.last?.id ?? 0) else { throw DecodingError("member ids not ascending", offset: start) }
+                members.append(Member(id: id, role: role, incarnation: incarnation, address: String(decoding: address, as: UTF8.self)))
+            }
+            try reader.expectEnd()
+            self.init(unchecked: members)
+            if let violation = entryViolation { throw DecodingError(violation, offset: 0) }
+        } catch let error as DecodingError {
+            throw error
+        } catch {
+            throw DecodingError("undecodable configuration", offset: 0)
+        }
+    }
+
+    /// Why this cannot be a configuration entry or a snapshot's configuration, or nil: it must
+    /// be valid and have members.
+    var entryViolation: String? {
+        if let violation { return violation }
+        return isEmpty ? "a configuration entry has members" : nil
+    }
+}
