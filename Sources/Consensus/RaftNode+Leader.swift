@@ -117,6 +117,7 @@ extension RaftNode {
         reads.markCommittedInTerm()
         if isSingleNode { confirmReadsIfSingle() }
         broadcastAppend(sendIfEmpty: true)
+        pruneRemovedProgress()
         maybeStepDownAfterRemoval()
         return true
     }

@@ -72,18 +72,25 @@ extension RaftNode {
         })
     }
 
-    /// After a configuration entry is appended: the leader tracks exactly the members of the
-    /// new configuration (and itself); a member new to it is probed from the end of the log.
+    /// After a configuration entry is appended: a member new to the leader is sent the entry
+    /// at once and probed back from there. A member the entry removes is still replicated to
+    /// (it does not count) until the entry commits, so that it learns of its removal and stays
+    /// quiet; `pruneRemovedProgress` then forgets it.
     mutating func updateProgressForConfiguration() {
-        let members = configuration.ids
-        for id in progress.keys.sorted() where id != config.id && !members.contains(id) {
+        for id in configuration.ids where progress[id] == nil {
+            progress[id] = Progress(next: log.lastIndex) // the entry just appended: lastIndex >= 1
+        }
+        updateWitnessEngagement()
+    }
+
+    /// Once the configuration in force is committed, the leader tracks exactly its members
+    /// (and itself).
+    mutating func pruneRemovedProgress() {
+        guard !isConfigurationChangePending else { return }
+        for id in progress.keys.sorted() where id != config.id && configuration.member(id) == nil {
             progress[id] = nil
             if transferee == id { transferee = 0 }
         }
-        for id in members where progress[id] == nil {
-            progress[id] = Progress(next: log.lastIndex + 1)
-        }
-        updateWitnessEngagement()
     }
 
     /// A leader that the committed configuration no longer counts as a full voter (it removed

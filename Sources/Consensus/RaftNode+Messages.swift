@@ -3,14 +3,15 @@ extension RaftNode {
     /// Why `step` would ignore `m`, or nil: addressing, the stateless checks, and what this
     /// node's state shows no correct sender produces. Requests from a sender that is not a
     /// member are processed (dissertation §4.1: a server processes RPCs without consulting its
-    /// configuration, or a node behind a change could never catch up); its answers are not.
+    /// configuration, or a node behind a change could never catch up); its answers are not,
+    /// unless this node leads and still replicates to it (its removal is not committed yet).
     public func refusal(of m: Message) -> MessageRefusal? {
         guard m.to == config.id else { return .wrongRecipient }
         guard m.from != config.id, m.from != 0 else { return .unknownSender }
         if let refusal = m.validationError(limits: config.messageLimits) { return refusal }
         if let member = configuration.member(m.from) {
             if member.incarnation != 0 && member.incarnation != m.fromIncarnation { return .incarnationMismatch }
-        } else if !m.kind.isRequest {
+        } else if !m.kind.isRequest && !(role == .leader && progress[m.from] != nil) {
             return .answerFromNonMember
         }
         if isWitness {

@@ -97,7 +97,7 @@ extension RaftNode {
             for (id, pr) in progress {
                 precondition(pr.match < pr.next, "progress \(id): match \(pr.match) >= next \(pr.next)")
                 precondition(pr.match <= log.lastIndex, "progress \(id) beyond log")
-                precondition(id == config.id || configuration.member(id) != nil, "progress for non-member \(id)")
+                precondition(id == config.id || configuration.member(id) != nil || isConfigurationChangePending, "progress for non-member \(id)")
             }
         }
     }

@@ -129,8 +129,9 @@ public struct RaftNode: Sendable {
     var quorum: Int { configuration.quorum }
     /// Whether this node is the only voting member (it commits and confirms reads alone).
     var isSingleNode: Bool { configuration.votingIDs == [config.id] }
-    /// Every member but this node, ascending: where a leader replicates and sends heartbeats.
-    var otherPeers: [NodeID] { configuration.ids.filter { $0 != config.id } }
+    /// Where a leader replicates and sends heartbeats, ascending: every member but this node,
+    /// and a member being removed until its removal commits (so that it learns of it).
+    var otherPeers: [NodeID] { progress.keys.sorted().filter { $0 != config.id } }
     /// Every voting member but this node, ascending: whom a candidate asks for votes.
     var otherVoters: [NodeID] { configuration.votingIDs.filter { $0 != config.id } }
 
