@@ -18,6 +18,8 @@ struct Progress: Sendable {
     var inflight: [UInt64] = []
     /// Ticks since the leader last heard from this follower (for check-quorum).
     var ticksSinceHeard = 0
+    /// Whether the follower has answered this leader at all (a new member has not).
+    var hasAnswered = false
     /// The commit index last sent to this follower.
     var sentCommit: UInt64 = 0
     /// In snapshot state: the index of the snapshot sent, and ticks spent waiting for it.
@@ -27,6 +29,9 @@ struct Progress: Sendable {
     var sentMarkIndex: UInt64 = 0
 
     init(next: UInt64) { self.next = next }
+
+    /// Whether the follower answered this leader within the last `ticks` ticks.
+    func isHeard(within ticks: Int) -> Bool { hasAnswered && ticksSinceHeard < ticks }
 
     func isPaused(inflightMax: Int) -> Bool {
         switch state {

@@ -22,7 +22,7 @@ extension RaftNode {
     }
 
     /// For a leader: the learners whose logs are within `learnerPromotionLagMax` of its last
-    /// index and that it heard from within an election timeout (the host promotes them).
+    /// index and that answered it within an election timeout (the host promotes them).
     public var learnersReadyForPromotion: [NodeID] {
         guard role == .leader else { return [] }
         return configuration.learnerIDs.filter(isCaughtUp)
@@ -57,18 +57,18 @@ extension RaftNode {
     }
 
     /// Whether `id` is a member whose log is within `learnerPromotionLagMax` of this leader's
-    /// last index, heard from within an election timeout.
+    /// last index, that answered this leader within an election timeout.
     func isCaughtUp(_ id: NodeID) -> Bool {
-        guard let pr = progress[id], pr.ticksSinceHeard < config.electionTimeoutTicks else { return false }
+        guard let pr = progress[id], pr.isHeard(within: config.electionTimeoutTicks) else { return false }
         // match <= lastIndex (checkInvariants): no overflow.
         return log.lastIndex - pr.match <= UInt64(config.learnerPromotionLagMax)
     }
 
-    /// Whether the voting members of `next` this leader heard from within an election timeout
-    /// (itself included, if it votes in `next`) are a quorum of `next`.
+    /// Whether the voting members of `next` that answered this leader within an election
+    /// timeout (itself included, if it votes in `next`) are a quorum of `next`.
     func isQuorumReachable(in next: Configuration) -> Bool {
         next.isQuorum(next.votingIDs.filter { id in
-            id == config.id || progress[id].map { $0.ticksSinceHeard < config.electionTimeoutTicks } ?? false
+            id == config.id || progress[id]?.isHeard(within: config.electionTimeoutTicks) ?? false
         })
     }
 
