@@ -97,7 +97,7 @@ extension RaftNode {
     /// or demoted itself) steps down (dissertation §4.2.2), handing leadership to a full voter
     /// whose log is complete if there is one, so the cluster need not wait an election timeout.
     mutating func maybeStepDownAfterRemoval() {
-        guard role == .leader, !isPromotable, !isConfigurationChangePending else { return }
+        guard role == .leader, !isFullVoter(in: configuration), !isConfigurationChangePending else { return }
         if let target = preferredTransferTarget, progress[target]!.match == log.lastIndex {
             send(Message(kind: .timeoutNow, from: config.id, to: target, term: term))
         }

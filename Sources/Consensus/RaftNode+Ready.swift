@@ -75,11 +75,13 @@ extension RaftNode {
     }
 
     /// The metadata of a snapshot of the state through `index` (applied, and not compacted
-    /// away): its term and the configuration in force there. Nil when the log does not hold
-    /// `index`.
+    /// away): its term and the configuration in force there (none on a node that joined with
+    /// the empty configuration and does not know the seed one yet). Nil when the log does not
+    /// hold `index`.
     public func snapshotMeta(at index: UInt64) -> SnapshotMeta? {
         guard index >= log.offsetIndex, let term = log.term(at: index) else { return nil }
-        return SnapshotMeta(index: index, term: term, configuration: log.configurations.configuration(at: index))
+        let configuration = log.configurations.configuration(at: index)
+        return SnapshotMeta(index: index, term: term, configuration: configuration.isEmpty ? nil : configuration)
     }
 
     /// Checks the core's invariants; traps when one is broken. Tests and the simulator call
@@ -90,7 +92,7 @@ extension RaftNode {
         precondition(role != .leader || leader == config.id, "leader does not know itself")
         precondition(role == .leader || progress.isEmpty, "non-leader keeps progress")
         precondition(role != .candidate || vote == config.id, "candidate did not vote for itself")
-        precondition(role != .leader || isPromotable || isConfigurationChangePending, "leader is not a full voter of a committed configuration")
+        precondition(role != .leader || isFullVoter(in: configuration) || isConfigurationChangePending, "leader is not a full voter of a committed configuration")
         precondition(!isWitness || (log.lastIndex == 0 && role == .follower), "a witness holds a log or leads")
         precondition(witnessMark.term <= term, "witness mark of a later term")
         if role == .leader {

@@ -115,9 +115,18 @@ public struct RaftNode: Sendable {
     public var memberRole: MemberRole? { configuration.role(of: config.id) }
     /// Whether this node is a witness.
     var isWitness: Bool { memberRole == .witness }
-    /// Whether this node may campaign: it is a full voter of the configuration in force, and
-    /// the member with its id is this data directory (same incarnation, or none pinned).
+    /// Whether this node may campaign: it is a full voter of the configuration in force (and
+    /// the member with its id is this data directory: same incarnation, or none pinned). A full
+    /// voter whose own demotion or removal is in its log but not committed may campaign too:
+    /// its log may be the only one that can win, and then it leads the new configuration
+    /// without counting itself until the change commits (else such a cluster could stall).
     var isPromotable: Bool {
+        if isFullVoter(in: configuration) { return true }
+        return isConfigurationChangePending && isFullVoter(in: log.configurations.configuration(at: log.committed))
+    }
+
+    /// Whether this node is a full voter of `configuration`, under its own incarnation.
+    func isFullVoter(in configuration: Configuration) -> Bool {
         guard let member = configuration.member(config.id), member.role == .voter else { return false }
         return member.incarnation == 0 || member.incarnation == config.incarnation
     }

@@ -65,6 +65,10 @@ extension PersistedState {
     /// Applies a saved snapshot as `RaftStorage.saveSnapshot` specifies: the entries after it
     /// stay when the log holds its last entry, otherwise the log is discarded.
     public mutating func install(_ newSnapshot: Snapshot) {
+        if let snapshot, snapshot.meta.index == newSnapshot.meta.index, snapshot.meta.term == newSnapshot.meta.term {
+            self.snapshot = newSnapshot // the log continues its last entry: every entry stays
+            return
+        }
         let position = newSnapshot.meta.index > baseIndex ? Int(newSnapshot.meta.index - baseIndex - 1) : -1
         if position >= 0, position < entries.count, entries[position].term == newSnapshot.meta.term {
             entries.removeSubrange(...position)
