@@ -53,7 +53,7 @@ public struct Member: Equatable, Sendable {
 /// configuration entry in the log, or the one in the snapshot, or (for a brand-new cluster)
 /// `Config.initialConfiguration` (Raft dissertation §4.1). A value is always valid: every
 /// public way to make one checks it. Members are kept in ascending id order.
-public struct Configuration: Equatable, Sendable {
+public struct Configuration: Equatable, Sendable, CustomStringConvertible {
     /// The most members a configuration holds.
     public static let membersMax = 15
     /// The longest address, in bytes.
@@ -63,8 +63,34 @@ public struct Configuration: Equatable, Sendable {
     /// The longest encoding: version, count, and per member id, role, incarnation, address.
     public static let encodedBytesMax = 2 + membersMax * (8 + 1 + 8 + 2 + addressBytesMax)
 
+    /// What is derived from the members, computed once: a configuration is read on every
+    /// message, so a copy is one reference and a lookup touches no strings.
+    private final class Storage: Sendable {
+        let members: [Member]
+        let ids: [NodeID]
+        let roles: [MemberRole]
+        let incarnations: [UInt64]
+        let votingIDs: [NodeID]
+        let fullVoterIDs: [NodeID]
+        let learnerIDs: [NodeID]
+        let witnessID: NodeID?
+
+        init(members: [Member]) {
+            self.members = members
+            ids = members.map(\.id)
+            roles = members.map(\.role)
+            incarnations = members.map(\.incarnation)
+            votingIDs = members.filter(\.isVoting).map(\.id)
+            fullVoterIDs = members.filter { $0.role == .voter }.map(\.id)
+            learnerIDs = members.filter { $0.role == .learner }.map(\.id)
+            witnessID = members.first { $0.role == .witness }?.id
+        }
+    }
+
+    private let storage: Storage
+
     /// The members, in ascending id order.
-    public let members: [Member]
+    public var members: [Member] { storage.members }
 
     /// No members: a node waiting to be added to a cluster starts from it.
     public static let empty = Configuration(unchecked: [])
@@ -84,20 +110,25 @@ public struct Configuration: Equatable, Sendable {
 
     /// Sorts without checking; `violation` says what is wrong.
     init(unchecked members: [Member]) {
-        self.members = members.sorted { $0.id < $1.id }
+        storage = Storage(members: members.sorted { $0.id < $1.id })
+    }
+
+    /// Equal when the members are.
+    public static func == (a: Configuration, b: Configuration) -> Bool {
+        a.storage === b.storage || a.storage.members == b.storage.members
     }
 
     /// Why this is not a valid configuration, or nil. The empty configuration is valid here
     /// (a node may start from it) but never as a log entry (see `entryViolation`).
     var violation: String? {
         guard members.count <= Self.membersMax else { return "at most \(Self.membersMax) members" }
-        guard !members.contains(where: { $0.id == 0 }) else { return "member ids must be positive" }
-        for (a, b) in zip(members, members.dropFirst()) where a.id == b.id { return "member \(a.id) appears twice" }
+        guard !ids.contains(0) else { return "member ids must be positive" }
+        for (a, b) in zip(ids, ids.dropFirst()) where a == b { return "member \(a) appears twice" }
         for member in members where !Self.isValidAddress(member.address) {
             return "member \(member.id): address must be at most \(Self.addressBytesMax) printable ASCII bytes without spaces"
         }
-        guard members.count(where: { $0.role == .witness }) <= 1 else { return "at most one witness" }
-        guard members.isEmpty || members.contains(where: { $0.role == .voter }) else { return "at least one full voter" }
+        guard storage.roles.count(where: { $0 == .witness }) <= 1 else { return "at most one witness" }
+        guard members.isEmpty || !fullVoterIDs.isEmpty else { return "at least one full voter" }
         return nil
     }
 
@@ -107,30 +138,38 @@ public struct Configuration: Equatable, Sendable {
     }
 
     /// Whether there are no members.
-    public var isEmpty: Bool { members.isEmpty }
+    public var isEmpty: Bool { storage.ids.isEmpty }
 
     /// The member with `id`, if any.
-    public func member(_ id: NodeID) -> Member? { members.first { $0.id == id } }
+    public func member(_ id: NodeID) -> Member? { storage.ids.firstIndex(of: id).map { storage.members[$0] } }
 
     /// The role of `id`, or nil for a non-member.
-    public func role(of id: NodeID) -> MemberRole? { member(id)?.role }
+    public func role(of id: NodeID) -> MemberRole? { storage.ids.firstIndex(of: id).map { storage.roles[$0] } }
 
     /// Whether `id` votes and counts toward quorums (a full voter or the witness).
-    public func isVoting(_ id: NodeID) -> Bool { member(id)?.isVoting ?? false }
+    public func isVoting(_ id: NodeID) -> Bool { role(of: id).map { $0 != .learner } ?? false }
+
+    /// The incarnation pinned for `id` (0: not pinned), or nil for a non-member.
+    public func incarnation(of id: NodeID) -> UInt64? { storage.ids.firstIndex(of: id).map { storage.incarnations[$0] } }
 
     /// The ids of the voting members (full voters and the witness), ascending.
-    public var votingIDs: [NodeID] { members.filter(\.isVoting).map(\.id) }
+    public var votingIDs: [NodeID] { storage.votingIDs }
     /// The ids of the full voters, ascending.
-    public var fullVoterIDs: [NodeID] { members.filter { $0.role == .voter }.map(\.id) }
+    public var fullVoterIDs: [NodeID] { storage.fullVoterIDs }
     /// The ids of the learners, ascending.
-    public var learnerIDs: [NodeID] { members.filter { $0.role == .learner }.map(\.id) }
+    public var learnerIDs: [NodeID] { storage.learnerIDs }
     /// The witness, if there is one.
-    public var witnessID: NodeID? { members.first { $0.role == .witness }?.id }
+    public var witnessID: NodeID? { storage.witnessID }
     /// Every member's id, ascending.
-    public var ids: [NodeID] { members.map(\.id) }
+    public var ids: [NodeID] { storage.ids }
 
     /// How many voting members make a majority.
-    public var quorum: Int { votingIDs.count / 2 + 1 }
+    public var quorum: Int { storage.votingIDs.count / 2 + 1 }
+
+    /// The members as `id role` pairs, for traces and test output.
+    public var description: String {
+        "[" + members.map { "\($0.id) \($0.role)" }.joined(separator: ", ") + "]"
+    }
 
     /// Whether `ids` (a set of voting members, others are ignored) form a quorum.
     func isQuorum(_ ids: some Sequence<NodeID>) -> Bool {

@@ -30,6 +30,12 @@ struct Progress: Sendable {
 
     init(next: UInt64) { self.next = next }
 
+    /// The leader heard from the follower just now.
+    mutating func markHeard() {
+        ticksSinceHeard = 0
+        hasAnswered = true
+    }
+
     /// Whether the follower answered this leader within the last `ticks` ticks.
     func isHeard(within ticks: Int) -> Bool { hasAnswered && ticksSinceHeard < ticks }
 

@@ -28,8 +28,7 @@ extension RaftNode {
 
     mutating func stepLeader(_ m: Message) {
         guard progress[m.from] != nil else { return }
-        progress[m.from]!.ticksSinceHeard = 0
-        progress[m.from]!.hasAnswered = true
+        progress[m.from]!.markHeard()
         if configuration.role(of: m.from) == .witness { return stepWitnessResponse(m) }
         switch m.kind {
         case .appendResponse:

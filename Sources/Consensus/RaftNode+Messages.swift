@@ -9,8 +9,8 @@ extension RaftNode {
         guard m.to == config.id else { return .wrongRecipient }
         guard m.from != config.id, m.from != 0 else { return .unknownSender }
         if let refusal = m.validationError(limits: config.messageLimits) { return refusal }
-        if let member = configuration.member(m.from) {
-            if member.incarnation != 0 && member.incarnation != m.fromIncarnation { return .incarnationMismatch }
+        if let pinned = configuration.incarnation(of: m.from) {
+            if pinned != 0 && pinned != m.fromIncarnation { return .incarnationMismatch }
         } else if !m.kind.isRequest && !(role == .leader && progress[m.from] != nil) {
             return .answerFromNonMember
         }
@@ -186,8 +186,7 @@ extension RaftNode {
 
     /// Every message leaves with this node's incarnation.
     mutating func send(_ m: Message) {
-        var m = m
-        m.fromIncarnation = config.incarnation
         messages.append(m)
+        if config.incarnation != 0 { messages[messages.count - 1].fromIncarnation = config.incarnation }
     }
 }

@@ -66,14 +66,11 @@ extension RaftNode {
     // MARK: - Ticks
 
     mutating func tickElection() {
-        guard isPromotable else {
-            // Learners, witnesses and non-members never campaign; the time still counts, so
-            // that the leader's lease ends for vote requests when the leader goes quiet.
-            if electionElapsed < randomizedElectionTimeout { electionElapsed += 1 }
-            return
-        }
-        electionElapsed += 1
+        if electionElapsed < randomizedElectionTimeout { electionElapsed += 1 }
         guard electionElapsed >= randomizedElectionTimeout else { return }
+        // Learners, witnesses and non-members never campaign; their elapsed time stays at the
+        // timeout, so that the leader's lease ends for vote requests when the leader goes quiet.
+        guard isPromotable else { return }
         electionElapsed = 0
         campaign(isTransfer: false)
     }
@@ -107,9 +104,11 @@ extension RaftNode {
     /// Whether a quorum of voting members (this node included, if it votes) was heard from
     /// within the last election timeout.
     func hasActiveQuorum() -> Bool {
-        configuration.isQuorum(configuration.votingIDs.filter { id in
-            id == config.id || progress[id].map { $0.ticksSinceHeard < config.electionTimeoutTicks } ?? false
-        })
+        var active = 0
+        for id in configuration.votingIDs where id == config.id || (progress[id]?.ticksSinceHeard ?? .max) < config.electionTimeoutTicks {
+            active += 1
+        }
+        return active >= quorum
     }
 
     // MARK: - Elections

@@ -127,8 +127,8 @@ public struct RaftNode: Sendable {
 
     /// Whether this node is a full voter of `configuration`, under its own incarnation.
     func isFullVoter(in configuration: Configuration) -> Bool {
-        guard let member = configuration.member(config.id), member.role == .voter else { return false }
-        return member.incarnation == 0 || member.incarnation == config.incarnation
+        guard configuration.role(of: config.id) == .voter, let pinned = configuration.incarnation(of: config.id) else { return false }
+        return pinned == 0 || pinned == config.incarnation
     }
     /// The index of the latest configuration entry in the log (0 when the configuration in
     /// force comes from the snapshot or the initial configuration).
