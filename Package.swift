@@ -23,43 +23,59 @@ let package = Package(
             pkgConfig: "libcrypto",
             providers: [.apt(["libssl-dev"])]
         ),
+        // The OS's libssl (OpenSSL 3): TLS 1.3 sessions, X.509 certificates.
+        .systemLibrary(
+            name: "CLibSSL",
+            pkgConfig: "libssl",
+            providers: [.apt(["libssl-dev"])]
+        ),
         // Swift wrappers over libcrypto.
         .target(name: "Hashing", dependencies: ["CLibCrypto", "BinaryCoding"], swiftSettings: strict),
         // Big-endian fixed-width binary encoding and the CRC32C checksum, shared by the cores,
         // the disk and the wire.
         .target(name: "BinaryCoding", swiftSettings: strict),
+        // The seedable generator (SplitMix64) every pure component draws its randomness from.
+        .target(name: "SeededRandom", swiftSettings: strict),
         // Pure Raft: no clock, no randomness of its own, no I/O.
-        .target(name: "Consensus", dependencies: ["BinaryCoding"], swiftSettings: strict),
+        .target(name: "Consensus", dependencies: ["BinaryCoding", "SeededRandom"], swiftSettings: strict),
         // The file implementation of Consensus's storage protocol: CRC'd log segments, hard state.
-        .target(name: "DurableLog", dependencies: ["Consensus", "BinaryCoding", "Hashing"], swiftSettings: strict),
+        .target(name: "DurableLog", dependencies: ["Consensus", "BinaryCoding"], swiftSettings: strict),
         // Sockets, length-prefixed frames, the peer handshake and cluster.conf parsing, shared by
         // tracker-node and client.
-        .target(name: "Networking", dependencies: ["Hashing", "BinaryCoding"], swiftSettings: strict),
+        .target(name: "Networking", dependencies: ["Hashing", "BinaryCoding", "CLibSSL"], swiftSettings: strict),
         // Pure tracker domain: users, sessions, groups, files.
         .target(name: "TrackerStateMachine", dependencies: ["BinaryCoding"], swiftSettings: strict),
-        // The tracker service without I/O: client wire protocol, leader discovery and retry, and
-        // the host that drives Raft and the state machine for tracker-node and SimNet alike.
-        .target(name: "TrackerService", dependencies: ["Consensus", "TrackerStateMachine", "BinaryCoding"], swiftSettings: strict),
+        // What a client and a tracker say to each other, without I/O and without any part of the
+        // server: requests, responses and their codecs, leader discovery and the retry policy.
+        // Imported by the client, tracker-node and SimNet alike.
+        .target(name: "TrackerProtocol", dependencies: ["TrackerStateMachine", "BinaryCoding", "SeededRandom"], swiftSettings: strict),
+        // The tracker server without I/O: the host that drives Raft and the state machine, its
+        // executor, and the binding of client requests to log commands. Imported by tracker-node
+        // and SimNet, never by a client.
+        .target(name: "TrackerHosting", dependencies: ["Consensus", "TrackerStateMachine", "TrackerProtocol", "BinaryCoding"], swiftSettings: strict),
         // A blocking client of the tracker cluster over real TCP: connections, leader discovery,
         // retries with the same request number. Used by client, the benchmarks and the tests.
-        .target(name: "TrackerClient", dependencies: ["TrackerService", "Networking", "Consensus", "Hashing"], swiftSettings: strict),
+        .target(name: "TrackerClient", dependencies: ["TrackerProtocol", "Networking", "Hashing"], swiftSettings: strict),
         // Deterministic simulation of a tracker cluster over a faulty network and disk.
-        .target(name: "SimNet", dependencies: ["Consensus", "TrackerStateMachine", "TrackerService", "BinaryCoding"], swiftSettings: strict),
+        .target(name: "SimNet", dependencies: ["Consensus", "TrackerStateMachine", "TrackerProtocol", "TrackerHosting", "SeededRandom"], swiftSettings: strict),
+        // Test machinery shared by test targets and benchmarks (never by a product's code): the
+        // seeded workload of plausible and implausible commands.
+        .target(name: "TestSupport", dependencies: ["TrackerStateMachine", "SeededRandom"], path: "Tests/TestSupport", swiftSettings: strict),
         .executableTarget(
             name: "TrackerNode",
-            dependencies: ["Consensus", "DurableLog", "TrackerStateMachine", "TrackerService", "Networking", "Hashing", "BinaryCoding"],
+            dependencies: ["Consensus", "DurableLog", "TrackerStateMachine", "TrackerProtocol", "TrackerHosting", "Networking", "Hashing"],
             swiftSettings: strict
         ),
         // The piece protocol, the peer server, file hashing and the parallel downloader, shared
         // by the client, its tests and the download benchmark.
         .target(
             name: "PeerTransfer",
-            dependencies: ["TrackerStateMachine", "TrackerService", "TrackerClient", "Networking", "Hashing", "BinaryCoding"],
+            dependencies: ["TrackerStateMachine", "TrackerProtocol", "TrackerClient", "Networking", "Hashing", "BinaryCoding"],
             swiftSettings: strict
         ),
         .executableTarget(
             name: "Client",
-            dependencies: ["PeerTransfer", "TrackerStateMachine", "TrackerService", "TrackerClient", "Networking", "Hashing", "BinaryCoding"],
+            dependencies: ["PeerTransfer", "TrackerStateMachine", "TrackerProtocol", "TrackerClient", "Networking", "Hashing"],
             swiftSettings: strict
         ),
         .executableTarget(name: "TrackerSim", dependencies: ["SimNet"], swiftSettings: strict),
@@ -71,7 +87,7 @@ let package = Package(
         ),
         .executableTarget(
             name: "StateMachineBench",
-            dependencies: ["TrackerStateMachine"],
+            dependencies: ["TrackerStateMachine", "TestSupport"],
             path: "bench/StateMachineBench",
             swiftSettings: strict
         ),
@@ -83,33 +99,38 @@ let package = Package(
         ),
         .executableTarget(
             name: "SnapshotBench",
-            dependencies: ["TrackerStateMachine", "TrackerClient", "TrackerService", "DurableLog", "Consensus", "Networking", "Hashing"],
+            dependencies: ["TrackerStateMachine", "TestSupport", "TrackerClient", "TrackerProtocol", "DurableLog", "Consensus", "Networking", "Hashing"],
             path: "bench/SnapshotBench",
             swiftSettings: strict
         ),
         .executableTarget(
             name: "TrackerBench",
-            dependencies: ["TrackerClient", "TrackerService", "TrackerStateMachine", "Networking", "Consensus"],
+            dependencies: ["TrackerClient", "TrackerProtocol", "TrackerStateMachine", "Networking"],
             path: "bench/TrackerBench",
             swiftSettings: strict
         ),
-        .testTarget(name: "ConsensusTests", dependencies: ["Consensus"], swiftSettings: strict),
-        .testTarget(name: "DurableLogTests", dependencies: ["DurableLog", "Consensus"], swiftSettings: strict),
+        .executableTarget(name: "TLSBench", dependencies: ["Networking"], path: "bench/TLSBench", swiftSettings: strict),
+        .testTarget(name: "ConsensusTests", dependencies: ["Consensus", "SeededRandom", "BinaryCoding"], swiftSettings: strict),
+        .testTarget(name: "DurableLogTests", dependencies: ["DurableLog", "Consensus", "SeededRandom"], swiftSettings: strict),
         .testTarget(name: "HashingTests", dependencies: ["Hashing", "BinaryCoding"], swiftSettings: strict),
-        .testTarget(name: "TrackerStateMachineTests", dependencies: ["TrackerStateMachine"], swiftSettings: strict),
-        .testTarget(name: "TrackerServiceTests", dependencies: ["TrackerService", "TrackerStateMachine", "Consensus"], swiftSettings: strict),
+        .testTarget(name: "TrackerStateMachineTests", dependencies: ["TrackerStateMachine", "TestSupport"], swiftSettings: strict),
+        .testTarget(name: "TrackerProtocolTests", dependencies: ["TrackerProtocol", "TrackerStateMachine", "BinaryCoding"], swiftSettings: strict),
+        .testTarget(name: "TrackerHostingTests", dependencies: ["TrackerProtocol", "TrackerHosting", "TrackerStateMachine", "Consensus", "TestSupport"], swiftSettings: strict),
         .testTarget(
             name: "TrackerNodeTests",
-            dependencies: ["TrackerClient", "TrackerService", "TrackerStateMachine", "Networking", "Consensus", "Hashing"],
+            dependencies: ["TrackerNode", "TrackerClient", "TrackerProtocol", "TrackerStateMachine", "Networking", "Consensus", "Hashing"],
             swiftSettings: strict
         ),
-        .testTarget(name: "NetworkingTests", dependencies: ["Networking"], swiftSettings: strict),
+        .testTarget(name: "NetworkingTests", dependencies: ["Networking", "Hashing", "CLibSSL"], swiftSettings: strict),
         .testTarget(
             name: "ClientTests",
-            dependencies: ["PeerTransfer", "TrackerClient", "TrackerService", "TrackerStateMachine", "Networking", "Hashing", "Consensus"],
+            dependencies: ["Client", "PeerTransfer", "TrackerClient", "TrackerProtocol", "TrackerStateMachine", "Networking", "Hashing"],
             swiftSettings: strict
         ),
-        .testTarget(name: "SimulationTests", dependencies: ["SimNet", "Consensus", "TrackerService", "TrackerStateMachine"], swiftSettings: strict),
+        // Package.swift's dependencies against every target's imports, and the client binary's
+        // symbols against the server's modules (no dependencies: it reads the sources and runs nm).
+        .testTarget(name: "PackageTests", swiftSettings: strict),
+        .testTarget(name: "SimulationTests", dependencies: ["SimNet", "TrackerProtocol", "TrackerStateMachine", "SeededRandom"], swiftSettings: strict),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -11,6 +11,25 @@
 # Usage: bench/download_bench.sh   env: RUNS=3 SCRATCH=.build-cl ANCHORS=/work/shared/anchors WORK=/tmp/dlbench-run
 set -euo pipefail
 HERE=$(cd "$(dirname "$0")" && pwd)
+# What the aria2 side needs (Debian packages): installed with apt-get when we are root, else
+# named, and the benchmark stops before it starts anything.
+need_tools() {
+    local missing=() pkgs=() t
+    declare -A pkg=([aria2c]=aria2 [mktorrent]=mktorrent [opentracker]=opentracker [openssl]=openssl [python3]=python3 [taskset]=util-linux)
+    for t in "${!pkg[@]}"; do command -v "$t" > /dev/null || { missing+=("$t"); pkgs+=("${pkg[$t]}"); }; done
+    [[ ${#missing[@]} == 0 ]] && return 0
+    if [[ $(id -u) == 0 ]]; then
+        DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${pkgs[@]}" > /dev/null 2>&1 ||
+            { apt-get update -qq > /dev/null 2>&1 && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${pkgs[@]}" > /dev/null 2>&1; } || true
+    fi
+    local still=()
+    for t in "${missing[@]}"; do command -v "$t" > /dev/null || still+=("$t"); done
+    if [[ ${#still[@]} -gt 0 ]]; then
+        echo "download_bench: missing ${still[*]}; install them with: sudo apt-get install ${pkgs[*]}" >&2
+        exit 2
+    fi
+}
+need_tools
 REPO=$(cd "$HERE/.." && pwd)
 ANCHORS=${ANCHORS:-/work/shared/anchors}
 RUNS=${RUNS:-3}
@@ -37,18 +56,26 @@ t0=$(date +%s.%N); taskset -c 1 openssl dgst -sha1 "$TESTFILE" > /dev/null; t1=$
 python3 -c "print(f'openssl dgst -sha1 on the 1 GiB file: {$t1-$t0:.3f} s = {1.073741824/($t1-$t0):.3f} GB/s')"
 
 echo "## disk floor (dd + fsync, no network, no hashing)"
-bash "$HERE/disk_floor.sh" "$TESTFILE" "$WORK/disk"
+bash "$HERE/disk_floor.sh" "$TESTFILE" "$WORK/disk" | tee "$WORK/disk.txt"
 
 echo "## ours (client, $RUNS runs per scenario)"
-"$BIN/download-bench" --bin "$BIN" --file "$TESTFILE" --work "$WORK/ours" --runs "$RUNS" --scenarios "A B" | tee "$WORK/ours.txt"
+# download-bench reports a child that died and exits non-zero; the comparison needs its figures.
+if ! "$BIN/download-bench" --bin "$BIN" --file "$TESTFILE" --work "$WORK/ours" --runs "$RUNS" --scenarios "A B" | tee "$WORK/ours.txt" \
+    || grep -q "download-bench failed" "$WORK/ours.txt"; then
+    echo "download_bench: our benchmark failed (see above); logs in $WORK/ours" >&2
+    exit 1
+fi
 
 echo "## aria2c BitTorrent (anchors' bt_bench.sh, $RUNS runs per scenario)"
 KEEP_TESTFILE=1 RUNS=$RUNS bash "$WORK/anchors/bt_bench.sh" "A B" | tee "$WORK/aria2.txt"
 
 echo "## comparison (medians)"
-python3 - "$WORK/ours.txt" "$WORK/anchors/raw/bt_A.txt" "$WORK/anchors/raw/bt_B.txt" <<'PY'
+python3 - "$WORK/ours.txt" "$WORK/anchors/raw/bt_A.txt" "$WORK/anchors/raw/bt_B.txt" "$WORK/disk.txt" <<'PY'
 import re, statistics, sys
 ours = open(sys.argv[1]).read()
+disk = open(sys.argv[4]).read()
+one = float(re.search(r"alone ([0-9.]+) s", disk).group(1))
+four = float(re.search(r"at once ([0-9.]+) s", disk).group(1))
 oa = [float(x) for x in re.findall(r"ours A run=\d+ seconds=([0-9.]+)", ours)]
 ob = [float(x) for x in re.findall(r"ours B run=\d+ all_seconds=([0-9.]+)", ours)]
 aa = [float(x) for x in re.findall(r"complete_s=([0-9.]+)", open(sys.argv[2]).read())]
@@ -59,5 +86,7 @@ print(f"A (3 sharers -> 1): ours {m(oa):.2f} s = {mb/m(oa):.0f} MB/s [runs {', '
       f"aria2 {m(aa):.2f} s = {mb/m(aa):.0f} MB/s [runs {', '.join(f'{x:.2f}' for x in aa)}]; ratio aria2/ours {m(aa)/m(oa):.2f}x")
 print(f"B (1 -> 4 together): ours all four {m(ob):.2f} s [runs {', '.join(f'{x:.2f}' for x in ob)}]; "
       f"aria2 {m(ab):.2f} s [runs {', '.join(f'{x:.2f}' for x in ab)}]; ratio aria2/ours {m(ab)/m(ob):.2f}x")
+print(f"against the disk floor of this run: A ours {m(oa):.2f} s = {m(oa)/one:.2f}x one copy + fsync ({one:.2f} s); "
+      f"B ours {m(ob):.2f} s = {m(ob)/four:.2f}x four parallel copies + fsync ({four:.2f} s; target <= 1.3x)")
 PY
 echo "# load average after: $(cut -d' ' -f1-3 /proc/loadavg)"

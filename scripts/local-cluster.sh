@@ -14,7 +14,37 @@ cd "$(dirname "$0")/.."
 conf=cluster.conf
 bin=.build/release
 
-build() { swift build -c release --product tracker-node >/dev/null && swift build -c release --product client >/dev/null; }
+# Passes SwiftPM's "[n/m] Compiling ..." progress through: on a terminal as one line redrawn in
+# place, otherwise a line each. Everything goes to the log file $1 as well.
+show_progress() {
+    local log=$1 line width
+    width=$(tput cols 2>/dev/null || echo 80)
+    while IFS= read -r line; do
+        printf '%s\n' "$line" >>"$log"
+        case "$line" in
+            \[*/*\]*) if [ -t 1 ]; then printf '\r\033[K%s' "${line:0:$((width - 1))}"; else printf '%s\n' "$line"; fi ;;
+        esac
+    done
+    if [ -t 1 ]; then printf '\r\033[K'; fi
+}
+
+# Builds tracker-node and client in release mode, showing the build's progress; on a failure it
+# prints the compiler's errors (or the end of the build's output) and stops.
+build() {
+    local log product
+    log=$(mktemp)
+    echo "building tracker-node and client (swift build -c release; a first build takes a few minutes)"
+    for product in tracker-node client; do
+        if ! swift build -c release --product "$product" 2>&1 | show_progress "$log"; then
+            echo "building $product failed:" >&2
+            grep -E "error:" "$log" >&2 || tail -n 40 "$log" >&2
+            rm -f "$log"
+            exit 1
+        fi
+    done
+    rm -f "$log"
+    echo "build complete"
+}
 
 # The cluster key the trackers require: made once, private to this user.
 ensure_key() {

@@ -3,8 +3,7 @@ import Networking
 import PeerTransfer
 import Synchronization
 import TrackerClient
-import TrackerService
-import TrackerStateMachine
+import TrackerProtocol
 
 /// Limits and timing of the client shell, in one place.
 enum ClientLimits {
@@ -40,9 +39,12 @@ final class ClientApp: Sendable {
     let authTracker: TrackerClient
     let keepAliveGeneration = Atomic<Int>(0)
     let server = Mutex<PeerServer?>(nil)
+    /// Standard output and input: answers, the prompt, progress and background events.
+    let console: Console
 
     init(options: Options) throws {
         self.options = OptionsBox(options)
+        console = Console(isJSON: options.isJSON)
         cluster = try ClusterConfig.load(path: options.confPath)
         listenAddress = try PeerAddress.parse(options.listenAddress)
         storeDirectory = options.stateDirectory ?? "data/client-\(listenAddress.host)-\(listenAddress.port)"
@@ -65,7 +67,7 @@ final class ClientApp: Sendable {
     func startServer() throws {
         let peerServer = try PeerServer(host: listenAddress.host, port: listenAddress.port, registry: registry,
                                         corruptPieces: options.testCorruptPieces,
-                                        serveDelayMillis: options.testServeDelayMillis, log: logLine) { [self] user, group, host in
+                                        serveDelayMillis: options.testServeDelayMillis, log: { [console] in console.log($0) }) { [self] user, group, host in
             authorizePeer(userID: user, groupID: group, remoteHost: host)
         }
         peerServer.start()
@@ -78,7 +80,7 @@ final class ClientApp: Sendable {
     /// tell local users apart; the membership check still holds.
     func authorizePeer(userID: String, groupID: String, remoteHost: String) -> String? {
         guard let token = session.withLock({ $0?.token }) else { return "this peer is not logged in" }
-        let query = TrackerQuery.memberSession(tokenHash: unboundTokenHash, groupID: groupID, userID: userID)
+        let query = ClientQuery.memberSession(groupID: groupID, userID: userID)
         do {
             switch try authTracker.call(.query(query), token: token) {
             case let .result(.ok(.session(info))):
@@ -105,9 +107,9 @@ final class ClientApp: Sendable {
                     usleep(100_000)
                     if keepAliveGeneration.load(ordering: .sequentiallyConsistent) != generation { return }
                 }
-                let command = TrackerCommand.keepAlive(tokenHash: unboundTokenHash, nowMillis: 0)
+                let command = ClientCommand.keepAlive
                 if case let .result(.failed(error))? = try? tracker.call(.command(command), token: token) {
-                    logLine("keepalive refused reason=\(logSafe(error.message))")
+                    console.log("keepalive refused reason=\(logSafe(error.message))")
                     // The lease ran out (or another login replaced it): stop acting as logged in.
                     if error.code == .notLoggedIn, keepAliveGeneration.load(ordering: .sequentiallyConsistent) == generation {
                         _ = endSession(using: tracker)
@@ -127,7 +129,7 @@ final class ClientApp: Sendable {
         let running = downloads.withLock { $0.filter(\.isRunning) }
         for download in running { download.cancel(reason: "stopped by logout; run download_file again to resume") }
         registry.removeAll()
-        _ = try? tracker.call(.command(.logout(tokenHash: unboundTokenHash)), token: current.token)
+        _ = try? tracker.call(.command(.logout), token: current.token)
         return true
     }
 
@@ -159,12 +161,14 @@ struct OptionsBox: Sendable {
     let isJSON: Bool
     let testCorruptPieces: Int
     let testServeDelayMillis: Int
+    let inlinePieceHashesMax: Int
 
     init(_ options: Options) {
         listenAddress = options.listenAddress
         isJSON = options.isJSON
         testCorruptPieces = options.testCorruptPieces
         testServeDelayMillis = options.testServeDelayMillis
+        inlinePieceHashesMax = options.inlinePieceHashesMax
     }
 }
 

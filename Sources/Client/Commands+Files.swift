@@ -1,8 +1,7 @@
 import Foundation
 import Hashing
 import PeerTransfer
-import TrackerClient
-import TrackerService
+import TrackerProtocol
 import TrackerStateMachine
 
 /// Login, sharing and downloading.
@@ -43,19 +42,21 @@ extension ClientApp {
                let digests = try? FileHashing.digests(ofFileAt: stored.path) {
                 isUnchanged = Hex.encode(digests.fileHash) == stored.fileHashHex && digests.sizeBytes == stored.sizeBytes
             }
-            let metadata = FileMetadata(name: stored.fileName, sizeBytes: stored.sizeBytes,
-                                        pieceSizeBytes: UInt32(TransferLimits.pieceSizeBytes),
-                                        pieceHashes: Hex.decode(stored.pieceHashesHex) ?? [],
-                                        fileHash: Hex.decode(stored.fileHashHex) ?? [])
+            let pieceHashes = Hex.decode(stored.pieceHashesHex) ?? []
+            let stated = FileDigests(sizeBytes: stored.sizeBytes, pieceHashes: pieceHashes, fileHash: Hex.decode(stored.fileHashHex) ?? [])
+            let metadata = PieceList.uploadMetadata(name: stored.fileName, digests: stated, inlineMax: options.inlinePieceHashesMax)
+            // The whole list is checked, whatever the tracker is sent.
+            let full = FileMetadata(name: stored.fileName, sizeBytes: stored.sizeBytes, pieceSizeBytes: metadata.pieceSizeBytes,
+                                    pieceHashes: pieceHashes, fileHash: stated.fileHash)
             // The state file is checked like a tracker's answer before its numbers are used.
-            if DownloadInfoCheck.violation(of: metadata, expectedName: nil) != nil { isUnchanged = false }
-            let upload = TrackerCommand.uploadFile(tokenHash: unboundTokenHash, groupID: stored.groupID, metadata: metadata)
+            if DownloadInfoCheck.violation(of: full, expectedName: nil) != nil { isUnchanged = false }
+            let upload = ClientCommand.uploadFile(groupID: stored.groupID, metadata: metadata)
             if isUnchanged, (try? call(.command(upload), token: token)) != nil {
-                registry.add(Share(groupID: stored.groupID, fileName: stored.fileName, path: stored.path,
-                                   sizeBytes: stored.sizeBytes, pieces: PieceBitfield.complete(pieceCount: metadata.pieceCount)))
+                registry.add(Share(groupID: stored.groupID, fileName: stored.fileName, path: stored.path, sizeBytes: stored.sizeBytes,
+                                   pieces: PieceBitfield.complete(pieceCount: metadata.pieceCount), pieceHashes: pieceHashes))
                 resumed += 1
             } else {
-                let stop = TrackerCommand.stopShare(tokenHash: unboundTokenHash, groupID: stored.groupID, fileName: stored.fileName)
+                let stop = ClientCommand.stopShare(groupID: stored.groupID, fileName: stored.fileName)
                 _ = try? call(.command(stop), token: token)
                 dropped.append(stored)
             }
@@ -71,18 +72,14 @@ extension ClientApp {
         }
         let absolute = URL(fileURLWithPath: path).standardizedFileURL.path
         let name = URL(fileURLWithPath: absolute).lastPathComponent
-        let digests: FileDigests
-        do {
-            digests = try FileHashing.digests(ofFileAt: absolute)
-        } catch {
-            throw CommandError("bad path: \(error)")
-        }
-        let metadata = FileMetadata(name: name, sizeBytes: digests.sizeBytes, pieceSizeBytes: UInt32(TransferLimits.pieceSizeBytes),
-                                    pieceHashes: digests.pieceHashes, fileHash: digests.fileHash)
-        _ = try call(.command(.uploadFile(tokenHash: unboundTokenHash, groupID: groupID, metadata: metadata)), token: try token())
+        let digests = try hashForUpload(path: absolute, fileName: name)
+        let metadata = PieceList.uploadMetadata(name: name, digests: digests, inlineMax: options.inlinePieceHashesMax)
+        _ = try call(.command(.uploadFile(groupID: groupID, metadata: metadata)), token: try token())
         registry.add(Share(groupID: groupID, fileName: name, path: absolute, sizeBytes: digests.sizeBytes,
-                           pieces: PieceBitfield.complete(pieceCount: metadata.pieceCount)))
-        rememberShare(groupID: groupID, path: absolute, metadata: metadata)
+                           pieces: PieceBitfield.complete(pieceCount: metadata.pieceCount), pieceHashes: digests.pieceHashes))
+        var full = metadata
+        full.pieceHashes = digests.pieceHashes
+        rememberShare(groupID: groupID, path: absolute, metadata: full)
         let hash = Hex.encode(digests.fileHash)
         return .ok("uploaded \(name) to \(groupID): \(digests.sizeBytes) bytes, \(metadata.pieceCount) pieces, sha1 \(hash)",
                    [("group", .string(groupID)), ("file", .string(name)), ("size", .unsigned(digests.sizeBytes)),
@@ -94,11 +91,11 @@ extension ClientApp {
         let stored = StoredShare(groupID: groupID, fileName: metadata.name, path: path, sizeBytes: metadata.sizeBytes,
                                  modifiedNanos: facts.modifiedNanos, fileHashHex: Hex.encode(metadata.fileHash),
                                  pieceHashesHex: Hex.encode(metadata.pieceHashes))
-        do { try store.remember(stored, of: userID) } catch { logLine("cannot save share state reason=\(logSafe("\(error)"))") }
+        do { try store.remember(stored, of: userID) } catch { console.log("cannot save share state reason=\(logSafe("\(error)"))") }
     }
 
     func stopShare(groupID: String, fileName: String) throws -> Reply {
-        _ = try call(.command(.stopShare(tokenHash: unboundTokenHash, groupID: groupID, fileName: fileName)), token: try token())
+        _ = try call(.command(.stopShare(groupID: groupID, fileName: fileName)), token: try token())
         registry.remove(groupID: groupID, fileName: fileName)
         if let userID = session.withLock({ $0?.userID }) {
             try? store.forget(of: userID) { $0.groupID == groupID && $0.fileName == fileName }
@@ -127,7 +124,7 @@ extension ClientApp {
     func downloadFile(groupID: String, fileName: String, destination: String) throws -> Reply {
         let paths = try destinationPaths(fileName: fileName, destination: destination)
         guard let current = session.withLock({ $0 }) else { throw CommandError("not logged in") }
-        let query = TrackerQuery.downloadInfo(tokenHash: unboundTokenHash, groupID: groupID, fileName: fileName)
+        let query = ClientQuery.downloadInfo(groupID: groupID, fileName: fileName)
         guard case let .download(info) = try call(.query(query), token: current.token) else { throw CommandError("unexpected answer from the tracker") }
         do {
             _ = try DownloadInfoCheck.validate(info, fileName: fileName)
@@ -141,7 +138,7 @@ extension ClientApp {
         let cluster = self.cluster
         let environment = DownloadEnvironment(
             userID: current.userID, token: current.token, makeTracker: { try ClientApp.makeTracker(cluster) },
-            registry: registry, log: logLine,
+            registry: registry, log: { [console] in console.log($0) },
             onComplete: { [self] share, metadata in rememberShare(groupID: share.groupID, path: share.path, metadata: metadata) })
         let download = Download(groupID: groupID, fileName: fileName, finalPath: paths.final, tempPath: paths.temp, environment: environment)
         let admitted = downloads.withLock { all -> Bool in
@@ -152,6 +149,7 @@ extension ClientApp {
         }
         guard admitted else { throw CommandError("too many downloads at once (at most \(TransferLimits.downloadsMax))") }
         download.start()
+        reportWhenFinished(download)
         return .ok("downloading \(fileName) from \(groupID) to \(paths.final)",
                    [("group", .string(groupID)), ("file", .string(fileName)), ("destination", .string(paths.final))])
     }
@@ -166,7 +164,9 @@ extension ClientApp {
             switch p.state {
             case .running:
                 let mbps = p.bytesPerSecond / 1_000_000
-                lines.append(String(format: "[D] [%@] %@ %.1f%% %.1f MB/s %d peers", p.groupID, p.fileName, p.percent, mbps, p.peerCount))
+                // On a terminal, a bar with the time left.
+                lines.append(console.isTerminal ? ProgressText.downloadLine(p)
+                    : String(format: "[D] [%@] %@ %.1f%% %.1f MB/s %d peers", p.groupID, p.fileName, p.percent, mbps, p.peerCount))
                 fields += [("state", .string("downloading")), ("percent", .number(p.percent)),
                            ("bytes_per_second", .integer(clamping: p.bytesPerSecond)), ("peers", .integer(Int64(p.peerCount)))]
             case .complete:
@@ -178,6 +178,12 @@ extension ClientApp {
             }
             json.append(.object(fields))
         }
-        return .ok(lines.isEmpty ? ["no downloads"] : lines, [("downloads", .array(json))])
+        // Bytes this client's peer server sent, per file and in all (what a sharer uploaded).
+        let served = server.withLock { $0?.servedBytesByFile } ?? []
+        let servedJSON = served.map { JSONValue.object([("group", .string($0.groupID)), ("file", .string($0.fileName)),
+                                                        ("bytes", .unsigned($0.bytes))]) }
+        let total = served.reduce(UInt64(0)) { $0 &+ $1.bytes }
+        return .ok(lines.isEmpty ? ["no downloads"] : lines,
+                   [("downloads", .array(json)), ("served", .array(servedJSON)), ("served_bytes", .unsigned(total))])
     }
 }

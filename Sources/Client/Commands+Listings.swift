@@ -1,4 +1,4 @@
-import TrackerService
+import TrackerProtocol
 import TrackerStateMachine
 
 extension ClientLimits {
@@ -10,14 +10,14 @@ extension ClientLimits {
 /// The paged listings: every page fetched in turn, up to `ClientLimits.listedItemsMax` items.
 extension ClientApp {
     func listRequests(_ groupID: String) throws -> Reply {
-        let (users, isCut) = try fetchPages({ .listRequests(tokenHash: unboundTokenHash, groupID: groupID, page: $0) }) { reply in
+        let (users, isCut) = try fetchPages({ .listRequests(groupID: groupID, page: $0) }) { reply in
             if case let .requests(page) = reply { page } else { nil }
         }
         return Self.listing(users.isEmpty ? ["no pending requests"] : users, ("requests", .array(users.map { .string($0) })), isCut: isCut)
     }
 
     func listGroups() throws -> Reply {
-        let (groups, isCut) = try fetchPages({ .listGroups(tokenHash: unboundTokenHash, page: $0) }) { reply in
+        let (groups, isCut) = try fetchPages({ .listGroups(page: $0) }) { reply in
             if case let .groups(page) = reply { page } else { nil }
         }
         let lines = groups.map { "\($0.groupID) owner=\($0.ownerID) members=\($0.memberCount)" }
@@ -28,7 +28,7 @@ extension ClientApp {
     }
 
     func listFiles(_ groupID: String) throws -> Reply {
-        let (files, isCut) = try fetchPages({ .listFiles(tokenHash: unboundTokenHash, groupID: groupID, page: $0) }) { reply in
+        let (files, isCut) = try fetchPages({ .listFiles(groupID: groupID, page: $0) }) { reply in
             if case let .files(page) = reply { page } else { nil }
         }
         let lines = files.map { "\($0.name) \($0.sizeBytes) bytes, \($0.onlineSharerCount) online sharers" }
@@ -47,7 +47,7 @@ extension ClientApp {
     }
 
     /// Every page of a listing, up to `listedItemsMax` items, and whether any were left out.
-    func fetchPages<Item: PageItem>(_ query: (PageRequest) -> TrackerQuery,
+    func fetchPages<Item: PageItem>(_ query: (PageRequest) -> ClientQuery,
                                     _ page: (TrackerReply) -> Page<Item>?) throws -> (items: [Item], isCut: Bool) {
         let token = try token()
         do {

@@ -1,9 +1,5 @@
 import Foundation
-import Hashing
-import Networking
-import PeerTransfer
-import TrackerClient
-import TrackerService
+import TrackerProtocol
 import TrackerStateMachine
 
 /// A command's name, arguments and whether it needs a login.
@@ -65,12 +61,12 @@ extension ClientApp {
         switch name {
         case "create_user": return try simple(.createUser(userID: a[0], password: a[1]), "user \(a[0]) created")
         case "login": return try login(userID: a[0], password: a[1])
-        case "create_group": return try command(.createGroup(tokenHash: unboundTokenHash, groupID: a[0]), "group \(a[0]) created")
-        case "join_group": return try command(.joinGroup(tokenHash: unboundTokenHash, groupID: a[0]), "join request sent to \(a[0])")
+        case "create_group": return try command(.createGroup(groupID: a[0]), "group \(a[0]) created")
+        case "join_group": return try command(.joinGroup(groupID: a[0]), "join request sent to \(a[0])")
         case "leave_group": return try leaveGroup(a[0])
         case "list_requests": return try listRequests(a[0])
         case "accept_request":
-            return try command(.acceptRequest(tokenHash: unboundTokenHash, groupID: a[0], userID: a[1]), "\(a[1]) joined \(a[0])")
+            return try command(.acceptRequest(groupID: a[0], userID: a[1]), "\(a[1]) joined \(a[0])")
         case "list_groups": return try listGroups()
         case "list_files": return try listFiles(a[0])
         case "upload_file": return try uploadFile(path: a[0], groupID: a[1])
@@ -114,13 +110,13 @@ extension ClientApp {
         return .ok(message)
     }
 
-    func command(_ command: TrackerCommand, _ message: String) throws -> Reply {
+    func command(_ command: ClientCommand, _ message: String) throws -> Reply {
         _ = try call(.command(command), token: try token())
         return .ok(message)
     }
 
     private func leaveGroup(_ groupID: String) throws -> Reply {
-        let reply = try command(.leaveGroup(tokenHash: unboundTokenHash, groupID: groupID), "left \(groupID)")
+        let reply = try command(.leaveGroup(groupID: groupID), "left \(groupID)")
         registry.removeGroup(groupID)
         if let userID = session.withLock({ $0?.userID }) { try? store.forget(of: userID) { $0.groupID == groupID } }
         return reply

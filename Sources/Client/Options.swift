@@ -13,6 +13,9 @@ struct Options {
     /// Test-only: the peer server waits this long before each piece it serves, so tests can
     /// act in the middle of a download (kill a sharer, a tracker, the downloader). Never use it otherwise.
     var testServeDelayMillis = 0
+    /// Files with more pieces than this upload only the SHA-256 of their piece list (the
+    /// standard bound; `--test-detached-piece-list` makes it 0 so tests can try small files).
+    var inlinePieceHashesMax = TransferLimits.inlinePieceHashesMax
 
     static let usage = """
         usage: client <IP>:<PORT> cluster.conf [--json] [--state-dir DIR]
@@ -55,6 +58,7 @@ struct Options {
                 i += 1
                 guard i < arguments.count else { return .usageError("--state-dir needs a folder") }
                 options.stateDirectory = arguments[i]
+            case "--test-detached-piece-list": options.inlinePieceHashesMax = 0
             case "--test-corrupt-pieces", "--test-serve-delay-ms":
                 i += 1
                 guard i < arguments.count, let count = Int(arguments[i]), count >= 0,

@@ -85,14 +85,9 @@ struct Reply {
     }
 }
 
-/// Writes to standard output and flushes at once (output may be a pipe read line by line).
-func emit(_ text: String) {
-    guard !text.isEmpty else { return }
-    FileHandle.standardOutput.write(Data(text.utf8))
-}
-
 /// One log line on standard error: a level, a constant message and key=value metadata.
 /// Never pass a password or a token here; every remote value goes through `logSafe` first.
 func logLine(_ text: String) {
-    FileHandle.standardError.write(Data("level=info \(text)\n".utf8))
+    // Milliseconds of the monotonic clock, so lines of one run (and of several clients) line up.
+    FileHandle.standardError.write(Data("mono_ms=\(monotonicNowMillis()) level=info \(text)\n".utf8))
 }

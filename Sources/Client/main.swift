@@ -36,6 +36,7 @@ for signalNumber in [SIGINT, SIGTERM] {
     signal(signalNumber, SIG_IGN)
     let source = DispatchSource.makeSignalSource(signal: signalNumber, queue: .global())
     source.setEventHandler {
+        app.console.restoreTerminal()
         app.shutdown()
         terminateProcess(0)
     }
@@ -43,18 +44,17 @@ for signalNumber in [SIGINT, SIGTERM] {
     signalSources.append(source)
 }
 
-let isInteractive = isatty(STDIN_FILENO) == 1 && !options.isJSON
+// The prompt, line editing, progress and background events: see Console.
 while true {
-    if isInteractive { emit("> ") }
-    guard let line = readLine(strippingNewline: true) else { break }
+    guard let line = app.console.readLine() else { break }
     guard line.utf8.count <= ClientLimits.commandLineBytesMax else {
-        emit(Reply.failure("command line too long").rendered(command: "", json: options.isJSON))
+        app.console.write(Reply.failure("command line too long").rendered(command: "", json: options.isJSON))
         continue
     }
     let words = line.split(whereSeparator: { $0 == " " || $0 == "\t" }).map(String.init)
     guard let name = words.first else { continue }
     let reply = app.execute(words)
-    emit(reply.rendered(command: name, json: options.isJSON))
+    app.console.write(reply.rendered(command: name, json: options.isJSON))
     if name == "quit" && reply.isOK && words.count == 1 {
         app.shutdown()
         terminateProcess(0)

@@ -1,3 +1,5 @@
+import SeededRandom
+
 /// A Raft node as a pure state machine (the shape of etcd raft's `RawNode`).
 ///
 /// Inputs: `tick()`, `step(_:)` for a received message, `propose(_:)`,

@@ -1,4 +1,3 @@
-import BinaryCoding
 
 /// Identifies a Raft node. Ids are small positive integers; 0 means "none".
 public typealias NodeID = UInt64

@@ -1,5 +1,4 @@
 import Glibc
-import BinaryCoding
 import Consensus
 
 /// Raft's durable storage in a directory: the log in append-only segment files

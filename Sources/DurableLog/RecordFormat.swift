@@ -1,6 +1,5 @@
 import BinaryCoding
 import Consensus
-import Hashing
 
 /// The on-disk forms: log records and the hard state file. All integers are big-endian.
 ///

@@ -1,7 +1,6 @@
 import BinaryCoding
 import Consensus
 import Glibc
-import Hashing
 
 /// Snapshot files in a directory: `snapshot-<index, 20 digits>.snap`, each `magic "RSNP" |
 /// u16 version | u64 index | u64 term | [version 2: u32 configuration length (0: none) |

@@ -1,4 +1,3 @@
-import BinaryCoding
 import CLibCrypto
 
 /// Stops the process with libcrypto's queued error text: used only for failures no caller can

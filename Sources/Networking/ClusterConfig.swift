@@ -1,7 +1,9 @@
 import Glibc
 
-/// The tracker cluster as listed in `cluster.conf`: one tracker a line, `<id> <host>:<port>`;
-/// `#` starts a comment anywhere on a line; blank lines are ignored.
+/// The tracker cluster as listed in `cluster.conf`: one tracker a line,
+/// `<id> <host>:<port> [sha256:<hex>] [voter|witness]` (the tracker's certificate fingerprint,
+/// then its role, in this order; both optional); `#` starts a comment anywhere on a line;
+/// blank lines are ignored.
 ///
 /// Ids are 1...65535 and unique; addresses are unique as written (`localhost:7001` and
 /// `127.0.0.1:7001` are not recognised as the same: nothing is resolved while parsing).
@@ -12,12 +14,27 @@ public struct ClusterConfig: Equatable, Sendable {
         public var id: UInt64
         /// Where the tracker listens for both peer trackers and clients.
         public var address: PeerAddress
+        /// The pinned fingerprint of the tracker's TLS certificate; nil on a line without one
+        /// (whether such a line is accepted is the shell's policy, see `isFullyPinned`).
+        public var fingerprint: CertificateFingerprint?
+        /// The tracker's role; `.voter` unless the line names another.
+        public var role: Role
 
         /// Makes a tracker entry.
-        public init(id: UInt64, address: PeerAddress) {
+        public init(id: UInt64, address: PeerAddress, fingerprint: CertificateFingerprint? = nil, role: Role = .voter) {
             self.id = id
             self.address = address
+            self.fingerprint = fingerprint
+            self.role = role
         }
+    }
+
+    /// What a tracker does in the cluster, as its line's last word says.
+    public enum Role: String, Equatable, Sendable, CaseIterable {
+        /// A full member: votes and keeps the state machine (the default).
+        case voter
+        /// Votes and keeps the log but no state machine (the line says `witness`).
+        case witness
     }
 
     /// The trackers, sorted by id.
@@ -31,11 +48,24 @@ public struct ClusterConfig: Equatable, Sendable {
         trackers.first { $0.id == id }?.address
     }
 
+    /// Whether every line carries a fingerprint (the shell refuses a file where this is false
+    /// unless it runs with its explicit insecure flag).
+    public var isFullyPinned: Bool { trackers.allSatisfy { $0.fingerprint != nil } }
+
+    /// The pinned fingerprints, in tracker id order (lines without one are skipped).
+    public var fingerprints: [CertificateFingerprint] { trackers.compactMap(\.fingerprint) }
+
+    /// The id of the tracker pinned to `fingerprint`, or nil when no line pins it.
+    public func trackerID(pinnedTo fingerprint: CertificateFingerprint) -> UInt64? {
+        trackers.first { $0.fingerprint == fingerprint }?.id
+    }
+
     /// Parses the text of a cluster.conf; `fileName` only labels error messages.
     public static func parse(text: String, fileName: String) throws(ClusterConfigError) -> ClusterConfig {
         var trackers: [Tracker] = []
         var lineOfID: [UInt64: Int] = [:]
         var lineOfAddress: [PeerAddress: Int] = [:]
+        var lineOfFingerprint: [CertificateFingerprint: Int] = [:]
         var lineNumber = 0
         for rawLine in text.split(separator: "\n", omittingEmptySubsequences: false) {
             lineNumber += 1
@@ -45,11 +75,15 @@ public struct ClusterConfig: Equatable, Sendable {
             if let first = lineOfAddress[tracker.address] {
                 throw fail("duplicate address \(tracker.address) (first on line \(first))")
             }
+            if let fingerprint = tracker.fingerprint, let first = lineOfFingerprint[fingerprint] {
+                throw fail("duplicate fingerprint \(fingerprint) (first on line \(first))")
+            }
             guard trackers.count < NetworkingLimits.clusterTrackersMax else {
                 throw fail("more than \(NetworkingLimits.clusterTrackersMax) trackers")
             }
             lineOfID[tracker.id] = lineNumber
             lineOfAddress[tracker.address] = lineNumber
+            if let fingerprint = tracker.fingerprint { lineOfFingerprint[fingerprint] = lineNumber }
             trackers.append(tracker)
         }
         guard !trackers.isEmpty else {
@@ -58,6 +92,9 @@ public struct ClusterConfig: Equatable, Sendable {
         return ClusterConfig(trackers: trackers.sorted { $0.id < $1.id })
     }
 
+    /// The form of a line, for error messages.
+    static let lineForm = "'<id> <host>:<port> [sha256:<hex>] [role]'"
+
     /// Parses one line: nil for a blank or comment-only line.
     private static func parseLine(
         _ rawLine: Substring, fail: (String) -> ClusterConfigError
@@ -65,19 +102,40 @@ public struct ClusterConfig: Equatable, Sendable {
         let content = rawLine.prefix { $0 != "#" }
         let fields = content.split(whereSeparator: { $0 == " " || $0 == "\t" || $0 == "\r" })
         if fields.isEmpty { return nil }
-        guard fields.count == 2 else {
-            throw fail("expected '<id> <host>:<port>', found \(fields.count) field\(fields.count == 1 ? "" : "s")")
+        guard fields.count >= 2, fields.count <= 4 else {
+            throw fail("expected \(lineForm), found \(fields.count) field\(fields.count == 1 ? "" : "s")")
         }
         let idText = fields[0]
         guard idText.utf8.allSatisfy({ $0 >= 0x30 && $0 <= 0x39 }), idText.utf8.count <= 5, let id = Int(idText) else {
             throw fail("bad id '\(idText)'")
         }
         guard id >= 1, id <= 65_535 else { throw fail("id \(id) out of range 1...65535") }
+        let address: PeerAddress
         do {
-            return Tracker(id: UInt64(id), address: try PeerAddress.parse(String(fields[1])))
+            address = try PeerAddress.parse(String(fields[1]))
         } catch {
             throw fail(error.description)
         }
+        var tracker = Tracker(id: UInt64(id), address: address)
+        var rest = fields.dropFirst(2)
+        if let word = rest.first, word.hasPrefix("sha") {
+            do {
+                tracker.fingerprint = try CertificateFingerprint.parse(word)
+            } catch {
+                throw fail("bad fingerprint '\(word)': \(error.reason)")
+            }
+            rest = rest.dropFirst()
+        }
+        if let word = rest.first {
+            guard let role = Role(rawValue: String(word)) else {
+                let roles = Role.allCases.map(\.rawValue).joined(separator: ", ")
+                throw fail("unknown role '\(word)' (expected one of \(roles)\(tracker.fingerprint == nil ? ", or a sha256: fingerprint" : ""))")
+            }
+            tracker.role = role
+            rest = rest.dropFirst()
+        }
+        if let word = rest.first { throw fail("unexpected '\(word)' after the role (expected \(lineForm))") }
+        return tracker
     }
 
     /// Reads and parses the file at `path`; errors name the file (and line, when there is one).

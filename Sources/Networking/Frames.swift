@@ -101,8 +101,9 @@ public struct FrameDecoder: Sendable {
     }
 }
 
-/// Frames over a `Socket`: buffered reads (one large receive can yield many frames) and whole
-/// frames or batches of frames written with one send.
+/// Frames over a `Socket` or any other `ByteStream` (TLS: `TLSStream`): buffered reads (one
+/// large receive can yield many frames) and whole frames or batches of frames written with one
+/// send.
 ///
 /// Reads are serialized among themselves and writes among themselves, so one reader thread and
 /// any number of writer threads may share a connection; a frame is never interleaved with another.
@@ -117,12 +118,21 @@ public final class FramedConnection: Sendable {
 
     /// The underlying socket (for timeouts, shutdown, addresses).
     public let socket: Socket
+    /// What frames travel over: the socket itself, or a TLS stream over it.
+    public let stream: any ByteStream
     private let readState = Mutex(ReadState())
     private let writeLock = Mutex(())
 
     /// Wraps a connected socket; the connection now owns it.
     public init(socket: Socket) {
         self.socket = socket
+        self.stream = socket
+    }
+
+    /// Wraps a TLS stream whose handshake is done; the connection now owns it.
+    public init(tls: TLSStream) {
+        self.socket = tls.socket
+        self.stream = tls
     }
 
     /// Reads the next frame, blocking until it has fully arrived, or until `deadline` (when
@@ -135,14 +145,7 @@ public final class FramedConnection: Sendable {
             // by maxBytes, so the loop ends.
             while true {
                 if let frame = try state.decoder.nextFrame(maxBytes: maxBytes) { return frame }
-                if let deadline {
-                    let left = ContinuousClock.now.duration(to: deadline).components
-                    let leftMillis = left.seconds * 1000 + left.attoseconds / 1_000_000_000_000_000
-                    guard leftMillis > 0, try socket.poll(events: Int16(POLLIN), timeoutMillis: Int(leftMillis)) else {
-                        throw SocketError.timedOut(operation: "receive")
-                    }
-                }
-                let count = try socket.receive(into: &state.chunk)
+                let count = try state.chunk.withUnsafeMutableBytes { try stream.receive(into: $0, deadline: deadline) }
                 if count == 0 { throw state.decoder.bufferedByteCount == 0 ? FrameError.closed : FrameError.truncated }
                 state.decoder.append(state.chunk[0..<count])
                 if count == state.chunk.count, state.chunk.count < NetworkingLimits.readChunkBytes {
@@ -166,11 +169,11 @@ public final class FramedConnection: Sendable {
     /// Writes several frames back to back with one send (one system call unless it is partial).
     public func writeFrames(_ frames: [Frame]) throws {
         let bytes = try Frame.encode(frames)
-        try writeLock.withLock { _ in try socket.send(all: bytes) }
+        try writeLock.withLock { _ in try stream.send(all: bytes) }
     }
 
-    /// Closes the socket; idempotent.
+    /// Closes the stream (over TLS, close_notify first) and the socket; idempotent.
     public func close() {
-        socket.close()
+        stream.close()
     }
 }

@@ -1,9 +1,7 @@
 import Foundation
-import Hashing
-import Networking
 import Synchronization
 import TrackerClient
-import TrackerService
+import TrackerProtocol
 import TrackerStateMachine
 
 /// The coordinator: metadata, resume, peers, announces, the whole-file hash, the rename.
@@ -18,7 +16,9 @@ extension Download {
         let tracker = try environment.makeTracker()
         defer { tracker.close() }
         var info = try fetchInfo(tracker)
-        let metadata = info.metadata
+        // The tracker's form stays in `info` (refreshes are compared with it); the download
+        // works with the full piece list.
+        let metadata = try resolvePieceList(info, tracker: tracker)
         let (file, isResumed) = try PartFile.open(tempPath, sizeBytes: metadata.sizeBytes)
         let have = isResumed
             ? FileHashing.verifiedPieces(in: file, pieceHashes: metadata.pieceHashes, sizeBytes: metadata.sizeBytes)
@@ -27,8 +27,8 @@ extension Download {
         let initial = PieceScheduler(pieceCount: metadata.pieceCount, have: have)
         scheduler.withLock { $0 = initial }
         live.withLock { $0.pieceCount = metadata.pieceCount; $0.doneCount = initial.doneCount; $0.speedSampleDone = initial.doneCount }
-        environment.registry.add(Share(groupID: groupID, fileName: fileName, path: tempPath,
-                                       sizeBytes: metadata.sizeBytes, pieces: initial.bitfield(), file: file))
+        environment.registry.add(Share(groupID: groupID, fileName: fileName, path: tempPath, sizeBytes: metadata.sizeBytes,
+                                       pieces: initial.bitfield(), file: file, pieceHashes: metadata.pieceHashes))
         if initial.doneCount > 0 {
             environment.log("download resumed group=\(logSafe(groupID)) file=\(logSafe(fileName)) pieces=\(initial.doneCount)")
         }
@@ -51,6 +51,7 @@ extension Download {
         var announcedCount = 0
         var nextAnnounceMillis: UInt64 = 0
         var nextRefreshMillis: UInt64 = 0
+        var refreshMillis = UInt64(TransferLimits.peerRefreshMinMillis)
         var lastProgressMillis = monotonicNowMillis()
         var lastDone = -1
         while true {
@@ -72,8 +73,10 @@ extension Download {
             if now >= nextRefreshMillis && done < context.metadata.pieceCount {
                 // Only the peer list may change: an answer with other metadata is not used.
                 if let fresh = try? fetchInfo(tracker), fresh.metadata == info.metadata { info = fresh }
-                connectToNewPeers(info.peers, context: context)
-                nextRefreshMillis = now + UInt64(TransferLimits.peerRefreshMillis)
+                // Soon again while new peers (other downloaders, as they announce) keep appearing.
+                let started = connectToNewPeers(info.peers, context: context)
+                refreshMillis = Self.nextPeerRefreshMillis(after: refreshMillis, startedPeers: started)
+                nextRefreshMillis = now + refreshMillis
             }
             if millis(from: lastProgressMillis, to: now) > UInt64(TransferLimits.stallTimeoutMillis) {
                 throw DownloadFailure(peers == 0 ? "no peer shares the missing pieces" : "no progress from peers")
@@ -97,8 +100,16 @@ extension Download {
         }
     }
 
+    /// The wait before the next peer-list query: the shortest after one that brought a new
+    /// peer (downloaders starting together appear one by one as they announce), else twice the
+    /// last, up to `peerRefreshMillis`.
+    public static func nextPeerRefreshMillis(after last: UInt64, startedPeers: Int) -> UInt64 {
+        let shortest = UInt64(TransferLimits.peerRefreshMinMillis)
+        return startedPeers > 0 ? shortest : min(max(shortest, last) * 2, UInt64(TransferLimits.peerRefreshMillis))
+    }
+
     func fetchInfo(_ tracker: TrackerClient) throws -> DownloadInfo {
-        let query = TrackerQuery.downloadInfo(tokenHash: unboundTokenHash, groupID: groupID, fileName: fileName)
+        let query = ClientQuery.downloadInfo(groupID: groupID, fileName: fileName)
         switch try tracker.call(.query(query), token: environment.token) {
         case let .result(.ok(.download(info))):
             do {
@@ -113,14 +124,17 @@ extension Download {
     }
 
     private func announce(_ tracker: TrackerClient, pieces: [UInt8]) {
-        let command = TrackerCommand.announcePieces(tokenHash: unboundTokenHash, groupID: groupID, fileName: fileName, pieces: pieces)
+        let command = ClientCommand.announcePieces(groupID: groupID, fileName: fileName, pieces: pieces)
         if case let .result(.failed(error))? = try? tracker.call(.command(command), token: environment.token) {
             environment.log("announce refused group=\(logSafe(groupID)) file=\(logSafe(fileName)) reason=\(logSafe(error.message))")
         }
     }
 
-    private func connectToNewPeers(_ peers: [PeerInfo], context: Context) {
+    /// Starts a thread for each listed peer not connected yet; returns how many.
+    @discardableResult
+    private func connectToNewPeers(_ peers: [PeerInfo], context: Context) -> Int {
         let banned = scheduler.withLock { $0!.bannedPeers }
+        var started = 0
         for peer in peers where peer.userID != environment.userID && !banned.contains(peer.userID) {
             let id: Int? = links.withLock { l in
                 guard l.live[peer.peerAddress] == nil, l.live.count < TransferLimits.peersPerDownloadMax,
@@ -134,7 +148,9 @@ extension Download {
             let thread = Thread { [self] in runPeer(id: id, peer: peer, context: context) }
             thread.name = "download-peer"
             thread.start()
+            started += 1
         }
+        return started
     }
 
     private func finish(_ context: Context, digest: [UInt8], tracker: TrackerClient) throws {
@@ -145,7 +161,8 @@ extension Download {
         try context.file.sync()
         try PartFile.linkIntoPlace(context.file, temporaryPath: tempPath, finalPath: finalPath)
         let share = Share(groupID: groupID, fileName: fileName, path: finalPath, sizeBytes: context.metadata.sizeBytes,
-                          pieces: PieceBitfield.complete(pieceCount: context.metadata.pieceCount))
+                          pieces: PieceBitfield.complete(pieceCount: context.metadata.pieceCount),
+                          pieceHashes: context.metadata.pieceHashes)
         environment.registry.add(share)
         syncDirectory(of: finalPath)
         announce(tracker, pieces: share.pieces)

@@ -18,20 +18,10 @@ extension Download {
         var brokeProtocol = false
         var socketForCleanup: Socket?
         do {
-            let address = try PeerAddress.parse(peer.peerAddress)
-            let socket = try Socket.connect(host: address.host, port: address.port, timeoutMillis: TransferLimits.peerConnectTimeoutMillis)
-            socketForCleanup = socket
-            links.withLock { $0.live[peer.peerAddress] = .some(socket) }
-            if isCancelled { throw DownloadFailure("cancelled") }
-            let connection = FramedConnection(socket: socket)
-            _ = try Handshake.perform(on: connection, as: .dialer, role: .piecePeer, id: UInt64(id), key: nil,
-                                      auth: PeerHandshake.authenticator)
-            try socket.setReceiveTimeout(millis: TransferLimits.peerReceiveTimeoutMillis)
-            let wire = PieceWire(socket: socket)
-            try wire.send(.open(userID: environment.userID, groupID: groupID))
-            let answer = try wire.receive(maxBytes: 0)
-            if let why = PeerMessageCheck.violation(of: answer, expecting: .openAnswer) { throw PeerViolation(why) }
-            if case let .reject(reason) = answer { throw DownloadFailure("peer \(peer.userID) refused: \(reason)") }
+            let wire = try dial(peer, id: id) { socket in
+                socketForCleanup = socket
+                links.withLock { $0.live[peer.peerAddress] = .some(socket) }
+            }
             opened = true
             scheduler.withLock { $0!.addPeer(id, nowMillis: monotonicNowMillis()) }
             try exchange(id: id, userID: peer.userID, wire: wire, context: context)
@@ -51,32 +41,57 @@ extension Download {
         wake.signal()
     }
 
+    /// Names the file (`bitfieldRequest`), then keeps requests in flight, tells the server each
+    /// piece this download verified (`have`) and takes the server's `have`s as they come; waits
+    /// on the socket when there is nothing to ask, until the download is complete.
+    /// Connects to `peer`, runs the handshake and `open`; `connected` sees the socket as soon as
+    /// it exists (so a cancel can shut it down). Throws a `PeerViolation` for a bad answer.
+    func dial(_ peer: PeerInfo, id: Int, connected: (Socket) -> Void) throws -> PieceWire {
+        let address = try PeerAddress.parse(peer.peerAddress)
+        let socket = try Socket.connect(host: address.host, port: address.port, timeoutMillis: TransferLimits.peerConnectTimeoutMillis)
+        connected(socket)
+        if isCancelled { throw DownloadFailure("cancelled") }
+        _ = try Handshake.perform(on: FramedConnection(socket: socket), as: .dialer, role: .piecePeer, id: UInt64(id), key: nil,
+                                  auth: PeerHandshake.authenticator)
+        try socket.setReceiveTimeout(millis: TransferLimits.peerReceiveTimeoutMillis)
+        let wire = PieceWire(socket: socket)
+        try wire.send(.open(userID: environment.userID, groupID: groupID))
+        let answer = try wire.receive(maxBytes: 0)
+        if let why = PeerMessageCheck.violation(of: answer, expecting: .openAnswer) { throw PeerViolation(why) }
+        if case let .reject(reason) = answer { throw DownloadFailure("peer \(peer.userID) refused: \(reason)") }
+        return wire
+    }
+
     private func exchange(id: Int, userID: String, wire: PieceWire, context: Context) throws {
-        var pending: [Pending] = []
+        try wire.send(.bitfieldRequest(fileName: fileName))
+        var pending: [Pending] = [.bitfield]
         var random = SystemRandomNumberGenerator()
-        var lastBitfieldMillis: UInt64 = 0
+        var toldCursor = 0
+        // The scheduler's version at which this peer last had nothing to give: asked again
+        // only once something changed (an idle thread costs a lock, not a scan).
+        var idleVersion: UInt64?
         while !isCancelled {
-            let now = monotonicNowMillis()
             var batch: [PieceMessage] = []
-            // A partial sharer (another downloader) gains pieces as it goes: ask again every
-            // refresh period, pipelined with the piece requests, until it holds everything.
-            if !pending.contains(.bitfield), millis(from: lastBitfieldMillis, to: now) >= UInt64(TransferLimits.bitfieldRefreshMillis),
-               scheduler.withLock({ !$0!.peerIsComplete(id) }) {
-                batch.append(.bitfieldRequest(fileName: fileName))
-                pending.append(.bitfield)
-                lastBitfieldMillis = now
-            }
-            let requests = scheduler.withLock { s -> [Int] in
+            let (verified, requests) = scheduler.withLock { s -> ([Int], [Int]) in
+                let verified = Array(s!.doneOrder[toldCursor...])
+                toldCursor = s!.doneOrder.count
                 var picked: [Int] = []
                 // Read under the lock, so no peer connected after this reading.
-                let depth = s!.requestDepth(for: id, nowMillis: monotonicNowMillis())
+                let now = monotonicNowMillis()
+                let depth = s!.requestDepth(for: id, nowMillis: now)
                 var inFlight = pending.count { $0 != .bitfield }
-                while inFlight < depth, let index = s!.nextRequest(for: id, random: &random) {
+                guard inFlight < depth, s!.version != idleVersion else { return (verified, picked) }
+                while inFlight < depth {
+                    guard let index = s!.nextRequest(for: id, random: &random, nowMillis: now) else {
+                        idleVersion = s!.version
+                        break
+                    }
                     picked.append(index)
                     inFlight += 1
                 }
-                return picked
+                return (verified, picked)
             }
+            batch += Self.haves(of: verified, fileName: fileName)
             for index in requests {
                 batch.append(.request(groupID: groupID, fileName: fileName, index: UInt32(index)))
                 pending.append(.piece(index))
@@ -84,11 +99,40 @@ extension Download {
             if !batch.isEmpty { try wire.send(batch) }
             if pending.isEmpty {
                 if scheduler.withLock({ $0!.isComplete }) { return }
-                usleep(UInt32(TransferLimits.bitfieldRefreshMillis * 1_000 / 2))
-                continue
+                // Nothing to ask of this peer now: wait for its `have` (or another peer's news).
+                guard try wire.socket.waitUntilReadable(timeoutMillis: TransferLimits.idlePollMillis) else { continue }
             }
-            try handle(try wire.receive(), expected: pending.removeFirst(), id: id, userID: userID, context: context)
+            let message = try wire.receive()
+            if case .have = message {
+                try takeHave(message, id: id, pieceCount: context.metadata.pieceCount)
+            } else if let expected = pending.first {
+                pending.removeFirst()
+                try handle(message, expected: expected, id: id, userID: userID, context: context)
+            } else {
+                throw PeerViolation("unexpected \(message.kind) message")
+            }
         }
+    }
+
+    /// `have` messages for `pieces` (any order), ascending and at most `haveIndicesMax` each.
+    static func haves(of pieces: [Int], fileName: String) -> [PieceMessage] {
+        let sorted = pieces.sorted()
+        var messages: [PieceMessage] = []
+        var start = 0
+        while start < sorted.count {
+            let end = min(sorted.count, start + TransferLimits.haveIndicesMax)
+            messages.append(.have(fileName: fileName, pieces: sorted[start..<end].map { UInt32($0) }))
+            start = end
+        }
+        return messages
+    }
+
+    private func takeHave(_ message: PieceMessage, id: Int, pieceCount: Int) throws {
+        if let why = PeerMessageCheck.violation(of: message, expecting: .have(fileName: fileName, pieceCount: pieceCount)) {
+            throw PeerViolation(why)
+        }
+        guard case let .have(_, pieces) = message else { return }
+        scheduler.withLock { $0!.addHoldings(id, pieces: pieces.map { Int($0) }) }
     }
 
     private func handle(_ message: PieceMessage, expected: Pending, id: Int, userID: String, context: Context) throws {
@@ -106,7 +150,8 @@ extension Download {
         case (.reject, .bitfield):
             scheduler.withLock { $0!.setHoldings(id, holds: Array(repeating: false, count: context.metadata.pieceCount)) }
         case let (.reject, .piece(index)):
-            scheduler.withLock { $0!.cancelRequest(id, index: index) }
+            // Refused (e.g. a super-seeding server offered it to another downloader): not held there.
+            scheduler.withLock { $0!.cancelRequest(id, index: index, isHeld: false) }
         case let (.piece(_, bytes), .piece(expectedIndex)):
             try accept(piece: expectedIndex, bytes: bytes, id: id, userID: userID, context: context)
         default:
@@ -121,6 +166,12 @@ extension Download {
         let outcome = scheduler.withLock { $0!.received(id, userID: userID, index: index, byteCount: bytes.count, isValid: isValid) }
         switch outcome {
         case .accepted:
+            live.withLock { l in
+                if l.firstPieceMillis == 0 { l.firstPieceMillis = monotonicNowMillis() }
+                if l.bytesByUser[userID] != nil || l.bytesByUser.count < TransferLimits.peersPerDownloadMax * 4 {
+                    l.bytesByUser[userID, default: 0] += UInt64(bytes.count)
+                }
+            }
             // The first verified copy: the writer thread writes it, then serves and hashes it.
             context.writer.enqueue(index: index, bytes: bytes)
         case .duplicate:

@@ -1,9 +1,7 @@
 import Foundation
-import Hashing
 import Networking
 import Synchronization
 import TrackerClient
-import TrackerService
 import TrackerStateMachine
 
 /// What a download needs from the client around it.
@@ -100,6 +98,10 @@ public final class Download: Sendable {
         var speedSampleMillis = monotonicNowMillis()
         var speedSampleDone = 0
         var bytesPerSecond = 0.0
+        /// When the first verified piece arrived (0 before).
+        var firstPieceMillis: UInt64 = 0
+        /// Verified bytes accepted from each peer user (the first copies only).
+        var bytesByUser: [String: UInt64] = [:]
     }
 
     struct PeerLinks: Sendable {
@@ -166,8 +168,15 @@ public final class Download: Sendable {
     private func run() {
         do {
             try coordinate()
-            live.withLock { $0.state = .complete; $0.finishMillis = monotonicNowMillis(); $0.peerCount = 0 }
-            environment.log("download complete group=\(logSafe(groupID)) file=\(logSafe(fileName))")
+            let (first, sources) = live.withLock { l -> (UInt64, String) in
+                l.state = .complete
+                l.finishMillis = monotonicNowMillis()
+                l.peerCount = 0
+                let sources = l.bytesByUser.keys.sorted().map { "\(logSafe($0)):\(l.bytesByUser[$0]!)" }.joined(separator: ",")
+                return (l.firstPieceMillis == 0 ? 0 : millis(from: l.startMillis, to: l.firstPieceMillis), sources)
+            }
+            environment.log("download complete group=\(logSafe(groupID)) file=\(logSafe(fileName)) first_piece_ms=\(first) "
+                            + "bytes_from=\(sources.isEmpty ? "none" : sources)")
         } catch {
             let reason = cancelReason.withLock { $0 } ?? "\(error)"
             cancel(reason: reason)

@@ -10,14 +10,23 @@ public struct FileDigests: Equatable, Sendable {
     public var pieceHashes: [UInt8]
     /// The whole file's SHA-1.
     public var fileHash: [UInt8]
+
+    /// Makes digests from their parts.
+    public init(sizeBytes: UInt64, pieceHashes: [UInt8], fileHash: [UInt8]) {
+        self.sizeBytes = sizeBytes
+        self.pieceHashes = pieceHashes
+        self.fileHash = fileHash
+    }
 }
 
 /// Hashing files with both cores: one pass over the file in batches of pieces; for each batch
 /// one thread updates the whole-file hash while another hashes its pieces. Memory stays at
 /// one batch (`TransferLimits.hashBatchBytes`), never the whole file.
 public enum FileHashing {
-    /// Reads `path` once and returns its digests with `pieceSizeBytes` pieces.
-    public static func digests(ofFileAt path: String, pieceSizeBytes: Int = TransferLimits.pieceSizeBytes) throws -> FileDigests {
+    /// Reads `path` once and returns its digests with `pieceSizeBytes` pieces. `progress`, if
+    /// given, is called on this thread after each batch with the bytes hashed and the total.
+    public static func digests(ofFileAt path: String, pieceSizeBytes: Int = TransferLimits.pieceSizeBytes,
+                               progress: ((_ hashedBytes: UInt64, _ totalBytes: UInt64) -> Void)? = nil) throws -> FileDigests {
         let file = try PieceFile.openForReading(path)
         let size = try file.size()
         let batchBytes = max(pieceSizeBytes, TransferLimits.hashBatchBytes / pieceSizeBytes * pieceSizeBytes)
@@ -33,6 +42,7 @@ public enum FileHashing {
             let hashes = hashInParallel(batch, count: count, pieceSizeBytes: pieceSizeBytes, whole: &whole)
             pieceHashes.append(contentsOf: hashes)
             offset += UInt64(count)
+            progress?(offset, size)
         }
         return FileDigests(sizeBytes: size, pieceHashes: pieceHashes, fileHash: whole.finalize())
     }

@@ -16,6 +16,12 @@ public enum PeerHandshake {
         isEqual: { ConstantTime.isEqual($0, $1) })
 }
 
+/// A shared file: its group and name.
+struct ShareKey: Hashable, Sendable {
+    var groupID: String
+    var fileName: String
+}
+
 /// Serves pieces of the files in a `ShareRegistry` on `IP:PORT`: one thread accepts and closes
 /// connections past their deadline, one thread per connection answers. `PeerAdmission` decides
 /// who gets a thread and an upload slot: a slot is taken only once the connection's `open`
@@ -23,6 +29,11 @@ public enum PeerHandshake {
 /// small pool bounded per host. Requests name (group, file, index), never a path; a peer that
 /// sends garbage or vanishes only ends its own connection. Refusals are logged once per cause
 /// and interval, with remote text escaped and never a file's bytes.
+///
+/// A connection names its file with `bitfieldRequest` before it requests pieces of it; from
+/// then on the server pushes `have` for each piece it gains. A file held complete is
+/// super-seeded (`SuperSeeding`) while few connections download it, and each user gets one
+/// piece send at a time (`UserTurns`), however many connections it opens.
 public final class PeerServer: Sendable {
     struct State: ~Copyable {
         var admission: PeerAdmission
@@ -40,6 +51,12 @@ public final class PeerServer: Sendable {
     /// Test-only: how many more served pieces get a flipped byte (see `--test-corrupt-pieces`).
     let corruptPiecesLeft: Atomic<Int>
     let servedPieces = Atomic<Int>(0)
+    /// Bytes of pieces sent, per shared file.
+    let servedBytes = Mutex<[ShareKey: UInt64]>([:])
+    /// Super-seeding of each complete share some connection downloads (see `SuperSeeding`).
+    let seeding = Mutex<[ShareKey: SuperSeeding]>([:])
+    /// One piece send at a time per user (see `UserTurns`).
+    let turns = UserTurns()
     /// Test-only: a pause before each served piece, to make a sharer slow (see `--test-serve-delay-ms`).
     let serveDelayMillis: Int
 
@@ -62,6 +79,12 @@ public final class PeerServer: Sendable {
 
     /// Pieces sent so far.
     public var servedPieceCount: Int { servedPieces.load(ordering: .relaxed) }
+
+    /// Bytes of pieces sent so far, per file (sorted by group, then file).
+    public var servedBytesByFile: [(groupID: String, fileName: String, bytes: UInt64)] {
+        servedBytes.withLock { all in all.map { ($0.key.groupID, $0.key.fileName, $0.value) } }
+            .sorted { ($0.groupID, $0.fileName) < ($1.groupID, $1.fileName) }
+    }
 
     /// Connections now holding an upload slot, and those not yet authenticated.
     public var connectionCounts: (serving: Int, unauthenticated: Int) {

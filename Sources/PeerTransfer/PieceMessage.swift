@@ -4,6 +4,10 @@ import BinaryCoding
 /// downloader) first sends `open`; the acceptor (a serving peer) answers `opened` or `reject`
 /// and closes. Then the downloader sends requests and the server answers each in order.
 /// A request names (group, file, piece index), never a path.
+///
+/// Besides the answers, both sides may send `have` at any time once a file was named on the
+/// connection (by `bitfieldRequest`): the server announces pieces it gained (or, super-seeding,
+/// offers), the downloader the pieces it verified. A `have` is never answered.
 public enum PieceMessage: Equatable, Sendable {
     /// Downloader → server: who I am (checked with the tracker) and the group I download in.
     case open(userID: String, groupID: String)
@@ -19,10 +23,18 @@ public enum PieceMessage: Equatable, Sendable {
     case request(groupID: String, fileName: String, index: UInt32)
     /// Server → downloader: the bytes of piece `index`.
     case piece(index: UInt32, bytes: [UInt8])
+    /// Either side, unanswered: it holds these pieces of `fileName` now (ascending, at most
+    /// `TransferLimits.haveIndicesMax`).
+    case have(fileName: String, pieces: [UInt32])
+    /// Downloader → server: the piece hashes `first..<first+count` of a file whose hash list
+    /// the tracker does not hold (at most `TransferLimits.pieceListChunkHashes`).
+    case pieceListRequest(fileName: String, first: UInt32, count: UInt32)
+    /// Server → downloader: those hashes, 20 bytes each.
+    case pieceList(fileName: String, first: UInt32, hashes: [UInt8])
 
     /// Frame type numbers, above the handshake's.
     public enum Kind: UInt8, Sendable {
-        case open = 32, opened, reject, bitfieldRequest, bitfield, request, piece
+        case open = 32, opened, reject, bitfieldRequest, bitfield, request, piece, have, pieceListRequest, pieceList
     }
 
     /// This message's frame type.
@@ -35,6 +47,9 @@ public enum PieceMessage: Equatable, Sendable {
         case .bitfield: .bitfield
         case .request: .request
         case .piece: .piece
+        case .have: .have
+        case .pieceListRequest: .pieceListRequest
+        case .pieceList: .pieceList
         }
     }
 
@@ -49,6 +64,12 @@ public enum PieceMessage: Equatable, Sendable {
         case let .bitfield(fileName, pieces): w.write(fileName); w.writeBlob(pieces)
         case let .request(groupID, fileName, index): w.write(groupID); w.write(fileName); w.write(index)
         case let .piece(index, bytes): w.write(index); w.writeRaw(bytes)
+        case let .have(fileName, pieces):
+            w.write(fileName)
+            w.write(UInt32(clamping: pieces.count))
+            for index in pieces { w.write(index) }
+        case let .pieceListRequest(fileName, first, count): w.write(fileName); w.write(first); w.write(count)
+        case let .pieceList(fileName, first, hashes): w.write(fileName); w.write(first); w.writeBlob(hashes)
         }
         return w.bytes
     }
@@ -75,6 +96,19 @@ public enum PieceMessage: Equatable, Sendable {
             let index = try r.readUInt32()
             guard r.remainingCount <= TransferLimits.pieceSizeBytes else { throw DecodingError("piece too long", offset: 4) }
             return .piece(index: index, bytes: Array(payload[4...]))
+        case .have:
+            let fileName = try r.readString(maxBytes: name)
+            let count = try r.readCount(maxCount: TransferLimits.haveIndicesMax)
+            guard count > 0, count * 4 <= r.remainingCount else { throw DecodingError("bad have count \(count)", offset: 0) }
+            var pieces: [UInt32] = []
+            pieces.reserveCapacity(count)
+            for _ in 0..<count { pieces.append(try r.readUInt32()) }
+            message = .have(fileName: fileName, pieces: pieces)
+        case .pieceListRequest:
+            message = .pieceListRequest(fileName: try r.readString(maxBytes: name), first: try r.readUInt32(), count: try r.readUInt32())
+        case .pieceList:
+            message = .pieceList(fileName: try r.readString(maxBytes: name), first: try r.readUInt32(),
+                                 hashes: try r.readBlob(maxCount: TransferLimits.pieceListChunkHashes * TransferLimits.sha1Bytes))
         }
         try r.expectEnd()
         return message

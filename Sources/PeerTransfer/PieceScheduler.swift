@@ -3,10 +3,15 @@
 ///
 /// Rarest first: among missing pieces nobody is fetching that the peer holds, the ones held by
 /// the fewest peers; ties are broken at random among the first `rarestWindowPieces` of them in
-/// index order, which keeps the download near-sequential. Endgame: when a peer has nothing
-/// unrequested left, it may duplicate a piece another peer is fetching (at most
+/// index order, which keeps the download near-sequential. Endgame: once every missing piece
+/// is in flight, a peer may duplicate a piece another peer is fetching (at most
 /// `endgameDuplicatesMax` requests per piece). A peer's requests return to the pool when it
 /// disconnects; a peer with `badPiecesMax` bad pieces is dropped.
+///
+/// Indexed, not scanned: missing pieces nobody is fetching sit in one bucket per availability
+/// (a `PieceBits` each), pieces in flight in another set, so a request intersects a bucket with
+/// the peer's holdings 64 pieces per word instead of visiting every piece. The choices are the
+/// ones the plain scan over every piece makes (the tests hold both side by side).
 public struct PieceScheduler: Sendable {
     /// What happened to a received piece.
     public enum Outcome: Equatable, Sendable {
@@ -21,8 +26,8 @@ public struct PieceScheduler: Sendable {
     }
 
     struct Peer: Sendable {
-        var holds: [Bool]
-        var requested: Set<Int> = []
+        var holds: PieceBits
+        var requested: PieceBits
         var badPieces = 0
         var receivedBytes: UInt64 = 0
         var connectedAtMillis: UInt64
@@ -34,12 +39,24 @@ public struct PieceScheduler: Sendable {
     public private(set) var done: [Bool]
     /// Verified pieces.
     public private(set) var doneCount: Int
-    private var requestCount: [Int]
-    private var availability: [Int]
-    private var peers: [Int: Peer] = [:]
-    private var lowestMissing = 0
+    var requestCount: [Int]
+    var availability: [Int]
+    /// `free[a]`: missing pieces with no request in flight held by exactly `a` peers.
+    var free: [PieceBits]
+    /// Missing pieces with at least one request in flight.
+    var inFlight: PieceBits
+    /// Pieces not yet done.
+    var missing: PieceBits
+    var peers: [Int: Peer] = [:]
+    var lowestMissing = 0
     /// Peers dropped for bad pieces; never readmitted to this download.
     public private(set) var bannedPeers: Set<String> = []
+    /// Counts the changes that can change a choice (peers, holdings, requests, pieces): a peer
+    /// that got no piece at one version gets none until it changes (the caller may skip asking).
+    public private(set) var version: UInt64 = 0
+    /// Every done piece in the order it was done (the ones verified at start first, ascending):
+    /// what peer connections tell their servers with `have`, each from its own cursor.
+    public private(set) var doneOrder: [Int] = []
 
     /// A scheduler for `pieceCount` pieces of which `have` are already verified (flags past
     /// `pieceCount` are ignored, missing ones count as not verified: never a trap).
@@ -51,6 +68,12 @@ public struct PieceScheduler: Sendable {
         doneCount = have.count { $0 }
         requestCount = Array(repeating: 0, count: pieceCount)
         availability = Array(repeating: 0, count: pieceCount)
+        missing = PieceBits(count: pieceCount)
+        for index in 0..<pieceCount where !have[index] { missing.insert(index) }
+        // Nobody holds anything yet: every missing piece is free at availability 0.
+        free = [missing]
+        inFlight = PieceBits(count: pieceCount)
+        doneOrder = (0..<pieceCount).filter { have[$0] }
         advanceLowestMissing()
     }
 
@@ -61,36 +84,45 @@ public struct PieceScheduler: Sendable {
 
     /// Registers a connected peer.
     public mutating func addPeer(_ id: Int, nowMillis: UInt64) {
-        peers[id] = Peer(holds: Array(repeating: false, count: pieceCount), connectedAtMillis: nowMillis)
+        version &+= 1
+        removePeer(id)
+        peers[id] = Peer(holds: PieceBits(count: pieceCount), requested: PieceBits(count: pieceCount), connectedAtMillis: nowMillis)
     }
 
     /// Replaces what a peer holds (its pieces only grow in practice, but any bitfield works).
     public mutating func setHoldings(_ id: Int, holds: [Bool]) {
-        guard var peer = peers[id], holds.count == pieceCount else { return }
-        for index in 0..<pieceCount where peer.holds[index] != holds[index] {
-            availability[index] += holds[index] ? 1 : -1
+        version &+= 1
+        guard peers[id] != nil, holds.count == pieceCount else { return }
+        for index in 0..<pieceCount where peers[id]!.holds.contains(index) != holds[index] {
+            if holds[index] { peers[id]!.holds.insert(index) } else { peers[id]!.holds.remove(index) }
+            changeAvailability(of: index, by: holds[index] ? 1 : -1)
         }
-        peer.holds = holds
-        peers[id] = peer
+    }
+
+    /// Adds pieces a peer announced it holds now (a `have`); indices out of range are ignored.
+    public mutating func addHoldings(_ id: Int, pieces: [Int]) {
+        version &+= 1
+        guard peers[id] != nil else { return }
+        for index in pieces where peers[id]!.holds.insert(index) { changeAvailability(of: index, by: 1) }
     }
 
     /// Forgets a peer: its outstanding requests return to the pool.
     public mutating func removePeer(_ id: Int) {
+        version &+= 1
         guard let peer = peers.removeValue(forKey: id) else { return }
-        for index in 0..<pieceCount where peer.holds[index] { availability[index] -= 1 }
-        for index in peer.requested { requestCount[index] -= 1 }
+        peer.holds.forEachMember(from: 0) { changeAvailability(of: $0, by: -1); return true }
+        peer.requested.forEachMember(from: 0) { requestCount[$0] -= 1; refile($0); return true }
     }
 
     /// Whether `id` holds every piece (so its bitfield cannot grow).
-    public func peerIsComplete(_ id: Int) -> Bool {
-        guard let peer = peers[id] else { return false }
-        return peer.holds.allSatisfy { $0 }
-    }
+    public func peerIsComplete(_ id: Int) -> Bool { peers[id]?.holds.isFull ?? false }
 
     /// Whether `id` holds a piece that is still missing.
     public func peerHasMissingPieces(_ id: Int) -> Bool {
-        guard let peer = peers[id] else { return false }
-        return (lowestMissing..<pieceCount).contains { !done[$0] && peer.holds[$0] }
+        guard let holds = peers[id]?.holds else { return false }
+        var found = false
+        missing.forEachMember(from: lowestMissing, mask: { holds.word(at: $0) }) { _ in found = true; return false }
+        return found
     }
 
     /// How many requests `id` may keep in flight: fewer when it is much slower than the best.
@@ -108,50 +140,47 @@ public struct PieceScheduler: Sendable {
     }
 
     /// The next piece to request from `id`, marked as requested; nil when there is none.
-    public mutating func nextRequest(for id: Int, random: inout some RandomNumberGenerator) -> Int? {
-        guard var peer = peers[id] else { return nil }
-        var best = Int.max
-        var tied: [Int] = []
-        for index in lowestMissing..<pieceCount where !done[index] && requestCount[index] == 0 && peer.holds[index] {
-            if availability[index] < best {
-                best = availability[index]
-                tied.removeAll(keepingCapacity: true)
-            }
-            if availability[index] == best, tied.count < TransferLimits.rarestWindowPieces { tied.append(index) }
-        }
-        var choice = tied.randomElement(using: &random)
-        if choice == nil { choice = endgamePiece(for: peer) }
+    ///
+    /// A peer holding every piece (a sharer) is asked only for pieces no partial peer (another
+    /// downloader, not slow at `nowMillis`) holds: those come from the downloaders, so the
+    /// sharer's uplink carries each piece about once; in the endgame it gets one duplicate at a
+    /// time, only when nothing else is in flight on it.
+    public mutating func nextRequest(for id: Int, random: inout some RandomNumberGenerator, nowMillis: UInt64 = 0) -> Int? {
+        version &+= 1
+        guard let peer = peers[id] else { return nil }
+        let partial = peer.holds.isFull ? partialHoldings(besides: id, nowMillis: nowMillis) : []
+        var choice = rarestFree(heldBy: peer.holds, notHeldByAnyOf: partial).randomElement(using: &random)
+        // The endgame starts once every missing piece is in flight (BitTorrent's rule): not while
+        // a piece waits that no peer offers yet (super-seeding sharers offer a few at a time).
+        let isEndgame = !free.contains { $0.memberCount > 0 }
+        if choice == nil && isEndgame && (partial.isEmpty || peer.requested.memberCount == 0) { choice = endgamePiece(for: peer) }
         guard let index = choice else { return nil }
         requestCount[index] += 1
-        peer.requested.insert(index)
-        peers[id] = peer
+        peers[id]!.requested.insert(index)
+        refile(index)
         return index
     }
 
-    private func endgamePiece(for peer: Peer) -> Int? {
-        var choice: Int?
-        for index in lowestMissing..<pieceCount where !done[index] && peer.holds[index] && !peer.requested.contains(index) {
-            guard requestCount[index] < TransferLimits.endgameDuplicatesMax else { continue }
-            if choice == nil || requestCount[index] < requestCount[choice!] { choice = index }
-        }
-        return choice
-    }
-
-    /// A peer refused or lost request `index`: it returns to the pool.
-    public mutating func cancelRequest(_ id: Int, index: Int) {
-        guard var peer = peers[id], peer.requested.remove(index) != nil else { return }
+    /// A peer refused or lost request `index`: it returns to the pool. With `isHeld` false the
+    /// peer is taken not to hold the piece any more (until it announces it again), so the piece
+    /// is not asked of it again at once.
+    public mutating func cancelRequest(_ id: Int, index: Int, isHeld: Bool = true) {
+        version &+= 1
+        guard peers[id]?.requested.remove(index) == true else { return }
         requestCount[index] -= 1
-        peers[id] = peer
+        refile(index)
+        if !isHeld, peers[id]!.holds.remove(index) { changeAvailability(of: index, by: -1) }
     }
 
     /// Records a received piece after its SHA-1 check (`isValid`). For `.accepted` the caller
     /// has written it already; the piece is done from now on.
     public mutating func received(_ id: Int, userID: String, index: Int, byteCount: Int, isValid: Bool) -> Outcome {
+        version &+= 1
         guard index >= 0, index < pieceCount else { return .rejected }
-        if var peer = peers[id], peer.requested.remove(index) != nil {
+        if peers[id]?.requested.remove(index) == true {
             requestCount[index] -= 1
-            if isValid { peer.receivedBytes += UInt64(byteCount) } else { peer.badPieces += 1 }
-            peers[id] = peer
+            if isValid { peers[id]!.receivedBytes += UInt64(byteCount) } else { peers[id]!.badPieces += 1 }
+            refile(index)
         }
         if !isValid {
             if (peers[id]?.badPieces ?? 0) >= TransferLimits.badPiecesMax {
@@ -163,12 +192,11 @@ public struct PieceScheduler: Sendable {
         guard !done[index] else { return .duplicate }
         done[index] = true
         doneCount += 1
+        doneOrder.append(index)
+        missing.remove(index)
+        refile(index)
         advanceLowestMissing()
         return .accepted
-    }
-
-    private mutating func advanceLowestMissing() {
-        while lowestMissing < pieceCount && done[lowestMissing] { lowestMissing += 1 }
     }
 
     /// The done pieces as a `PieceBitfield`.

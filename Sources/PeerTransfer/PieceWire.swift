@@ -51,8 +51,41 @@ public struct PieceWire: Sendable {
         return true
     }
 
+    /// Sends piece `index` (`length` bytes of `file` at `offset`) with `sendfile(2)`: the bytes
+    /// go from the page cache to the socket without a copy through this process. Returns false,
+    /// having sent nothing, when the file is too short; a file that shrinks while it is sent
+    /// ends the connection (the frame cannot be completed).
+    public func sendPiece(index: UInt32, length: Int, file: PieceFile, offset: UInt64) throws -> Bool {
+        guard let start = off_t(exactly: offset), length >= 0, start <= off_t.max - off_t(length),
+              let size = try? file.size(), offset + UInt64(length) <= size else { return false }
+        var header: [UInt8] = []
+        appendHeader(to: &header, length: 4 + length, type: PieceMessage.Kind.piece.rawValue)
+        header += [UInt8(index >> 24), UInt8(index >> 16 & 0xFF), UInt8(index >> 8 & 0xFF), UInt8(index & 0xFF)]
+        try socket.send(all: header)
+        var position = start
+        var left = length
+        var interrupts = 0
+        while left > 0 {
+            let sent = Glibc.sendfile(socket.descriptor, file.descriptor, &position, left)
+            if sent > 0 {
+                left -= sent
+                interrupts = 0
+                continue
+            }
+            let code = sent == 0 ? EIO : errno
+            if code == EINTR, interrupts < 16 {
+                interrupts += 1
+                continue
+            }
+            if code == EAGAIN || code == EWOULDBLOCK { throw SocketError.timedOut(operation: "sendfile") }
+            throw SocketError.system(operation: "sendfile", code: code)
+        }
+        return true
+    }
+
     /// Receives the next message; a payload above `maxBytes` (or above the control limit for
-    /// anything but a piece) is an error before anything is allocated for it.
+    /// anything but a piece or, with `maxBytes` that admits one, a piece list) is an error
+    /// before anything is allocated for it.
     public func receive(maxBytes: Int = TransferLimits.frameBytesMax) throws -> PieceMessage {
         var header = [UInt8](repeating: 0, count: 5)
         try header.withUnsafeMutableBytes { try receiveExactly($0, allowingCleanEOF: true) }
@@ -72,9 +105,10 @@ public struct PieceWire: Sendable {
             let number = UInt32(index[0]) << 24 | UInt32(index[1]) << 16 | UInt32(index[2]) << 8 | UInt32(index[3])
             return .piece(index: number, bytes: bytes)
         }
-        guard length <= TransferLimits.controlFrameBytesMax else {
-            throw FrameError.oversized(length: UInt64(length), limit: TransferLimits.controlFrameBytesMax)
-        }
+        // A piece list is as large as a piece; only a downloader (which accepts pieces) takes one.
+        let isList = type == PieceMessage.Kind.pieceList.rawValue && maxBytes >= TransferLimits.pieceListFrameBytesMax
+        let limit = isList ? TransferLimits.pieceListFrameBytesMax : TransferLimits.controlFrameBytesMax
+        guard length <= limit else { throw FrameError.oversized(length: UInt64(length), limit: limit) }
         var payload = [UInt8](repeating: 0, count: length)
         try payload.withUnsafeMutableBytes { try receiveExactly($0, allowingCleanEOF: false) }
         return try PieceMessage.decode(type: type, payload: payload)

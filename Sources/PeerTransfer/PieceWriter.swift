@@ -112,8 +112,9 @@ final class PieceWriter: Sendable {
     /// Feeds the hash every written piece that follows the hashed prefix: from memory when it
     /// is held, else read back from the file.
     private func hashWrittenPrefix(_ hasher: inout SHA1, next: inout Int, held: inout [Int: [UInt8]]) throws {
-        let written = state.withLock { $0.written }
-        while next < written.count && written[next] {
+        // One flag at a time under the lock: the whole array is not copied for every batch.
+        let pieceCount = state.withLock { $0.written.count }
+        while next < pieceCount && state.withLock({ $0.written[next] }) {
             if let bytes = held.removeValue(forKey: next) {
                 hasher.update(bytes)
             } else {

@@ -4,8 +4,17 @@ public enum TransferLimits {
     public static let pieceSizeBytes = 524_288
     /// Largest piece-protocol frame payload: a piece plus its header, with room to spare.
     public static let frameBytesMax = pieceSizeBytes + 4_096
-    /// Largest frame payload that is not a piece (open, request, bitfield, reject).
-    public static let controlFrameBytesMax = 16_384
+    /// Largest frame payload that is not a piece or a piece list (open, request, bitfield,
+    /// have, reject): a bitfield of `piecesPerFileMax` pieces plus its file name fits.
+    public static let controlFrameBytesMax = 20_480
+    /// Bytes of a SHA-1 digest (a piece hash).
+    public static let sha1Bytes = 20
+    /// Piece indices in one `have` message.
+    public static let haveIndicesMax = 1_024
+    /// Piece hashes in one `pieceList` message (and asked for by one `pieceListRequest`).
+    public static let pieceListChunkHashes = 16_384
+    /// Largest `pieceList` frame payload: a chunk of hashes, its file name and its numbers.
+    public static let pieceListFrameBytesMax = pieceListChunkHashes * sha1Bytes + 1_024
     /// Longest user id, group id or file name on the piece protocol.
     public static let nameBytesMax = 255
     /// Longest rejection reason.
@@ -35,8 +44,14 @@ public enum TransferLimits {
     public static let peerSendTimeoutMillis = 10_000
     /// The peer server logs each cause of refusal at most once per this interval.
     public static let refusalLogIntervalMillis = 10_000
-    /// Pieces of the largest file (equal to the tracker's `Limits.piecesPerFileMax`).
-    public static let piecesPerFileMax = 65_536
+    /// Pieces of the largest file (equal to the tracker's `Limits.piecesPerFileMax`): 64 GiB.
+    public static let piecesPerFileMax = 131_072
+    /// Piece hashes a tracker's answer carries itself; a file with more travels with only the
+    /// SHA-256 of its hash list, and downloaders fetch the list from peers (`pieceListRequest`).
+    /// Equal to the tracker's `Limits.pieceHashesInlineBytesMax / 20`: 32,768 pieces, 16 GiB.
+    public static let inlinePieceHashesMax = 32_768
+    /// Bytes of the SHA-256 of a detached hash list.
+    public static let pieceListDigestBytes = 32
     /// The largest file size accepted from a tracker: `piecesPerFileMax` full pieces.
     public static let fileSizeBytesMax = UInt64(piecesPerFileMax) * UInt64(pieceSizeBytes)
     /// Peers accepted in one tracker answer (equal to the tracker's `Limits.sharersPerFileMax`).
@@ -68,10 +83,25 @@ public enum TransferLimits {
     public static let peerReceiveTimeoutMillis = 10_000
     /// How long a connect to a peer may take.
     public static let peerConnectTimeoutMillis = 2_000
-    /// How often a download asks the tracker for new peers.
+    /// How often a download asks the tracker for new peers, at most: the interval starts at
+    /// `peerRefreshMinMillis` and doubles after each answer that brought no new peer, so
+    /// downloaders that start together find each other as partial sharers within a few hundred
+    /// milliseconds while a long download asks about once a second.
     public static let peerRefreshMillis = 1_000
-    /// How often a download asks a connected peer for its bitfield while it lacks pieces there.
-    public static let bitfieldRefreshMillis = 250
+    /// The shortest interval between two peer-list queries (after a new peer appeared).
+    public static let peerRefreshMinMillis = 50
+    /// How long a connection thread with nothing to send or receive waits on its socket before
+    /// it looks again for pieces to announce (`have`) or to request.
+    public static let idlePollMillis = 5
+    /// The peer server super-seeds a file it holds complete while at most this many
+    /// connections download it: each piece is offered (by `have`) to one downloader until every
+    /// piece went out once; then a downloader is told only what no other downloader holds.
+    public static let superSeedDownloadersMax = 16
+    /// Pieces a super-seeding server keeps offered to each downloader (requested or not yet).
+    public static let superSeedOfferPieces = 12
+    /// After every piece went out once, a super-seeding server tells a downloader everything
+    /// once it reported no new piece for this long (it cannot reach the peers that hold them).
+    public static let superSeedStarvedMillis = 1_000
     /// How often a downloading sharer announces its pieces to the tracker.
     public static let announceIntervalMillis = 2_000
     /// Failed connection attempts to one peer before a download stops retrying it.

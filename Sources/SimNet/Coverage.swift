@@ -1,4 +1,4 @@
-import TrackerService
+import TrackerHosting
 
 /// How often a run took each interesting path: faults injected and the rare events the
 /// simulator exists to reach. A kind that never happens across a sweep is a gap in the

@@ -1,5 +1,6 @@
 import Consensus
-import TrackerService
+import TrackerHosting
+import TrackerProtocol
 
 /// Everything that can happen in a simulation, at one instant of virtual time.
 enum EventKind: Sendable {

@@ -1,5 +1,5 @@
-import Consensus
-import TrackerService
+import SeededRandom
+import TrackerHosting
 
 /// A bug the simulator can plant on purpose, to show its checkers catch it.
 public enum PlantedBug: String, Sendable, CaseIterable {

@@ -1,5 +1,5 @@
-import Consensus
-import TrackerService
+import SeededRandom
+import TrackerProtocol
 import TrackerStateMachine
 
 /// What a simulated client is doing.
@@ -163,19 +163,19 @@ struct SimClient: Sendable {
             let user = loginUser ?? userID
             operation = .login(userID: user, password: loginUser == nil ? password : Self.contestedPassword,
                                peerAddress: "\(Self.peerAddressPrefix)\(index + 1):6000")
-        case let .createGroup(key, _): operation = .command(.createGroup(tokenHash: unboundTokenHash, groupID: key))
-        case .listGroups: operation = .query(.listGroups(tokenHash: unboundTokenHash))
+        case let .createGroup(key, _): operation = .command(.createGroup(groupID: key))
+        case .listGroups: operation = .query(.listGroups())
         case let .upload(group, file):
-            operation = .command(.uploadFile(tokenHash: unboundTokenHash, groupID: group, metadata: metadata(file, limits: limits)))
-        case let .downloadInfo(group, file): operation = .query(.downloadInfo(tokenHash: unboundTokenHash, groupID: group, fileName: file))
-        case .keepAlive, .keepAliveContested: operation = .command(.keepAlive(tokenHash: unboundTokenHash, nowMillis: 0))
-        case let .joinGroup(group): operation = .command(.joinGroup(tokenHash: unboundTokenHash, groupID: group))
+            operation = .command(.uploadFile(groupID: group, metadata: metadata(file, limits: limits)))
+        case let .downloadInfo(group, file): operation = .query(.downloadInfo(groupID: group, fileName: file))
+        case .keepAlive, .keepAliveContested: operation = .command(.keepAlive)
+        case let .joinGroup(group): operation = .command(.joinGroup(groupID: group))
         case let .acceptRequest(group, user):
-            operation = .command(.acceptRequest(tokenHash: unboundTokenHash, groupID: group, userID: user))
-        case let .leaveGroup(group): operation = .command(.leaveGroup(tokenHash: unboundTokenHash, groupID: group))
-        case let .listRequests(group): operation = .query(.listRequests(tokenHash: unboundTokenHash, groupID: group))
-        case let .listFiles(group): operation = .query(.listFiles(tokenHash: unboundTokenHash, groupID: group))
-        case .logout: operation = .command(.logout(tokenHash: unboundTokenHash))
+            operation = .command(.acceptRequest(groupID: group, userID: user))
+        case let .leaveGroup(group): operation = .command(.leaveGroup(groupID: group))
+        case let .listRequests(group): operation = .query(.listRequests(groupID: group))
+        case let .listFiles(group): operation = .query(.listFiles(groupID: group))
+        case .logout: operation = .command(.logout)
         }
         var session = token
         if case .keepAliveContested = kind { session = contestedSession?.token ?? [] }

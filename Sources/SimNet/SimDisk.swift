@@ -1,4 +1,5 @@
 import Consensus
+import SeededRandom
 
 /// A simulated disk behind Consensus's storage seam, following `DurableLog.FileStorage` write
 /// by write, so that what survives a crash is what `FileStorage` has made durable:

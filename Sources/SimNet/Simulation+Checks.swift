@@ -1,6 +1,5 @@
 import Consensus
-import TrackerService
-import TrackerStateMachine
+import TrackerHosting
 
 /// The Raft checkers, run as the simulation goes: one leader per term, leader completeness,
 /// committed entries never change, every replica applies the same sequence, log matching; and

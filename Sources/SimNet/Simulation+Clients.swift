@@ -1,5 +1,4 @@
-import Consensus
-import TrackerService
+import TrackerProtocol
 import TrackerStateMachine
 
 /// Simulated clients: leader discovery and retries through the real `LeaderFinder`, one

@@ -1,6 +1,5 @@
 import Consensus
-import TrackerService
-import TrackerStateMachine
+import TrackerHosting
 
 /// A simulated tracker's effects for the production `HostExecutor`: the simulated disk (whose
 /// planted crashes throw, stopping the executor mid-batch exactly where a real crash would),

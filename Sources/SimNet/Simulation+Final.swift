@@ -1,5 +1,3 @@
-import Consensus
-import TrackerService
 import TrackerStateMachine
 
 /// The end-of-run checks: every replica caught up and equal, every acknowledged command in the

@@ -1,5 +1,5 @@
 import Consensus
-import TrackerService
+import TrackerHosting
 
 /// Read-only views for scenarios and tests.
 extension Simulation {

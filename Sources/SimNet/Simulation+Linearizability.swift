@@ -1,5 +1,4 @@
-import TrackerService
-import TrackerStateMachine
+import TrackerProtocol
 
 /// The linearizability check of everything the simulated clients were told: each finished
 /// operation is recorded with its call and return times; at the end of the run the history is
@@ -26,26 +25,26 @@ extension Simulation {
         }
     }
 
-    static func trackerCall(_ command: TrackerCommand, _ session: SpecSession) -> TrackerCall? {
+    static func trackerCall(_ command: ClientCommand, _ session: SpecSession) -> TrackerCall? {
         switch command {
         case .keepAlive: .keepAlive(session)
         case .logout: .logout(session)
-        case let .createGroup(_, groupID): .createGroup(session, groupID: groupID)
-        case let .joinGroup(_, groupID): .joinGroup(session, groupID: groupID)
-        case let .acceptRequest(_, groupID, userID): .acceptRequest(session, groupID: groupID, userID: userID)
-        case let .leaveGroup(_, groupID): .leaveGroup(session, groupID: groupID)
-        case let .uploadFile(_, groupID, metadata): .uploadFile(session, groupID: groupID, metadata: metadata)
-        case .createUser, .openSession, .expireSessions, .announcePieces, .stopShare: nil
+        case let .createGroup(groupID): .createGroup(session, groupID: groupID)
+        case let .joinGroup(groupID): .joinGroup(session, groupID: groupID)
+        case let .acceptRequest(groupID, userID): .acceptRequest(session, groupID: groupID, userID: userID)
+        case let .leaveGroup(groupID): .leaveGroup(session, groupID: groupID)
+        case let .uploadFile(groupID, metadata): .uploadFile(session, groupID: groupID, metadata: metadata)
+        case .announcePieces, .stopShare: nil
         }
     }
 
-    static func trackerCall(_ query: TrackerQuery, _ session: SpecSession) -> TrackerCall? {
+    static func trackerCall(_ query: ClientQuery, _ session: SpecSession) -> TrackerCall? {
         switch query {
         case .listGroups: .listGroups(session)
-        case let .listRequests(_, groupID, _): .listRequests(session, groupID: groupID)
-        case let .listFiles(_, groupID, _): .listFiles(session, groupID: groupID)
-        case let .downloadInfo(_, groupID, fileName): .downloadInfo(session, groupID: groupID, fileName: fileName)
-        case .credentials, .session, .memberSession: nil
+        case let .listRequests(groupID, _): .listRequests(session, groupID: groupID)
+        case let .listFiles(groupID, _): .listFiles(session, groupID: groupID)
+        case let .downloadInfo(groupID, fileName): .downloadInfo(session, groupID: groupID, fileName: fileName)
+        case .session, .memberSession: nil
         }
     }
 

@@ -1,5 +1,6 @@
 import Consensus
-import TrackerService
+import TrackerHosting
+import TrackerProtocol
 
 /// The simulated network: per-link blocking, loss, duplication, variable delay (which also
 /// reorders), and the partition shapes the scenarios need.

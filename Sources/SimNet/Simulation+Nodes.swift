@@ -1,6 +1,5 @@
 import Consensus
-import TrackerService
-import TrackerStateMachine
+import TrackerHosting
 
 /// Trackers: the production executor fed from an input queue in windows, as tracker-node's
 /// event loop is; crashes, restarts and pauses.

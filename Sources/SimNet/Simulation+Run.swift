@@ -1,6 +1,3 @@
-import Consensus
-import TrackerService
-import TrackerStateMachine
 
 /// What one seed's run found.
 public struct SeedReport: Sendable {

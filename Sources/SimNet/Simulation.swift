@@ -1,5 +1,7 @@
 import Consensus
-import TrackerService
+import SeededRandom
+import TrackerHosting
+import TrackerProtocol
 import TrackerStateMachine
 
 /// Simulation-only token "hash": NOT cryptography. It pads the token to the state machine's

@@ -1,5 +1,4 @@
-import TrackerService
-import TrackerStateMachine
+import TrackerProtocol
 
 /// Reports: operations, answers and states in a line each. Passwords are never shown, and a
 /// session token only as a 16-bit digest.

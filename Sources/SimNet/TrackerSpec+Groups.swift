@@ -1,4 +1,4 @@
-import TrackerService
+import TrackerProtocol
 import TrackerStateMachine
 
 /// The specification's rules for groups, join requests and files, checked in the order the

@@ -1,4 +1,4 @@
-import TrackerService
+import TrackerProtocol
 import TrackerStateMachine
 
 /// The specification's reads: what each may answer from a group's state.

@@ -1,5 +1,4 @@
-import TrackerService
-import TrackerStateMachine
+import TrackerProtocol
 
 /// The specification's rules for users and sessions.
 extension TrackerSpec {

@@ -1,4 +1,4 @@
-import TrackerService
+import TrackerProtocol
 import TrackerStateMachine
 
 /// A session as its client holds it: the user it belongs to and the token.

@@ -1,9 +1,8 @@
-import Consensus
 import Foundation
 import Hashing
 import Networking
 import Synchronization
-import TrackerService
+import TrackerProtocol
 
 /// Why a call to the cluster gave up.
 public enum TrackerClientError: Error, Equatable, Sendable, CustomStringConvertible {
@@ -47,8 +46,10 @@ public final class TrackerClient: Sendable {
         var finder: LeaderFinder
         var sequence: UInt64 = 0
         var connection: FramedConnection?
-        var connectedTo: NodeID = 0
+        var connectedTo: TrackerID = 0
         var nextTag: UInt64 = 1
+        /// Recent answer times, for the adaptive attempt timeout.
+        var answers = AnswerTimes()
     }
 
     /// This client's id for exactly-once answers.
@@ -127,7 +128,15 @@ public final class TrackerClient: Sendable {
                 let connection = try currentConnection(&state)
                 let tag = state.nextTag
                 state.nextTag += 1
-                outcome = .answered(try exchange(request, tag: tag, on: connection))
+                let waitMillis = timing.policy.attemptTimeoutMillis(for: request.operation, recent: state.answers)
+                try connection.socket.setReceiveTimeout(millis: Int(waitMillis))
+                let sent = monotonicMillis()
+                let response = try exchange(request, tag: tag, on: connection)
+                if case .createUser = request.operation {} else if case .login = request.operation {} else {
+                    let now = monotonicMillis()
+                    state.answers.record(now > sent ? now - sent : 0)
+                }
+                outcome = .answered(response)
             } catch {
                 state.connection?.close()
                 state.connection = nil

@@ -1,6 +1,6 @@
 import Glibc
 import Networking
-import TrackerService
+import TrackerProtocol
 
 /// Every bound tracker-node puts on the connections it accepts, in one place. Units last.
 enum ConnectionLimits {

@@ -1,5 +1,6 @@
 import Consensus
-import TrackerService
+import TrackerHosting
+import TrackerProtocol
 import TrackerStateMachine
 
 /// Everything that reaches the event loop from other threads.

@@ -1,6 +1,7 @@
 import Dispatch
 import Networking
-import TrackerService
+import TrackerHosting
+import TrackerProtocol
 
 extension Listener {
     /// Reads a client's requests until it closes, falls silent for
@@ -22,10 +23,17 @@ extension Listener {
                                                      deadline: .now + .milliseconds(ConnectionLimits.clientIdleTimeoutMillis))
                 guard frame.type == ServiceFrame.request else { throw RejectedFrame("unexpected frame type \(frame.type)") }
                 let (tag, body) = try ServiceFrame.untagged(frame.payload)
-                let request = try ServiceCodec.decodeRequest(body)
+                let decoded = Result { try ServiceCodec.decodeRequest(body) }
                 let idleDeadline = DispatchTime.now() + .milliseconds(ConnectionLimits.clientIdleTimeoutMillis)
                 guard link.acquireSlot(deadline: idleDeadline) else { return } // closed, or replies not read
                 let target = ReplyTarget(connection: link.number, tag: tag)
+                if case let .failure(refused as UnsupportedRequestVersion) = decoded {
+                    // A client of another build: say why, in the response format every build reads.
+                    Log.warnLimited("request in an unsupported format refused", ["remote": remote, "version": "\(refused.version)"])
+                    clients.answer(target, .rejected(reason: refused.description))
+                    continue
+                }
+                let request = try decoded.get()
                 if Self.isPasswordRequest(request.operation),
                    !admission.withLock({ $0.allowPasswordRequest(address: address.host, nowMillis: monotonicMillis()) }) {
                     Log.warnLimited("password request refused: too many from this address", ["remote": remote])

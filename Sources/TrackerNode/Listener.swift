@@ -2,7 +2,8 @@ import Consensus
 import Foundation
 import Networking
 import Synchronization
-import TrackerService
+import TrackerHosting
+import TrackerProtocol
 import TrackerStateMachine
 
 /// Accepts connections on the tracker's port and gives each a reader thread. Before a thread
@@ -23,9 +24,13 @@ final class Listener: Sendable {
     /// Snapshots being received, by sending peer: kept across connections so that a broken
     /// transfer resumes where it stopped.
     private let assemblies = Mutex<[NodeID: SnapshotAssembly]>([:])
+    /// Refusals counted for the metrics endpoint.
+    let counters: ShellCounters
 
     init(socket: Socket, selfID: NodeID, peerIDs: Set<NodeID>, security: PeerSecurity,
-         inputs: BlockingQueue<Input>, clients: ClientConnections, limits: Limits, admission: AddressAdmission.Limits) {
+         inputs: BlockingQueue<Input>, clients: ClientConnections, limits: Limits, admission: AddressAdmission.Limits,
+         counters: ShellCounters = ShellCounters()) {
+        self.counters = counters
         self.limits = limits
         self.admission = Mutex(AddressAdmission(limits: admission))
         self.socket = socket
@@ -58,6 +63,7 @@ final class Listener: Sendable {
             }
             if let refusal = admission.withLock({ $0.admit(address: address.host, nowMillis: monotonicMillis()) }) {
                 connectionSocket.close()
+                counters.count(.connection)
                 Log.warnLimited("connection refused", ["remote": address.description, "reason": refusal.description])
                 continue
             }
@@ -82,6 +88,7 @@ final class Listener: Sendable {
                                           timeoutMillis: ConnectionLimits.handshakeDeadlineMillis,
                                           keyFor: { $0 == .tracker ? self.security.key : nil })
         } catch {
+            counters.count(.handshake)
             Log.warnLimited("handshake refused", ["remote": remote, "reason": "\(error)"])
             return
         }
@@ -93,6 +100,7 @@ final class Listener: Sendable {
         case .client:
             readRequests(from: connection, remote: address)
         default:
+            counters.count(.handshake)
             Log.warnLimited("connection refused", ["remote": remote, "reason": "role \(hello.role) id \(hello.senderID) not allowed"])
             connection.close()
         }
@@ -107,6 +115,7 @@ final class Listener: Sendable {
                 case ServiceFrame.raftMessage:
                     var message = try RaftCodec.decodeMessage(frame.payload)
                     if let refusal = message.validationError(linkPeer: peer, selfID: selfID) {
+                        counters.count(.message)
                         Log.warn("raft message refused", ["peer.id": "\(peer)", "reason": "\(refusal)"])
                         continue
                     }

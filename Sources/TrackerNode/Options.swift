@@ -1,5 +1,6 @@
 import Foundation
-import TrackerService
+import Networking
+import TrackerHosting
 
 /// tracker-node's command line.
 struct Options {
@@ -15,12 +16,15 @@ struct Options {
     var snapshotInlineBytes = SnapshotTransfer.inlineBytesMax
     var isInsecure = false
     var passwordRequestsPerSecond = ConnectionLimits.passwordRequestsPerSecond
+    /// Where `GET /metrics` is served (`--metrics-address`); nil: nowhere.
+    var metricsAddress: PeerAddress?
 
     static let usage = """
         usage: tracker-node --conf <cluster.conf> --id <n> [--data-dir DIR]
                             [--heartbeat-ms 50] [--election-ms 150] [--tick-ms 10] [--lease-ms 10000]
                             [--snapshot-entries 10000] [--segment-bytes 8388608]
                             [--snapshot-inline-bytes 4194304] [--password-rate 5] [--insecure]
+                            [--metrics-address HOST:PORT]
 
         Runs tracker <n> of the cluster described in cluster.conf: it listens on its address for
         both peer trackers and clients. The data directory (default data/tracker-<n>) holds the
@@ -34,6 +38,16 @@ struct Options {
         --insecure lets a tracker start without it, and then anyone who can reach its port can
         pose as a tracker. --password-rate is how many create_user and login requests one source
         address may make per second (after a burst of 20); more are answered "retry later".
+        --metrics-address serves Prometheus text (format 0.0.4) at GET /metrics on HOST:PORT:
+        tracker_raft_role{role}, _term, _leader, _commit_index, _applied_index, _last_index,
+        _leader_changes_total, _proposals_total, _committed_entries_total, _applied_entries_total;
+        tracker_fsync_duration_seconds and tracker_apply_duration_seconds (histograms);
+        tracker_follower_lag_entries{follower} (on the leader); tracker_pending_requests{kind},
+        tracker_sessions_online, tracker_client_connections; tracker_snapshot_index, _bytes,
+        tracker_snapshot_duration_seconds, tracker_snapshots_installed_total; refusals:
+        tracker_connections_refused_total, tracker_handshakes_refused_total,
+        tracker_raft_messages_refused_total, tracker_raft_messages_refused_by_core_total.
+        Without it nothing else listens.
         """
 
     enum ParseOutcome {
@@ -61,6 +75,9 @@ struct Options {
                 options.passwordRequestsPerSecond = rate
             case "--conf": guard let v = value() else { return .usageError("--conf needs a path") }; options.confPath = v
             case "--data-dir": guard let v = value() else { return .usageError("--data-dir needs a path") }; options.dataDirectory = v
+            case "--metrics-address":
+                guard let v = value(), let address = try? PeerAddress.parse(v) else { return .usageError("--metrics-address needs HOST:PORT") }
+                options.metricsAddress = address
             case "--id", "--tick-ms", "--heartbeat-ms", "--election-ms", "--lease-ms", "--snapshot-entries", "--segment-bytes", "--snapshot-inline-bytes":
                 guard let text = value(), let number = UInt64(text), number > 0 else { return .usageError("\(flag) needs a positive number") }
                 switch flag {

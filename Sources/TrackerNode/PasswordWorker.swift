@@ -1,6 +1,6 @@
 import Foundation
 import Hashing
-import TrackerService
+import TrackerHosting
 
 /// Runs the slow password work (PBKDF2-HMAC-SHA256, 100,000 iterations) on a thread of its own
 /// so that it never stalls Raft, and posts each outcome back to the event loop.

@@ -1,7 +1,8 @@
 import Consensus
 import Foundation
 import Networking
-import TrackerService
+import TrackerHosting
+import TrackerProtocol
 
 /// How this tracker proves itself to its peers: the cluster key (if any) and libcrypto.
 struct PeerSecurity: Sendable {

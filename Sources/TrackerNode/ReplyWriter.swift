@@ -1,7 +1,8 @@
 import Foundation
 import Networking
 import Synchronization
-import TrackerService
+import TrackerHosting
+import TrackerProtocol
 
 /// Client connections by number, and one thread that writes replies to them. It never blocks
 /// on a socket: each connection has its own outbox, sent with non-blocking sends as its socket

@@ -1,7 +1,7 @@
 import Consensus
 import DurableLog
 import Foundation
-import TrackerService
+import TrackerHosting
 
 /// The event loop: the one thread that owns the tracker's `HostExecutor`. It takes inputs from
 /// the other threads, ticks on time, and lets the executor carry out every batch; the effects
@@ -13,11 +13,14 @@ final class TrackerServer {
     private let tickMillis: UInt64
     private var shutdownDeadline: UInt64?
     static let shutdownTransferMillis: UInt64 = 1_000
+    /// Where each tick's metrics sample goes (`--metrics-address`); nil: none are published.
+    var metrics: MetricsStore?
 
     init(host: TrackerHost, storage: FileStorage, inputs: BlockingQueue<Input>, peers: PeerLinks,
          clients: ClientConnections, passwords: PasswordWorker, snapshotWriter: SnapshotWriter, tickMillis: UInt64) {
         executor = HostExecutor(host: host)
         effects = NodeEffects(storage: storage, peers: peers, clients: clients, passwords: passwords, snapshotWriter: snapshotWriter)
+        effects.metrics = LoopMetrics(commitIndex: host.raft.commitIndex)
         self.inputs = inputs
         self.tickMillis = tickMillis
     }
@@ -25,6 +28,7 @@ final class TrackerServer {
     /// Runs until a shutdown completes; returns the process exit status.
     func run() -> Int32 {
         var nextTick = monotonicMillis() + tickMillis
+        publishMetrics()
         while true {
             let now = monotonicMillis()
             let wait = nextTick > now ? Int(nextTick - now) : 0
@@ -34,6 +38,7 @@ final class TrackerServer {
                 give(.tick(nowMillis: wallMillis()))
                 // After a long stall, tick once and resynchronize rather than burst.
                 nextTick = max(nextTick + tickMillis, after + 1)
+                publishMetrics()
             }
             do { try executor.drain(effects: &effects) } catch {
                 // The disk failed: stop rather than acknowledge what could not be made durable.
@@ -67,6 +72,11 @@ final class TrackerServer {
         }
     }
 
+    /// Hands the metrics endpoint a copy of what it shows (a lock held for the copy only).
+    private func publishMetrics() {
+        metrics?.publish(LoopSample.make(host: executor.host, executor: executor.counters, loop: effects.metrics))
+    }
+
     private func startShutdown(reason: String) {
         guard shutdownDeadline == nil else { return }
         Log.info("shutdown requested", ["reason": reason])
@@ -88,6 +98,12 @@ struct NodeEffects: HostEffects {
     /// The core's refusal counts last logged.
     private var loggedRefusals = RefusalCounts()
     static let slowFsyncMillis: UInt64 = 50
+    /// Counts and latencies for the metrics endpoint.
+    var metrics = LoopMetrics()
+    /// Whether the batch being carried out applies entries, and when its apply began (see
+    /// `startPasswordJobs`).
+    private var isApplying = false
+    private var applyStartNanos: UInt64?
 
     init(storage: FileStorage, peers: PeerLinks, clients: ClientConnections, passwords: PasswordWorker, snapshotWriter: SnapshotWriter) {
         self.storage = storage
@@ -104,7 +120,9 @@ struct NodeEffects: HostEffects {
 
     mutating func persist(hardState: HardState?, entries: [Entry], mustSync: Bool) throws {
         let start = monotonicMillis()
+        let startNanos = monotonicNanos()
         try storage.save(hardState: hardState, entries: entries, mustSync: mustSync)
+        if mustSync { metrics.fsyncSeconds.observe(seconds(fromNanos: startNanos, to: monotonicNanos())) }
         let elapsed = monotonicMillis() - start
         if elapsed >= Self.slowFsyncMillis {
             Log.warn("slow fsync", ["duration.ms": "\(elapsed)", "entries": "\(entries.count)"])
@@ -112,18 +130,37 @@ struct NodeEffects: HostEffects {
     }
 
     mutating func send(_ messages: [Message]) { peers.send(messages) }
-    mutating func reply(_ replies: [Reply]) { clients.send(replies) }
-    mutating func startPasswordJobs(_ jobs: [PasswordJob]) { passwords.submit(jobs) }
+    mutating func reply(_ replies: [Reply]) {
+        if let start = applyStartNanos {
+            metrics.applySeconds.observe(seconds(fromNanos: start, to: monotonicNanos()))
+            applyStartNanos = nil
+        }
+        clients.send(replies)
+    }
+
+    /// The executor starts a batch's password jobs just before `advance()` (which applies the
+    /// committed entries and serves reads) and replies just after it: the time between the two
+    /// is the apply latency.
+    mutating func startPasswordJobs(_ jobs: [PasswordJob]) {
+        passwords.submit(jobs)
+        if isApplying { applyStartNanos = monotonicNanos() }
+    }
     mutating func startSnapshotJob(_ job: SnapshotJob) { snapshotWriter.submit(job) }
     mutating func compactLog(through index: UInt64) throws { try storage.compact(through: index) }
 
     mutating func willCarryOut(_ batch: HostBatch, order: BatchOrder) {
         if let soft = batch.raft.softState { logSoftState(soft) }
+        isApplying = !batch.raft.committedEntries.isEmpty
+        applyStartNanos = nil
     }
 
     /// Logs what the core refused since the last batch (the shell checks messages at the
     /// boundary too; these are what got past it, and elections the node could not start).
     mutating func didCarryOut(_ batch: HostBatch, host: TrackerHost) {
+        applyStartNanos = nil
+        metrics.observeBatch(term: host.raft.term, leader: host.raft.leader, commitIndex: host.raft.commitIndex,
+                             ownEntries: host.raft.role == .leader ? batch.raft.entries.count : 0,
+                             applied: batch.raft.committedEntries.count)
         let refusals = host.raft.refusals
         guard refusals != loggedRefusals else { return }
         if refusals.campaigns != loggedRefusals.campaigns, let why = refusals.lastCampaign {

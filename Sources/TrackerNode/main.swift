@@ -3,7 +3,7 @@ import DurableLog
 import Foundation
 import Hashing
 import Networking
-import TrackerService
+import TrackerHosting
 
 // tracker-node: one tracker of the replicated cluster. See Options.usage.
 
@@ -51,6 +51,11 @@ let listenSocket: Socket
 do { listenSocket = try Socket.listen(host: ownAddress.host, port: ownAddress.port, backlog: ConnectionLimits.listenBacklog) } catch {
     fail("cannot listen on \(ownAddress): \(error)")
 }
+let metricsSocket: Socket?
+do { metricsSocket = try options.metricsAddress.map { try Socket.listen(host: $0.host, port: $0.port) } } catch {
+    fail("cannot serve metrics on \(options.metricsAddress.map(\.description) ?? ""): \(error)")
+}
+let shellCounters = ShellCounters()
 
 let dataDirectory = options.dataDirectory ?? "data/tracker-\(options.id)"
 prepareDataDirectory(dataDirectory)
@@ -95,7 +100,8 @@ let peers = PeerLinks(selfID: options.id, peers: peerAddresses, security: securi
 let clients = ClientConnections()
 let passwords = PasswordWorker(inputs: inputs)
 let listener = Listener(socket: listenSocket, selfID: options.id, peerIDs: Set(cluster.ids), security: security,
-                        inputs: inputs, clients: clients, limits: hostOptions.limits, admission: admissionLimits)
+                        inputs: inputs, clients: clients, limits: hostOptions.limits, admission: admissionLimits,
+                        counters: shellCounters)
 Log.startSuppressionReports()
 let signals = ShutdownSignals(inputs: inputs)
 signals.start()
@@ -104,8 +110,14 @@ clients.start()
 passwords.start()
 listener.start()
 
-let snapshotWriter = SnapshotWriter(directory: dataDirectory, inputs: inputs)
+let snapshotWriter = SnapshotWriter(directory: dataDirectory, inputs: inputs, counters: shellCounters)
 snapshotWriter.start()
 let server = TrackerServer(host: host, storage: storage, inputs: inputs, peers: peers, clients: clients,
                            passwords: passwords, snapshotWriter: snapshotWriter, tickMillis: options.tickMillis)
+if let metricsSocket {
+    let store = MetricsStore(shell: shellCounters, clientCount: { clients.count })
+    server.metrics = store
+    MetricsServer(socket: metricsSocket, store: store).start()
+    Log.info("serving metrics", ["address": options.metricsAddress.map(\.description) ?? "", "path": "/metrics"])
+}
 exit(server.run())

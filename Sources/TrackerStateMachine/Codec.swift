@@ -1,13 +1,14 @@
 import BinaryCoding
 
-/// The binary formats of commands, queries and results: a version byte, a tag byte, then the
-/// fields, big-endian, strings and byte arrays length-prefixed. Decoding never traps: garbage,
-/// truncation, unknown tags and oversized lengths throw `DecodingError`.
+/// The binary formats of command envelopes (log entries) and results: a version byte, a tag
+/// byte, then the fields, big-endian, strings and byte arrays length-prefixed. Decoding never
+/// traps: garbage, truncation, unknown tags and oversized lengths throw `DecodingError`.
+/// Queries are never encoded: they are not logged, and clients send their own `ClientQuery`.
 public enum TrackerCodec {
-    /// The format version written first in every encoded command and envelope (log entries).
+    /// The format version written first in every encoded envelope (log entries).
     public static let version: UInt8 = 1
-    /// The format version written first in every encoded query and result (the client wire
-    /// only): 2 since listings are paged. A peer of another build is refused with a clear error.
+    /// The format version written first in every encoded result (the client wire; snapshots
+    /// keep cached results under their own version): 2 since listings are paged.
     public static let readsVersion: UInt8 = 2
     /// Longest string or small byte array accepted on decode. Generous on purpose: a committed
     /// command must decode on every replica; semantic limits are checked when it is applied.
@@ -39,12 +40,15 @@ extension ByteWriter {
         if let string { write(string) }
     }
 
+    /// The file-hash field holds the file's SHA-1 and, for a detached piece list, the list's
+    /// SHA-256 right after it (20 + 32 bytes): metadata with its piece hashes encodes exactly as
+    /// before detached lists existed, so logs and snapshots written then read the same.
     mutating func write(_ metadata: FileMetadata) {
         write(metadata.name)
         write(metadata.sizeBytes)
         write(metadata.pieceSizeBytes)
         writeBlob(metadata.pieceHashes)
-        writeBlob(metadata.fileHash)
+        writeBlob(metadata.fileHash + metadata.pieceListDigest)
     }
 }
 
@@ -60,8 +64,11 @@ extension ByteReader {
         let size = try readUInt64()
         let pieceSize = try readUInt32()
         let hashes = try readBlob(maxCount: limits.piecesPerFileMax * Limits.sha1Bytes)
-        let fileHash = try readSmallBlob()
-        return FileMetadata(name: name, sizeBytes: size, pieceSizeBytes: pieceSize, pieceHashes: hashes, fileHash: fileHash)
+        let hashField = try readSmallBlob()
+        let detached = hashField.count == Limits.sha1Bytes + Limits.pieceListDigestBytes
+        return FileMetadata(name: name, sizeBytes: size, pieceSizeBytes: pieceSize, pieceHashes: hashes,
+                            fileHash: detached ? Array(hashField.prefix(Limits.sha1Bytes)) : hashField,
+                            pieceListDigest: detached ? Array(hashField.dropFirst(Limits.sha1Bytes)) : [])
     }
 
     mutating func readBitfield(limits: Limits) throws -> [UInt8] {
@@ -78,24 +85,35 @@ extension ByteReader {
     mutating func readListCount() throws -> Int { try readCount(maxCount: remainingCount) }
 }
 
+extension FileMetadata {
+    /// Writes the metadata's fields (the form commands and the client wire share).
+    public func write(into writer: inout ByteWriter) { writer.write(self) }
+
+    /// Reads fields written by `write(into:)`, bounding the piece hashes by `limits`.
+    public static func read(from reader: inout ByteReader, limits: Limits) throws -> FileMetadata {
+        try reader.readMetadata(limits: limits)
+    }
+}
+
+extension PageRequest {
+    /// Writes the cursor and the limit (the form queries and the client wire share).
+    public func write(into writer: inout ByteWriter) { writer.write(self) }
+
+    /// Reads what `write(into:)` wrote.
+    public static func read(from reader: inout ByteReader) throws -> PageRequest { try reader.readPageRequest() }
+}
+
+extension PieceBitfield {
+    /// Reads a length-prefixed bitfield no longer than a file of `limits.piecesPerFileMax`
+    /// pieces needs.
+    public static func readBytes(from reader: inout ByteReader, limits: Limits) throws -> [UInt8] {
+        try reader.readBitfield(limits: limits)
+    }
+}
+
+/// A command is encoded only inside its envelope (a log entry); clients send their own
+/// `ClientCommand` (TrackerProtocol), which the leader binds to one of these.
 extension TrackerCommand {
-    /// The command's bytes: version, tag, fields.
-    public func encode() -> [UInt8] {
-        var writer = ByteWriter()
-        writer.write(TrackerCodec.version)
-        write(into: &writer)
-        return writer.bytes
-    }
-
-    /// Decodes bytes made by `encode()`; throws on anything else.
-    public static func decode(_ bytes: [UInt8], limits: Limits = .standard) throws -> TrackerCommand {
-        var reader = ByteReader(bytes)
-        try TrackerCodec.readVersion(&reader)
-        let command = try read(from: &reader, limits: limits)
-        try reader.expectEnd()
-        return command
-    }
-
     func write(into w: inout ByteWriter) {
         switch self {
         case let .createUser(userID, salt, passwordHash):
@@ -106,8 +124,10 @@ extension TrackerCommand {
             w.write(UInt8(3)); w.write(tokenHash); w.write(nowMillis)
         case let .logout(tokenHash):
             w.write(UInt8(4)); w.write(tokenHash)
-        case let .expireSessions(nowMillis):
-            w.write(UInt8(5)); w.write(nowMillis)
+        case let .expireSessions(tokenHashes, nowMillis):
+            w.write(UInt8(5)); w.write(UInt32(tokenHashes.count))
+            for tokenHash in tokenHashes { w.write(tokenHash) }
+            w.write(nowMillis)
         case let .createGroup(tokenHash, groupID):
             w.write(UInt8(6)); w.write(tokenHash); w.write(groupID)
         case let .joinGroup(tokenHash, groupID):
@@ -134,7 +154,12 @@ extension TrackerCommand {
                                 peerAddress: try r.readField(), nowMillis: try r.readUInt64())
         case 3: return .keepAlive(tokenHash: try r.readToken(), nowMillis: try r.readUInt64())
         case 4: return .logout(tokenHash: try r.readToken())
-        case 5: return .expireSessions(nowMillis: try r.readUInt64())
+        case 5:
+            let count = try r.readCount(maxCount: limits.expiredSessionsPerCommandMax)
+            var tokenHashes: [TokenHash] = []
+            tokenHashes.reserveCapacity(count)
+            for _ in 0..<count { tokenHashes.append(try r.readToken()) }
+            return .expireSessions(tokenHashes: tokenHashes, nowMillis: try r.readUInt64())
         case 6: return .createGroup(tokenHash: try r.readToken(), groupID: try r.readField())
         case 7: return .joinGroup(tokenHash: try r.readToken(), groupID: try r.readField())
         case 8: return .acceptRequest(tokenHash: try r.readToken(), groupID: try r.readField(), userID: try r.readField())
@@ -172,45 +197,5 @@ extension CommandEnvelope {
         let command = try TrackerCommand.read(from: &reader, limits: limits)
         try reader.expectEnd()
         return CommandEnvelope(clientID: clientID, sequence: sequence, command: command)
-    }
-}
-
-extension TrackerQuery {
-    /// The query's bytes: version, tag, fields.
-    public func encode() -> [UInt8] {
-        var w = ByteWriter()
-        w.write(TrackerCodec.readsVersion)
-        switch self {
-        case let .credentials(userID): w.write(UInt8(1)); w.write(userID)
-        case let .session(tokenHash): w.write(UInt8(2)); w.write(tokenHash)
-        case let .listGroups(tokenHash, page): w.write(UInt8(3)); w.write(tokenHash); w.write(page)
-        case let .listRequests(tokenHash, groupID, page): w.write(UInt8(4)); w.write(tokenHash); w.write(groupID); w.write(page)
-        case let .listFiles(tokenHash, groupID, page): w.write(UInt8(5)); w.write(tokenHash); w.write(groupID); w.write(page)
-        case let .downloadInfo(tokenHash, groupID, fileName):
-            w.write(UInt8(6)); w.write(tokenHash); w.write(groupID); w.write(fileName)
-        case let .memberSession(tokenHash, groupID, userID):
-            w.write(UInt8(7)); w.write(tokenHash); w.write(groupID); w.write(userID)
-        }
-        return w.bytes
-    }
-
-    /// Decodes bytes made by `encode()`; throws on anything else.
-    public static func decode(_ bytes: [UInt8]) throws -> TrackerQuery {
-        var r = ByteReader(bytes)
-        try TrackerCodec.readVersion(&r, expected: TrackerCodec.readsVersion)
-        let tag = try r.readUInt8()
-        let query: TrackerQuery
-        switch tag {
-        case 1: query = .credentials(userID: try r.readField())
-        case 2: query = .session(tokenHash: try r.readToken())
-        case 3: query = .listGroups(tokenHash: try r.readToken(), page: try r.readPageRequest())
-        case 4: query = .listRequests(tokenHash: try r.readToken(), groupID: try r.readField(), page: try r.readPageRequest())
-        case 5: query = .listFiles(tokenHash: try r.readToken(), groupID: try r.readField(), page: try r.readPageRequest())
-        case 6: query = .downloadInfo(tokenHash: try r.readToken(), groupID: try r.readField(), fileName: try r.readField())
-        case 7: query = .memberSession(tokenHash: try r.readToken(), groupID: try r.readField(), userID: try r.readField())
-        default: throw TrackerCodec.unknownTag(tag, r)
-        }
-        try r.expectEnd()
-        return query
     }
 }

@@ -8,12 +8,17 @@ public enum TrackerCommand: Equatable, Sendable {
     /// `tokenHash` is the hash of a random token (≥ 128 bits) the leader gives the client.
     /// A user has at most one session: a new login replaces (ends) the previous one.
     case openSession(userID: String, tokenHash: TokenHash, peerAddress: String, nowMillis: UInt64)
-    /// Renews a session's lease to `nowMillis + Limits.sessionLeaseMillis`.
+    /// Renews a session's lease to `nowMillis + Limits.sessionLeaseMillis` in the replicated
+    /// state. tracker-node never proposes it: the leader renews leases in its memory (a
+    /// keepalive costs no Raft write) and replicates only their expiry; it stays for tools and
+    /// tests that want a cheap replicated session command.
     case keepAlive(tokenHash: TokenHash, nowMillis: UInt64)
     /// Ends a session. The user's shares pause until it logs in again.
     case logout(tokenHash: TokenHash)
-    /// Ends every session whose lease expiry is at or before `nowMillis` (the leader's clock).
-    case expireSessions(nowMillis: UInt64)
+    /// Ends the listed sessions (those that still exist): the leader lists the ones whose
+    /// lease, renewed in its memory, ran out by `nowMillis` on its clock. At most
+    /// `Limits.expiredSessionsPerCommandMax` hashes, sorted.
+    case expireSessions(tokenHashes: [TokenHash], nowMillis: UInt64)
     /// Creates a group; the caller becomes its owner and first member.
     case createGroup(tokenHash: TokenHash, groupID: String)
     /// Asks to join a group; the request waits for the owner.

@@ -46,8 +46,8 @@ public struct LoginClientKey: Hashable, Comparable, Sendable {
 /// later request of the victim would be refused as older. So:
 ///
 /// - **Commands under a session** are deduplicated per (token hash, client id). The leader
-///   puts the hash of the token the request carries into the command (`bound(to:)` in
-///   TrackerService), so only the token's holder can name this key. A repeat of the key's last
+///   puts the hash of the token the request carries into the command (`TrackerCommand.bind`
+///   in TrackerHosting), so only the token's holder can name this key. A repeat of the key's last
 ///   sequence gets the cached result; an older one is refused `staleRequest`. A command whose
 ///   token names no session is recorded only if its key is remembered already: a stranger's
 ///   made-up tokens cannot fill the table, and the retry of such a command is refused

@@ -20,8 +20,12 @@ public struct Limits: Sendable, Equatable {
     public var filesPerGroupMax: Int = 10_000
     /// Sharers (complete or partial) of one file.
     public var sharersPerFileMax: Int = 1_000
-    /// Pieces of one file; with 512 KiB pieces, 65,536 pieces is 32 GiB.
-    public var piecesPerFileMax: Int = 65_536
+    /// Pieces of one file; with 512 KiB pieces, 131,072 pieces is 64 GiB.
+    public var piecesPerFileMax: Int = 131_072
+    /// Bytes of piece hashes one file may carry in its metadata (32,768 pieces, 16 GiB); a
+    /// larger file carries the SHA-256 of its hash list instead (`FileMetadata.pieceListDigest`),
+    /// so one upload command stays far below Raft's entry limit.
+    public var pieceHashesInlineBytesMax: Int = 655_360
     /// The one piece size every file uses.
     public var pieceSizeBytes: UInt32 = 524_288
     /// Bytes of a password salt: at least `saltBytesMin`, at most `saltBytesMax`.
@@ -34,6 +38,8 @@ public struct Limits: Sendable, Equatable {
     public var hashBytesMax: Int = 64
     /// How long a session lives after login or its last keepalive.
     public var sessionLeaseMillis: UInt64 = 30_000
+    /// Sessions one `expireSessions` command ends at most (the leader sends more commands).
+    public var expiredSessionsPerCommandMax = 1_000
     /// (session, client) pairs whose last result is kept for exactly-once answers; the least
     /// recently used (in log order) is forgotten first. Only a session's holder makes these.
     public var clientsMax: Int = 100_000
@@ -55,6 +61,8 @@ public struct Limits: Sendable, Equatable {
 
     /// Bytes of a SHA-1 digest: each piece hash and the whole-file hash.
     public static let sha1Bytes = 20
+    /// Bytes of a SHA-256 digest: a detached piece list's.
+    public static let pieceListDigestBytes = 32
 
     /// The limits every tracker uses unless a test says otherwise.
     public static let standard = Limits()
@@ -68,7 +76,7 @@ public struct Limits: Sendable, Equatable {
         precondition(usersMax >= 1 && groupsMax >= 1, "user and group limits")
         precondition(membersPerGroupMax >= 1 && pendingRequestsPerGroupMax >= 1, "group limits")
         precondition(filesPerGroupMax >= 1 && sharersPerFileMax >= 1, "file limits")
-        precondition(piecesPerFileMax >= 1 && pieceSizeBytes >= 1, "piece limits")
+        precondition(piecesPerFileMax >= 1 && pieceSizeBytes >= 1 && pieceHashesInlineBytesMax >= 0, "piece limits")
         precondition(saltBytesMin >= 1 && saltBytesMin <= saltBytesMax, "salt limits")
         precondition(hashBytesMin >= 1 && hashBytesMin <= hashBytesMax, "hash limits")
         precondition(sessionLeaseMillis >= 1 && clientsMax >= 1 && loginClientsMax >= 1, "lease and client limits")

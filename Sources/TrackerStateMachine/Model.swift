@@ -41,6 +41,10 @@ public struct TokenHash: Hashable, Comparable, Sendable, CustomStringConvertible
 
 /// What a file is: its name in its group, its size and the SHA-1 of every piece and of the
 /// whole file. Two uploads have the same content when everything but the name is equal.
+///
+/// A large file's piece hashes do not fit one replicated command (Raft's entry limit), so a
+/// file may instead carry `pieceListDigest`, the SHA-256 of its concatenated piece hashes, and
+/// no piece hashes: downloaders fetch the list from sharers and check it against the digest.
 public struct FileMetadata: Equatable, Sendable {
     /// The file's name, unique in its group.
     public var name: String
@@ -52,15 +56,23 @@ public struct FileMetadata: Equatable, Sendable {
     public var pieceHashes: [UInt8]
     /// The SHA-1 of the whole file.
     public var fileHash: [UInt8]
+    /// Empty when `pieceHashes` is the list; else the SHA-256 of the list (`pieceHashes` is
+    /// then empty), `Limits.pieceListDigestBytes` long.
+    public var pieceListDigest: [UInt8]
 
     /// Makes metadata from its parts; `TrackerStateMachine` validates it on upload.
-    public init(name: String, sizeBytes: UInt64, pieceSizeBytes: UInt32, pieceHashes: [UInt8], fileHash: [UInt8]) {
+    public init(name: String, sizeBytes: UInt64, pieceSizeBytes: UInt32, pieceHashes: [UInt8], fileHash: [UInt8],
+                pieceListDigest: [UInt8] = []) {
         self.name = name
         self.sizeBytes = sizeBytes
         self.pieceSizeBytes = pieceSizeBytes
         self.pieceHashes = pieceHashes
         self.fileHash = fileHash
+        self.pieceListDigest = pieceListDigest
     }
+
+    /// Whether the piece hashes travel between peers, checked against `pieceListDigest`.
+    public var hasDetachedPieceList: Bool { !pieceListDigest.isEmpty }
 
     /// Pieces the file has: its size divided by the piece size, rounded up (0 for an empty file).
     public var pieceCount: Int {
@@ -76,7 +88,7 @@ public struct FileMetadata: Equatable, Sendable {
     /// Whether `other` has the same content (everything but the name).
     public func hasSameContent(as other: FileMetadata) -> Bool {
         sizeBytes == other.sizeBytes && pieceSizeBytes == other.pieceSizeBytes
-            && fileHash == other.fileHash && pieceHashes == other.pieceHashes
+            && fileHash == other.fileHash && pieceHashes == other.pieceHashes && pieceListDigest == other.pieceListDigest
     }
 
     /// Why this metadata is not acceptable, or nil when it is.
@@ -84,10 +96,19 @@ public struct FileMetadata: Equatable, Sendable {
         if let why = NameRule.violation(of: name, limits: limits) { return "file name \(why)" }
         if pieceSizeBytes != limits.pieceSizeBytes { return "piece size must be \(limits.pieceSizeBytes) bytes" }
         if sizeBytes > limits.fileSizeBytesMax { return "file is larger than \(limits.fileSizeBytesMax) bytes" }
+        if fileHash.count != Limits.sha1Bytes { return "file hash must be 20 bytes" }
+        if hasDetachedPieceList {
+            if pieceListDigest.count != Limits.pieceListDigestBytes { return "piece list digest must be \(Limits.pieceListDigestBytes) bytes" }
+            if !pieceHashes.isEmpty { return "a file with a piece list digest carries no piece hashes" }
+            if pieceCount == 0 { return "an empty file has no piece list" }
+            return nil
+        }
         if pieceHashes.count != pieceCount * Limits.sha1Bytes {
             return "expected \(pieceCount) piece hashes of 20 bytes for \(sizeBytes) bytes"
         }
-        if fileHash.count != Limits.sha1Bytes { return "file hash must be 20 bytes" }
+        if pieceHashes.count > limits.pieceHashesInlineBytesMax {
+            return "more than \(limits.pieceHashesInlineBytesMax) bytes of piece hashes: send the SHA-256 of the list instead"
+        }
         return nil
     }
 }

@@ -1,4 +1,3 @@
-import BinaryCoding
 
 /// Why a command or query was refused. The state is unchanged whenever one is returned.
 public struct TrackerError: Error, Equatable, Sendable, CustomStringConvertible {

@@ -1,4 +1,3 @@
-import BinaryCoding
 
 /// The tracker's whole domain as a pure, deterministic state machine.
 ///
@@ -65,8 +64,8 @@ public struct TrackerStateMachine: Equatable, Sendable {
             return try state.keepAlive(tokenHash, nowMillis: nowMillis, limits: limits)
         case let .logout(tokenHash):
             return try state.logout(tokenHash)
-        case let .expireSessions(nowMillis):
-            return state.expireSessions(nowMillis: nowMillis)
+        case let .expireSessions(tokenHashes, _):
+            return state.expireSessions(tokenHashes)
         case let .createGroup(tokenHash, groupID):
             return try state.createGroup(tokenHash, groupID: groupID, limits: limits)
         case let .joinGroup(tokenHash, groupID):

@@ -72,13 +72,14 @@ extension TrackerState {
         return .done
     }
 
-    /// Ends sessions whose lease ran out. Only the count leaves, so dictionary order cannot.
-    mutating func expireSessions(nowMillis: UInt64) -> TrackerReply {
-        let expired = sessions.filter { $0.value.leaseExpiryMillis <= nowMillis }
-        for (tokenHash, session) in expired {
-            sessions[tokenHash] = nil
-            sessionOfUser[session.userID] = nil
+    /// Ends the listed sessions that still exist (the leader decided their leases ran out).
+    mutating func expireSessions(_ tokenHashes: [TokenHash]) -> TrackerReply {
+        var count: UInt32 = 0
+        for tokenHash in tokenHashes {
+            guard let session = sessions.removeValue(forKey: tokenHash) else { continue }
+            if sessionOfUser[session.userID] == tokenHash { sessionOfUser[session.userID] = nil }
+            count += 1
         }
-        return .expiredSessions(count: UInt32(expired.count))
+        return .expiredSessions(count: count)
     }
 }

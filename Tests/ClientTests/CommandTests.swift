@@ -3,8 +3,6 @@ import Networking
 import PeerTransfer
 import Testing
 import TrackerClient
-import TrackerService
-import TrackerStateMachine
 
 /// The command line, command errors, the peer server's refusals and resumed shares.
 @Suite("client commands and peer server", .serialized)
@@ -105,26 +103,30 @@ struct CommandTests {
         try f.join(bob, userID: "bob", group: "g", owner: alice)
         let served = try openPeer(port: alice.port, userID: "bob", groupID: "g")
         #expect(served.answer == .opened)
+        guard case .bitfield = try served.wire.subscribe("f.bin") else {
+            Issue.record("no bitfield for a member")
+            return
+        }
         try served.wire.send(.request(groupID: "g", fileName: "f.bin", index: 0))
-        guard case let .piece(index, bytes) = try served.wire.receive() else {
+        guard case let .piece(index, bytes) = try served.wire.receiveAnswer() else {
             Issue.record("no piece for a member")
             return
         }
         let original = try Data(contentsOf: URL(fileURLWithPath: source))
         #expect(index == 0 && bytes == Array(original.prefix(TransferLimits.pieceSizeBytes)))
         try served.wire.send(.request(groupID: "g", fileName: "../../etc/passwd", index: 0))
-        guard case .reject = try served.wire.receive() else {
+        guard case .reject = try served.wire.receiveAnswer() else {
             Issue.record("a request naming a path was served")
             return
         }
         try served.wire.send(.request(groupID: "other", fileName: "f.bin", index: 0))
-        guard case .reject = try served.wire.receive() else {
+        guard case .reject = try served.wire.receiveAnswer() else {
             Issue.record("a request for another group was served")
             return
         }
         #expect(alice.ok("stop_share g f.bin"))
         try served.wire.send(.request(groupID: "g", fileName: "f.bin", index: 0))
-        guard case .reject = try served.wire.receive() else {
+        guard case .reject = try served.wire.receiveAnswer() else {
             Issue.record("a piece of a file no longer shared was served")
             return
         }

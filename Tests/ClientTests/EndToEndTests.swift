@@ -1,5 +1,4 @@
 import Foundation
-import Networking
 import PeerTransfer
 import Testing
 
@@ -167,15 +166,14 @@ extension EndToEndTests {
         #expect(announced, "carol is listed as a sharer while she downloads")
         let peer = try PeerConnection.open(port: carol.port, userID: "dave", groupID: "g")
         #expect(peer.answer == .opened)
-        try peer.wire.send(.bitfieldRequest(fileName: "f.bin"))
-        guard case let .bitfield(_, bits) = try peer.wire.receive(),
+        guard case let .bitfield(_, bits) = try peer.wire.subscribe("f.bin"),
               let held = PieceScheduler.flags(of: bits, pieceCount: 32)?.firstIndex(of: true) else {
             Issue.record("carol offered no piece")
             return
         }
         #expect(carol.download("f.bin")?["state"] as? String == "downloading", "still downloading while serving")
         try peer.wire.send(.request(groupID: "g", fileName: "f.bin", index: UInt32(held)))
-        guard case let .piece(_, bytes) = try peer.wire.receive() else {
+        guard case let .piece(_, bytes) = try peer.wire.receiveAnswer() else {
             Issue.record("carol did not serve a piece she holds")
             return
         }

@@ -96,8 +96,12 @@ struct PeerServerTests {
         let started = monotonicNowMillis()
         let member = try PeerConnection.open(port: s.server.port, userID: "bob", groupID: "g")
         #expect(member.answer == .opened)
+        guard case .bitfield = try member.wire.subscribe("f.bin") else {
+            Issue.record("the member got no bitfield")
+            return
+        }
         try member.wire.send(.request(groupID: "g", fileName: "f.bin", index: 1))
-        guard case let .piece(index, bytes) = try member.wire.receive() else {
+        guard case let .piece(index, bytes) = try member.wire.receiveAnswer() else {
             Issue.record("the member was not served")
             return
         }
@@ -116,7 +120,7 @@ struct PeerServerTests {
         #expect(waitUntil(timeoutMillis: 2_000) { !s.lines(cause: .deadline).isEmpty })
         #expect(s.lines(cause: .deadline).count == 1, "\(s.log.all)")
         try member.wire.send(.request(groupID: "g", fileName: "f.bin", index: 0))
-        guard case .piece = try member.wire.receive() else {
+        guard case .piece = try member.wire.receiveAnswer() else {
             Issue.record("the member's connection did not survive the deadline")
             return
         }

@@ -1,10 +1,9 @@
-import Consensus
 import Foundation
 import Hashing
 import Networking
 import Synchronization
 import TrackerClient
-import TrackerService
+import TrackerProtocol
 
 /// A built executable beside the test bundle (swift test builds every product).
 func builtBinary(_ name: String) -> String {
@@ -29,15 +28,15 @@ func freePort() throws -> UInt16 {
 /// pattern of TrackerNodeTests' ProcessCluster. `stop()` kills them and removes the folder.
 final class TrackerCluster: Sendable {
     let directory: String
-    let ids: [NodeID]
-    let ports: [NodeID: UInt16]
-    private let processes = Mutex<[NodeID: Process]>([:])
+    let ids: [TrackerID]
+    let ports: [TrackerID: UInt16]
+    private let processes = Mutex<[TrackerID: Process]>([:])
 
     init(size: Int = 3) throws {
         directory = FileManager.default.temporaryDirectory.appendingPathComponent("client-test-\(UUID().uuidString)").path
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         ids = (1...UInt64(size)).map { $0 }
-        var ports: [NodeID: UInt16] = [:]
+        var ports: [TrackerID: UInt16] = [:]
         for id in ids { ports[id] = try freePort() }
         self.ports = ports
         let conf = ids.map { "\($0) 127.0.0.1:\(ports[$0]!)" }.joined(separator: "\n") + "\n"
@@ -52,7 +51,7 @@ final class TrackerCluster: Sendable {
 
     var confPath: String { directory + "/cluster.conf" }
 
-    func start(_ id: NodeID) throws {
+    func start(_ id: TrackerID) throws {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: builtBinary("tracker-node"))
         process.arguments = ["--conf", confPath, "--id", "\(id)", "--data-dir", directory + "/data-\(id)"]
@@ -67,7 +66,7 @@ final class TrackerCluster: Sendable {
     }
 
     /// SIGKILL one tracker.
-    func kill(_ id: NodeID) {
+    func kill(_ id: TrackerID) {
         guard let process = processes.withLock({ $0.removeValue(forKey: id) }) else { return }
         Glibc.kill(process.processIdentifier, SIGKILL)
         process.waitUntilExit()
@@ -79,7 +78,7 @@ final class TrackerCluster: Sendable {
     }
 
     /// The current leader, waiting up to `timeoutMillis` for one.
-    func leader(timeoutMillis: Int = 10_000) throws -> NodeID? {
+    func leader(timeoutMillis: Int = 10_000) throws -> TrackerID? {
         let config = try ClusterConfig.load(path: confPath)
         let client = try TrackerClient(cluster: config)
         defer { client.close() }

@@ -1,5 +1,4 @@
 import Foundation
-import Hashing
 import PeerTransfer
 import Testing
 import TrackerStateMachine

@@ -1,4 +1,5 @@
 @testable import Consensus
+import SeededRandom
 
 // Shared by FuzzTests (seeded) and the libFuzzer target in bench/fuzz (which compiles this
 // file too): one generator of hostile messages, two sources of choices.

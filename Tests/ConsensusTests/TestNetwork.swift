@@ -36,13 +36,17 @@ struct TestNetwork {
     /// A network whose nodes start from stored logs, given as the term of each entry.
     init(logs: [[UInt64]]) {
         self.init(size: logs.count)
-        for (i, terms) in logs.enumerated() {
-            let id = NodeID(i + 1)
-            let entries = terms.enumerated().map { Entry(term: $1, index: UInt64($0 + 1)) }
-            let persisted = PersistedState(hardState: HardState(term: terms.max() ?? 0), entries: entries)
-            try! storages[id]!.save(hardState: persisted.hardState, entries: entries, mustSync: true)
-            nodes[id] = try! RaftNode(config: nodes[id]!.config, persisted: persisted)
-        }
+        for (i, terms) in logs.enumerated() { load(NodeID(i + 1), term: terms.max() ?? 0, logTerms: terms) }
+    }
+
+    /// Replaces node `id` (same config) with one started from a fresh store holding hard-state
+    /// `term` and a log given as the term of each entry.
+    mutating func load(_ id: NodeID, term: UInt64, logTerms terms: [UInt64]) {
+        let entries = terms.enumerated().map { Entry(term: $1, index: UInt64($0 + 1)) }
+        let persisted = PersistedState(hardState: HardState(term: term), entries: entries)
+        storages[id] = MemoryStorage()
+        try! storages[id]!.save(hardState: persisted.hardState, entries: entries, mustSync: true)
+        nodes[id] = try! RaftNode(config: nodes[id]!.config, persisted: persisted)
     }
 
     var ids: [NodeID] { nodes.keys.sorted() }
@@ -76,12 +80,19 @@ struct TestNetwork {
 
     /// Carries out every node's ready batches, then delivers messages until none are left.
     mutating func stabilize(maxSteps: Int = 100_000) {
+        stabilize(losing: { _, _ in false }, maxSteps: maxSteps)
+    }
+
+    /// Like `stabilize`, but loses each message for which `isLost(message, receiver)` holds
+    /// when it is about to be delivered.
+    mutating func stabilize(losing isLost: (Message, RaftNode) -> Bool, maxSteps: Int = 100_000) {
         var steps = 0
         drainReady()
         while !inFlight.isEmpty {
             steps += 1
             precondition(steps < maxSteps, "network did not settle")
             let m = inFlight.removeFirst()
+            if isLost(m, nodes[m.to]!) { continue }
             nodes[m.to]!.step(m)
             nodes[m.to]!.checkInvariants()
             drainReady()

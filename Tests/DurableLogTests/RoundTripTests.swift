@@ -1,5 +1,6 @@
 import Consensus
 import DurableLog
+import SeededRandom
 import Testing
 
 @Suite("FileStorage round trips")

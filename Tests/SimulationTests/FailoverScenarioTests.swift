@@ -1,7 +1,6 @@
-import Consensus
 import SimNet
 import Testing
-import TrackerService
+import TrackerProtocol
 
 /// Named failover scenarios over the real TrackerHost, each asserting what must happen. The
 /// checkers (one leader per term, log matching, leader completeness, identical applies,

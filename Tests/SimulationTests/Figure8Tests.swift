@@ -1,4 +1,3 @@
-import Consensus
 import SimNet
 import Testing
 

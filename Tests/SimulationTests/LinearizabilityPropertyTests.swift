@@ -1,7 +1,7 @@
-import Consensus
+import SeededRandom
 import SimNet
 import Testing
-import TrackerService
+import TrackerProtocol
 import TrackerStateMachine
 
 /// Random histories made linearizable by construction: each operation runs on the real
@@ -37,7 +37,8 @@ struct ReferenceHistory {
         nowMillis += 10
         if pick(100) < 2 {
             // A lease runs out: the leader ends every session, and no client is told.
-            _ = machine.apply(CommandEnvelope(clientID: 0, sequence: 0, command: .expireSessions(nowMillis: nowMillis + Limits.standard.sessionLeaseMillis)))
+            let every = machine.state.expiredSessions(nowMillis: .max, floorMillis: 0, limit: Limits.standard.expiredSessionsPerCommandMax) { _ in nil }
+            _ = machine.apply(CommandEnvelope(clientID: 0, sequence: 0, command: .expireSessions(tokenHashes: every, nowMillis: nowMillis)))
         }
         let (input, output) = sessions[client].isEmpty || pick(100) < 12 ? account(client) : sessionOperation(client)
         let point = UInt64(operations.count + 1) * Self.spacingMicros

@@ -1,6 +1,5 @@
 @testable import SimNet
 import Testing
-import TrackerService
 
 /// The linearizability check inside the simulator: it sees every operation kind the clients
 /// issue, passes a clean run and catches a planted stale read.

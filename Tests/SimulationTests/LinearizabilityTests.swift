@@ -1,6 +1,6 @@
 import SimNet
 import Testing
-import TrackerService
+import TrackerProtocol
 import TrackerStateMachine
 
 /// A hand-written history: times in milliseconds, nil return time for an unknown outcome.

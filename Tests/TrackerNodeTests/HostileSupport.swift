@@ -4,8 +4,7 @@ import Networking
 import Synchronization
 import Testing
 import TrackerClient
-import TrackerService
-import TrackerStateMachine
+import TrackerProtocol
 
 /// A handshake authenticator with no real cryptography: a client needs none, and a forger has
 /// no key to compute a real proof with.

@@ -1,11 +1,9 @@
-import Consensus
 import Foundation
 import Networking
 import Synchronization
 import Testing
 import TrackerClient
-import TrackerService
-import TrackerStateMachine
+import TrackerProtocol
 
 /// A flag one thread sets and others poll.
 final class StopFlag: Sendable {
@@ -64,8 +62,8 @@ extension HostileTests {
         defer { flooder.close() }
         usleep(300_000)
         let keepAlive = probe(seconds: 4, {
-            _ = try client.call(.command(.keepAlive(tokenHash: unboundTokenHash, nowMillis: 0)), token: token)
-            return try client.call(.query(.listGroups(tokenHash: unboundTokenHash)), token: token)
+            _ = try client.call(.command(.keepAlive), token: token)
+            return try client.call(.query(.listGroups()), token: token)
         }, isGood: isOK)
         #expect(keepAlive.bad.isEmpty, "\(keepAlive.bad.prefix(3))")
         #expect(keepAlive.worstMillis < 1_000, "slowest keepalive and listing took \(keepAlive.worstMillis) ms")
@@ -114,7 +112,7 @@ extension HostileTests {
         let loginMillis = millis(since: loginStart)
         guard case let .loggedIn(token, _) = login else { throw TrackerClientError.unavailable("login: \(login)") }
         #expect(loginMillis < 3_000, "login during the flood took \(loginMillis) ms")
-        let keepAlive = probe(seconds: 2, { try client.call(.command(.keepAlive(tokenHash: unboundTokenHash, nowMillis: 0)), token: token) },
+        let keepAlive = probe(seconds: 2, { try client.call(.command(.keepAlive), token: token) },
                               isGood: isOK)
         #expect(keepAlive.bad.isEmpty && keepAlive.worstMillis < 1_000, "worst \(keepAlive.worstMillis) ms, \(keepAlive.bad.prefix(3))")
         stop.set()
@@ -146,7 +144,7 @@ extension HostileTests {
         }
         let other = try cluster.client()
         defer { other.close() }
-        let probed = probe(seconds: 2, everyMillis: 50, { try other.call(.query(.listGroups(tokenHash: unboundTokenHash)), token: token) },
+        let probed = probe(seconds: 2, everyMillis: 50, { try other.call(.query(.listGroups()), token: token) },
                            isGood: isOK)
         #expect(probed.bad.isEmpty && probed.worstMillis < 1_000, "\(probed.worstMillis) ms, \(probed.bad.prefix(3))")
         for pipeline in pipelines {
@@ -167,7 +165,7 @@ func pipeline(reads: Int, port: UInt16, from address: String, token: [UInt8], ex
     let writer = Worker<Void> {
         for first in stride(from: 0, to: reads, by: 500) {
             try connection.writeFrames((first..<min(first + 500, reads)).map {
-                requestFrame(.query(.listGroups(tokenHash: unboundTokenHash)), tag: UInt64($0 + 1), token: token)
+                requestFrame(.query(.listGroups()), tag: UInt64($0 + 1), token: token)
             })
         }
     }

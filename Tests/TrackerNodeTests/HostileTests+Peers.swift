@@ -3,8 +3,7 @@ import Foundation
 import Hashing
 import Networking
 import Testing
-import TrackerClient
-import TrackerService
+import TrackerProtocol
 
 /// The real handshake authenticator (HMAC-SHA256), for a test that holds the cluster key.
 let keyHolderAuth = HandshakeAuthenticator(
@@ -70,8 +69,8 @@ extension HostileTests {
         let count = 200
         var frames: [Frame] = []
         for n in 0..<count {
-            let write = ServiceOperation.command(.createGroup(tokenHash: unboundTokenHash, groupID: "x\(n)"))
-            let read = ServiceOperation.query(.listGroups(tokenHash: unboundTokenHash))
+            let write = ServiceOperation.command(.createGroup(groupID: "x\(n)"))
+            let read = ServiceOperation.query(.listGroups())
             let token: [UInt8] = (0..<32).map { _ in UInt8.random(in: 0...255) }
             frames.append(requestFrame(n % 2 == 0 ? write : read, tag: UInt64(n + 1), token: token))
         }

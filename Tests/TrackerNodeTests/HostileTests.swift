@@ -3,7 +3,7 @@ import Foundation
 import Networking
 import Testing
 import TrackerClient
-import TrackerService
+import TrackerProtocol
 
 /// Whether the tracker closed `socket` (EOF or reset), reading past any hello it sent.
 func isClosedByPeer(_ socket: Socket) -> Bool {

@@ -3,7 +3,7 @@ import Foundation
 import Networking
 import Synchronization
 import TrackerClient
-import TrackerService
+import TrackerProtocol
 
 /// Real `tracker-node` processes on 127.0.0.1 with free ports and a temporary folder, for
 /// process-level tests. Every process it starts is killed, and the folder removed, in `stop()`.

@@ -1,9 +1,6 @@
-import Consensus
 import Foundation
-import Testing
-import TrackerClient
-import TrackerService
 import Synchronization
+import Testing
 
 /// Bytes of every file in a directory, and the names of its snapshot files.
 func directoryUsage(_ path: String) -> (bytes: Int, snapshots: [String], segments: Int) {
@@ -35,7 +32,7 @@ struct SnapshotProcessTests {
                 return
             }
             for i in 0..<perWriter {
-                let answer = try? own.call(.command(.createGroup(tokenHash: unboundTokenHash, groupID: "w\(w)-\(i)")), token: ownToken)
+                let answer = try? own.call(.command(.createGroup(groupID: "w\(w)-\(i)")), token: ownToken)
                 if answer != .result(.ok(.done)) { failures.withLock { $0 += 1 } }
             }
         }

@@ -1,7 +1,5 @@
 import Foundation
 import Testing
-import TrackerClient
-import TrackerService
 
 /// Runs tracker-node to its exit (killed after `timeoutSeconds`: a tracker that should have
 /// refused to start but runs reports status -1); returns the status and what it printed.

@@ -1,9 +1,8 @@
-import Consensus
 import Foundation
 import Networking
 import Testing
 import TrackerClient
-import TrackerService
+import TrackerProtocol
 import TrackerStateMachine
 
 /// Logs in a new user through `client`; returns the token.
@@ -16,12 +15,12 @@ func session(_ client: TrackerClient, user: String) throws -> [UInt8] {
 }
 
 func createGroup(_ client: TrackerClient, _ token: [UInt8], _ group: String) throws -> ClientResponse {
-    try client.call(.command(.createGroup(tokenHash: unboundTokenHash, groupID: group)), token: token)
+    try client.call(.command(.createGroup(groupID: group)), token: token)
 }
 
 func groupIDs(_ client: TrackerClient, _ token: [UInt8]) throws -> [String] {
     let listing = try? Page<GroupSummary>.collect(upTo: Limits.standard.groupsMax) { page in
-        guard case let .result(.ok(.groups(groups))) = try client.call(.query(.listGroups(tokenHash: unboundTokenHash, page: page)), token: token) else {
+        guard case let .result(.ok(.groups(groups))) = try client.call(.query(.listGroups(page: page)), token: token) else {
             throw PagingError(cursor: page.after ?? "")
         }
         return groups
@@ -236,15 +235,15 @@ struct SessionLeaseProcessTests {
         #expect(try createGroup(client, sharer, "g") == .result(.ok(.done)))
         let pieceHash = [UInt8](repeating: 7, count: 20)
         let metadata = FileMetadata(name: "f", sizeBytes: 10, pieceSizeBytes: 524_288, pieceHashes: pieceHash, fileHash: pieceHash)
-        #expect(try client.call(.command(.uploadFile(tokenHash: unboundTokenHash, groupID: "g", metadata: metadata)), token: sharer) == .result(.ok(.done)))
+        #expect(try client.call(.command(.uploadFile(groupID: "g", metadata: metadata)), token: sharer) == .result(.ok(.done)))
         let other = try cluster.client()
         let reader = try session(other, user: "reader")
-        _ = try other.call(.command(.joinGroup(tokenHash: unboundTokenHash, groupID: "g")), token: reader)
-        _ = try client.call(.command(.acceptRequest(tokenHash: unboundTokenHash, groupID: "g", userID: "reader")), token: sharer)
+        _ = try other.call(.command(.joinGroup(groupID: "g")), token: reader)
+        _ = try client.call(.command(.acceptRequest(groupID: "g", userID: "reader")), token: sharer)
         func peers() throws -> [String] {
             // The reader stays alive with keepalives; the sharer has gone silent.
-            _ = try other.call(.command(.keepAlive(tokenHash: unboundTokenHash, nowMillis: 0)), token: reader)
-            guard case let .result(.ok(.download(info))) = try other.call(.query(.downloadInfo(tokenHash: unboundTokenHash, groupID: "g", fileName: "f")), token: reader) else { return ["?"] }
+            _ = try other.call(.command(.keepAlive), token: reader)
+            guard case let .result(.ok(.download(info))) = try other.call(.query(.downloadInfo(groupID: "g", fileName: "f")), token: reader) else { return ["?"] }
             return info.peers.map(\.userID)
         }
         #expect(try peers() == ["sharer"])
@@ -258,6 +257,6 @@ struct SessionLeaseProcessTests {
         #expect(gone)
         // Lease, plus the leader's once-a-second expiry check, plus a commit.
         #expect(seconds < Double(leaseMillis) / 1000 + 2.5, "expired after \(seconds) s")
-        #expect(try client.call(.query(.listGroups(tokenHash: unboundTokenHash)), token: sharer) == .result(.failure(.notLoggedIn)))
+        #expect(try client.call(.query(.listGroups()), token: sharer) == .result(.failure(.notLoggedIn)))
     }
 }

@@ -87,19 +87,25 @@ struct UserSessionTests {
         h.refused(.logout(tokenHash: token), .notLoggedIn)
     }
 
-    @Test("expireSessions ends exactly the sessions whose lease ran out")
+    @Test("expireSessions ends exactly the listed sessions that still exist; the leader's lease rule picks them")
     func expire() {
         var h = Harness()
         let a = h.login("alice", 1)
         let b = h.login("bob", 2)
-        h.ok(.keepAlive(tokenHash: b, nowMillis: Harness.now + 20_000))
         var expected = h.state
-        #expect(h.ok(.expireSessions(nowMillis: Harness.now + 29_999)) == .expiredSessions(count: 0))
-        #expect(h.state == expected)
-        #expect(h.ok(.expireSessions(nowMillis: Harness.now + 30_000)) == .expiredSessions(count: 1))
+        // The leader's choice: alice's login lease ran out; bob renewed in the leader's memory.
+        let renewals: [TokenHash: UInt64] = [b: Harness.now + 50_000]
+        let none = h.state.expiredSessions(nowMillis: Harness.now + 29_999, floorMillis: 0, limit: 10) { renewals[$0] }
+        #expect(none.isEmpty)
+        let due = h.state.expiredSessions(nowMillis: Harness.now + 30_000, floorMillis: 0, limit: 10) { renewals[$0] }
+        #expect(due == [a])
+        #expect(h.state.expiredSessions(nowMillis: Harness.now + 30_000, floorMillis: Harness.now + 40_000, limit: 10) { renewals[$0] }.isEmpty,
+                "a new leader's floor gives every session a full lease")
+        #expect(h.ok(.expireSessions(tokenHashes: due + [tok(99)], nowMillis: Harness.now + 30_000)) == .expiredSessions(count: 1))
         expected.sessions[a] = nil
         expected.sessionOfUser["alice"] = nil
         #expect(h.state == expected)
         #expect(h.query(.listGroups(tokenHash: a)) == .failure(.notLoggedIn))
+        #expect(h.ok(.expireSessions(tokenHashes: [a], nowMillis: Harness.now + 31_000)) == .expiredSessions(count: 0), "already gone")
     }
 }

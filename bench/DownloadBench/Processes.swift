@@ -54,6 +54,7 @@ final class Child: Sendable {
     @discardableResult
     func run(_ command: String, timeoutMillis: Int = 120_000) -> [String: Any] {
         // A child that died closed its end: report it as a failed answer, never trap.
+        if let gone = exitReport() { return ["ok": false, "error": gone] }
         do {
             try input.fileHandleForWriting.write(contentsOf: Data((command + "\n").utf8))
         } catch {
@@ -64,8 +65,17 @@ final class Child: Sendable {
             if let line = output.lines.withLock({ $0.isEmpty ? nil : $0.removeFirst() }) {
                 return (try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any]) ?? ["unparsed": line]
             }
-            if output.arrived.wait(timeout: deadline) == .timedOut { return [:] }
+            if let gone = exitReport() { return ["ok": false, "error": gone] }
+            // Wake at least every 100 ms to notice a child that died without answering.
+            if output.arrived.wait(timeout: min(deadline, .now() + .milliseconds(100))) == .timedOut, DispatchTime.now() >= deadline {
+                return ["ok": false, "error": "no answer to '\(command.split(separator: " ").first ?? "")' within \(timeoutMillis) ms"]
+            }
         }
+    }
+
+    /// Why the child is gone (it exited, with its status), or nil while it runs.
+    func exitReport() -> String? {
+        process.isRunning ? nil : "the child process exited with status \(process.terminationStatus)"
     }
 
     /// Runs a command that must succeed.

@@ -8,13 +8,23 @@ import PeerTransfer
 // Time = from sending download_file until show_downloads reports the file complete: every piece
 // SHA-1-checked, the whole file's SHA-1 checked, the file fsynced and renamed into place.
 // usage: download-bench --bin DIR --file PATH --work DIR [--runs N] [--scenarios "A B"]
-let usage = "usage: download-bench --bin DIR --file PATH --work DIR [--runs N] [--scenarios \"A B\"]"
+//   (L) one sharer, one downloader (for a large file: bench/large_file.sh)
+//        download-bench --scheduler PIECES   (the piece scheduler alone, in process)
+let usage = "usage: download-bench --bin DIR --file PATH --work DIR [--runs N] [--scenarios \"A B\"] | --scheduler PIECES"
 ignoreSIGPIPE()
 var settings: [String: String] = ["--runs": "3", "--scenarios": "A B"]
 var argIndex = 1
 while argIndex + 1 < CommandLine.arguments.count {
     settings[CommandLine.arguments[argIndex]] = CommandLine.arguments[argIndex + 1]
     argIndex += 2
+}
+if let text = settings["--scheduler"] {
+    guard let pieces = Int(text), pieces >= 1, pieces <= TransferLimits.piecesPerFileMax else {
+        print("--scheduler needs a piece count from 1 to \(TransferLimits.piecesPerFileMax)")
+        exit(2)
+    }
+    SchedulerBench.main(pieceCount: pieces)
+    exit(0)
 }
 guard let binDir = settings["--bin"], let file = settings["--file"], let work = settings["--work"],
       let runs = Int(settings["--runs"]!) else {
@@ -56,10 +66,11 @@ func bench(_ children: inout [Child]) throws {
         return child
     }
     let fileName = URL(fileURLWithPath: file).lastPathComponent
+    let fileBytes = FileFacts.of(file)?.sizeBytes ?? 0
     let t0 = nowSeconds()
     let upload = owner.run("upload_file \(file) bench")
     guard let expected = upload["sha1"] as? String else { throw BenchError("upload: \(upload)") }
-    say(String(format: "# upload_file (hash 1 GiB, two cores) took %.2f s", nowSeconds() - t0))
+    say(String(format: "# upload_file (hash %llu bytes, two cores) took %.2f s", fileBytes, nowSeconds() - t0))
     let sharers = [owner, try member("s2"), try member("s3")]
     let downloaders = try (1...4).map { try member("d\($0)") }
 
@@ -74,12 +85,14 @@ func bench(_ children: inout [Child]) throws {
         let start = nowSeconds()
         for (i, c) in clients.enumerated() { try c.must("download_file bench \(fileName) \(dirs[i])") }
         var finished = [Double?](repeating: nil, count: clients.count)
-        while finished.contains(where: { $0 == nil }) && nowSeconds() - start < 600 {
+        while finished.contains(where: { $0 == nil }) && nowSeconds() - start < 1_800 {
             for (i, c) in clients.enumerated() where finished[i] == nil {
-                let entries = c.run("show_downloads")["downloads"] as? [[String: Any]] ?? []
+                let answer = c.run("show_downloads")
+                guard answer["ok"] as? Bool == true else { throw BenchError("show_downloads on downloader \(i + 1): \(answer)") }
+                let entries = answer["downloads"] as? [[String: Any]] ?? []
                 let state = entries.last?["state"] as? String
                 if state == "complete" { finished[i] = nowSeconds() - start }
-                if state == "failed" { throw BenchError("download failed: \(entries.last!)") }
+                if state == "failed" { throw BenchError("download failed: \(entries.last ?? [:])") }
             }
             usleep(10_000)
         }
@@ -95,7 +108,14 @@ func bench(_ children: inout [Child]) throws {
 
     for scenario in scenarios {
         for r in 1...runs {
-            if scenario == "A" {
+            if scenario == "L" {
+                // One sharer, one downloader: a large (e.g. sparse) file end to end.
+                let cpu0 = cpuSeconds(downloaders[0])
+                let t = try download([downloaders[0]], run: r)[0]
+                let megabytes = Double(fileBytes) / 1e6
+                say(String(format: "ours L run=%d bytes=%llu seconds=%.3f MB/s=%.0f downloader_cpu_s=%.2f sha1=ok", r, fileBytes, t,
+                           megabytes / t, cpuSeconds(downloaders[0]) - cpu0))
+            } else if scenario == "A" {
                 for s in sharers.dropFirst() { try s.must("upload_file \(file) bench") }
                 let t = try download([downloaders[0]], run: r)[0]
                 say(String(format: "ours A run=%d seconds=%.3f MB/s=%.0f sha1=ok", r, t, 1073.741824 / t))
@@ -103,7 +123,7 @@ func bench(_ children: inout [Child]) throws {
             } else {
                 let times = try download(downloaders, run: r)
                 let per = times.map { String(format: "%.3f", $0) }.joined(separator: " ")
-                say(String(format: "ours B run=%d all_seconds=%.3f per_downloader=[%@] sha1=ok", r, times.max()!, per))
+                say(String(format: "ours B run=%d all_seconds=%.3f per_downloader=[%@] sha1=ok", r, times.max() ?? .infinity, per))
             }
         }
     }

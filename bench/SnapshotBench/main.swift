@@ -13,8 +13,9 @@ import Foundation
 import Hashing
 import Networking
 import Synchronization
+import TestSupport
 import TrackerClient
-import TrackerService
+import TrackerProtocol
 import TrackerStateMachine
 
 // MARK: - Options
@@ -440,7 +441,7 @@ func runWrites(_ cluster: Cluster, _ options: Options, tokens: [[UInt8]]) -> Wri
             own.reserveCapacity(options.writes / options.concurrency + 16)
             while nowSeconds() < deadline, claimed.add(1, ordering: .relaxed).newValue <= options.writes {
                 let sent = nowSeconds()
-                let answer = try? client.call(.command(.keepAlive(tokenHash: unboundTokenHash, nowMillis: 0)), token: token)
+                let answer = try? client.call(.command(.keepAlive), token: token)
                 own.append(nowSeconds() - sent)
                 if case let .result(result)? = answer, result.isOK {
                     completed.add(1, ordering: .relaxed)
@@ -569,7 +570,7 @@ func main(_ options: Options) throws {
         tokens.append(token)
     }
     let (groups, _) = try Page<GroupSummary>.collect(upTo: options.groups + 1) { page in
-        let listed = try client.call(.query(.listGroups(tokenHash: unboundTokenHash, page: page)), token: tokens[0])
+        let listed = try client.call(.query(.listGroups(page: page)), token: tokens[0])
         guard case let .result(.ok(.groups(listedPage))) = listed else {
             throw BenchError("list_groups through a bench user failed: \(String(describing: listed).prefix(200))")
         }

@@ -1,6 +1,7 @@
 // Benchmarks the tracker state machine: commands per second on a mixed workload, then the
 // snapshot of a large tracker (100,000 users, 10,000 groups, 100,000 files of 64 MiB).
 import Foundation
+import TestSupport
 import TrackerStateMachine
 
 /// A field of /proc/self/status in bytes (VmRSS, VmHWM), or 0 when unavailable.
@@ -81,7 +82,7 @@ func makeMixedWorkload(count: Int) -> (setup: [CommandEnvelope], measured: [Comm
             nextToken += 1
             measured.append(envelope(user, .openSession(userID: "u\(user)", tokenHash: token(user), peerAddress: "10.0.0.2:\(1_000 + user)", nowMillis: now)))
         case 18: measured.append(envelope(user, .createGroup(tokenHash: token(user), groupID: "extra\(random(1_000))")))
-        default: measured.append(CommandEnvelope(clientID: 0, sequence: 0, command: .expireSessions(nowMillis: now)))
+        default: measured.append(CommandEnvelope(clientID: 0, sequence: 0, command: .expireSessions(tokenHashes: [token(random(userCount))], nowMillis: now)))
         }
     }
     return (setup, measured)

@@ -1,18 +1,16 @@
-import Consensus
 import Foundation
 import Synchronization
 import TrackerClient
-import TrackerService
-import TrackerStateMachine
+import TrackerProtocol
 
 struct FailoverOutcome {
     var trial: Int
-    var oldLeader: NodeID
+    var oldLeader: TrackerID
     var oldTerm: UInt64
     /// Term of the first leader seen after start-up: a larger `oldTerm` means leadership moved
     /// (a spontaneous election) before the kill.
     var setupTerm: UInt64
-    var newLeader: NodeID
+    var newLeader: TrackerID
     var newTerm: UInt64
     /// Kill → first acknowledged write that was sent after the kill (so a live tracker, the new
     /// leader, committed and answered it). nil if none within the bound.
@@ -38,7 +36,7 @@ private struct WriteRecord: Sendable {
 
 private struct Shared: Sendable {
     var killAt: UInt64 = 0
-    var killed: NodeID = 0
+    var killed: TrackerID = 0
     var killedTerm: UInt64 = 0
     var firstNewAck: UInt64 = .max
     var isStopping = false
@@ -66,7 +64,7 @@ func runFailoverTrial(binary: String, trial: Int, trackerArguments: [String], wr
     for session in sessions { session.client.close() }
     // Warm each writer's connection onto the leader so the pre-kill phase is steady.
     for (i, client) in writeClients.enumerated() {
-        _ = try? client.call(.command(.createGroup(tokenHash: unboundTokenHash, groupID: "warm-\(i)")), token: sessions[i].token)
+        _ = try? client.call(.command(.createGroup(groupID: "warm-\(i)")), token: sessions[i].token)
     }
 
     let shared = Mutex(Shared())
@@ -77,7 +75,7 @@ func runFailoverTrial(binary: String, trial: Int, trackerArguments: [String], wr
     let killBound: UInt64 = 10_000_000_000
     let statusClient = try TrackerClient(cluster: cluster.config, timing: writeTiming)
     let allTrackers = cluster.config.trackers
-    var pidByID: [NodeID: Int32] = [:]
+    var pidByID: [TrackerID: Int32] = [:]
     for id in cluster.ids { pidByID[id] = cluster.pid(id) }
     let pids = pidByID
 
@@ -143,7 +141,7 @@ func runFailoverTrial(binary: String, trial: Int, trackerArguments: [String], wr
             let groupID = "t\(trial)w\(i)n\(n)"
             let t0 = nowNanos()
             var isAcked = false
-            if let answer = try? client.call(.command(.createGroup(tokenHash: unboundTokenHash, groupID: groupID)), token: token),
+            if let answer = try? client.call(.command(.createGroup(groupID: groupID)), token: token),
                case .result(.ok) = answer {
                 isAcked = true
             }

@@ -1,8 +1,6 @@
-import Consensus
 import Foundation
 import Synchronization
 import TrackerClient
-import TrackerService
 import TrackerStateMachine
 
 /// What one worker measured inside the timed window.
@@ -143,7 +141,7 @@ private func runSegment(binary: String, concurrency: Int, windowNanos: UInt64, w
             var problem = ""
             do {
                 let token = sessions[i + concurrency * tokenIndex].token
-                let answer = try session.client.call(.command(.createGroup(tokenHash: unboundTokenHash, groupID: groupID)),
+                let answer = try session.client.call(.command(.createGroup(groupID: groupID)),
                                                      token: token)
                 if case .result(.ok) = answer { ok = true } else { problem = "\(answer)" }
             } catch {

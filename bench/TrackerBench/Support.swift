@@ -1,9 +1,8 @@
-import Consensus
 import Foundation
 import Networking
 import Synchronization
 import TrackerClient
-import TrackerService
+import TrackerProtocol
 import TrackerStateMachine
 
 /// Monotonic clock in nanoseconds.
@@ -96,10 +95,10 @@ func selfCPUSeconds() -> Double {
 /// so they die with the benchmark even if it is itself killed with SIGKILL.
 final class BenchCluster {
     let directory: String
-    let ids: [NodeID] = [1, 2, 3]
+    let ids: [TrackerID] = [1, 2, 3]
     let binary: String
     let extraArguments: [String]
-    private(set) var processes: [NodeID: Process] = [:]
+    private(set) var processes: [TrackerID: Process] = [:]
     let config: ClusterConfig
 
     init(binary: String, extraArguments: [String]) throws {
@@ -128,7 +127,7 @@ final class BenchCluster {
         for id in ids { try start(id) }
     }
 
-    func start(_ id: NodeID) throws {
+    func start(_ id: TrackerID) throws {
         let logPath = directory + "/tracker-\(id).log"
         _ = FileManager.default.createFile(atPath: logPath, contents: nil)
         let log = try FileHandle(forWritingTo: URL(fileURLWithPath: logPath))
@@ -151,10 +150,10 @@ final class BenchCluster {
         processes[id] = process
     }
 
-    func pid(_ id: NodeID) -> Int32? { processes[id]?.processIdentifier }
+    func pid(_ id: TrackerID) -> Int32? { processes[id]?.processIdentifier }
 
     /// SIGKILL one tracker now; returns the monotonic time of the kill. Reaped later.
-    func killNow(_ id: NodeID) -> UInt64 {
+    func killNow(_ id: TrackerID) -> UInt64 {
         guard let process = processes[id] else { return nowNanos() }
         let when = nowNanos()
         kill(process.processIdentifier, SIGKILL)
@@ -165,11 +164,11 @@ final class BenchCluster {
         processes.values.reduce(0) { $0 + processCPUSeconds($1.processIdentifier) }
     }
 
-    func log(_ id: NodeID) -> String {
+    func log(_ id: TrackerID) -> String {
         (try? String(contentsOfFile: directory + "/tracker-\(id).log", encoding: .utf8)) ?? ""
     }
 
-    func isRunning(_ id: NodeID) -> Bool { processes[id]?.isRunning ?? false }
+    func isRunning(_ id: TrackerID) -> Bool { processes[id]?.isRunning ?? false }
 
     /// Kills every tracker (bounded wait for exit) and removes the folder, unless the
     /// environment has TRACKER_BENCH_KEEP=1 (for reading the trackers' logs afterwards).
@@ -191,7 +190,7 @@ final class BenchCluster {
     }
 
     /// Waits (bounded) until exactly one running tracker leads the highest term among the answers.
-    func waitForLeader(using client: TrackerClient, among: [NodeID]? = nil, newerThan term: UInt64 = 0,
+    func waitForLeader(using client: TrackerClient, among: [TrackerID]? = nil, newerThan term: UInt64 = 0,
                        timeoutMillis: Int = 20_000, pollMillis: Int = 20) -> TrackerStatus? {
         let deadline = nowNanos() + UInt64(timeoutMillis) * 1_000_000
         let wanted = Set(among ?? ids)
@@ -296,7 +295,7 @@ func makeSessions(cluster: ClusterConfig, timing: TrackerClient.Timing, count: I
 /// Every group id in the cluster, through the leader (linearizable reads, page after page).
 func listGroups(_ session: Session) throws -> Set<String> {
     let groups = try Page<GroupSummary>.collect(upTo: Limits.standard.groupsMax) { page in
-        let answer = try session.client.call(.query(.listGroups(tokenHash: unboundTokenHash, page: page)), token: session.token)
+        let answer = try session.client.call(.query(.listGroups(page: page)), token: session.token)
         guard case let .result(.ok(.groups(groups))) = answer else { throw BenchError("list_groups: \(answer)") }
         return groups
     }

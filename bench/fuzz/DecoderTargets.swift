@@ -1,7 +1,9 @@
 import BinaryCoding
 import Consensus
 @testable import DurableLog
-import TrackerService
+import TestSupport
+import TrackerHosting
+import TrackerProtocol
 import TrackerStateMachine
 
 /// Every decoder of bytes from a peer, a client or a file, fed the same arbitrary bytes: each
@@ -28,9 +30,9 @@ enum DecoderTargets {
         _ = try? ServiceCodec.decodeResponse(bytes)
         _ = try? ServiceFrame.untagged(bytes)
         _ = try? SnapshotTransfer.decode(bytes)
-        _ = try? TrackerCommand.decode(bytes)
+        _ = try? ClientCommand.decode(bytes)
+        _ = try? ClientQuery.decode(bytes)
         _ = try? CommandEnvelope.decode(bytes)
-        _ = try? TrackerQuery.decode(bytes)
         _ = try? TrackerResult.decode(bytes)
         var machine = populated
         _ = machine.apply(encoded: bytes)

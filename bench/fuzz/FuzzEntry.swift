@@ -1,6 +1,4 @@
-@testable import Consensus
 import Glibc
-import TrackerService
 
 /// The libFuzzer target: the first byte of an input picks what the rest attacks.
 ///   0: every decoder, on the raw bytes          1: every decoder, behind valid checksums

@@ -1,6 +1,7 @@
 @testable import Consensus
+import TestSupport
+@testable import TrackerHosting
 import TrackerStateMachine
-@testable import TrackerService
 
 /// Tracker hosts in several roles, reached by a real election and replication of workload
 /// commands (with snapshots) on three hosts wired together.

@@ -1,7 +1,6 @@
-import BinaryCoding
 @testable import Consensus
 import Glibc
-import TrackerService
+import TrackerProtocol
 import TrackerStateMachine
 
 /// A starting corpus of valid encodings, so the fuzzer begins past the first checks of every
@@ -25,6 +24,9 @@ enum Seeds {
         }
         let request = ClientRequest(clientID: 1, sequence: 2, token: [1, 2], operation: .login(userID: "u", password: "p", peerAddress: "127.0.0.1:9"))
         seeds.append([0] + ServiceCodec.encode(request))
+        let upload = ClientRequest(clientID: 1, sequence: 3, token: [1, 2], operation: .command(.announcePieces(groupID: "g", fileName: "f", pieces: [0x80])))
+        seeds.append([0] + ServiceCodec.encode(upload))
+        seeds.append([0] + ClientQuery.listFiles(groupID: "g", page: PageRequest(after: "f", limit: 2)).encode())
         seeds.append([0] + ServiceCodec.encode(ClientResponse.redirect(leader: 2, address: "127.0.0.1:7002")))
         for mode: UInt8 in [2, 3, 6, 7] { seeds.append([mode] + (0..<64).map { UInt8($0 &* 37 & 0xFF) }) }
         for (number, seed) in seeds.enumerated() {

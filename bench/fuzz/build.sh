@@ -17,15 +17,18 @@ module() { # name, then its source directory
 }
 
 module BinaryCoding Sources/BinaryCoding
+module SeededRandom Sources/SeededRandom
 module Consensus Sources/Consensus
 module Hashing Sources/Hashing
 module TrackerStateMachine Sources/TrackerStateMachine
-module TrackerService Sources/TrackerService
+module TestSupport Tests/TestSupport
+module TrackerProtocol Sources/TrackerProtocol
+module TrackerHosting Sources/TrackerHosting
 module DurableLog Sources/DurableLog
 
 shared=(TestNetwork RoleFixtures HostileMessages HostileDriver)
 swiftc "${flags[@]}" -module-name RaftFuzz -wmo -emit-module -emit-module-path "$out/RaftFuzz.swiftmodule" \
     -c -o "$out/RaftFuzz.o" bench/fuzz/*.swift $(printf "Tests/ConsensusTests/%s.swift " "${shared[@]}")
-objects=(RaftFuzz BinaryCoding Consensus Hashing TrackerStateMachine TrackerService DurableLog)
+objects=(RaftFuzz BinaryCoding SeededRandom Consensus Hashing TrackerStateMachine TestSupport TrackerProtocol TrackerHosting DurableLog)
 swiftc -sanitize=fuzzer -o "$out/raft-fuzz" $(printf "$out/%s.o " "${objects[@]}") -lcrypto
 echo "built $out/raft-fuzz"

@@ -10,7 +10,7 @@ here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/../.." && pwd)
 out=$here/.build
 binary=$out/raft-fuzz
-sources=("$here"/*.swift "$root"/Sources/{BinaryCoding,Consensus,Hashing,TrackerStateMachine,TrackerService,DurableLog}/*.swift "$root"/Tests/ConsensusTests/*.swift)
+sources=("$here"/*.swift "$root"/Sources/{BinaryCoding,SeededRandom,Consensus,Hashing,TrackerStateMachine,TrackerProtocol,TrackerHosting,DurableLog}/*.swift "$root"/Tests/TestSupport/*.swift "$root"/Tests/ConsensusTests/*.swift)
 if [[ ! -x $binary ]] || [[ -n $(find "${sources[@]}" "$here/build.sh" -newer "$binary" 2>/dev/null | head -1) ]]; then
     "$here/build.sh"
 fi

@@ -1,0 +1,179 @@
+import SeededRandom
+
+/// Where a client sends its next attempt, and how long it waits first. Pure: the real client
+/// and SimNet's simulated clients share it, so both find the leader the same way.
+///
+/// The client starts at a random tracker, follows redirects at once (a bounded number in a row),
+/// and after a failure (no leader, timeout, refused connection) moves to the next tracker; once
+/// every tracker has failed in a row it backs off exponentially, with jitter, up to a ceiling.
+public struct LeaderFinder: Sendable {
+    /// One tracker: its id and its `host:port`.
+    public struct Tracker: Equatable, Sendable {
+        public var id: TrackerID
+        public var address: String
+
+        /// Makes a tracker entry.
+        public init(id: TrackerID, address: String) {
+            self.id = id
+            self.address = address
+        }
+    }
+
+    /// Timing and bounds of the search.
+    public struct Policy: Sendable {
+        /// Pause after every tracker failed once in a row.
+        public var backoffMinMillis: UInt64 = 50
+        /// The longest pause.
+        public var backoffMaxMillis: UInt64 = 1_000
+        /// Redirects followed in a row before they count as a failure (a redirect loop).
+        public var redirectsInRowMax = 3
+
+        /// The default policy.
+        public init() {}
+    }
+
+    /// Every tracker, sorted by id.
+    public let trackers: [Tracker]
+    public let policy: Policy
+    private var cursor: Int
+    private var failuresInRow = 0
+    private var redirectsInRow = 0
+    private var random: SeededGenerator
+
+    /// Starts at a tracker chosen with `seed`.
+    public init(trackers: [Tracker], seed: UInt64, policy: Policy = Policy()) {
+        precondition(!trackers.isEmpty, "no trackers")
+        self.trackers = trackers.sorted { $0.id < $1.id }
+        self.policy = policy
+        random = SeededGenerator(seed: seed)
+        cursor = Int.random(in: 0..<trackers.count, using: &random)
+    }
+
+    /// The tracker to send the next attempt to.
+    public var target: Tracker { trackers[cursor] }
+
+    /// The attempt succeeded: stay with this tracker.
+    public mutating func succeeded() {
+        failuresInRow = 0
+        redirectsInRow = 0
+    }
+
+    /// The tracker named another as leader. Returns the pause before the next attempt.
+    public mutating func redirected(to leader: TrackerID) -> UInt64 {
+        redirectsInRow += 1
+        guard redirectsInRow <= policy.redirectsInRowMax, let i = trackers.firstIndex(where: { $0.id == leader }) else {
+            redirectsInRow = 0
+            return failed()
+        }
+        cursor = i
+        return 0
+    }
+
+    /// The attempt failed (no leader, timeout, connection refused). Moves to the next tracker
+    /// and returns the pause before the next attempt.
+    public mutating func failed() -> UInt64 {
+        failuresInRow += 1
+        cursor = (cursor + 1) % trackers.count
+        guard failuresInRow >= trackers.count else { return 0 }
+        let rounds = min(failuresInRow / trackers.count, 16)
+        let ceiling = min(policy.backoffMaxMillis, policy.backoffMinMillis << UInt64(rounds - 1))
+        return ceiling / 2 + UInt64.random(in: 0...(ceiling / 2), using: &random)
+    }
+}
+
+/// What became of one attempt of a call.
+public enum AttemptOutcome: Sendable {
+    /// A tracker answered.
+    case answered(ClientResponse)
+    /// No answer: the attempt timed out, the connection failed or was refused.
+    case failed(String)
+}
+
+/// What a caller does next.
+public enum CallDecision: Equatable, Sendable {
+    /// The call is over with this answer (a result, a login, a refusal retrying cannot fix).
+    case done(ClientResponse)
+    /// Try again, with the same request, after this pause; `problem` says why.
+    case retry(afterMillis: UInt64, problem: String)
+}
+
+/// The one retry policy of a call to the cluster, shared by the real client and SimNet's
+/// clients: every attempt carries the same request (same client id, sequence and, for a login,
+/// the same token), so a retry after a failover is applied at most once.
+public struct CallPolicy: Sendable {
+    /// How long one attempt waits for an answer at most before it counts as failed (and the
+    /// whole wait for password work, which is slow by design).
+    public var attemptTimeoutMillis: UInt64 = 2_000
+    /// The shortest adaptive wait: an attempt that has not been answered within a few times the
+    /// recent answer times (but at least this) is given up, so a silent leader costs about an
+    /// election, not the full `attemptTimeoutMillis`.
+    public var attemptTimeoutMinMillis: UInt64 = 150
+    /// How many recent answer times the adaptive wait multiplies.
+    public var attemptTimeoutAnswerMultiple: UInt64 = 8
+    /// How long a call keeps trying before it gives up (its outcome is then unknown).
+    public var callDeadlineMillis: UInt64 = 15_000
+    /// The shortest pause after "retry later".
+    public var retryLaterMinMillis: UInt64 = 20
+
+    /// The default policy.
+    public init() {}
+
+    /// How long the next attempt of `operation` may wait: password work (create_user, login)
+    /// the full `attemptTimeoutMillis`; everything else a multiple of the recent answer times,
+    /// between `attemptTimeoutMinMillis` and `attemptTimeoutMillis`.
+    public func attemptTimeoutMillis(for operation: ServiceOperation, recent: AnswerTimes) -> UInt64 {
+        switch operation {
+        case .createUser, .login: return attemptTimeoutMillis
+        case .command, .query, .clusterStatus: break
+        }
+        guard let typical = recent.typicalMillis else { return attemptTimeoutMillis }
+        let scaled = typical.multipliedReportingOverflow(by: attemptTimeoutAnswerMultiple)
+        return min(attemptTimeoutMillis, max(attemptTimeoutMinMillis, scaled.overflow ? .max : scaled.partialValue))
+    }
+
+    /// Decides what follows an attempt, moving `finder` to the tracker to try next.
+    public func decide(_ outcome: AttemptOutcome, finder: inout LeaderFinder) -> CallDecision {
+        switch outcome {
+        case let .failed(problem):
+            return .retry(afterMillis: finder.failed(), problem: problem)
+        case let .answered(response):
+            switch response {
+            case let .redirect(leader, _):
+                return .retry(afterMillis: finder.redirected(to: leader), problem: "redirected to tracker \(leader)")
+            case .noLeader:
+                return .retry(afterMillis: finder.failed(), problem: "no leader elected")
+            case let .retryLater(reason):
+                return .retry(afterMillis: max(finder.failed(), retryLaterMinMillis), problem: reason)
+            case .result, .loggedIn, .rejected, .status:
+                finder.succeeded()
+                return .done(response)
+            }
+        }
+    }
+}
+
+/// The answer times of a client's recent calls (not password work), for the adaptive attempt
+/// timeout: a small ring, its typical value the largest of the last few (a cheap high
+/// percentile that forgets a slow spell quickly).
+public struct AnswerTimes: Sendable, Equatable {
+    /// How many recent answers are kept.
+    public static let kept = 16
+    private var ring: [UInt64] = []
+    private var next = 0
+
+    /// No answers yet.
+    public init() {}
+
+    /// Records one answer time.
+    public mutating func record(_ millis: UInt64) {
+        if ring.count < Self.kept {
+            ring.append(millis)
+        } else {
+            ring[next] = millis
+        }
+        next = (next + 1) % Self.kept
+    }
+
+    /// The largest recent answer time, or nil before the first answer.
+    public var typicalMillis: UInt64? { ring.max() }
+}
