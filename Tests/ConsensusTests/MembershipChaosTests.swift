@@ -1,5 +1,6 @@
 import Testing
 @testable import Consensus
+import SeededRandom
 
 /// Seeded runs of configuration changes among proposals, partitions, crashes and snapshots,
 /// with node 4 joining as a learner and node 5 as a witness: whatever happens, no two nodes
