@@ -13,12 +13,16 @@ public enum ConfigurationChange: Equatable, Sendable {
     /// Removes a member of any role. Removing the leader itself is allowed: it keeps leading
     /// until the change commits, then steps down (dissertation §4.2.2).
     case remove(id: NodeID)
+    /// Pins the incarnation of a member whose incarnation is not pinned yet (a seed member, or
+    /// one added without it): from then on only that data directory counts as the member. It
+    /// changes no role, so no quorum.
+    case pin(id: NodeID, incarnation: UInt64)
 
     /// The member the change is about.
     public var id: NodeID {
         switch self {
         case let .addLearner(id, _, _), let .addWitness(id, _, _): id
-        case let .promote(id), let .demote(id), let .remove(id): id
+        case let .promote(id), let .demote(id), let .remove(id), let .pin(id, _): id
         }
     }
 }
@@ -56,6 +60,8 @@ public enum ConfigurationError: Error, Equatable, Sendable, CustomStringConverti
     /// The voting members the leader hears from would not be a quorum of the new
     /// configuration: the change could not commit, and the cluster would stop.
     case wouldLoseQuorum
+    /// The member's incarnation is pinned already, or the one given is 0.
+    case alreadyPinned
 
     /// A constant, loggable explanation.
     public var description: String {
@@ -74,6 +80,7 @@ public enum ConfigurationError: Error, Equatable, Sendable, CustomStringConverti
         case .witnessAlreadyPresent: "the configuration already has a witness"
         case .tooManyMembers: "the configuration has the most members it may hold"
         case .wouldLoseQuorum: "the voting members this leader hears from would not be a quorum of the new configuration"
+        case .alreadyPinned: "the member's identity is pinned already"
         }
     }
 }

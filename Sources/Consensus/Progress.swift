@@ -27,6 +27,8 @@ struct Progress: Sendable {
     var ticksInSnapshot = 0
     /// For the witness: the durable log end last sent to it.
     var sentMarkIndex: UInt64 = 0
+    /// The incarnation the follower's latest answer carried (0 before any answer).
+    var incarnation: UInt64 = 0
 
     init(next: UInt64) { self.next = next }
 

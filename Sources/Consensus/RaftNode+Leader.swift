@@ -29,6 +29,7 @@ extension RaftNode {
     mutating func stepLeader(_ m: Message) {
         guard progress[m.from] != nil else { return }
         progress[m.from]!.markHeard()
+        progress[m.from]!.incarnation = m.fromIncarnation
         if configuration.role(of: m.from) == .witness { return stepWitnessResponse(m) }
         switch m.kind {
         case .appendResponse:

@@ -28,6 +28,19 @@ extension RaftNode {
         return configuration.learnerIDs.filter(isCaughtUp)
     }
 
+    /// For a leader: members whose incarnation is not pinned, with the incarnation their latest
+    /// answer carried (this node's own included), ascending by id. The host pins them one
+    /// change at a time, so that a member that later comes back with an empty data directory
+    /// (another incarnation) is refused as that member.
+    public var membersToPin: [(id: NodeID, incarnation: UInt64)] {
+        guard role == .leader else { return [] }
+        return configuration.members.compactMap { member in
+            guard member.incarnation == 0 else { return nil }
+            let seen = member.id == config.id ? config.incarnation : (progress[member.id].map { $0.hasAnswered ? $0.incarnation : 0 } ?? 0)
+            return seen == 0 ? nil : (member.id, seen)
+        }
+    }
+
     /// The configuration `change` makes of the one in force, or why it may not be made.
     func configuration(after change: ConfigurationChange) throws(ConfigurationError) -> Configuration {
         let current = configuration
@@ -53,6 +66,11 @@ extension RaftNode {
             guard let member = current.member(id) else { throw .unknownMember }
             guard member.role != .voter || current.fullVoterIDs.count > 1 else { throw .removingLastVoter }
             return current.removing(id)
+        case let .pin(id, incarnation):
+            guard var member = current.member(id) else { throw .unknownMember }
+            guard member.incarnation == 0, incarnation != 0 else { throw .alreadyPinned }
+            member.incarnation = incarnation
+            return current.replacing(member)
         }
     }
 

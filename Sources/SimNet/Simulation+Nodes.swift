@@ -87,7 +87,7 @@ extension Simulation {
     /// socket buffer; control inputs (ticks, job results) never are.
     func enqueue(_ index: Int, _ input: HostInput) {
         switch input {
-        case .raft, .request:
+        case .raft, .request, .admin:
             guard nodes[index].inbox.count < Self.inboxMax else { return }
         case .tick, .passwordDone, .snapshotWritten:
             break

@@ -6,7 +6,7 @@ extension TrackerHost {
     /// What a tracker that is not the leader answers: where the leader is, or that none is known.
     var notLeaderResponse: ClientResponse {
         let leader = raft.leader
-        if leader != 0, leader != raft.config.id, let address = options.addresses[leader] {
+        if leader != 0, leader != raft.config.id, let address = address(of: leader) {
             return .redirect(leader: leader, address: address)
         }
         return .noLeader

@@ -14,6 +14,8 @@ enum Input: Sendable {
     case passwordDone(id: UInt64, outcome: PasswordOutcome)
     /// A snapshot the background writer made durable (nil: it failed).
     case snapshotWritten(Snapshot?)
+    /// A `tracker-node member ...` request and where to reply.
+    case admin(AdminRequest, ReplyTarget)
     /// Stop: a signal or `quit`.
     case shutdown(reason: String)
 }

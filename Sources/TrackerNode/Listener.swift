@@ -93,7 +93,13 @@ final class Listener: Sendable {
             return
         }
         switch hello.role {
-        case .tracker where peerIDs.contains(hello.senderID) && hello.senderID != selfID:
+        case .tracker where hello.senderID == 0:
+            // `tracker-node member ...`: it proved the cluster key, as a tracker does.
+            readAdminRequests(from: connection, remote: address)
+        case .tracker where hello.senderID != selfID:
+            // Any id that proved the cluster key: the configuration in force (not the seed
+            // list in `peerIDs`) decides what the core does with its messages, so a tracker
+            // that joined later can reach this one.
             // No idle timeout: a link between two followers carries nothing in steady state. The
             // peer proved the cluster key, and its links count against its address's share.
             readRaftMessages(from: connection, peer: hello.senderID, remote: remote)

@@ -18,9 +18,13 @@ struct Options {
     var passwordRequestsPerSecond = ConnectionLimits.passwordRequestsPerSecond
     /// Where `GET /metrics` is served (`--metrics-address`); nil: nowhere.
     var metricsAddress: PeerAddress?
+    /// `--join`: a tracker not in cluster.conf, waiting to be added to the running cluster.
+    var isJoining = false
+    /// `--address`: where a joining tracker listens (the others' addresses come from cluster.conf).
+    var ownAddress: PeerAddress?
 
     static let usage = """
-        usage: tracker-node --conf <cluster.conf> --id <n> [--data-dir DIR]
+        usage: tracker-node --conf <cluster.conf> --id <n> [--data-dir DIR] [--join --address HOST:PORT]
                             [--heartbeat-ms 50] [--election-ms 150] [--tick-ms 10] [--lease-ms 10000]
                             [--snapshot-entries 10000] [--segment-bytes 8388608]
                             [--snapshot-inline-bytes 4194304] [--password-rate 5] [--insecure]
@@ -48,6 +52,18 @@ struct Options {
         tracker_connections_refused_total, tracker_handshakes_refused_total,
         tracker_raft_messages_refused_total, tracker_raft_messages_refused_by_core_total.
         Without it nothing else listens.
+
+        cluster.conf is the seed list: where to find the cluster, and the configuration of a
+        brand-new one (a line ending in `witness` makes that tracker a witness: it votes but
+        keeps no log and no state, and redirects clients). The configuration in force lives in
+        the log and snapshots and changes at runtime. --join starts a tracker that is not in
+        cluster.conf, listening on --address; it waits until `member add` makes it a learner,
+        and the leader promotes it once it has caught up. The data directory's identity (file
+        `identity`, made on first start) tells the cluster which copy of a tracker it is: a
+        tracker restarted with an empty data directory is refused as its old self; remove it
+        and add it back (`member remove`, then `member add`) to make it a member again.
+
+        \(AdminCommand.usage)
         """
 
     enum ParseOutcome {
@@ -68,6 +84,10 @@ struct Options {
             switch flag {
             case "--help", "-h": return .help
             case "--insecure": options.isInsecure = true
+            case "--join": options.isJoining = true
+            case "--address":
+                guard let v = value(), let address = try? PeerAddress.parse(v) else { return .usageError("--address needs HOST:PORT") }
+                options.ownAddress = address
             case "--password-rate":
                 guard let text = value(), let rate = Double(text), rate > 0, rate.isFinite else {
                     return .usageError("--password-rate needs a positive number")
@@ -97,6 +117,7 @@ struct Options {
         }
         guard !options.confPath.isEmpty else { return .usageError("--conf is required") }
         guard options.id > 0 else { return .usageError("--id is required") }
+        guard options.isJoining == (options.ownAddress != nil) else { return .usageError("--join and --address go together") }
         guard options.heartbeatMillis >= options.tickMillis, options.electionMillis > options.heartbeatMillis else {
             return .usageError("need tick-ms <= heartbeat-ms < election-ms")
         }

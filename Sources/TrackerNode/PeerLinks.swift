@@ -1,6 +1,7 @@
 import Consensus
 import Foundation
 import Networking
+import Synchronization
 import TrackerHosting
 import TrackerProtocol
 
@@ -12,31 +13,57 @@ struct PeerSecurity: Sendable {
 
 /// One outgoing connection to each peer tracker, each with its own thread: it connects (with
 /// backoff), runs the handshake, then writes batches of Raft messages. Messages queued while
-/// the link is down are dropped; Raft resends what matters.
+/// the link is down are dropped; Raft resends what matters. The set of peers follows the
+/// configuration in force (`update`): a new member gets a link, a removed one's link stops,
+/// and messages to a tracker without a known address are dropped.
 final class PeerLinks: Sendable {
-    private let queues: [NodeID: BlockingQueue<Message>]
-    private let addresses: [NodeID: PeerAddress]
+    /// One peer's queue and address; `isStopped` ends its thread.
+    private final class Link: Sendable {
+        let id: NodeID
+        let address: PeerAddress
+        let queue = BlockingQueue<Message>(capacity: PeerLinks.queueCapacity)
+        let isStopped = Atomic<Bool>(false)
+
+        init(id: NodeID, address: PeerAddress) {
+            self.id = id
+            self.address = address
+        }
+    }
+
+    private let links = Mutex<[NodeID: Link]>([:])
     private let selfID: NodeID
     private let security: PeerSecurity
     private let snapshotInlineBytesMax: Int
     static let queueCapacity = 8_192
     static let connectTimeoutMillis = 500
     static let backoffMaxMillis = 1_000
+    /// How often an idle link checks whether it was stopped.
+    static let stopCheckMillis = 500
 
-    init(selfID: NodeID, peers: [NodeID: PeerAddress], security: PeerSecurity, snapshotInlineBytesMax: Int) {
+    init(selfID: NodeID, security: PeerSecurity, snapshotInlineBytesMax: Int) {
         self.snapshotInlineBytesMax = snapshotInlineBytesMax
         self.selfID = selfID
-        addresses = peers
         self.security = security
-        var queues: [NodeID: BlockingQueue<Message>] = [:]
-        for id in peers.keys { queues[id] = BlockingQueue(capacity: Self.queueCapacity) }
-        self.queues = queues
     }
 
-    func start() {
-        for id in addresses.keys.sorted() {
-            let thread = Thread { [self] in runLink(to: id) }
-            thread.name = "peer-\(id)"
+    /// Links to exactly the trackers in `addresses` (this tracker's own id is skipped): new ids
+    /// and changed addresses get a new link and thread, the others' links stop.
+    func update(_ addresses: [NodeID: PeerAddress]) {
+        let started: [Link] = links.withLock { links in
+            var started: [Link] = []
+            for id in links.keys.sorted() where addresses[id] != links[id]!.address {
+                links.removeValue(forKey: id)!.isStopped.store(true, ordering: .relaxed)
+            }
+            for id in addresses.keys.sorted() where id != selfID && links[id] == nil {
+                let link = Link(id: id, address: addresses[id]!)
+                links[id] = link
+                started.append(link)
+            }
+            return started
+        }
+        for link in started {
+            let thread = Thread { [self] in runLink(link) }
+            thread.name = "peer-\(link.id)"
             thread.start()
         }
     }
@@ -45,22 +72,24 @@ final class PeerLinks: Sendable {
         guard !messages.isEmpty else { return }
         var byPeer: [NodeID: [Message]] = [:]
         for m in messages { byPeer[m.to, default: []].append(m) }
-        for (id, batch) in byPeer { queues[id]?.push(contentsOf: batch) }
+        let queues = links.withLock { links in byPeer.keys.compactMap { id in links[id].map { (id, $0.queue) } } }
+        for (id, queue) in queues { queue.push(contentsOf: byPeer[id]!) }
     }
 
-    private func runLink(to id: NodeID) {
-        let address = addresses[id]!
-        let queue = queues[id]!
+    private func runLink(_ link: Link) {
+        let id = link.id
+        let address = link.address
+        let queue = link.queue
         var backoffMillis = 50
         var hasLoggedFailure = false
-        while true {
+        while !link.isStopped.load(ordering: .relaxed) {
             do {
                 let connection = try dial(address, id: id)
                 Log.info("peer connected", ["peer.id": "\(id)", "peer.address": "\(address)"])
                 backoffMillis = 50
                 hasLoggedFailure = false
                 _ = queue.drain(timeoutMillis: 0) // stale messages from before the connection
-                try pump(queue, into: connection)
+                try pump(queue, into: connection, until: link.isStopped)
             } catch {
                 if !hasLoggedFailure {
                     Log.warn("peer unreachable", ["peer.id": "\(id)", "peer.address": "\(address)", "error": "\(error)"])
@@ -71,6 +100,7 @@ final class PeerLinks: Sendable {
                 backoffMillis = min(backoffMillis * 2, Self.backoffMaxMillis)
             }
         }
+        Log.info("peer link stopped (no longer in the configuration)", ["peer.id": "\(id)", "peer.address": "\(address)"])
     }
 
     private func dial(_ address: PeerAddress, id: NodeID) throws -> FramedConnection {
@@ -81,10 +111,10 @@ final class PeerLinks: Sendable {
         return connection
     }
 
-    private func pump(_ queue: BlockingQueue<Message>, into connection: FramedConnection) throws {
+    private func pump(_ queue: BlockingQueue<Message>, into connection: FramedConnection, until isStopped: borrowing Atomic<Bool>) throws {
         defer { connection.close() }
-        while true {
-            let batch = queue.drain(timeoutMillis: nil)
+        while !isStopped.load(ordering: .relaxed) {
+            let batch = queue.drain(timeoutMillis: Self.stopCheckMillis)
             var frames: [Frame] = []
             for message in batch {
                 if let snapshot = message.snapshot, snapshot.data.count > snapshotInlineBytesMax {
