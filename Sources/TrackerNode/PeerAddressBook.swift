@@ -15,8 +15,8 @@ struct PeerAddressBook {
         self.seed = seed
     }
 
-    /// Follows `configuration`; returns the new address map when it differs from the last
-    /// one returned (the first call always returns it), else nil.
+    /// Follows `configuration`; returns the address map when the configuration (or whether a
+    /// change is pending) differs from the last one followed, else nil.
     mutating func follow(_ configuration: Configuration, isPending: Bool) -> [NodeID: PeerAddress]? {
         guard configuration != lastConfiguration || isPending != lastPending else { return nil }
         lastConfiguration = configuration
@@ -28,7 +28,6 @@ struct PeerAddressBook {
         for member in configuration.members {
             if let address = try? PeerAddress.parse(member.address) { next[member.id] = address }
         }
-        guard next != addresses else { return nil }
         addresses = next
         return next
     }

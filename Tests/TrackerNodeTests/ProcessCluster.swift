@@ -45,7 +45,8 @@ final class ProcessCluster: @unchecked Sendable {
     }
 
     /// `clusterKey` nil makes no key file (the trackers then need `--insecure`).
-    init(size: Int = 3, extraArguments: [String] = [], clusterKey: String? = ProcessCluster.makeKeyHex()) throws {
+    /// `witness` names the tracker whose cluster.conf line ends in `witness`.
+    init(size: Int = 3, extraArguments: [String] = [], clusterKey: String? = ProcessCluster.makeKeyHex(), witness: NodeID? = nil) throws {
         signal(SIGPIPE, SIG_IGN) // a socket or pipe to a killed tracker must fail, not kill the test run
         directory = FileManager.default.temporaryDirectory.appendingPathComponent("tracker-test-\(UUID().uuidString)").path
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
@@ -55,7 +56,7 @@ final class ProcessCluster: @unchecked Sendable {
         self.ports = ports
         self.extraArguments = extraArguments
         clusterKeyHex = clusterKey
-        let conf = ids.map { "\($0) 127.0.0.1:\(ports[$0]!)" }.joined(separator: "\n") + "\n"
+        let conf = ids.map { "\($0) 127.0.0.1:\(ports[$0]!)" + ($0 == witness ? " witness" : "") }.joined(separator: "\n") + "\n"
         try conf.write(toFile: confPath, atomically: true, encoding: .utf8)
         if let clusterKey { try Self.writeKey(clusterKey, beside: confPath) }
     }
@@ -76,9 +77,9 @@ final class ProcessCluster: @unchecked Sendable {
 
     /// Starts tracker `id`; `wrapper` runs first and execs the binary (e.g. `prlimit
     /// --nofile=1024:1024 --`), so the process id is still the tracker's.
-    func start(_ id: NodeID, wrapper: [String] = []) throws {
+    func start(_ id: NodeID, wrapper: [String] = [], arguments more: [String] = []) throws {
         let process = Process()
-        let arguments = ["--conf", confPath, "--id", "\(id)", "--data-dir", dataDirectory(id)] + extraArguments
+        let arguments = ["--conf", confPath, "--id", "\(id)", "--data-dir", dataDirectory(id)] + extraArguments + more
         if let tool = wrapper.first {
             process.executableURL = URL(fileURLWithPath: tool)
             process.arguments = Array(wrapper.dropFirst()) + [Self.binary] + arguments
@@ -120,7 +121,7 @@ final class ProcessCluster: @unchecked Sendable {
     func isRunning(_ id: NodeID) -> Bool { processes.withLock { $0[id]?.isRunning ?? false } }
 
     func stop() {
-        for id in ids { kill(id) }
+        for id in processes.withLock({ $0.keys.sorted() }) { kill(id) }
         try? FileManager.default.removeItem(atPath: directory)
     }
 
