@@ -28,15 +28,24 @@ extension RaftNode {
 
     mutating func becomeLeader() {
         precondition(role == .candidate, "only a candidate becomes leader")
+        let granted = votes.filter(\.value).map(\.key)
         reset(term: term)
         leader = config.id
         role = .leader
         for id in configuration.ids + [config.id] {
             progress[id] = Progress(next: log.lastIndex + 1)
         }
+        // A full voter that did not grant this leader its vote is not known to be reachable:
+        // for the witness rule it counts as unheard until it answers, so a leader elected with
+        // the witness's vote engages the witness at once instead of after `witnessEngageTicks`
+        // (engaging it is always safe; docs/witness.md).
+        for id in configuration.fullVoterIDs where configuration.witnessID != nil && id != config.id && !granted.contains(id) {
+            progress[id]!.ticksSinceHeard = config.effectiveWitnessEngageTicks
+        }
         progress[config.id]!.match = log.stable
         progress[config.id]!.becomeReplicate()
         appendToLeaderLog(Entry(term: term, index: log.lastIndex + 1, kind: .noop))
+        updateWitnessEngagement()
     }
 
     /// Clears per-term state; pending reads are dropped because this node cannot confirm them.

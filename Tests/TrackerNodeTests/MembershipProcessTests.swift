@@ -1,8 +1,5 @@
-import Consensus
 import Foundation
 import Testing
-import TrackerClient
-import TrackerProtocol
 
 @Suite("tracker-node membership processes", .serialized)
 struct MembershipProcessTests {

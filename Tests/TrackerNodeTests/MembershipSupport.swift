@@ -4,7 +4,6 @@ import Networking
 import Synchronization
 import Testing
 import TrackerClient
-import TrackerProtocol
 
 /// Membership helpers for process tests: trackers outside cluster.conf, the `member` tool, and
 /// a background stream of writes.
