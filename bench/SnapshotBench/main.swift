@@ -648,6 +648,17 @@ func main(_ options: Options) throws {
     try FileManager.default.removeItem(atPath: cluster.dataDirectory(wiped))
     let startedWiped = nowSeconds()
     try cluster.start(wiped)
+    // An empty data directory is a new identity: the cluster refuses it as its old self until
+    // it is removed and added back as a learner (README, Changing the cluster).
+    for words in [["remove", "--id", "\(wiped)"], ["add", "--id", "\(wiped)", "--address", cluster.config.address(of: wiped)!.description]] {
+        let tool = Process()
+        tool.executableURL = URL(fileURLWithPath: cluster.binary)
+        tool.arguments = ["member"] + words + ["--conf", cluster.directory + "/cluster.conf"]
+        tool.standardOutput = FileHandle.nullDevice
+        try tool.run()
+        tool.waitUntilExit()
+        guard tool.terminationStatus == 0 else { throw BenchError("member \(words[0]) \(wiped) failed") }
+    }
     let times = timeUntilApplied(cluster, wiped, target: quiet3.commitIndex, since: startedWiped, seconds: 300)
     usleep(200_000)
     let sent = logFields(String(cluster.log(quiet3.id).dropFirst(leaderLogBefore)), "snapshot sent").last ?? [:]
