@@ -54,6 +54,10 @@ public struct Config: Sendable {
     /// heard from within this many ticks are not a quorum by themselves; nil means one
     /// election timeout (docs/witness.md).
     public var witnessEngageTicks: Int?
+    /// A bug planted on purpose for the simulator's checkers (SimNet's
+    /// `witness-votes-without-mark`): a witness grants votes without comparing the candidate's
+    /// log to its mark. Nothing but the simulator sets it.
+    public var isWitnessMarkIgnoredForVotes = false
 
     /// Makes a configuration with the default timing and limits whose initial configuration
     /// has `peers` as full voters (unknown addresses, unpinned incarnations).

@@ -84,7 +84,7 @@ extension RaftNode {
         let canVote = vote == m.from || (vote == 0 && leader == 0) || (isPreVote && m.term > term)
         let responseKind: MessageKind = isPreVote ? .preVoteResponse : .requestVoteResponse
         let isUpToDate = isWitness
-            ? LogMark(term: m.logTerm, index: m.index) >= witnessMark
+            ? LogMark(term: m.logTerm, index: m.index) >= witnessMark || config.isWitnessMarkIgnoredForVotes
             : log.isUpToDate(lastIndex: m.index, term: m.logTerm)
         if canVote && !isUpToDate && isWitness { refusals.votesBehindWitnessMark &+= 1 }
         if canVote && isUpToDate {

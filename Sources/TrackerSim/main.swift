@@ -15,15 +15,17 @@ struct Arguments {
     var isTracing = false
     var isShowingProgress = false
     var plantedBug: PlantedBug = .none
+    var hasWitness = false
     var isShowingCoverage = false
 
     static let usage = """
         usage: tracker-sim [--seeds N | --seed S [--trace]] [--nodes K] [--clients C]
-                           [--sim-seconds T] [--progress] [--planted-bug \(PlantedBug.allCases.map(\.rawValue).joined(separator: "|"))]
+                           [--sim-seconds T] [--progress] [--witness] [--planted-bug \(PlantedBug.allCases.map(\.rawValue).joined(separator: "|"))]
           --seeds N        run seeds 1...N (default 100)
           --seed S         run one seed; with --trace print its events
           --nodes K        trackers, 2 to 7 (default 3)
           --clients C      simulated clients (default 3)
+          --witness        the last tracker is a witness (votes, holds no log, never leads)
           --sim-seconds T  simulated seconds per seed, at least 20 (default 60)
           --coverage       print the coverage table even for one seed (a sweep always does)
           --progress       write "seed N" to stderr before each seed (unbuffered), so a hang or a
@@ -57,6 +59,7 @@ struct Arguments {
             case "--nodes": args.nodes = Int(number(value()))
             case "--clients": args.clients = Int(number(value()))
             case "--sim-seconds": args.simSeconds = Int(number(value()))
+            case "--witness": args.hasWitness = true
             case "--planted-bug":
                 let name = value()
                 guard let bug = PlantedBug(rawValue: name) else { fail("unknown planted bug \(name)") }
@@ -66,6 +69,8 @@ struct Arguments {
             i += 1
         }
         guard SimOptions.nodeCountRange.contains(args.nodes) else { fail("--nodes must be 2 to 7") }
+        guard !args.hasWitness || args.nodes >= 3 else { fail("--witness needs --nodes 3 or more") }
+        guard args.plantedBug != .witnessVotesWithoutMark || args.hasWitness else { fail("--planted-bug witness-votes-without-mark needs --witness") }
         guard args.simSeconds >= 2 * SimOptions.recoverySeconds else { fail("--sim-seconds must be at least \(2 * SimOptions.recoverySeconds)") }
         guard args.clients <= SimOptions.clientCountMax else { fail("--clients must be at most \(SimOptions.clientCountMax)") }
         return args
@@ -82,12 +87,14 @@ struct Arguments {
         o.clientCount = clients
         o.simSeconds = simSeconds
         o.plantedBug = plantedBug
+        o.hasWitness = hasWitness
         if isTracing { o.traceSink = { print($0) } }
         return o
     }
 
     func replayCommand(seed: UInt64) -> String {
         var command = "tracker-sim --seed \(seed) --nodes \(nodes) --clients \(clients) --sim-seconds \(simSeconds)"
+        if hasWitness { command += " --witness" }
         if plantedBug != .none { command += " --planted-bug \(plantedBug.rawValue)" }
         return command + " --trace"
     }
