@@ -1,3 +1,4 @@
+import Consensus
 import Foundation
 import Testing
 
@@ -106,5 +107,58 @@ struct MembershipProcessTests {
         #expect(cluster.waitCaughtUp(wiped, port: cluster.ports[wiped]!, client: client))
         stream.stop()
         try expectAllAcknowledged([stream], client: try cluster.client())
+    }
+
+    @Test("3 → 5 → 3 while a client keeps writing: every acknowledged write is present at the end")
+    func threeFiveThree() throws {
+        let cluster = try ProcessCluster()
+        defer { cluster.stop() }
+        try cluster.startAll()
+        let extra: [NodeID: UInt16] = [4: try ProcessCluster.freePort(), 5: try ProcessCluster.freePort()]
+        let client = try cluster.client(extra: extra)
+        _ = try #require(try cluster.waitForLeader(using: client))
+        let stream = WriteStream(client: try cluster.client(extra: extra))
+        defer { stream.stop() }
+        #expect(stream.waitFor(more: 10))
+        for id: NodeID in [4, 5] {
+            try cluster.startJoining(id, port: extra[id]!)
+            let added = try cluster.member(["add", "--id", "\(id)", "--address", "127.0.0.1:\(extra[id]!)"])
+            #expect(added.status == 0, "\(added.output)")
+            #expect(try cluster.waitForMembers { $0[id] == "voter" })
+            #expect(stream.waitFor(more: 10))
+        }
+        #expect(try cluster.members().values.filter { $0 == "voter" }.count == 5)
+        for id: NodeID in [1, 2] {
+            let removed = try cluster.member(["remove", "--id", "\(id)"])
+            #expect(removed.status == 0, "\(removed.output)")
+            #expect(stream.waitFor(more: 10))
+        }
+        #expect(try cluster.members() == [3: "voter", 4: "voter", 5: "voter"])
+        stream.stop()
+        try expectAllAcknowledged([stream], client: client)
+    }
+
+    @Test("two full trackers and a witness become three full trackers: the witness is removed, a full tracker added and promoted")
+    func witnessReplacedByFullTracker() throws {
+        let cluster = try ProcessCluster(witness: 3)
+        defer { cluster.stop() }
+        try cluster.startAll()
+        let port = try ProcessCluster.freePort()
+        let client = try cluster.client(extra: [4: port])
+        _ = try #require(try cluster.waitForLeader(using: client))
+        let stream = WriteStream(client: try cluster.client(extra: [4: port]))
+        defer { stream.stop() }
+        #expect(stream.waitFor(more: 10))
+        #expect(try cluster.member(["remove", "--id", "3"]).status == 0)
+        cluster.kill(3)
+        try cluster.startJoining(4, port: port)
+        #expect(try cluster.member(["add", "--id", "4", "--address", "127.0.0.1:\(port)"]).status == 0)
+        #expect(try cluster.waitForMembers { $0 == [1: "voter", 2: "voter", 4: "voter"] })
+        // Three full copies: either of the original two may now die.
+        let leader = try #require(try cluster.waitForLeader(using: client))
+        cluster.kill(leader == 1 ? 2 : 1)
+        #expect(stream.waitFor(more: 10))
+        stream.stop()
+        try expectAllAcknowledged([stream], client: client)
     }
 }
