@@ -41,9 +41,12 @@ enum AdminCommand {
         let arguments: Arguments
         switch parse(words) {
         case let .success(parsed): arguments = parsed
+        case let .failure(error) where error.description == "help":
+            print(usage)
+            return 0
         case let .failure(error):
             FileHandle.standardError.write(Data("tracker-node member: \(error.description)\n\(usage)\n".utf8))
-            return error.description == "help" ? 0 : 2
+            return 2
         }
         let cluster: ClusterConfig
         do { cluster = try ClusterConfig.load(path: arguments.confPath) } catch {

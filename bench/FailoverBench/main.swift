@@ -181,6 +181,21 @@ for round in 0..<(2 * options.kills) {
     guard caughtUp(victim) else { note("tracker \(victim) did not catch up"); break }
 }
 writer.stop()
+// Memory and disk of each tracker after the run: the witness's stay small whatever was written.
+func residentKiB(_ pid: Int32) -> Int {
+    let text = (try? String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8)) ?? ""
+    let line = text.split(separator: "\n").first { $0.hasPrefix("VmRSS:") } ?? ""
+    return Int(line.split(separator: " ").dropFirst().first ?? "") ?? -1
+}
+func directoryBytes(_ path: String) -> Int {
+    let files = (try? FileManager.default.subpathsOfDirectory(atPath: path)) ?? []
+    return files.reduce(0) { $0 + (((try? FileManager.default.attributesOfItem(atPath: path + "/" + $1))?[.size] as? Int) ?? 0) }
+}
+for id in UInt64(1)...3 {
+    let role = id == 3 ? "witness" : "full"
+    print(String(format: "tracker %llu (%@): resident memory %d KiB, data directory %d bytes", id, role as NSString,
+                 processes[id].map { residentKiB($0.processIdentifier) } ?? -1, directoryBytes(directory + "/data-\(id)")))
+}
 func median(_ values: [Double]) -> Double {
     let sorted = values.sorted()
     guard !sorted.isEmpty else { return .nan }
