@@ -24,6 +24,8 @@ let package = Package(
             pkgConfig: "libcrypto",
             providers: [.apt(["libssl-dev"])]
         ),
+        // Linux's epoll and eventfd (not in Glibc's module): the event loops' readiness calls.
+        .systemLibrary(name: "CEventPoll", path: "Sources/CEventPoll"),
         // The OS's libssl (OpenSSL 3): TLS 1.3 sessions, X.509 certificates.
         .systemLibrary(
             name: "CLibSSL",
@@ -43,7 +45,7 @@ let package = Package(
         .target(name: "DurableLog", dependencies: ["Consensus", "BinaryCoding"], swiftSettings: strict),
         // Sockets, length-prefixed frames, the peer handshake and cluster.conf parsing, shared by
         // tracker-node and client.
-        .target(name: "Networking", dependencies: ["Hashing", "BinaryCoding", "CLibSSL"], swiftSettings: strict),
+        .target(name: "Networking", dependencies: ["Hashing", "BinaryCoding", "CLibSSL", "CEventPoll"], swiftSettings: strict),
         // Pure tracker domain: users, sessions, groups, files.
         .target(name: "TrackerStateMachine", dependencies: ["BinaryCoding"], swiftSettings: strict),
         // What a client and a tracker say to each other, without I/O and without any part of the
@@ -106,7 +108,7 @@ let package = Package(
         ),
         .executableTarget(
             name: "TrackerBench",
-            dependencies: ["TrackerClient", "TrackerProtocol", "TrackerStateMachine", "Networking"],
+            dependencies: ["TrackerClient", "TrackerProtocol", "TrackerStateMachine", "Networking", "Hashing"],
             path: "bench/TrackerBench",
             swiftSettings: strict
         ),

@@ -27,6 +27,8 @@ public enum NetworkingLimits {
     public static let hostBytesMax = 253
     /// Default `listen` backlog.
     public static let listenBacklog: Int32 = 128
+    /// Most ready descriptors one `EventPoll.wait` reports (the rest are reported by the next).
+    public static let pollEventsPerWaitMax = 1_024
     /// Most consecutive `EINTR` retries of one system call before giving up.
     public static let interruptRetriesMax = 1_000
 

@@ -1,5 +1,4 @@
 import Foundation
-import Networking
 import TrackerStateMachine
 
 /// What one served connection told its downloader about the file it named.

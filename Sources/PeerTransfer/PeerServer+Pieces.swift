@@ -1,5 +1,4 @@
 import Foundation
-import Networking
 import TrackerStateMachine
 
 /// A piece request as the server checks it.

@@ -1,6 +1,5 @@
 import Foundation
 import Networking
-import TrackerStateMachine
 
 /// One connection of the peer server: handshake, `open`, the membership check, then requests.
 extension PeerServer {

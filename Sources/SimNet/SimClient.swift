@@ -60,6 +60,10 @@ struct SimClient: Sendable {
     var current: ClientOp?
     /// Tag of the attempt or wake the client waits for; older answers and timers are ignored.
     var attempt: UInt64 = 0
+    /// When the current attempt was sent, for the adaptive attempt timeout.
+    var attemptSentMicros: UInt64 = 0
+    /// Recent answer times (not password work), as `TrackerClient` keeps them.
+    var answers = AnswerTimes()
     var serial = 0
     var uniqueGroupsMade = 0
     var filesMade = 0

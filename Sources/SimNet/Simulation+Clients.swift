@@ -6,10 +6,6 @@ import TrackerStateMachine
 extension Simulation {
     /// The production retry policy (`TrackerClient` uses the same one).
     static let callPolicy = CallPolicy()
-    /// Longest a client waits for one attempt before trying the next tracker.
-    static var attemptTimeoutMicros: UInt64 { callPolicy.attemptTimeoutMillis * 1_000 }
-    /// Longest a client keeps retrying one operation; after that its outcome is unknown.
-    static var operationDeadlineMicros: UInt64 { callPolicy.callDeadlineMillis * 1_000 }
     /// Longest pause between a client's operations.
     static let thinkMaxMicros: UInt64 = 200_000
 
@@ -30,7 +26,7 @@ extension Simulation {
             }
             clients[client].serial += 1
             clients[client].current = ClientOp(kind: kind, request: request, invokedMicros: nowMicros,
-                                                  deadlineMicros: nowMicros + Self.operationDeadlineMicros, serial: clients[client].serial)
+                                                  deadlineMicros: nowMicros + Self.callPolicy.callDeadlineMillis(for: request.operation) * 1_000, serial: clients[client].serial)
             trace.record(nowMicros, TraceCode.clientOp.rawValue, UInt64(client), request.sequence, 0, 0,
                          "client \(client) starts seq=\(request.sequence) \(kind)")
         }
@@ -42,8 +38,12 @@ extension Simulation {
         clients[client].current!.attempts += 1
         let attempt = clients[client].attempt
         let node = Int(clients[client].finder.target.id) - 1
-        sendRequest(clients[client].current!.request, client: client, attempt: attempt, to: node)
-        queue.schedule(.clientTimeout(client: client, attempt: attempt), atMicros: nowMicros + Self.attemptTimeoutMicros)
+        let request = clients[client].current!.request
+        sendRequest(request, client: client, attempt: attempt, to: node)
+        clients[client].attemptSentMicros = nowMicros
+        // The production client's adaptive wait: a multiple of recent answer times.
+        let waitMicros = Self.callPolicy.attemptTimeoutMillis(for: request.operation, recent: clients[client].answers) * 1_000
+        queue.schedule(.clientTimeout(client: client, attempt: attempt), atMicros: nowMicros + waitMicros)
     }
 
     func clientTimedOut(_ client: Int, attempt: UInt64) {
@@ -77,7 +77,13 @@ extension Simulation {
     }
 
     func clientReceived(_ client: Int, attempt: UInt64, _ response: ClientResponse) {
-        guard clients[client].attempt == attempt, clients[client].current != nil else { return }
+        guard clients[client].attempt == attempt, let op = clients[client].current else { return }
+        switch op.request.operation {
+        case .createUser, .login: break
+        case .command, .query, .clusterStatus:
+            let sent = clients[client].attemptSentMicros
+            clients[client].answers.record(nowMicros > sent ? (nowMicros - sent) / 1_000 : 0)
+        }
         decide(client, .answered(response))
     }
 

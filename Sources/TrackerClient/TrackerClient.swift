@@ -120,15 +120,16 @@ public final class TrackerClient: Sendable {
     }
 
     private func send(_ request: ClientRequest, state: inout State) throws -> ClientResponse {
-        let deadline = monotonicMillis() + UInt64(max(0, timing.callDeadlineMillis))
+        let deadline = monotonicMillis() + timing.policy.callDeadlineMillis(for: request.operation)
         var lastProblem = "no attempt made"
         while monotonicMillis() < deadline {
             let outcome: AttemptOutcome
             do {
-                let connection = try currentConnection(&state)
+                // A silent tracker costs at most the adaptive wait, to connect as to answer.
+                let waitMillis = timing.policy.attemptTimeoutMillis(for: request.operation, recent: state.answers)
+                let connection = try currentConnection(&state, connectMillis: min(timing.connectTimeoutMillis, Int(waitMillis)))
                 let tag = state.nextTag
                 state.nextTag += 1
-                let waitMillis = timing.policy.attemptTimeoutMillis(for: request.operation, recent: state.answers)
                 try connection.socket.setReceiveTimeout(millis: Int(waitMillis))
                 let sent = monotonicMillis()
                 let response = try exchange(request, tag: tag, on: connection)
@@ -153,20 +154,20 @@ public final class TrackerClient: Sendable {
         throw TrackerClientError.unavailable(lastProblem)
     }
 
-    private func currentConnection(_ state: inout State) throws -> FramedConnection {
+    private func currentConnection(_ state: inout State, connectMillis: Int) throws -> FramedConnection {
         let target = state.finder.target
         if let connection = state.connection, state.connectedTo == target.id { return connection }
         state.connection?.close()
         state.connection = nil
-        let connection = try connect(to: target.address)
+        let connection = try connect(to: target.address, timeoutMillis: connectMillis)
         state.connection = connection
         state.connectedTo = target.id
         return connection
     }
 
-    private func connect(to address: String) throws -> FramedConnection {
+    private func connect(to address: String, timeoutMillis: Int? = nil) throws -> FramedConnection {
         let parsed = try PeerAddress.parse(address)
-        let socket = try Socket.connect(host: parsed.host, port: parsed.port, timeoutMillis: timing.connectTimeoutMillis)
+        let socket = try Socket.connect(host: parsed.host, port: parsed.port, timeoutMillis: timeoutMillis ?? timing.connectTimeoutMillis)
         let connection = FramedConnection(socket: socket)
         _ = try Handshake.perform(on: connection, as: .dialer, role: .client, id: clientID, key: nil, auth: authenticator)
         try socket.setReceiveTimeout(millis: timing.attemptTimeoutMillis)

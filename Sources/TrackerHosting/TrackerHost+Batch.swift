@@ -55,7 +55,10 @@ extension TrackerHost {
             if let read = pendingReads.removeValue(forKey: state.requestID) { confirmedReads.append((state.index, read)) }
         }
         serveConfirmedReads()
-        if raft.role != .leader { failPendingJobs() }
+        if raft.role != .leader {
+            failPendingJobs()
+            failPendingWrites()
+        }
         maybeStartSnapshot()
         defer { replies.removeAll() }
         return replies
@@ -145,6 +148,17 @@ extension TrackerHost {
         case .ok, .failed:
             // Do not tell a stranger which user ids exist.
             reply(target, .rejected(reason: "wrong user id or password"))
+        }
+    }
+
+    /// A tracker that lost leadership answers every write it still waits for: the entry may
+    /// yet commit under the next leader (the client's retry, with the same sequence, is then
+    /// answered from the exactly-once table) or be overwritten; either way the client asks
+    /// the new leader at once instead of waiting out its timeout here.
+    mutating func failPendingWrites() {
+        guard !pendingWrites.isEmpty else { return }
+        for index in pendingWrites.keys.sorted() {
+            if let target = pendingWrites.removeValue(forKey: index)?.target { reply(target, notLeaderResponse) }
         }
     }
 

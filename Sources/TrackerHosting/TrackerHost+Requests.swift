@@ -4,8 +4,14 @@ import TrackerStateMachine
 
 extension TrackerHost {
     /// What a tracker that is not the leader answers: where the leader is, or that none is known.
+    /// A follower that has not heard its leader for `silentLeaderHeartbeats` heartbeats says
+    /// there is none: sending a client to a leader that went silent costs the client a timeout
+    /// on a dead connection, while "no leader" makes it try again shortly, by when one of the
+    /// others may have been elected.
     var notLeaderResponse: ClientResponse {
         let leader = raft.leader
+        let silenceTicks = raft.config.heartbeatTicks * TrackerHost.silentLeaderHeartbeats
+        guard raft.role == .leader || raft.hasHeardLeader(withinTicks: silenceTicks) else { return .noLeader }
         if leader != 0, leader != raft.config.id, let address = address(of: leader) {
             return .redirect(leader: leader, address: address)
         }

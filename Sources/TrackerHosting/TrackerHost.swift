@@ -53,7 +53,7 @@ public struct HostOptions: Sendable {
     /// `create_user` and `login` requests in progress (reading credentials, hashing, waiting for
     /// the session's commit), at most: a flood of them never takes admission from keepalives,
     /// commands and reads.
-    public var passwordRequestsMax = 512
+    public var passwordRequestsMax = 2_048
     /// Shortest session token a login may carry (the client chooses it: a retry of the same
     /// login carries the same token, so an answer lost after the commit can be repeated).
     public var loginTokenBytesMin = 16
@@ -111,6 +111,9 @@ public struct SnapshotJob: Sendable {
 /// between client requests and log entries. tracker-node drives it with sockets, disk and a
 /// clock; SimNet drives the same code with simulated ones.
 public struct TrackerHost: Sendable {
+    /// Heartbeats a follower may miss before it answers clients "no leader" instead of
+    /// redirecting them to a leader that may have gone silent.
+    public static let silentLeaderHeartbeats = 2
     /// The Raft core.
     public internal(set) var raft: RaftNode
     /// The applied state.

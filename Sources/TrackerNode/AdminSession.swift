@@ -30,10 +30,10 @@ final class AdminSession {
     /// Performs `request`; the status that answers it (for a change: the leader's, once the
     /// change committed; for a list: the leader's, or else the first tracker's that answers).
     func perform(_ request: AdminRequest) -> Result<TrackerStatus, AdminFailure> {
+        if request == .list { return list() }
         let seeds = cluster.trackers.map(\.address.description)
         var lastReason = "no tracker answered"
         var attempt = 0
-        var fallback: TrackerStatus?
         while Date() < deadline {
             let address = preferred ?? seeds[attempt % seeds.count]
             attempt += 1
@@ -45,14 +45,7 @@ final class AdminSession {
             }
             switch response {
             case let .status(status):
-                guard request == .list, status.role != .leader else { return .success(status) }
-                if fallback == nil, status.leader != 0, let leader = status.members.first(where: { $0.id == status.leader }),
-                   !leader.address.isEmpty, leader.address != address {
-                    fallback = status
-                    preferred = leader.address
-                    continue
-                }
-                return .success(fallback ?? status)
+                return .success(status)
             case let .redirect(_, leaderAddress):
                 preferred = leaderAddress
             case .noLeader:
@@ -68,9 +61,34 @@ final class AdminSession {
                 return .failure(AdminFailure(text: "\(address): unexpected answer"))
             }
         }
-        if let fallback { return .success(fallback) }
         return .failure(AdminFailure(text: lastReason))
     }
+
+    /// The configuration as the leader sees it: asks every tracker of cluster.conf and every
+    /// member the answers name (each once), and takes the leader of the highest term; without
+    /// one, the answer of the highest term (a removed tracker may still hold an old view).
+    func list() -> Result<TrackerStatus, AdminFailure> {
+        var pending = cluster.trackers.map(\.address.description)
+        var asked: [String] = []
+        var best: TrackerStatus?
+        var lastReason = "no tracker answered"
+        while let address = pending.first, Date() < deadline, asked.count < Self.listAddressesMax {
+            pending.removeFirst()
+            asked.append(address)
+            guard case let .status(status)? = try? ask(.list, at: address) else {
+                lastReason = "\(address): no answer"
+                continue
+            }
+            if best == nil || (status.role == .leader ? 1 : 0, status.term) > (best!.role == .leader ? 1 : 0, best!.term) { best = status }
+            for member in status.members where !member.address.isEmpty && !asked.contains(member.address) && !pending.contains(member.address) {
+                pending.append(member.address)
+            }
+        }
+        return best.map { .success($0) } ?? .failure(AdminFailure(text: lastReason))
+    }
+
+    /// The most trackers `list` asks.
+    static let listAddressesMax = 32
 
     /// One request on a new connection to `address`.
     private func ask(_ request: AdminRequest, at address: String) throws -> ClientResponse {

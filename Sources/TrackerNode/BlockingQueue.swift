@@ -1,15 +1,22 @@
 import Dispatch
+import Networking
 import Synchronization
 
 /// A many-producer, one-consumer queue: producers `push`, the consumer `drain`s everything at
 /// once, waiting up to a deadline. Bounded: past `capacity` the oldest items are dropped (fine
-/// for Raft messages, which may be lost; inputs use a large bound).
+/// for Raft messages, which may be lost). The event loop's control lane is one of these with a
+/// `wake` (the eventfd its `EventPoll` watches, so it never waits on the semaphore) and a
+/// capacity its producers cannot reach, so nothing in it is ever dropped.
 final class BlockingQueue<Item: Sendable>: Sendable {
     private let items = Mutex<[Item]>([])
     private let signal = DispatchSemaphore(value: 0)
+    private let wake: WakeSignal?
     let capacity: Int
 
-    init(capacity: Int) { self.capacity = capacity }
+    init(capacity: Int, wake: WakeSignal? = nil) {
+        self.capacity = capacity
+        self.wake = wake
+    }
 
     func push(_ item: Item) {
         push(contentsOf: [item])
@@ -25,7 +32,10 @@ final class BlockingQueue<Item: Sendable>: Sendable {
         }
         // Wake the consumer only when the queue becomes non-empty: one wake-up per batch, not
         // one per item (a stale wake-up costs one empty drain at most).
-        if wasEmpty { signal.signal() }
+        if wasEmpty {
+            signal.signal()
+            wake?.signal()
+        }
     }
 
     /// Everything queued, waiting up to `timeoutMillis` for the first item (nil waits forever).

@@ -22,10 +22,16 @@ enum ConnectionLimits {
     /// Reply bytes queued for all connections together beyond which the connection adding
     /// more is closed.
     static let outboxBytesTotalMax = 256 << 20
-    /// How often the reply writer retries connections whose socket buffers were full.
-    static let replyRetryMillis = 5
-    /// Connections open at once (each has a thread); lowered to fit the descriptor limit.
-    static let connectionsMax = 4_096
+    /// Connections open at once, lowered at start to fit the descriptor limit. A connection
+    /// costs the event loop a table entry, its partial frame and its unsent bytes, not a thread.
+    static let connectionsMax = 262_144
+    /// Bytes the event loop reads from one connection per wake-up, so that one busy connection
+    /// cannot starve the others (the rest waits in the kernel: level-triggered epoll).
+    static let readBytesPerWakeMax = 256 * 1024
+    /// Connections accepted per wake-up of the listener.
+    static let acceptsPerWakeMax = 256
+    /// How often the event loop checks deadlines: handshakes, idle clients, stalled replies.
+    static let sweepIntervalMillis = 100
     /// Connections open at once from one source address (loopback is no exception).
     static let connectionsPerAddressMax = 128
     /// Descriptors kept free for storage (segments, hard state, snapshots), the listener,
@@ -39,9 +45,6 @@ enum ConnectionLimits {
     static let passwordRequestsPerSecond = 5.0
     /// Addresses whose connection counts and password buckets are remembered.
     static let addressesTrackedMax = 65_536
-    /// How long one blocking send on an accepted connection may stall (handshake frames,
-    /// snapshot resume answers); client replies never block.
-    static let acceptedSendTimeoutMillis = 5_000
     /// The listening socket's backlog: connections the kernel completes while the accept loop
     /// catches up, so a burst is accepted (or refused by the budget) rather than dropped unseen.
     static let listenBacklog: Int32 = 1_024
@@ -62,10 +65,21 @@ enum ConnectionLimits {
         return .success(limits)
     }
 
-    /// Raises the soft descriptor limit to the hard limit; returns the limit now in force.
+    /// Descriptors asked for at start: room for `connectionsMax` connections when the system
+    /// allows it (a privileged process may raise its hard limit up to `fs.nr_open`).
+    static let descriptorsWanted = connectionsMax + descriptorsReserved
+
+    /// Raises the descriptor limit to `descriptorsWanted` if allowed, else the soft limit to
+    /// the hard limit; returns the limit now in force.
     static func raiseDescriptorLimit() -> Int {
         var limit = rlimit()
         guard getrlimit(Int32(RLIMIT_NOFILE.rawValue), &limit) == 0 else { return 1_024 }
+        if limit.rlim_max < rlim_t(descriptorsWanted) {
+            var raised = limit
+            raised.rlim_max = rlim_t(descriptorsWanted)
+            raised.rlim_cur = raised.rlim_max
+            if setrlimit(Int32(RLIMIT_NOFILE.rawValue), &raised) == 0 { return descriptorsWanted }
+        }
         if limit.rlim_cur < limit.rlim_max {
             var raised = limit
             raised.rlim_cur = limit.rlim_max
@@ -73,6 +87,13 @@ enum ConnectionLimits {
         }
         return Int(clamping: limit.rlim_cur)
     }
+}
+
+/// The deadlines the event loop enforces on accepted connections (tests shorten them).
+struct ConnectionDeadlines: Sendable {
+    var handshakeMillis = ConnectionLimits.handshakeDeadlineMillis
+    var clientIdleMillis = ConnectionLimits.clientIdleTimeoutMillis
+    var replyStallMillis = ConnectionLimits.replyStallMillisMax
 }
 
 /// A limit that cannot be met at start.

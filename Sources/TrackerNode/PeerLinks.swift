@@ -11,17 +11,20 @@ struct PeerSecurity: Sendable {
     var authenticator: HandshakeAuthenticator
 }
 
-/// One outgoing connection to each peer tracker, each with its own thread: it connects (with
-/// backoff), runs the handshake, then writes batches of Raft messages. Messages queued while
-/// the link is down are dropped; Raft resends what matters. The set of peers follows the
-/// configuration in force (`update`): a new member gets a link, a removed one's link stops,
-/// and messages to a tracker without a known address are dropped.
+/// One outgoing connection to each peer tracker. Each link has a thread that connects (with
+/// backoff) and runs the handshake; after that the event loop writes Raft messages to the
+/// socket itself with a non-blocking send (no thread handoff on the write path), and only what
+/// the kernel does not take at once, and large snapshots (streamed in chunks), go through the
+/// link's thread, in order. Messages for a link that is down, or beyond
+/// `PeerLinks.pendingBytesMax` waiting on a slow one, are dropped; Raft resends what matters.
+/// The set of peers follows the configuration in force (`update`): a new member gets a link,
+/// a removed one's link stops, and messages to a tracker without a known address are dropped.
 final class PeerLinks: Sendable {
-    /// One peer's queue and address; `isStopped` ends its thread.
-    private final class Link: Sendable {
+    /// One peer's link, address and thread; `isStopped` ends the thread.
+    private final class Slot: Sendable {
         let id: NodeID
         let address: PeerAddress
-        let queue = BlockingQueue<Message>(capacity: PeerLinks.queueCapacity)
+        let link = PeerLink()
         let isStopped = Atomic<Bool>(false)
 
         init(id: NodeID, address: PeerAddress) {
@@ -30,15 +33,14 @@ final class PeerLinks: Sendable {
         }
     }
 
-    private let links = Mutex<[NodeID: Link]>([:])
+    private let slots = Mutex<[NodeID: Slot]>([:])
     private let selfID: NodeID
     private let security: PeerSecurity
     private let snapshotInlineBytesMax: Int
-    static let queueCapacity = 8_192
+    /// Encoded bytes one link may hold for its thread to send before new messages are dropped.
+    static let pendingBytesMax = 64 << 20
     static let connectTimeoutMillis = 500
     static let backoffMaxMillis = 1_000
-    /// How often an idle link checks whether it was stopped.
-    static let stopCheckMillis = 500
 
     init(selfID: NodeID, security: PeerSecurity, snapshotInlineBytesMax: Int) {
         self.snapshotInlineBytesMax = snapshotInlineBytesMax
@@ -49,53 +51,62 @@ final class PeerLinks: Sendable {
     /// Links to exactly the trackers in `addresses` (this tracker's own id is skipped): new ids
     /// and changed addresses get a new link and thread, the others' links stop.
     func update(_ addresses: [NodeID: PeerAddress]) {
-        let started: [Link] = links.withLock { links in
-            var started: [Link] = []
-            for id in links.keys.sorted() where addresses[id] != links[id]!.address {
-                links.removeValue(forKey: id)!.isStopped.store(true, ordering: .relaxed)
+        let started: [Slot] = slots.withLock { slots in
+            var started: [Slot] = []
+            for id in slots.keys.sorted() where addresses[id] != slots[id]!.address {
+                let slot = slots.removeValue(forKey: id)!
+                slot.isStopped.store(true, ordering: .relaxed)
+                slot.link.detach() // wakes its thread
             }
-            for id in addresses.keys.sorted() where id != selfID && links[id] == nil {
-                let link = Link(id: id, address: addresses[id]!)
-                links[id] = link
-                started.append(link)
+            for id in addresses.keys.sorted() where id != selfID && slots[id] == nil {
+                let slot = Slot(id: id, address: addresses[id]!)
+                slots[id] = slot
+                started.append(slot)
             }
             return started
         }
-        for link in started {
-            let thread = Thread { [self] in runLink(link) }
-            thread.name = "peer-\(link.id)"
+        for slot in started {
+            let thread = Thread { [self] in runLink(slot) }
+            thread.name = "peer-\(slot.id)"
             thread.start()
         }
     }
 
+    /// Called by the event loop: writes each peer's messages straight to its socket when the
+    /// link is idle, else queues them for its thread.
     func send(_ messages: [Message]) {
         guard !messages.isEmpty else { return }
         var byPeer: [NodeID: [Message]] = [:]
         for m in messages { byPeer[m.to, default: []].append(m) }
-        let queues = links.withLock { links in byPeer.keys.compactMap { id in links[id].map { (id, $0.queue) } } }
-        for (id, queue) in queues { queue.push(contentsOf: byPeer[id]!) }
+        let links = slots.withLock { slots in byPeer.keys.sorted().compactMap { id in slots[id].map { (id, $0.link) } } }
+        for (id, link) in links {
+            guard let batch = byPeer[id] else { continue }
+            link.send(batch.map { message in
+                if let snapshot = message.snapshot, snapshot.data.count > snapshotInlineBytesMax { return .snapshot(message) }
+                return .bytes((try? Frame.encode([Frame(type: ServiceFrame.raftMessage, payload: RaftCodec.encode(message))])) ?? [])
+            })
+        }
     }
 
-    private func runLink(_ link: Link) {
-        let id = link.id
-        let address = link.address
-        let queue = link.queue
+    private func runLink(_ slot: Slot) {
+        let (id, address, link) = (slot.id, slot.address, slot.link)
         var backoffMillis = 50
         var hasLoggedFailure = false
-        while !link.isStopped.load(ordering: .relaxed) {
+        while !slot.isStopped.load(ordering: .relaxed) {
             do {
                 let connection = try dial(address, id: id)
                 Log.info("peer connected", ["peer.id": "\(id)", "peer.address": "\(address)"])
                 backoffMillis = 50
                 hasLoggedFailure = false
-                _ = queue.drain(timeoutMillis: 0) // stale messages from before the connection
-                try pump(queue, into: connection, until: link.isStopped)
+                link.attach(connection)
+                defer { link.detach() }
+                try pump(link, into: connection, until: slot.isStopped)
             } catch {
                 if !hasLoggedFailure {
-                    Log.warn("peer unreachable", ["peer.id": "\(id)", "peer.address": "\(address)", "error": "\(error)"])
+                    Log.warn("peer unreachable", ["peer.id": "\(id)", "peer.address": "\(address)", "error": "\(error)",
+                                                   "messages.dropped": "\(link.droppedCount)"])
                     hasLoggedFailure = true
                 }
-                _ = queue.drain(timeoutMillis: 0)
                 usleep(UInt32(backoffMillis * 1000))
                 backoffMillis = min(backoffMillis * 2, Self.backoffMaxMillis)
             }
@@ -111,21 +122,18 @@ final class PeerLinks: Sendable {
         return connection
     }
 
-    private func pump(_ queue: BlockingQueue<Message>, into connection: FramedConnection, until isStopped: borrowing Atomic<Bool>) throws {
+    /// The link's thread: sends what the event loop could not, in order, until the link fails.
+    private func pump(_ link: PeerLink, into connection: FramedConnection, until isStopped: borrowing Atomic<Bool>) throws {
         defer { connection.close() }
         while !isStopped.load(ordering: .relaxed) {
-            let batch = queue.drain(timeoutMillis: Self.stopCheckMillis)
-            var frames: [Frame] = []
-            for message in batch {
-                if let snapshot = message.snapshot, snapshot.data.count > snapshotInlineBytesMax {
-                    try connection.writeFrames(frames)
-                    frames.removeAll()
+            for item in link.takeBacklog() {
+                switch item {
+                case let .bytes(bytes): try connection.stream.send(all: bytes)
+                case let .snapshot(message):
+                    guard let snapshot = message.snapshot else { continue }
                     try stream(snapshot, of: message, into: connection)
-                } else {
-                    frames.append(Frame(type: ServiceFrame.raftMessage, payload: RaftCodec.encode(message)))
                 }
             }
-            try connection.writeFrames(frames)
         }
     }
 

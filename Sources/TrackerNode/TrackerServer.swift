@@ -4,13 +4,16 @@ import Foundation
 import Networking
 import TrackerHosting
 
-/// The event loop: the one thread that owns the tracker's `HostExecutor`. It takes inputs from
-/// the other threads, ticks on time, and lets the executor carry out every batch; the effects
-/// (fsync, sockets, worker threads) are in `NodeEffects`.
+/// The event loop: the one thread that owns the tracker's `HostExecutor` and its accepted
+/// sockets (`ConnectionLoop`). It waits in one epoll for sockets, the control lane and the next
+/// tick; hands what arrived to the executor on the same thread; and lets the executor carry out
+/// every batch, whose replies it writes itself. The effects (fsync, sockets, worker threads)
+/// are in `NodeEffects`.
 final class TrackerServer {
     private var executor: HostExecutor
     private var effects: NodeEffects
     private let inputs: BlockingQueue<Input>
+    private let connections: ConnectionLoop
     private let tickMillis: UInt64
     private var shutdownDeadline: UInt64?
     static let shutdownTransferMillis: UInt64 = 1_000
@@ -20,11 +23,12 @@ final class TrackerServer {
     private var addressBook: PeerAddressBook
 
     init(host: TrackerHost, storage: FileStorage, inputs: BlockingQueue<Input>, peers: PeerLinks,
-         clients: ClientConnections, passwords: PasswordWorker, snapshotWriter: SnapshotWriter, tickMillis: UInt64,
+         connections: ConnectionLoop, passwords: PasswordWorker, snapshotWriter: SnapshotWriter, tickMillis: UInt64,
          seedAddresses: [NodeID: PeerAddress]) {
         executor = HostExecutor(host: host)
         addressBook = PeerAddressBook(seed: seedAddresses)
-        effects = NodeEffects(storage: storage, peers: peers, clients: clients, passwords: passwords, snapshotWriter: snapshotWriter)
+        self.connections = connections
+        effects = NodeEffects(storage: storage, peers: peers, clients: connections, passwords: passwords, snapshotWriter: snapshotWriter)
         effects.metrics = LoopMetrics(commitIndex: host.raft.commitIndex)
         self.inputs = inputs
         self.tickMillis = tickMillis
@@ -33,12 +37,16 @@ final class TrackerServer {
     /// Runs until a shutdown completes; returns the process exit status.
     func run() -> Int32 {
         var nextTick = monotonicMillis() + tickMillis
+        var hasMoreWork = false
         publishMetrics()
         followConfiguration()
         while true {
             let now = monotonicMillis()
-            let wait = nextTick > now ? Int(nextTick - now) : 0
-            for input in inputs.drain(timeoutMillis: wait) { handle(input) }
+            let untilTick = nextTick > now ? Int(nextTick - now) : 0
+            connections.serve(timeoutMillis: hasMoreWork ? 0 : min(untilTick, connections.millisUntilSweep(nowMillis: now)))
+            // The control lane, after the wake-up was cleared in `serve`: nothing pushed is missed.
+            for input in inputs.drain(timeoutMillis: 0) { handle(input) }
+            for input in connections.takeIntake() { give(input) }
             let after = monotonicMillis()
             if after >= nextTick {
                 give(.tick(nowMillis: wallMillis()))
@@ -46,7 +54,7 @@ final class TrackerServer {
                 nextTick = max(nextTick + tickMillis, after + 1)
                 publishMetrics()
             }
-            do { try executor.drain(effects: &effects) } catch {
+            do { hasMoreWork = try executor.drain(effects: &effects) } catch {
                 // The disk failed: stop rather than acknowledge what could not be made durable.
                 Log.error("storage failed, stopping", ["error": "\(error)"])
                 return 1
@@ -62,10 +70,8 @@ final class TrackerServer {
     private func handle(_ input: Input) {
         switch input {
         case let .raft(message, restored): give(.raft(message, restored: restored))
-        case let .request(request, target): give(.request(request, target))
         case let .passwordDone(id, outcome): give(.passwordDone(id: id, outcome: outcome))
         case let .snapshotWritten(snapshot): give(.snapshotWritten(snapshot))
-        case let .admin(request, target): give(.admin(request, target))
         case let .shutdown(reason): startShutdown(reason: reason)
         }
     }
@@ -109,7 +115,7 @@ final class TrackerServer {
 struct NodeEffects: HostEffects {
     let storage: FileStorage
     let peers: PeerLinks
-    let clients: ClientConnections
+    let clients: ConnectionLoop
     let passwords: PasswordWorker
     let snapshotWriter: SnapshotWriter
     private var lastSoft: SoftState?
@@ -123,7 +129,7 @@ struct NodeEffects: HostEffects {
     private var isApplying = false
     private var applyStartNanos: UInt64?
 
-    init(storage: FileStorage, peers: PeerLinks, clients: ClientConnections, passwords: PasswordWorker, snapshotWriter: SnapshotWriter) {
+    init(storage: FileStorage, peers: PeerLinks, clients: ConnectionLoop, passwords: PasswordWorker, snapshotWriter: SnapshotWriter) {
         self.storage = storage
         self.peers = peers
         self.clients = clients

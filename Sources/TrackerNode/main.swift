@@ -114,29 +114,39 @@ if isNewIdentity {
              ["id": "\(options.id)", "incarnation": String(identity.incarnation, radix: 16), "had.state": "\(persisted.hardState.term > 0 || persisted.snapshot != nil)"])
 }
 
-let inputs = BlockingQueue<Input>(capacity: 1_000_000)
+// The event loop's control lane: password and snapshot results, restored snapshots, shutdown.
+// Its producers are bounded by construction (the host's password jobs, one snapshot job and one
+// restore at a time), far below the capacity, so nothing in it is dropped.
+let wake: WakeSignal
+do { wake = try WakeSignal() } catch { fail("cannot make the event loop's wake-up: \(error)") }
+let inputs = BlockingQueue<Input>(capacity: 1_000_000, wake: wake)
 var peerAddresses: [NodeID: PeerAddress] = [:]
 for tracker in cluster.trackers where tracker.id != options.id { peerAddresses[tracker.id] = tracker.address }
 let peers = PeerLinks(selfID: options.id, security: security, snapshotInlineBytesMax: options.snapshotInlineBytes)
-let clients = ClientConnections()
 let passwords = PasswordWorker(inputs: inputs)
-let listener = Listener(socket: listenSocket, selfID: options.id, peerIDs: Set(cluster.ids), security: security,
-                        inputs: inputs, clients: clients, limits: hostOptions.limits, admission: admissionLimits,
-                        counters: shellCounters)
+let restorer = SnapshotRestorer(inputs: inputs, limits: hostOptions.limits)
+let connections: ConnectionLoop
+do {
+    // TLS for accepted connections is the loop's `tls:` parameter (a server `TLSContext`; nil: plaintext).
+    connections = try ConnectionLoop(listener: listenSocket, wake: wake, selfID: options.id, peerIDs: Set(cluster.ids),
+                                     security: security, admission: admissionLimits, counters: shellCounters, restorer: restorer)
+} catch {
+    fail("cannot start the event loop: \(error)")
+}
 Log.startSuppressionReports()
 let signals = ShutdownSignals(inputs: inputs)
 signals.start()
-clients.start()
 passwords.start()
-listener.start()
+restorer.start()
 
 let snapshotWriter = SnapshotWriter(directory: dataDirectory, inputs: inputs, counters: shellCounters)
 snapshotWriter.start()
-let server = TrackerServer(host: host, storage: storage, inputs: inputs, peers: peers, clients: clients,
+let server = TrackerServer(host: host, storage: storage, inputs: inputs, peers: peers, connections: connections,
                            passwords: passwords, snapshotWriter: snapshotWriter, tickMillis: options.tickMillis,
                            seedAddresses: peerAddresses)
 if let metricsSocket {
-    let store = MetricsStore(shell: shellCounters, clientCount: { clients.count })
+    let gauge = connections.gauge
+    let store = MetricsStore(shell: shellCounters, clientCount: { gauge.count })
     server.metrics = store
     MetricsServer(socket: metricsSocket, store: store).start()
     Log.info("serving metrics", ["address": options.metricsAddress.map(\.description) ?? "", "path": "/metrics"])

@@ -136,6 +136,9 @@ public struct CallPolicy: Sendable {
     public var attemptTimeoutAnswerMultiple: UInt64 = 8
     /// How long a call keeps trying before it gives up (its outcome is then unknown).
     public var callDeadlineMillis: UInt64 = 15_000
+    /// The same for password work (create_user, login): in a login storm the leader checks
+    /// passwords at the speed of its cores, so a login may wait its turn longer than a write.
+    public var passwordCallDeadlineMillis: UInt64 = 60_000
     /// The shortest pause after "retry later".
     public var retryLaterMinMillis: UInt64 = 20
 
@@ -153,6 +156,14 @@ public struct CallPolicy: Sendable {
         guard let typical = recent.typicalMillis else { return attemptTimeoutMillis }
         let scaled = typical.multipliedReportingOverflow(by: attemptTimeoutAnswerMultiple)
         return min(attemptTimeoutMillis, max(attemptTimeoutMinMillis, scaled.overflow ? .max : scaled.partialValue))
+    }
+
+    /// How long a call of `operation` keeps trying.
+    public func callDeadlineMillis(for operation: ServiceOperation) -> UInt64 {
+        switch operation {
+        case .createUser, .login: max(callDeadlineMillis, passwordCallDeadlineMillis)
+        case .command, .query, .clusterStatus: callDeadlineMillis
+        }
     }
 
     /// Decides what follows an attempt, moving `finder` to the tracker to try next.

@@ -1,5 +1,4 @@
 import Foundation
-import Networking
 import PeerTransfer
 import Testing
 import TrackerStateMachine

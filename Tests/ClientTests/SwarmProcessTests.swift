@@ -1,5 +1,4 @@
 import Foundation
-import PeerTransfer
 import Testing
 
 /// One sharer and four downloaders as real processes on 127.0.0.1.

@@ -7,6 +7,9 @@ import Foundation
 //   tracker-bench load --binary PATH [--concurrency 1,16,64] [--seconds 10] [--warmup 1] [--round 1]
 //                      [--tracker-args "--heartbeat-ms 50 --election-ms 150"]
 //   tracker-bench failover --binary PATH [--trials 5] [--tracker-args "..."] [--attempt-ms 200]
+//   tracker-bench sessions --binary PATH [--clients 1000,5000,10000,20000] [--sessions 200]
+//                          [--idle-seconds 5] [--load-seconds 5] [--tracker-args "..."]
+//   tracker-bench logins --binary PATH [--users 1000] [--tracker-args "..."]
 //
 // Every cluster lives in its own temporary folder, which is removed with its processes at the
 // end of the measurement, on failure, on SIGINT/SIGTERM/SIGHUP, and (via PR_SET_PDEATHSIG, through
@@ -15,10 +18,12 @@ import Foundation
 let usage = """
     usage: tracker-bench load --binary PATH [--concurrency 1,16,64] [--seconds 10] [--warmup 1] [--round N] [--tracker-args "..."]
            tracker-bench failover --binary PATH [--trials 5] [--round N] [--attempt-ms 200] [--tracker-args "..."]
+           tracker-bench sessions --binary PATH [--clients 1000,5000,10000,20000] [--sessions 200] [--idle-seconds 5] [--load-seconds 5]
+           tracker-bench logins --binary PATH [--users 1000] [--tracker-args "..."]
     """
 
 var arguments = Array(CommandLine.arguments.dropFirst())
-guard let mode = arguments.first, mode == "load" || mode == "failover" else {
+guard let mode = arguments.first, ["load", "failover", "sessions", "logins"].contains(mode) else {
     stderrLine(usage)
     exit(2)
 }
@@ -86,6 +91,40 @@ case "load":
               + "  \(String(o.missing).leftPad(10))")
     }
     exit(failures == 0 ? 0 : 1)
+case "logins":
+    // Every login comes from 127.0.0.1: lift the per-address password rate a real cluster keeps.
+    let users = Int(values["users"] ?? "1000") ?? 1000
+    guard (1...20_000).contains(users) else {
+        stderrLine("tracker-bench: bad --users (1...20000)")
+        exit(2)
+    }
+    do {
+        let result = try runLogins(binary: binary, users: users, trackerArguments: ["--password-rate", "1000000"] + trackerArguments)
+        printLogins(result, timings: trackerTimings)
+        exit(result.failures.isEmpty ? 0 : 1)
+    } catch {
+        stderrLine("tracker-bench: logins failed: \(error)")
+        exit(1)
+    }
+case "sessions":
+    let levels = (values["clients"] ?? "0,1000,5000,10000,20000").split(separator: ",").compactMap { Int($0) }
+    let sessionCount = Int(values["sessions"] ?? "200") ?? 200
+    let idle = Double(values["idle-seconds"] ?? "5") ?? 5
+    let load = Double(values["load-seconds"] ?? "5") ?? 5
+    guard !levels.isEmpty, levels.allSatisfy({ $0 >= 0 && $0 <= 100_000 }), levels == levels.sorted(), sessionCount >= 1,
+          idle > 0, load > 0 else {
+        stderrLine("tracker-bench: bad --clients (ascending, 0...100000), --sessions or seconds")
+        exit(2)
+    }
+    do {
+        let results = try runSessions(binary: binary, levels: levels, sessionCount: sessionCount, idleSeconds: idle,
+                                      loadSeconds: load, trackerArguments: trackerArguments)
+        printSessions(results, sessionCount: sessionCount, timings: trackerTimings)
+        exit(0)
+    } catch {
+        stderrLine("tracker-bench: sessions failed: \(error)")
+        exit(1)
+    }
 default:
     let trials = Int(values["trials"] ?? "5") ?? 5
     let attempt = Int(values["attempt-ms"] ?? "200") ?? 200
@@ -125,6 +164,26 @@ default:
     out("  acked \(outcomes.reduce(0) { $0 + $1.acked }), lost acked \(outcomes.reduce(0) { $0 + $1.lostAcked }), "
           + "failed calls \(outcomes.reduce(0) { $0 + $1.failed }) (of which stored \(outcomes.reduce(0) { $0 + $1.failedButStored }))")
     exit(failures == 0 && windows.count == trials ? 0 : 1)
+}
+
+func printSessions(_ results: [SessionsLevel], sessionCount: Int, timings: String) {
+    for r in results {
+        out(jsonLine([
+            "system": "tracker", "mode": "sessions", "clients": r.clients, "sessions": sessionCount,
+            "leader_idle_cores": r.idleCores, "keepalives_s": r.keepalivesPerSecond, "keepalive_raft_writes_s": r.keepaliveWritesPerSecond,
+            "keepalives_refused": r.keepalivesRefused, "connections_lost": r.connectionsLost, "leader_rss_mib": r.rssMiB,
+            "leader_fds": r.descriptors, "load_c16_writes_s": r.loadWritesPerSecond, "load_p50_ms": r.loadP50,
+            "load_p99_ms": r.loadP99, "load_errors": r.loadErrors, "leader_load_cores": r.loadCores, "timings": timings,
+        ]))
+    }
+    out("\ntracker sessions (one leader; keepalive every 3 s per client; \(sessionCount) sessions shared; timings: \(timings)):")
+    out("  clients  idle cores  keepalives/s  raft writes/s  RSS MiB   fds  c16 writes/s  p50 ms  p99 ms  errors  lost")
+    for r in results {
+        out("  \(String(r.clients).leftPad(7))  \(fmt(r.idleCores, 3).leftPad(10))  \(fmt(r.keepalivesPerSecond, 0).leftPad(12))"
+              + "  \(fmt(r.keepaliveWritesPerSecond, 1).leftPad(13))  \(fmt(r.rssMiB, 0).leftPad(7))  \(String(r.descriptors).leftPad(5))"
+              + "  \(fmt(r.loadWritesPerSecond, 0).leftPad(12))  \(fmt(r.loadP50).leftPad(6))  \(fmt(r.loadP99).leftPad(6))"
+              + "  \(String(r.loadErrors).leftPad(6))  \(String(r.connectionsLost).leftPad(4))")
+    }
 }
 
 extension String {
