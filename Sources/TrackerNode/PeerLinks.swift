@@ -41,6 +41,19 @@ final class PeerLinks: Sendable {
     static let pendingBytesMax = 64 << 20
     static let connectTimeoutMillis = 500
     static let backoffMaxMillis = 1_000
+    /// How often an idle link checks that its peer has not closed it.
+    static let idleCheckMillis = 100
+
+    /// Whether the peer closed `socket` (end of stream or a reset), looking without taking
+    /// anything (a TLS record waiting stays for the TLS layer).
+    static func isClosedByPeer(_ socket: Socket) -> Bool {
+        var byte: UInt8 = 0
+        let count = recv(socket.descriptor, &byte, 1, Int32(MSG_PEEK | MSG_DONTWAIT))
+        if count == 0 { return true }
+        if count > 0 { return false }
+        let code = errno
+        return code != EAGAIN && code != EWOULDBLOCK && code != EINTR
+    }
 
     init(selfID: NodeID, security: PeerSecurity, snapshotInlineBytesMax: Int) {
         self.snapshotInlineBytesMax = snapshotInlineBytesMax
@@ -126,7 +139,14 @@ final class PeerLinks: Sendable {
     private func pump(_ link: PeerLink, into connection: FramedConnection, until isStopped: borrowing Atomic<Bool>) throws {
         defer { connection.close() }
         while !isStopped.load(ordering: .relaxed) {
-            for item in link.takeBacklog() {
+            // An idle link looks at its socket now and then: a peer that died (or restarted)
+            // closed it, and the next message, often a vote answer, must not be the one lost
+            // finding that out.
+            guard let items = link.takeBacklog(waitingAtMostMillis: Self.idleCheckMillis) else {
+                if Self.isClosedByPeer(connection.socket) { throw RejectedFrame("the peer closed the link") }
+                continue
+            }
+            for item in items {
                 switch item {
                 case let .bytes(bytes): try connection.stream.send(all: bytes)
                 case let .snapshot(message):

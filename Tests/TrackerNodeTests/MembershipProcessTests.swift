@@ -68,8 +68,9 @@ struct MembershipProcessTests {
         #expect(replaced.status == 0, "\(replaced.output)")
         #expect(try cluster.waitForMembers { $0[4] == "voter" && $0[dead] == nil })
         #expect(stream.waitFor(more: 10))
-        // The survivor that is not the leader goes too: leader + 4 are a quorum of {leader, other, 4}.
-        let current = try #require(try cluster.waitForLeader(using: client))
+        // An original survivor that is not the leader goes too: the other two (4 among them)
+        // are a quorum of {the two survivors, 4} only if 4 counts.
+        let current = try #require(try cluster.waitForLeader(extra: [4: port], client: client))
         let other = cluster.ids.first { $0 != current && $0 != dead }!
         cluster.kill(other)
         #expect(stream.waitFor(more: 10), "the new tracker counts toward the quorum")
@@ -155,7 +156,7 @@ struct MembershipProcessTests {
         #expect(try cluster.member(["add", "--id", "4", "--address", "127.0.0.1:\(port)"]).status == 0)
         #expect(try cluster.waitForMembers { $0 == [1: "voter", 2: "voter", 4: "voter"] })
         // Three full copies: either of the original two may now die.
-        let leader = try #require(try cluster.waitForLeader(using: client))
+        let leader = try #require(try cluster.waitForLeader(extra: [4: port], client: client))
         cluster.kill(leader == 1 ? 2 : 1)
         #expect(stream.waitFor(more: 10))
         stream.stop()

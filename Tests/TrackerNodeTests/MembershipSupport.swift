@@ -64,6 +64,18 @@ extension ProcessCluster {
         return try ClusterConfig.parse(text: lines.joined(separator: "\n"), fileName: "test")
     }
 
+    /// Waits until one tracker of cluster.conf or `extra` (id → port) leads the highest term.
+    func waitForLeader(extra: [NodeID: UInt16], client: TrackerClient, timeoutMillis: Int = 10_000) throws -> NodeID? {
+        let trackers = try config(extra: extra).trackers
+        let deadline = Date().addingTimeInterval(Double(timeoutMillis) / 1_000)
+        while Date() < deadline {
+            let statuses = trackers.compactMap { try? client.status(of: $0).get() }
+            if let leader = statuses.first(where: { $0.role == .leader }), statuses.allSatisfy({ $0.term <= leader.term }) { return leader.id }
+            usleep(20_000)
+        }
+        return nil
+    }
+
     /// Waits until tracker `id` (at `port`) has applied what the leader had committed when asked.
     func waitCaughtUp(_ id: NodeID, port: UInt16, client: TrackerClient, timeoutMillis: Int = 15_000) -> Bool {
         let tracker = ClusterConfig.Tracker(id: id, address: PeerAddress(host: "127.0.0.1", port: port))

@@ -96,4 +96,28 @@ struct WitnessProcessTests {
         stream.stop()
         try expectAllAcknowledged([stream], client: try cluster.client())
     }
+
+    @Test("an idle link notices its peer restarted and reconnects before it has anything to send (else the first vote answer to the restarted tracker is lost)")
+    func idleLinkReconnects() throws {
+        let cluster = try Self.makeCluster()
+        defer { cluster.stop() }
+        try cluster.startAll()
+        let client = try cluster.client()
+        let leader = try #require(try cluster.waitForLeader(using: client))
+        let follower: NodeID = leader == 1 ? 2 : 1
+        usleep(500_000)
+        let connected = "peer connected peer.id=\(follower)"
+        let before = cluster.log(3).components(separatedBy: connected).count
+        cluster.kill(follower)
+        try cluster.start(follower)
+        // The witness sends the follower nothing while the leader lives: only the link's own
+        // check can find that the old connection is dead.
+        let deadline = Date().addingTimeInterval(3)
+        var after = before
+        while Date() < deadline && after == before {
+            usleep(50_000)
+            after = cluster.log(3).components(separatedBy: connected).count
+        }
+        #expect(after > before, "the witness never reconnected to the restarted tracker")
+    }
 }

@@ -39,6 +39,16 @@ struct Options {
     }
 }
 
+extension ISO8601DateFormatter {
+    /// UTC with milliseconds, as the trackers' logs print time.
+    nonisolated(unsafe) static let withMillis: ISO8601DateFormatter = {
+        // nonisolated(unsafe): configured once here, then only read (string(from:)) on the main thread.
+        let formatter = ISO8601DateFormatter()
+        formatter.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
+        return formatter
+    }()
+}
+
 func note(_ text: String) { FileHandle.standardError.write(Data("[failover-bench] \(text)\n".utf8)) }
 
 /// Writes back to back from a thread of its own, recording when each write was acknowledged.
@@ -120,7 +130,12 @@ var processes: [UInt64: Process] = [:]
 
 @MainActor func cleanUp() {
     for id in processes.keys.sorted() { kill9(id) }
-    try? FileManager.default.removeItem(atPath: directory)
+    // FAILOVER_BENCH_KEEP=1 keeps the trackers' logs and data for a look at the elections.
+    if ProcessInfo.processInfo.environment["FAILOVER_BENCH_KEEP"] == "1" {
+        note("kept \(directory)")
+    } else {
+        try? FileManager.default.removeItem(atPath: directory)
+    }
 }
 
 let cluster = try ClusterConfig.load(path: conf)
@@ -176,7 +191,8 @@ for round in 0..<(2 * options.kills) {
     let gap = zip(times, times.dropFirst()).map { $1.timeIntervalSince($0) }.max().map { $0 * 1_000 } ?? .nan
     gaps[kind]!.append(gap)
     let election = electedAt.map { String(format: "%6.1f ms", $0.timeIntervalSince(killedAt) * 1_000) } ?? "     -   "
-    print(String(format: "kill %2d  %-8@  tracker %llu  write gap %7.1f ms  new leader after %@", round + 1, kind as NSString, victim, gap, election as NSString))
+    print(String(format: "kill %2d  %-8@  tracker %llu  write gap %7.1f ms  new leader after %@  (killed at %@)", round + 1, kind as NSString, victim, gap,
+                 election as NSString, ISO8601DateFormatter.withMillis.string(from: killedAt) as NSString))
     try start(victim)
     guard caughtUp(victim) else { note("tracker \(victim) did not catch up"); break }
 }
