@@ -128,7 +128,8 @@ let package = Package(
         .testTarget(name: "NetworkingTests", dependencies: ["Networking", "Hashing", "CLibSSL"], swiftSettings: strict),
         .testTarget(
             name: "ClientTests",
-            dependencies: ["Client", "PeerTransfer", "TrackerClient", "TrackerProtocol", "TrackerStateMachine", "Networking", "Hashing"],
+            dependencies: ["Client", "PeerTransfer", "TrackerClient", "TrackerProtocol", "TrackerStateMachine", "Networking", "Hashing",
+                           "DurableLog"],
             swiftSettings: strict
         ),
         // Package.swift's dependencies against every target's imports, and the client binary's

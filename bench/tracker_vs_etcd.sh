@@ -16,6 +16,8 @@
 # Then a table of medians [min-max] over rounds, with ratios.
 #
 # Environment: ROUNDS (1), SECONDS_PER_LEVEL (10), CONCURRENCY (1,16,64), TRIALS (5),
+# SECURITY (tls: trackers and bench clients over pinned TLS, as trackers run by default; insecure:
+# plaintext, --insecure, like the etcd members, which run without TLS here),
 # ANCHORS_SRC (/work/shared/anchors), SCRATCH (.build-bench), OUT (a new temp folder; kept).
 # Only processes started here are stopped (tracker-bench kills its own trackers; the anchor
 # scripts kill the etcd pids in their own pid file). Uses 127.0.0.1 only.
@@ -27,6 +29,8 @@ SECONDS_PER_LEVEL="${SECONDS_PER_LEVEL:-10}"
 CONCURRENCY="${CONCURRENCY:-1,16,64}"
 TRIALS="${TRIALS:-5}"
 SAME_TIMINGS="${SAME_TIMINGS:-1}"
+SECURITY="${SECURITY:-tls}"
+[[ "$SECURITY" == tls || "$SECURITY" == insecure ]] || { echo "SECURITY is tls or insecure" >&2; exit 2; }
 ANCHORS_SRC="${ANCHORS_SRC:-/work/shared/anchors}"
 SCRATCH="${SCRATCH:-.build-bench}"
 OUT="${OUT:-$(mktemp -d /tmp/tracker-vs-etcd-XXXXXX)}"
@@ -75,21 +79,21 @@ for port in 23791 23792 23793 23801 23802 23803; do
     fi
 done
 
-log "machine: nproc $(nproc), load average $(loadavg); output in $OUT"
+log "machine: nproc $(nproc), load average $(loadavg); trackers: $SECURITY; output in $OUT"
 for ((r = 1; r <= ROUNDS; r++)); do
     log "round $r/$ROUNDS: tracker load (load average $(loadavg))"
-    "$BENCH" load --binary "$NODE" --concurrency "$CONCURRENCY" --seconds "$SECONDS_PER_LEVEL" --round "$r" \
+    "$BENCH" load --binary "$NODE" --concurrency "$CONCURRENCY" --seconds "$SECONDS_PER_LEVEL" --round "$r" --security "$SECURITY" \
         | tee -a "$OUT/raw/tracker.log" | grep '^{' >>"$OUT/raw/tracker.jsonl" || log "tracker load reported a failure"
     log "round $r/$ROUNDS: etcd load (load average $(loadavg))"
     python3 "$OUT/anchors/etcd_load_bench.py" --rounds 1 --gens wrk --conc "$CONCURRENCY" \
         --duration "$SECONDS_PER_LEVEL" --out "$OUT/raw/etcd_load_r$r.jsonl" | tee -a "$OUT/raw/etcd.log" >/dev/null
     log "round $r/$ROUNDS: tracker failover, default timings (load average $(loadavg))"
-    "$BENCH" failover --binary "$NODE" --trials "$TRIALS" --round "$r" \
+    "$BENCH" failover --binary "$NODE" --trials "$TRIALS" --round "$r" --security "$SECURITY" \
         | tee -a "$OUT/raw/tracker.log" | grep '^{' >>"$OUT/raw/tracker.jsonl" || log "tracker failover reported a failure"
     if [[ "$SAME_TIMINGS" == 1 ]]; then
         log "round $r/$ROUNDS: tracker failover, hb 50 / el 250 (load average $(loadavg))"
         "$BENCH" failover --binary "$NODE" --trials "$TRIALS" --round "$r" \
-            --tracker-args "--heartbeat-ms 50 --election-ms 250" \
+            --security "$SECURITY" --tracker-args "--heartbeat-ms 50 --election-ms 250" \
             | tee -a "$OUT/raw/tracker.log" | grep '^{' >>"$OUT/raw/tracker.jsonl" || log "tracker failover reported a failure"
     fi
     log "round $r/$ROUNDS: etcd failover hb 50 / el 250 (load average $(loadavg))"

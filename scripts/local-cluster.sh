@@ -7,11 +7,13 @@
 #   scripts/local-cluster.sh stop           stop the trackers this script started (SIGTERM)
 #   scripts/local-cluster.sh status         which trackers run, and the cluster's view
 # Logs: data/logs/tracker-<id>.log; data: data/tracker-<id>; pids: data/pids/tracker-<id>.pid
-# The trackers authenticate each other with cluster.key beside cluster.conf; the first start
-# makes one (openssl rand -hex 32, mode 0600).
+# Everything is TLS: each tracker's key pair is made in its data directory (tracker-node
+# --print-fingerprint), and data/cluster.conf is cluster.conf with every line pinning its
+# tracker's fingerprint; the trackers and the client run with data/cluster.conf.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-conf=cluster.conf
+source_conf=cluster.conf
+conf=data/cluster.conf
 bin=.build/release
 
 # Passes SwiftPM's "[n/m] Compiling ..." progress through: on a terminal as one line redrawn in
@@ -46,31 +48,34 @@ build() {
     echo "build complete"
 }
 
-# The cluster key the trackers require: made once, private to this user.
-ensure_key() {
-    local key
-    key="$(dirname "$conf")/cluster.key"
-    if [ ! -f "$key" ]; then
-        command -v openssl >/dev/null || { echo "openssl is needed to make $key" >&2; exit 1; }
-        (umask 077 && openssl rand -hex 32 >"$key")
-        echo "made cluster key $key (mode 0600; copy it to every tracker of a multi-machine cluster)"
-    fi
-    chmod 600 "$key"
-}
+ids() { grep -v '^[[:space:]]*#' "$source_conf" | awk 'NF >= 2 { print $1 }'; }
 
-ids() { grep -v '^[[:space:]]*#' "$conf" | awk 'NF >= 2 { print $1 }'; }
+# Writes data/cluster.conf: each line of cluster.conf with its tracker's fingerprint (made on
+# the first run, kept after), replacing any fingerprint the line had; comments are dropped.
+pin_fingerprints() {
+    local id fingerprint tmp
+    tmp=$(mktemp data/cluster.conf.XXXXXX)
+    grep -v '^[[:space:]]*#' "$source_conf" | awk 'NF >= 2' | while read -r id address rest; do
+        fingerprint=$("$bin/tracker-node" --conf "$source_conf" --id "$id" --data-dir "data/tracker-$id" --print-fingerprint)
+        rest=$(printf '%s\n' "$rest" | sed -E 's/(^| )sha256:[0-9a-fA-F]+//; s/#.*//; s/^ +//')
+        printf '%s %s %s%s\n' "$id" "$address" "$fingerprint" "${rest:+ $rest}"
+    done >"$tmp"
+    mv "$tmp" "$conf"
+    echo "pinned the trackers' fingerprints in $conf:"
+    sed 's/^/  /' "$conf"
+}
 
 start() {
     build
-    ensure_key
     (umask 077 && mkdir -p data/logs data/pids)
+    pin_fingerprints
     for id in $(ids); do
         pidfile=data/pids/tracker-$id.pid
         if [ -f "$pidfile" ] && kill -0 "$(cat "$pidfile")" 2>/dev/null; then
             echo "tracker $id already running (pid $(cat "$pidfile"))"
             continue
         fi
-        nohup "$bin/tracker-node" --conf "$conf" --id "$id" </dev/null >>"data/logs/tracker-$id.log" 2>&1 &
+        nohup "$bin/tracker-node" --conf "$conf" --id "$id" --data-dir "data/tracker-$id" </dev/null >>"data/logs/tracker-$id.log" 2>&1 &
         echo $! >"$pidfile"
         echo "tracker $id started (pid $!, log data/logs/tracker-$id.log)"
     done

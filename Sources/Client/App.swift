@@ -4,6 +4,7 @@ import PeerTransfer
 import Synchronization
 import TrackerClient
 import TrackerProtocol
+import TrackerStateMachine
 
 /// Limits and timing of the client shell, in one place.
 enum ClientLimits {
@@ -16,6 +17,8 @@ enum ClientLimits {
     static let trackerCallDeadlineMillis = 15_000
     /// Largest state file read back (a user's shares).
     static let stateFileBytesMax: UInt64 = 16 << 20
+    /// The folder inside the state directory holding the client's key pair (0700; key 0600).
+    static let identityFolderName = "identity"
 }
 
 /// The logged-in user: its id and session token (kept in memory only, never printed).
@@ -41,24 +44,38 @@ final class ClientApp: Sendable {
     let server = Mutex<PeerServer?>(nil)
     /// Standard output and input: answers, the prompt, progress and background events.
     let console: Console
+    /// This client's key pair and certificate (in its state directory): presented to trackers,
+    /// recorded with its session at login, and presented to peers. Nil with `--insecure`.
+    let identity: TLSIdentity?
 
     init(options: Options) throws {
         self.options = OptionsBox(options)
         console = Console(isJSON: options.isJSON)
-        cluster = try ClusterConfig.load(path: options.confPath)
+        // Every tracker must be pinned, unless the user asked for plaintext; then fingerprints
+        // in cluster.conf are ignored.
+        let loaded = try ClusterConfig.load(path: options.confPath, requiringFingerprints: !options.isInsecure)
+        cluster = options.isInsecure ? loaded.withoutFingerprints : loaded
         listenAddress = try PeerAddress.parse(options.listenAddress)
         storeDirectory = options.stateDirectory ?? "data/client-\(listenAddress.host)-\(listenAddress.port)"
         try LocalStore(directory: storeDirectory).createDirectory()
-        commandTracker = try Self.makeTracker(cluster)
+        identity = options.isInsecure ? nil : try TLSIdentity.loadOrCreate(
+            directory: storeDirectory + "/" + ClientLimits.identityFolderName, commonName: "client")
+        commandTracker = try Self.makeTracker(cluster, identity: identity)
         // The membership check of a peer must end before the peer server's authentication deadline.
-        authTracker = try Self.makeTracker(cluster, deadlineMillis: TransferLimits.peerAuthorizationCallMillis)
+        authTracker = try Self.makeTracker(cluster, identity: identity, deadlineMillis: TransferLimits.peerAuthorizationCallMillis)
     }
 
-    static func makeTracker(_ cluster: ClusterConfig, deadlineMillis: Int = ClientLimits.trackerCallDeadlineMillis) throws -> TrackerClient {
+    static func makeTracker(_ cluster: ClusterConfig, identity: TLSIdentity?,
+                            deadlineMillis: Int = ClientLimits.trackerCallDeadlineMillis) throws -> TrackerClient {
         var timing = TrackerClient.Timing()
         timing.callDeadlineMillis = deadlineMillis
         timing.attemptTimeoutMillis = min(timing.attemptTimeoutMillis, deadlineMillis)
-        return try TrackerClient(cluster: cluster, timing: timing)
+        return try TrackerClient(cluster: cluster, timing: timing, identity: identity)
+    }
+
+    /// A TLS context over this client's identity (nil in plaintext).
+    func makeTLSContext(side: TLSContext.Side) throws -> TLSContext? {
+        try identity.map { try TLSContext(side: side, identity: $0) }
     }
 
     var store: LocalStore { LocalStore(directory: storeDirectory) }
@@ -66,26 +83,27 @@ final class ClientApp: Sendable {
     /// Starts serving pieces on the listen address.
     func startServer() throws {
         let peerServer = try PeerServer(host: listenAddress.host, port: listenAddress.port, registry: registry,
-                                        corruptPieces: options.testCorruptPieces,
-                                        serveDelayMillis: options.testServeDelayMillis, log: { [console] in console.log($0) }) { [self] user, group, host in
-            authorizePeer(userID: user, groupID: group, remoteHost: host)
+                                        corruptPieces: options.testCorruptPieces, serveDelayMillis: options.testServeDelayMillis,
+                                        tls: try makeTLSContext(side: .server), log: { [console] in console.log($0) }) { [self] credentials in
+            authorizePeer(credentials)
         }
         peerServer.start()
         server.withLock { $0 = peerServer }
     }
 
-    /// The peer server's check, once per connection: the user must be an online member of the
-    /// group (asked of the tracker with our own session), connecting from the IP its session
-    /// registered. On one shared host every user has the same IP, so there the IP check cannot
-    /// tell local users apart; the membership check still holds.
-    func authorizePeer(userID: String, groupID: String, remoteHost: String) -> String? {
+    /// The peer server's check, when a connection opens and again once its verdict is older than
+    /// `TransferLimits.peerAuthorizationFreshMillis`: the user must be an online member of the
+    /// group (asked of the tracker with our own session), and over TLS the connection must have
+    /// presented the certificate that user's session logged in with, so several users on one
+    /// host or behind one NAT are told apart. In plaintext (`--insecure`) only the IP its session
+    /// registered is compared, which cannot tell apart users on one host.
+    func authorizePeer(_ peer: PeerCredentials) -> String? {
         guard let token = session.withLock({ $0?.token }) else { return "this peer is not logged in" }
-        let query = ClientQuery.memberSession(groupID: groupID, userID: userID)
+        let query = ClientQuery.memberSession(groupID: peer.groupID, userID: peer.userID)
         do {
             switch try authTracker.call(.query(query), token: token) {
             case let .result(.ok(.session(info))):
-                let registered = (try? PeerAddress.parse(info.peerAddress).host) ?? ""
-                return registered == remoteHost ? nil : "connection does not come from the user's registered address"
+                return Self.credentialRefusal(peer, session: info, isTLS: identity != nil)
             case let .result(.failed(error)): return error.message
             case let .rejected(reason): return reason
             default: return "unexpected answer from the tracker"
@@ -95,12 +113,25 @@ final class ClientApp: Sendable {
         }
     }
 
+    /// Why `peer` does not match the online session the tracker reported for its user (nil: it does).
+    static func credentialRefusal(_ peer: PeerCredentials, session: SessionInfo, isTLS: Bool) -> String? {
+        guard isTLS else {
+            let registered = (try? PeerAddress.parse(session.peerAddress).host) ?? ""
+            return registered == peer.remoteHost ? nil : "connection does not come from the user's registered address"
+        }
+        guard let presented = peer.fingerprint, !session.certificateFingerprint.isEmpty,
+              presented.digest == session.certificateFingerprint else {
+            return "connection did not present the certificate of \(peer.userID)'s session"
+        }
+        return nil
+    }
+
     /// Renews the session every `keepAliveIntervalMillis` until logout (a new generation).
     func startKeepAlive(token: [UInt8]) {
         let generation = keepAliveGeneration.add(1, ordering: .sequentiallyConsistent).newValue
         let cluster = self.cluster
         let thread = Thread { [self] in
-            guard let tracker = try? Self.makeTracker(cluster) else { return }
+            guard let tracker = try? Self.makeTracker(cluster, identity: identity) else { return }
             defer { tracker.close() }
             while true {
                 for _ in 0..<(ClientLimits.keepAliveIntervalMillis / 100) {
@@ -142,7 +173,7 @@ final class ClientApp: Sendable {
 
     /// Logs out and stops serving: for `quit`, SIGINT, SIGTERM and the end of input.
     func shutdown() {
-        if let tracker = try? Self.makeTracker(cluster) {
+        if let tracker = try? Self.makeTracker(cluster, identity: identity) {
             _ = endSession(using: tracker)
             tracker.close()
         }
@@ -162,6 +193,7 @@ struct OptionsBox: Sendable {
     let testCorruptPieces: Int
     let testServeDelayMillis: Int
     let inlinePieceHashesMax: Int
+    let isInsecure: Bool
 
     init(_ options: Options) {
         listenAddress = options.listenAddress
@@ -169,6 +201,7 @@ struct OptionsBox: Sendable {
         testCorruptPieces = options.testCorruptPieces
         testServeDelayMillis = options.testServeDelayMillis
         inlinePieceHashesMax = options.inlinePieceHashesMax
+        isInsecure = options.isInsecure
     }
 }
 

@@ -135,10 +135,10 @@ extension ClientApp {
             all.contains { $0.isRunning && ($0.finalPath == paths.final || ($0.groupID == groupID && $0.fileName == fileName)) }
         }
         if busy { throw CommandError("already downloading \(fileName) from \(groupID)") }
-        let cluster = self.cluster
+        let (cluster, identity) = (self.cluster, self.identity)
         let environment = DownloadEnvironment(
-            userID: current.userID, token: current.token, makeTracker: { try ClientApp.makeTracker(cluster) },
-            registry: registry, log: { [console] in console.log($0) },
+            userID: current.userID, token: current.token, makeTracker: { try ClientApp.makeTracker(cluster, identity: identity) },
+            registry: registry, peerTLS: try makeTLSContext(side: .client), log: { [console] in console.log($0) },
             onComplete: { [self] share, metadata in rememberShare(groupID: share.groupID, path: share.path, metadata: metadata) })
         let download = Download(groupID: groupID, fileName: fileName, finalPath: paths.final, tempPath: paths.temp, environment: environment)
         let admitted = downloads.withLock { all -> Bool in

@@ -6,6 +6,8 @@ struct Options {
     var listenAddress = ""
     var confPath = ""
     var isJSON = false
+    /// `--insecure`: plaintext to trackers and peers (trackers run with `--insecure`).
+    var isInsecure = false
     var stateDirectory: String?
     /// Test-only: the peer server flips a byte in this many served pieces, so tests can prove
     /// that downloaders detect and drop a corrupting peer. Never use it otherwise.
@@ -18,7 +20,7 @@ struct Options {
     var inlinePieceHashesMax = TransferLimits.inlinePieceHashesMax
 
     static let usage = """
-        usage: client <IP>:<PORT> cluster.conf [--json] [--state-dir DIR]
+        usage: client <IP>:<PORT> cluster.conf [--json] [--state-dir DIR] [--insecure]
 
         Logs in to the tracker cluster listed in cluster.conf and serves pieces of shared files to
         peers on IP:PORT. Reads commands from standard input, one a line:
@@ -31,9 +33,13 @@ struct Options {
           logout                                  show_downloads
           stop_share <group_id> <file_name>       cluster_status
           help                                    quit
-        Pieces are served only to users the tracker reports as online members of the group, connecting
-        from the IP address of their session (checked once per connection); on one shared host every
-        user has the same IP, so there the IP check cannot tell local users apart.
+        Every connection is TLS 1.3. The client makes its own key pair in its state directory
+        (identity/, 0700; key 0600), checks each tracker's certificate against the fingerprint its
+        cluster.conf line pins before sending anything, and logs in with its certificate's
+        fingerprint. Pieces are served only to a connection presenting the certificate of an online
+        session of a member of the group (asked of the tracker when it opens, and again at a piece
+        request once the answer is a second old); a downloader pins each sharer's certificate.
+        --insecure (for trackers run with --insecure) uses plaintext everywhere and compares only IPs.
         Downloads run in the background and resume from their verified pieces when run again.
         --json        print exactly one JSON object per command ("ok": true|false), no prompt
         --state-dir   where shares and downloads are remembered (default data/client-<IP>-<PORT>)
@@ -54,6 +60,7 @@ struct Options {
             switch argument {
             case "--help", "-h": return .help
             case "--json": options.isJSON = true
+            case "--insecure": options.isInsecure = true
             case "--state-dir":
                 i += 1
                 guard i < arguments.count else { return .usageError("--state-dir needs a folder") }

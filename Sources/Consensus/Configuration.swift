@@ -36,13 +36,18 @@ public struct Member: Equatable, Sendable {
     /// Where the member listens, opaque to the core: printable ASCII without spaces, at most
     /// `Configuration.addressBytesMax` bytes (empty when unknown).
     public var address: String
+    /// The SHA-256 fingerprint of the member's TLS certificate, opaque to the core: `Configuration.fingerprintBytes`
+    /// bytes or empty when the configuration does not pin it
+    /// (seed members, whose cluster.conf lines pin them, and clusters run without TLS).
+    public var fingerprint: [UInt8]
 
     /// Makes a member.
-    public init(id: NodeID, role: MemberRole, incarnation: UInt64 = 0, address: String = "") {
+    public init(id: NodeID, role: MemberRole, incarnation: UInt64 = 0, address: String = "", fingerprint: [UInt8] = []) {
         self.id = id
         self.role = role
         self.incarnation = incarnation
         self.address = address
+        self.fingerprint = fingerprint
     }
 
     /// Whether it votes and counts toward quorums (a full voter or the witness).
@@ -58,10 +63,17 @@ public struct Configuration: Equatable, Sendable, CustomStringConvertible {
     public static let membersMax = 15
     /// The longest address, in bytes.
     public static let addressBytesMax = 255
-    /// The version byte that starts the encoding.
+    /// The length of a certificate fingerprint (SHA-256), in bytes; a member's is this long
+    /// or empty.
+    public static let fingerprintBytes = 32
+    /// The version byte of an encoding without fingerprints (what every configuration was
+    /// before members carried them; still written when no member has one).
     static let formatVersion: UInt8 = 1
-    /// The longest encoding: version, count, and per member id, role, incarnation, address.
-    public static let encodedBytesMax = 2 + membersMax * (8 + 1 + 8 + 2 + addressBytesMax)
+    /// The version byte of an encoding whose members carry their fingerprints.
+    static let fingerprintFormatVersion: UInt8 = 2
+    /// The longest encoding: version, count, and per member id, role, incarnation, address,
+    /// fingerprint.
+    public static let encodedBytesMax = 2 + membersMax * (8 + 1 + 8 + 2 + addressBytesMax + 1 + fingerprintBytes)
 
     /// What is derived from the members, computed once: a configuration is read on every
     /// message, so a copy is one reference and a lookup touches no strings.
@@ -127,9 +139,17 @@ public struct Configuration: Equatable, Sendable, CustomStringConvertible {
         for member in members where !Self.isValidAddress(member.address) {
             return "member \(member.id): address must be at most \(Self.addressBytesMax) printable ASCII bytes without spaces"
         }
+        for member in members where !Self.isValidFingerprint(member.fingerprint) {
+            return "member \(member.id): a fingerprint is empty or \(Self.fingerprintBytes) bytes"
+        }
         guard storage.roles.count(where: { $0 == .witness }) <= 1 else { return "at most one witness" }
         guard members.isEmpty || !fullVoterIDs.isEmpty else { return "at least one full voter" }
         return nil
+    }
+
+    /// Whether `fingerprint` is empty or `fingerprintBytes` long.
+    static func isValidFingerprint(_ fingerprint: [UInt8]) -> Bool {
+        fingerprint.isEmpty || fingerprint.count == fingerprintBytes
     }
 
     /// Whether `address` is a usable opaque address.
@@ -193,11 +213,15 @@ public struct Configuration: Equatable, Sendable, CustomStringConvertible {
 
 extension Configuration {
     /// The encoding of a configuration entry's data and of a snapshot's configuration:
-    /// `u8 version (1) | u8 count | count × (u64 id | u8 role | u64 incarnation | u16 address
-    /// length | address bytes)`, members in ascending id order (so the encoding is canonical).
+    /// `u8 version | u8 count | count × (u64 id | u8 role | u64 incarnation | u16 address
+    /// length | address bytes [| u8 fingerprint length | fingerprint bytes])`, members in
+    /// ascending id order. Version 1 has no fingerprints and is written when no member has
+    /// one (so a cluster that pins none writes what it always wrote); version 2 has them.
+    /// Either way the encoding of a value is canonical.
     public func encoded() -> [UInt8] {
-        var writer = ByteWriter(capacity: 2 + members.count * 32)
-        writer.write(Self.formatVersion)
+        let hasFingerprints = members.contains { !$0.fingerprint.isEmpty }
+        var writer = ByteWriter(capacity: 2 + members.count * (hasFingerprints ? 65 : 32))
+        writer.write(hasFingerprints ? Self.fingerprintFormatVersion : Self.formatVersion)
         writer.write(UInt8(members.count))
         for member in members {
             writer.write(member.id)
@@ -206,6 +230,10 @@ extension Configuration {
             let address = Array(member.address.utf8)
             writer.write(UInt16(address.count))
             writer.writeRaw(address)
+            if hasFingerprints {
+                writer.write(UInt8(member.fingerprint.count))
+                writer.writeRaw(member.fingerprint)
+            }
         }
         return writer.bytes
     }
@@ -216,7 +244,10 @@ extension Configuration {
     public init(decoding bytes: [UInt8]) throws(DecodingError) {
         do {
             var reader = ByteReader(bytes)
-            guard try reader.readUInt8() == Self.formatVersion else { throw DecodingError("unknown configuration version", offset: 0) }
+            let version = try reader.readUInt8()
+            guard version == Self.formatVersion || version == Self.fingerprintFormatVersion else {
+                throw DecodingError("unknown configuration version", offset: 0)
+            }
             let count = Int(try reader.readUInt8())
             guard count <= Self.membersMax else { throw DecodingError("too many members", offset: 1) }
             var members: [Member] = []
@@ -229,8 +260,17 @@ extension Configuration {
                 guard length <= Self.addressBytesMax else { throw DecodingError("address too long", offset: start + 17) }
                 let address = try reader.readRaw(count: length)
                 guard address.allSatisfy({ $0 >= 0x21 && $0 <= 0x7E }) else { throw DecodingError("address not printable ASCII", offset: start + 19) }
+                var fingerprint: [UInt8] = []
+                if version == Self.fingerprintFormatVersion {
+                    let fingerprintLength = Int(try reader.readUInt8())
+                    guard fingerprintLength == 0 || fingerprintLength == Self.fingerprintBytes else {
+                        throw DecodingError("bad fingerprint length", offset: reader.position - 1)
+                    }
+                    fingerprint = try reader.readRaw(count: fingerprintLength)
+                }
                 guard id > (members.last?.id ?? 0) else { throw DecodingError("member ids not ascending", offset: start) }
-                members.append(Member(id: id, role: role, incarnation: incarnation, address: String(decoding: address, as: UTF8.self)))
+                members.append(Member(id: id, role: role, incarnation: incarnation, address: String(decoding: address, as: UTF8.self),
+                                      fingerprint: fingerprint))
             }
             try reader.expectEnd()
             self.init(unchecked: members)

@@ -3,9 +3,10 @@
 /// every majority of the new one.
 public enum ConfigurationChange: Equatable, Sendable {
     /// Adds a learner: it receives the log but counts for nothing until promoted.
-    case addLearner(id: NodeID, address: String, incarnation: UInt64 = 0)
+    /// `fingerprint` pins its TLS certificate (see `Member.fingerprint`; empty: not pinned).
+    case addLearner(id: NodeID, address: String, incarnation: UInt64 = 0, fingerprint: [UInt8] = [])
     /// Adds a witness (a voting member without a log; at most one per configuration).
-    case addWitness(id: NodeID, address: String, incarnation: UInt64 = 0)
+    case addWitness(id: NodeID, address: String, incarnation: UInt64 = 0, fingerprint: [UInt8] = [])
     /// Makes a caught-up learner a full voter.
     case promote(id: NodeID)
     /// Makes a full voter a learner.
@@ -21,7 +22,7 @@ public enum ConfigurationChange: Equatable, Sendable {
     /// The member the change is about.
     public var id: NodeID {
         switch self {
-        case let .addLearner(id, _, _), let .addWitness(id, _, _): id
+        case let .addLearner(id, _, _, _), let .addWitness(id, _, _, _): id
         case let .promote(id), let .demote(id), let .remove(id), let .pin(id, _): id
         }
     }
@@ -38,7 +39,8 @@ public enum ConfigurationError: Error, Equatable, Sendable, CustomStringConverti
     case changeInProgress
     /// A leadership transfer is under way.
     case transferring
-    /// The id is 0, or the address is not printable ASCII of at most 255 bytes.
+    /// The id is 0, the address is not printable ASCII of at most 255 bytes, or the
+    /// fingerprint is neither empty nor `Configuration.fingerprintBytes` long.
     case invalidMember
     /// The id is already a member.
     case alreadyMember

@@ -45,11 +45,11 @@ extension RaftNode {
     func configuration(after change: ConfigurationChange) throws(ConfigurationError) -> Configuration {
         let current = configuration
         switch change {
-        case let .addLearner(id, address, incarnation):
-            return try current.adding(Member(id: id, role: .learner, incarnation: incarnation, address: address))
-        case let .addWitness(id, address, incarnation):
+        case let .addLearner(id, address, incarnation, fingerprint):
+            return try current.adding(Member(id: id, role: .learner, incarnation: incarnation, address: address, fingerprint: fingerprint))
+        case let .addWitness(id, address, incarnation, fingerprint):
             guard current.witnessID == nil else { throw .witnessAlreadyPresent }
-            return try current.adding(Member(id: id, role: .witness, incarnation: incarnation, address: address))
+            return try current.adding(Member(id: id, role: .witness, incarnation: incarnation, address: address, fingerprint: fingerprint))
         case let .promote(id):
             guard var member = current.member(id) else { throw .unknownMember }
             guard member.role == .learner else { throw .notLearner }
@@ -126,7 +126,9 @@ extension RaftNode {
 extension Configuration {
     /// This configuration with a new member, or why it cannot take one.
     func adding(_ member: Member) throws(ConfigurationError) -> Configuration {
-        guard member.id != 0, Configuration.isValidAddress(member.address) else { throw .invalidMember }
+        guard member.id != 0, Configuration.isValidAddress(member.address), Configuration.isValidFingerprint(member.fingerprint) else {
+            throw .invalidMember
+        }
         guard self.member(member.id) == nil else { throw .alreadyMember }
         guard members.count < Configuration.membersMax else { throw .tooManyMembers }
         return replacing(member)

@@ -55,22 +55,35 @@ public struct ClusterConfig: Equatable, Sendable {
     /// The pinned fingerprints, in tracker id order (lines without one are skipped).
     public var fingerprints: [CertificateFingerprint] { trackers.compactMap(\.fingerprint) }
 
+    /// The same trackers with no fingerprint (for plaintext, `--insecure`, use).
+    public var withoutFingerprints: ClusterConfig {
+        ClusterConfig(trackers: trackers.map { ClusterConfig.Tracker(id: $0.id, address: $0.address, role: $0.role) })
+    }
+
     /// The id of the tracker pinned to `fingerprint`, or nil when no line pins it.
     public func trackerID(pinnedTo fingerprint: CertificateFingerprint) -> UInt64? {
         trackers.first { $0.fingerprint == fingerprint }?.id
     }
 
-    /// Parses the text of a cluster.conf; `fileName` only labels error messages.
-    public static func parse(text: String, fileName: String) throws(ClusterConfigError) -> ClusterConfig {
+    /// What a line without a fingerprint is told when fingerprints are required.
+    public static let missingFingerprintReason =
+        "no certificate fingerprint (expected '<id> <host>:<port> sha256:<hex>'; print it with tracker-node --print-fingerprint, or run with --insecure for plaintext)"
+
+    /// Parses the text of a cluster.conf; `fileName` only labels error messages. With
+    /// `requiringFingerprints`, a line without a fingerprint is refused, naming the line (the
+    /// first such line, once every line parsed: a malformed line is reported first).
+    public static func parse(text: String, fileName: String, requiringFingerprints: Bool = false) throws(ClusterConfigError) -> ClusterConfig {
         var trackers: [Tracker] = []
         var lineOfID: [UInt64: Int] = [:]
         var lineOfAddress: [PeerAddress: Int] = [:]
         var lineOfFingerprint: [CertificateFingerprint: Int] = [:]
         var lineNumber = 0
+        var firstUnpinnedLine: Int?
         for rawLine in text.split(separator: "\n", omittingEmptySubsequences: false) {
             lineNumber += 1
             let fail = { (reason: String) in ClusterConfigError(fileName: fileName, line: lineNumber, reason: reason) }
             guard let tracker = try parseLine(rawLine, fail: fail) else { continue }
+            if tracker.fingerprint == nil, firstUnpinnedLine == nil { firstUnpinnedLine = lineNumber }
             if let first = lineOfID[tracker.id] { throw fail("duplicate id \(tracker.id) (first on line \(first))") }
             if let first = lineOfAddress[tracker.address] {
                 throw fail("duplicate address \(tracker.address) (first on line \(first))")
@@ -88,6 +101,9 @@ public struct ClusterConfig: Equatable, Sendable {
         }
         guard !trackers.isEmpty else {
             throw ClusterConfigError(fileName: fileName, line: nil, reason: "no trackers listed")
+        }
+        if requiringFingerprints, let firstUnpinnedLine {
+            throw ClusterConfigError(fileName: fileName, line: firstUnpinnedLine, reason: missingFingerprintReason)
         }
         return ClusterConfig(trackers: trackers.sorted { $0.id < $1.id })
     }
@@ -139,7 +155,7 @@ public struct ClusterConfig: Equatable, Sendable {
     }
 
     /// Reads and parses the file at `path`; errors name the file (and line, when there is one).
-    public static func load(path: String) throws(ClusterConfigError) -> ClusterConfig {
+    public static func load(path: String, requiringFingerprints: Bool = false) throws(ClusterConfigError) -> ClusterConfig {
         let bytes: [UInt8]
         do {
             bytes = try readFile(path: path, maxBytes: NetworkingLimits.clusterConfBytesMax)
@@ -149,7 +165,7 @@ public struct ClusterConfig: Equatable, Sendable {
         guard let text = String(validating: bytes, as: UTF8.self) else {
             throw ClusterConfigError(fileName: path, line: nil, reason: "not valid UTF-8")
         }
-        return try parse(text: text, fileName: path)
+        return try parse(text: text, fileName: path, requiringFingerprints: requiringFingerprints)
     }
 }
 

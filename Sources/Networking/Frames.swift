@@ -135,6 +135,13 @@ public final class FramedConnection: Sendable {
         self.stream = tls
     }
 
+    /// Wraps another stream carried by `socket` (a layer its caller drives, e.g. a benchmark's
+    /// TLS transport); the connection now owns both.
+    public init(socket: Socket, stream: any ByteStream) {
+        self.socket = socket
+        self.stream = stream
+    }
+
     /// Reads the next frame, blocking until it has fully arrived, or until `deadline` (when
     /// given) passes: then `SocketError.timedOut`, however the bytes trickled in. Throws
     /// `FrameError` for an announced payload above `maxBytes`, EOF inside a frame (`.truncated`)

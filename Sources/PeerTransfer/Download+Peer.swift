@@ -51,15 +51,32 @@ extension Download {
         let socket = try Socket.connect(host: address.host, port: address.port, timeoutMillis: TransferLimits.peerConnectTimeoutMillis)
         connected(socket)
         if isCancelled { throw DownloadFailure("cancelled") }
-        _ = try Handshake.perform(on: FramedConnection(socket: socket), as: .dialer, role: .piecePeer, id: UInt64(id), key: nil,
-                                  auth: PeerHandshake.authenticator)
+        let wire = try handshake(socket, peer: peer, id: id)
         try socket.setReceiveTimeout(millis: TransferLimits.peerReceiveTimeoutMillis)
-        let wire = PieceWire(socket: socket)
         try wire.send(.open(userID: environment.userID, groupID: groupID))
         let answer = try wire.receive(maxBytes: 0)
         if let why = PeerMessageCheck.violation(of: answer, expecting: .openAnswer) { throw PeerViolation(why) }
         if case let .reject(reason) = answer { throw DownloadFailure("peer \(peer.userID) refused: \(reason)") }
         return wire
+    }
+
+    /// TLS pinned to the sharer's recorded fingerprint (when this download has a TLS context),
+    /// then the hello exchange. A sharer whose session recorded no certificate is refused.
+    private func handshake(_ socket: Socket, peer: PeerInfo, id: Int) throws -> PieceWire {
+        try socket.setSendTimeout(millis: TransferLimits.peerSendTimeoutMillis)
+        guard let tls = environment.peerTLS else {
+            _ = try Handshake.perform(on: FramedConnection(socket: socket), as: .dialer, role: .piecePeer, id: UInt64(id), key: nil,
+                                      auth: PeerHandshake.authenticator)
+            return PieceWire(socket: socket)
+        }
+        guard let pin = CertificateFingerprint(digest: peer.certificateFingerprint) else {
+            throw DownloadFailure("peer \(peer.userID) logged in without a certificate; refusing it")
+        }
+        let stream = try TLSStream.handshake(socket: socket, context: tls, verification: .pinned([pin]),
+                                             deadline: .now + .milliseconds(TransferLimits.peerConnectTimeoutMillis))
+        _ = try Handshake.perform(on: FramedConnection(tls: stream), as: .dialer, role: .piecePeer, id: UInt64(id), key: nil,
+                                  auth: PeerHandshake.authenticator)
+        return PieceWire(tls: stream)
     }
 
     private func exchange(id: Int, userID: String, wire: PieceWire, context: Context) throws {
@@ -100,7 +117,7 @@ extension Download {
             if pending.isEmpty {
                 if scheduler.withLock({ $0!.isComplete }) { return }
                 // Nothing to ask of this peer now: wait for its `have` (or another peer's news).
-                guard try wire.socket.waitUntilReadable(timeoutMillis: TransferLimits.idlePollMillis) else { continue }
+                guard try wire.waitUntilReadable(timeoutMillis: TransferLimits.idlePollMillis) else { continue }
             }
             let message = try wire.receive()
             if case .have = message {

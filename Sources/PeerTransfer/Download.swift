@@ -18,11 +18,15 @@ public struct DownloadEnvironment: Sendable {
     public var log: @Sendable (String) -> Void
     /// Called once the file is in place, to remember it as a share.
     public var onComplete: @Sendable (_ share: Share, _ metadata: FileMetadata) -> Void
+    /// The TLS client context (this client's identity) for connections to sharers, each pinned
+    /// to the fingerprint the tracker recorded for the sharer's session; nil: plaintext.
+    public var peerTLS: TLSContext?
 
     /// Makes an environment.
     public init(userID: String, token: [UInt8], makeTracker: @escaping @Sendable () throws -> TrackerClient,
-                registry: ShareRegistry, log: @escaping @Sendable (String) -> Void,
+                registry: ShareRegistry, peerTLS: TLSContext? = nil, log: @escaping @Sendable (String) -> Void,
                 onComplete: @escaping @Sendable (Share, FileMetadata) -> Void) {
+        self.peerTLS = peerTLS
         self.userID = userID
         self.token = token
         self.makeTracker = makeTracker

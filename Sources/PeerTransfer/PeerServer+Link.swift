@@ -15,14 +15,16 @@ struct ServedLink {
 
 /// The requests of an authenticated connection, and the `have` announcements pushed to it.
 extension PeerServer {
-    func answerRequests(on wire: PieceWire, id: Int, groupID: String, userID: String, host: String) throws {
+    func answerRequests(on wire: PieceWire, id: Int, credentials: PeerCredentials, host: String) throws {
+        let (groupID, userID) = (credentials.groupID, credentials.userID)
+        var verdictMillis = monotonicNowMillis()
         var link = ServedLink()
         defer { endLink(&link, id: id) }
         var heardMillis = monotonicNowMillis()
         var openFile: PieceFile?
         while !isStopped.load(ordering: .relaxed) {
             try announce(&link, id: id, on: wire)
-            guard try wire.socket.waitUntilReadable(timeoutMillis: TransferLimits.idlePollMillis) else {
+            guard try wire.waitUntilReadable(timeoutMillis: TransferLimits.idlePollMillis) else {
                 if millis(from: heardMillis, to: monotonicNowMillis()) > UInt64(TransferLimits.servingIdleTimeoutMillis) { return }
                 continue
             }
@@ -44,6 +46,10 @@ extension PeerServer {
             case let .bitfieldRequest(fileName):
                 try subscribe(&link, id: id, groupID: groupID, fileName: fileName, on: wire)
             case let .request(requestGroup, fileName, index):
+                guard isStillAuthorized(credentials, verdictMillis: &verdictMillis, host: host) else {
+                    try wire.send(.reject(reason: "no longer an online member of \(groupID)"))
+                    return
+                }
                 let request = PieceRequest(sessionGroup: groupID, groupID: requestGroup, fileName: fileName, index: Int(index), userID: userID)
                 try answerPieceRequest(request, link: link, id: id, on: wire, openFile: &openFile)
             case let .pieceListRequest(fileName, first, count):
@@ -54,6 +60,19 @@ extension PeerServer {
                 return
             }
         }
+    }
+
+    /// Whether the connection's verdict still holds: fresh, or confirmed again by the tracker now.
+    private func isStillAuthorized(_ credentials: PeerCredentials, verdictMillis: inout UInt64, host: String) -> Bool {
+        let now = monotonicNowMillis()
+        guard millis(from: verdictMillis, to: now) >= UInt64(TransferLimits.peerAuthorizationFreshMillis) else { return true }
+        if let reason = authorize(credentials) {
+            refuse(.notAuthorized, host: host,
+                   detail: "user=\(logSafe(credentials.userID)) group=\(logSafe(credentials.groupID)) reason=\(logSafe(reason)) recheck=true")
+            return false
+        }
+        verdictMillis = now
+        return true
     }
 
     /// Answers `bitfieldRequest`: from now on the connection follows this file.

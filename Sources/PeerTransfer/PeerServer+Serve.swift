@@ -5,10 +5,11 @@ import Networking
 extension PeerServer {
     func serve(_ socket: Socket, id: Int, host: String) {
         do {
-            guard let (wire, userID, groupID) = try authenticate(socket, id: id, host: host) else { return }
+            guard let (wire, credentials) = try authenticate(socket, id: id, host: host) else { return }
             try socket.setReceiveTimeout(millis: TransferLimits.servingIdleTimeoutMillis)
             try wire.send(.opened)
-            try answerRequests(on: wire, id: id, groupID: groupID, userID: userID, host: host)
+            try answerRequests(on: wire, id: id, credentials: credentials, host: host)
+            wire.stream.close()
         } catch {
             // A peer that vanished, timed out or sent garbage: its connection ends, nothing else does.
         }
@@ -16,20 +17,17 @@ extension PeerServer {
 
     /// Runs the unauthenticated phase; returns the wire and the peer's names once it holds an
     /// upload slot, or nil when it was refused (the reason is sent) or closed meanwhile.
-    private func authenticate(_ socket: Socket, id: Int, host: String) throws -> (PieceWire, String, String)? {
+    private func authenticate(_ socket: Socket, id: Int, host: String) throws -> (PieceWire, PeerCredentials)? {
+        let wire: PieceWire
         do {
-            _ = try Handshake.perform(on: FramedConnection(socket: socket), as: .acceptor, role: .piecePeer, id: 0, key: nil,
-                                      auth: PeerHandshake.authenticator,
-                                      // The server's own deadline (the whole unauthenticated phase) ends it first.
-                                      timeoutMillis: TransferLimits.authenticationDeadlineMillis + 1_000)
+            try socket.setSendTimeout(millis: TransferLimits.peerSendTimeoutMillis)
+            wire = try handshake(socket)
         } catch {
-            if isStillOpen(id) { refuse(.badHandshake, host: host) }
+            if isStillOpen(id) { refuse(.badHandshake, host: host, detail: "why=\(logSafe("\(error)"))") }
             return nil
         }
         guard advance(id, to: .awaitingOpen) else { return nil }
         try socket.setReceiveTimeout(millis: TransferLimits.authenticationDeadlineMillis)
-        try socket.setSendTimeout(millis: TransferLimits.peerSendTimeoutMillis)
-        let wire = PieceWire(socket: socket)
         let first = try wire.receive(maxBytes: 0)
         if let why = PeerMessageCheck.violation(of: first, expecting: .open) {
             let names = if case let .open(userID, groupID) = first { "user=\(logSafe(userID)) group=\(logSafe(groupID)) " } else { "" }
@@ -38,14 +36,15 @@ extension PeerServer {
             return nil
         }
         guard case let .open(userID, groupID) = first, advance(id, to: .authorizing) else { return nil }
-        if let reason = authorize(userID, groupID, host) {
+        let credentials = PeerCredentials(userID: userID, groupID: groupID, remoteHost: host, fingerprint: wire.peerFingerprint)
+        if let reason = authorize(credentials) {
             refuse(.notAuthorized, host: host, detail: "user=\(logSafe(userID)) group=\(logSafe(groupID)) reason=\(logSafe(reason))")
             try wire.send(.reject(reason: reason))
             return nil
         }
         switch state.withLock({ $0.admission.authorize(id, userID: userID) }) {
         case .serving:
-            return (wire, userID, groupID)
+            return (wire, credentials)
         case .closed:
             return nil
         case let .refused(cause):
@@ -54,6 +53,23 @@ extension PeerServer {
                                                             : "too many uploads; try again later"))
             return nil
         }
+    }
+
+    /// TLS first when the server has a context (any certificate, reported for the membership
+    /// check), then the hello exchange, over TLS or in plaintext.
+    private func handshake(_ socket: Socket) throws -> PieceWire {
+        // The server's own deadline (the whole unauthenticated phase) ends it first.
+        let deadlineMillis = TransferLimits.authenticationDeadlineMillis + 1_000
+        guard let tls else {
+            _ = try Handshake.perform(on: FramedConnection(socket: socket), as: .acceptor, role: .piecePeer, id: 0, key: nil,
+                                      auth: PeerHandshake.authenticator, timeoutMillis: deadlineMillis)
+            return PieceWire(socket: socket)
+        }
+        let stream = try TLSStream.handshake(socket: socket, context: tls, verification: .anyCertificate,
+                                             deadline: .now + .milliseconds(deadlineMillis))
+        _ = try Handshake.perform(on: FramedConnection(tls: stream), as: .acceptor, role: .piecePeer, id: 0, key: nil,
+                                  auth: PeerHandshake.authenticator, timeoutMillis: deadlineMillis)
+        return PieceWire(tls: stream)
     }
 
     private func advance(_ id: Int, to phase: PeerAdmission.Phase) -> Bool {

@@ -3,9 +3,31 @@ import Hashing
 import Networking
 import Synchronization
 
-/// Decides whether `userID`, connecting from `remoteHost`, may download from `groupID`:
-/// nil to accept, or the reason to refuse. The client asks the tracker (once per connection).
-public typealias PeerAuthorizer = @Sendable (_ userID: String, _ groupID: String, _ remoteHost: String) -> String?
+/// Who asks to download: the user its `open` names, where it connects from, and (over TLS) the
+/// fingerprint of the certificate it proved it holds.
+public struct PeerCredentials: Equatable, Sendable {
+    /// The user the `open` names.
+    public var userID: String
+    /// The group the connection is for.
+    public var groupID: String
+    /// The remote IP.
+    public var remoteHost: String
+    /// The presented certificate's fingerprint; nil in plaintext (`--insecure` clusters).
+    public var fingerprint: CertificateFingerprint?
+
+    /// Makes credentials.
+    public init(userID: String, groupID: String, remoteHost: String, fingerprint: CertificateFingerprint?) {
+        self.userID = userID
+        self.groupID = groupID
+        self.remoteHost = remoteHost
+        self.fingerprint = fingerprint
+    }
+}
+
+/// Decides whether a connection may download from its group: nil to accept, or the reason to
+/// refuse. The client asks the tracker when a connection opens and again, while it is served,
+/// once its verdict is older than `TransferLimits.peerAuthorizationFreshMillis`.
+public typealias PeerAuthorizer = @Sendable (_ credentials: PeerCredentials) -> String?
 
 /// The handshake callbacks over libcrypto, shared by both ends of piece connections.
 public enum PeerHandshake {
@@ -59,11 +81,15 @@ public final class PeerServer: Sendable {
     let turns = UserTurns()
     /// Test-only: a pause before each served piece, to make a sharer slow (see `--test-serve-delay-ms`).
     let serveDelayMillis: Int
+    /// The TLS server context (this client's identity); nil serves plaintext.
+    let tls: TLSContext?
 
-    /// Listens on `host:port` (port 0 picks one; see `port`).
+    /// Listens on `host:port` (port 0 picks one; see `port`). With `tls` every connection runs a
+    /// TLS 1.3 handshake first and must present a certificate, whose fingerprint `authorize` sees.
     public init(host: String, port: UInt16, registry: ShareRegistry, corruptPieces: Int = 0, serveDelayMillis: Int = 0,
-                bounds: PeerAdmission.Bounds = .standard,
+                bounds: PeerAdmission.Bounds = .standard, tls: TLSContext? = nil,
                 log: @escaping @Sendable (String) -> Void = { _ in }, authorize: @escaping PeerAuthorizer) throws {
+        self.tls = tls
         listener = try Socket.listen(host: host, port: port)
         try listener.setReceiveTimeout(millis: TransferLimits.acceptPollMillis)
         self.registry = registry

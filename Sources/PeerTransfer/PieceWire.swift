@@ -1,15 +1,41 @@
 import Glibc
 import Networking
 
-/// Reads and writes piece-protocol frames straight on a socket (the `Frame` layout: u32 length,
-/// u8 type, payload): a piece's payload is received into its own buffer with no extra copy.
-/// One thread reads a connection; writes may come from the same thread only.
+/// Reads and writes piece-protocol frames straight on a byte stream (the `Frame` layout: u32
+/// length, u8 type, payload): a piece's payload is received into its own buffer with no extra
+/// copy. The stream is the socket itself (plaintext, `--insecure` clusters: pieces leave with
+/// `sendfile`) or TLS over it. One thread reads a connection; writes may come from the same
+/// thread only.
 public struct PieceWire: Sendable {
-    /// The connected socket.
+    /// The connected socket (timeouts, shutdown).
     public let socket: Socket
+    /// What messages travel over: `socket`, or a TLS stream over it.
+    public let stream: any ByteStream
+    /// The peer's certificate fingerprint over TLS; nil in plaintext.
+    public let peerFingerprint: CertificateFingerprint?
+    /// Whether the stream is TLS.
+    public let isEncrypted: Bool
 
-    /// Wraps a socket whose handshake is done.
-    public init(socket: Socket) { self.socket = socket }
+    /// Wraps a plaintext socket whose handshake is done.
+    public init(socket: Socket) {
+        self.socket = socket
+        stream = socket
+        peerFingerprint = nil
+        isEncrypted = false
+    }
+
+    /// Wraps a TLS stream whose handshake is done.
+    public init(tls: TLSStream) {
+        socket = tls.socket
+        stream = tls
+        peerFingerprint = tls.peerFingerprint
+        isEncrypted = true
+    }
+
+    /// Whether a receive would not block (bytes buffered or waiting), within `timeoutMillis`.
+    public func waitUntilReadable(timeoutMillis: Int) throws -> Bool {
+        try stream.waitUntilReadable(timeoutMillis: timeoutMillis)
+    }
 
     /// Sends one message.
     public func send(_ message: PieceMessage) throws {
@@ -18,7 +44,7 @@ public struct PieceWire: Sendable {
         bytes.reserveCapacity(payload.count + 5)
         appendHeader(to: &bytes, length: payload.count, type: message.kind.rawValue)
         bytes.append(contentsOf: payload)
-        try socket.send(all: bytes)
+        try stream.send(all: bytes)
     }
 
     /// Sends several small messages with one send.
@@ -29,7 +55,7 @@ public struct PieceWire: Sendable {
             appendHeader(to: &bytes, length: payload.count, type: message.kind.rawValue)
             bytes.append(contentsOf: payload)
         }
-        try socket.send(all: bytes)
+        try stream.send(all: bytes)
     }
 
     /// Sends a piece whose bytes `fill` writes into the frame buffer (e.g. with `pread`), so the
@@ -47,15 +73,19 @@ public struct PieceWire: Sendable {
             count = fill(UnsafeMutableRawBufferPointer(rebasing: UnsafeMutableRawBufferPointer(buffer)[9...])) ? 9 + length : 0
         }
         guard bytes.count == 9 + length else { return false }
-        try socket.send(all: bytes)
+        try stream.send(all: bytes)
         return true
     }
 
     /// Sends piece `index` (`length` bytes of `file` at `offset`) with `sendfile(2)`: the bytes
     /// go from the page cache to the socket without a copy through this process. Returns false,
     /// having sent nothing, when the file is too short; a file that shrinks while it is sent
-    /// ends the connection (the frame cannot be completed).
+    /// ends the connection (the frame cannot be completed). Over TLS the bytes are read into the
+    /// frame and sealed instead (the kernel cannot encrypt them here).
     public func sendPiece(index: UInt32, length: Int, file: PieceFile, offset: UInt64) throws -> Bool {
+        guard !isEncrypted else {
+            return try sendPiece(index: index, length: length) { buffer in (try? file.read(into: buffer, at: offset)) == true }
+        }
         guard let start = off_t(exactly: offset), length >= 0, start <= off_t.max - off_t(length),
               let size = try? file.size(), offset + UInt64(length) <= size else { return false }
         var header: [UInt8] = []
@@ -117,7 +147,7 @@ public struct PieceWire: Sendable {
     private func receiveExactly(_ buffer: UnsafeMutableRawBufferPointer, allowingCleanEOF: Bool) throws {
         var offset = 0
         while offset < buffer.count {
-            let got = try socket.receive(into: UnsafeMutableRawBufferPointer(rebasing: buffer[offset...]))
+            let got = try stream.receive(into: UnsafeMutableRawBufferPointer(rebasing: buffer[offset...]), deadline: nil)
             if got == 0 { throw offset == 0 && allowingCleanEOF ? FrameError.closed : FrameError.truncated }
             offset += got
         }

@@ -36,6 +36,9 @@ public enum TransferLimits {
     public static let authenticationDeadlineMillis = 3_000
     /// How long the membership check may wait for the tracker (below the deadline).
     public static let peerAuthorizationCallMillis = 2_500
+    /// How long a connection's membership verdict is trusted: the first piece request after it
+    /// asks the tracker again, so a member who left (or logged out) is refused within it.
+    public static let peerAuthorizationFreshMillis = 1_000
     /// How often the peer server's accept thread wakes to close connections past the deadline.
     public static let acceptPollMillis = 100
     /// How long a served connection may stay idle between requests.

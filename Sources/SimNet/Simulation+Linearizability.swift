@@ -18,7 +18,7 @@ extension Simulation {
         let session = SpecSession(userID: user, token: op.request.token)
         switch op.request.operation {
         case let .createUser(userID, password): return .createUser(userID: userID, password: password)
-        case let .login(userID, password, _): return .login(userID: userID, password: password)
+        case let .login(userID, password, _, _): return .login(userID: userID, password: password)
         case let .command(command): return trackerCall(command, session)
         case let .query(query): return trackerCall(query, session)
         case .clusterStatus: return nil

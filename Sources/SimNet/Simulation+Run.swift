@@ -168,7 +168,7 @@ extension Simulation {
         healNodes(core)
     }
 
-    func healNodes(_ indices: some Sequence<Int>) {
+    func healNodes(_ indices: some Collection<Int>) {
         for index in indices {
             nodes[index].tearsNextWrite = false
             nodes[index].tearsNextTruncatingWrite = false
@@ -178,12 +178,16 @@ extension Simulation {
             if !nodes[index].isUp { restart(index) }
             if nodes[index].isPaused { resume(index) }
         }
+        // A sync already stalled when the heal comes is not cut short (a disk that stopped
+        // answering answers when it does): the bounds start once the healed trackers are idle.
+        var settledMicros = nowMicros
+        for index in indices where nodes[index].isUp { settledMicros = max(settledMicros, nodes[index].busyUntilMicros) }
         // A command pending at the heal is retried until the recovery deadline checks it.
         for client in clients.indices where clients[client].current != nil {
-            clients[client].current!.deadlineMicros = max(clients[client].current!.deadlineMicros, nowMicros + Self.pendingAfterHealMicros)
+            clients[client].current!.deadlineMicros = max(clients[client].current!.deadlineMicros, settledMicros + Self.pendingAfterHealMicros)
         }
-        queue.schedule(.checkLeaderAfterHeal, atMicros: nowMicros + leaderAfterHealBoundMicros)
-        queue.schedule(.checkPendingAfterHeal, atMicros: nowMicros + Self.pendingAfterHealMicros)
+        queue.schedule(.checkLeaderAfterHeal, atMicros: settledMicros + leaderAfterHealBoundMicros)
+        queue.schedule(.checkPendingAfterHeal, atMicros: settledMicros + Self.pendingAfterHealMicros)
     }
 }
 

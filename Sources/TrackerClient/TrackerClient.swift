@@ -8,10 +8,13 @@ import TrackerProtocol
 public enum TrackerClientError: Error, Equatable, Sendable, CustomStringConvertible {
     /// No tracker answered with a result before the deadline.
     case unavailable(String)
+    /// A tracker presented a certificate its cluster.conf line does not pin (not retried).
+    case notPinned(String)
 
     public var description: String {
         switch self {
         case let .unavailable(detail): "tracker cluster unavailable: \(detail)"
+        case let .notPinned(detail): "tracker refused: \(detail)"
         }
     }
 }
@@ -57,12 +60,30 @@ public final class TrackerClient: Sendable {
     public let timing: Timing
     private let state: Mutex<State>
     private let authenticator: HandshakeAuthenticator
+    /// TLS to the trackers, each pinned by its cluster.conf line; nil: plaintext (a cluster.conf
+    /// without fingerprints, for trackers run with `--insecure`).
+    private let tls: TLSContext?
+    private let cluster: ClusterConfig
+    /// The certificate this client presents to trackers, which its logins name; empty in plaintext.
+    public let certificateFingerprint: [UInt8]
 
-    /// Makes a client of the trackers in `cluster`, with a random client id.
-    public init(cluster: ClusterConfig, timing: Timing = Timing()) throws {
+    /// Makes a client of the trackers in `cluster`, with a random client id. When `cluster`
+    /// pins any fingerprint every connection is TLS, presenting `identity` (an ephemeral one
+    /// when nil), and a tracker is trusted only with the certificate its line pins, checked
+    /// before anything is sent; otherwise connections are plaintext.
+    public init(cluster: ClusterConfig, timing: Timing = Timing(), identity: TLSIdentity? = nil) throws {
         let trackers = cluster.trackers.map { LeaderFinder.Tracker(id: $0.id, address: $0.address.description) }
         clientID = try SecureRandom.uint64() | 1
         self.timing = timing
+        self.cluster = cluster
+        if cluster.fingerprints.isEmpty {
+            tls = nil
+            certificateFingerprint = []
+        } else {
+            let own = try identity ?? TLSIdentity.makeEphemeral(commonName: "client")
+            tls = try TLSContext(side: .client, identity: own)
+            certificateFingerprint = own.fingerprint.digest
+        }
         state = Mutex(State(finder: LeaderFinder(trackers: trackers, seed: try SecureRandom.uint64())))
         authenticator = HandshakeAuthenticator(
             mac: { key, message in HMACSHA256.authenticate(key: key, message: message) },
@@ -80,8 +101,15 @@ public final class TrackerClient: Sendable {
     /// so a login whose answer was lost after it committed is answered with that session.
     public func call(_ operation: ServiceOperation, token: [UInt8] = []) throws -> ClientResponse {
         var requestToken = token
-        if case .login = operation { requestToken = try SecureRandom.bytes(count: Self.sessionTokenBytes) }
-        return try state.withLock { state in
+        var operation = operation
+        if case let .login(userID, password, peerAddress, named) = operation {
+            requestToken = try SecureRandom.bytes(count: Self.sessionTokenBytes)
+            // A login names the certificate this client presents, unless the caller named one.
+            if named.isEmpty {
+                operation = .login(userID: userID, password: password, peerAddress: peerAddress, certificateFingerprint: certificateFingerprint)
+            }
+        }
+        return try state.withLock { [operation] state in
             state.sequence += 1
             let request = ClientRequest(clientID: clientID, sequence: state.sequence, token: requestToken, operation: operation)
             return try send(request, state: &state)
@@ -138,6 +166,10 @@ public final class TrackerClient: Sendable {
                     state.answers.record(now > sent ? now - sent : 0)
                 }
                 outcome = .answered(response)
+            } catch let error as TrackerClientError {
+                state.connection?.close()
+                state.connection = nil
+                throw error
             } catch {
                 state.connection?.close()
                 state.connection = nil
@@ -168,10 +200,33 @@ public final class TrackerClient: Sendable {
     private func connect(to address: String, timeoutMillis: Int? = nil) throws -> FramedConnection {
         let parsed = try PeerAddress.parse(address)
         let socket = try Socket.connect(host: parsed.host, port: parsed.port, timeoutMillis: timeoutMillis ?? timing.connectTimeoutMillis)
-        let connection = FramedConnection(socket: socket)
+        let connection: FramedConnection
+        do {
+            connection = try secure(socket, address: parsed)
+        } catch {
+            socket.close()
+            throw error
+        }
         _ = try Handshake.perform(on: connection, as: .dialer, role: .client, id: clientID, key: nil, auth: authenticator)
         try socket.setReceiveTimeout(millis: timing.attemptTimeoutMillis)
         return connection
+    }
+
+    /// TLS pinned to the line of the tracker at `address` (any of cluster.conf's pins for an
+    /// address no line names, e.g. a redirect to a tracker added later), or plaintext.
+    private func secure(_ socket: Socket, address: PeerAddress) throws -> FramedConnection {
+        guard let tls else { return FramedConnection(socket: socket) }
+        let line = cluster.trackers.first { $0.address == address }
+        let pins = line.map { $0.fingerprint.map { [$0] } ?? [] } ?? cluster.fingerprints
+        let name = line.map { "tracker \($0.id) (\(address))" } ?? "tracker at \(address)"
+        guard !pins.isEmpty else { throw TrackerClientError.notPinned("cluster.conf: \(name) has no sha256: fingerprint") }
+        let deadline = ContinuousClock.now + .milliseconds(timing.connectTimeoutMillis + NetworkingLimits.handshakeTimeoutMillis)
+        do {
+            return FramedConnection(tls: try TLSStream.handshake(socket: socket, context: tls, verification: .pinned(Set(pins)), deadline: deadline))
+        } catch TLSError.peerNotPinned(let presented) {
+            let pinned = pins.map(\.description).joined(separator: " or ")
+            throw TrackerClientError.notPinned("cluster.conf: \(name) presented certificate \(presented), but its line pins \(pinned)")
+        }
     }
 
     private func exchange(_ request: ClientRequest, tag: UInt64, on connection: FramedConnection) throws -> ClientResponse {

@@ -135,9 +135,9 @@ extension TrackerHost {
     /// of a login that already committed (its answer was lost) finds the session its token
     /// opened and is answered at once, without hashing the password again.
     mutating func continueLogin(_ request: ClientRequest, target: ReplyTarget) {
-        guard case let .login(userID, password, peerAddress) = request.operation else { return }
+        guard case let .login(userID, password, peerAddress, fingerprint) = request.operation else { return }
         if case let .ok(.session(session)) = machine.query(.session(tokenHash: hashToken(request.token))),
-           session.userID == userID, session.peerAddress == peerAddress {
+           session.userID == userID, session.peerAddress == peerAddress, session.certificateFingerprint == fingerprint {
             counters.loginsAnsweredFromSession += 1
             reply(target, .loggedIn(token: request.token, session: session))
             return

@@ -80,7 +80,8 @@ extension TrackerHost {
     var memberStatuses: [TrackerStatus.Member] {
         raft.configuration.members.map { member in
             let address = member.address.isEmpty ? (options.addresses[member.id] ?? "") : member.address
-            return TrackerStatus.Member(id: member.id, address: address, role: TrackerStatus.MemberRole(member.role))
+            return TrackerStatus.Member(id: member.id, address: address, role: TrackerStatus.MemberRole(member.role),
+                                        fingerprint: member.fingerprint)
         }
     }
 

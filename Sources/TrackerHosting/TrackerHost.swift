@@ -361,7 +361,7 @@ public struct TrackerHost: Sendable {
                 return
             }
             startJob(.hash(password: password), pending: .createUser(request, target))
-        case let .login(userID, _, _):
+        case let .login(userID, _, _, _):
             guard request.token.count >= options.loginTokenBytesMin else {
                 reply(target, .rejected(reason: "a login must carry a new session token of at least \(options.loginTokenBytesMin) bytes"))
                 return
@@ -394,13 +394,13 @@ public struct TrackerHost: Sendable {
             let command = TrackerCommand.createUser(userID: userID, salt: salt, passwordHash: passwordHash)
             propose(CommandEnvelope(clientID: request.clientID, sequence: request.sequence, command: command), kind: .plain, target: target)
         case let (.login(request, target), .verified(isMatch)):
-            guard case let .login(userID, _, peerAddress) = request.operation else { return }
+            guard case let .login(userID, _, peerAddress, fingerprint) = request.operation else { return }
             guard isMatch else {
                 reply(target, .rejected(reason: "wrong user id or password"))
                 return
             }
-            let command = TrackerCommand.openSession(userID: userID, tokenHash: hashToken(request.token),
-                                                     peerAddress: peerAddress, nowMillis: nowMillis)
+            let command = TrackerCommand.openSession(userID: userID, tokenHash: hashToken(request.token), peerAddress: peerAddress,
+                                                     certificateFingerprint: fingerprint, nowMillis: nowMillis)
             propose(CommandEnvelope(clientID: request.clientID, sequence: request.sequence, command: command),
                     kind: .login(token: request.token), target: target)
         case let (.createUser(_, target), _), let (.login(_, target), _):

@@ -10,20 +10,28 @@ struct AdminFailure: Error {
 
 /// Carries `AdminRequest`s to the cluster for `tracker-node member`: it tries the trackers of
 /// cluster.conf in turn, follows redirects (to addresses that need not be in cluster.conf),
-/// and retries "retry later" and "no leader" answers until the deadline.
+/// and retries "retry later" and "no leader" answers until the deadline. Over TLS each
+/// tracker's certificate is checked before anything is sent: against its cluster.conf line,
+/// or the pin the configuration gives a member added at runtime (learned from the trackers'
+/// status answers, which the session asks first).
 final class AdminSession {
     let cluster: ClusterConfig
     let key: [UInt8]?
+    /// The context dialed with (nil: plaintext, `--insecure`).
+    let tls: TLSContext?
     let deadline: Date
+    /// Pins learned from status answers for addresses not in cluster.conf.
+    private var learnedPins: [String: CertificateFingerprint] = [:]
     /// Where the leader was last said to be.
     private var preferred: String?
     static let connectTimeoutMillis = 1_000
     static let answerTimeoutMillis = 5_000
     static let retryPauseMicros: UInt32 = 100_000
 
-    init(cluster: ClusterConfig, key: [UInt8]?, deadline: Date) {
+    init(cluster: ClusterConfig, key: [UInt8]?, tls: TLSContext?, deadline: Date) {
         self.cluster = cluster
         self.key = key
+        self.tls = tls
         self.deadline = deadline
     }
 
@@ -31,6 +39,7 @@ final class AdminSession {
     /// change committed; for a list: the leader's, or else the first tracker's that answers).
     func perform(_ request: AdminRequest) -> Result<TrackerStatus, AdminFailure> {
         if request == .list { return list() }
+        if tls != nil && learnedPins.isEmpty { _ = list() } // the pins of members outside cluster.conf
         let seeds = cluster.trackers.map(\.address.description)
         var lastReason = "no tracker answered"
         var attempt = 0
@@ -79,6 +88,7 @@ final class AdminSession {
                 lastReason = "\(address): no answer"
                 continue
             }
+            learn(status)
             if best == nil || (status.role == .leader ? 1 : 0, status.term) > (best!.role == .leader ? 1 : 0, best!.term) { best = status }
             for member in status.members where !member.address.isEmpty && !asked.contains(member.address) && !pending.contains(member.address) {
                 pending.append(member.address)
@@ -90,11 +100,39 @@ final class AdminSession {
     /// The most trackers `list` asks.
     static let listAddressesMax = 32
 
+    /// Remembers the pins `status` names for members outside cluster.conf.
+    private func learn(_ status: TrackerStatus) {
+        for member in status.members where cluster.trackers.allSatisfy({ $0.address.description != member.address }) {
+            if let pin = CertificateFingerprint(digest: member.fingerprint) { learnedPins[member.address] = pin }
+        }
+    }
+
+    /// What the tracker at `address` must present: its cluster.conf line's pin, else the pin
+    /// learned for it, else any of cluster.conf's (a seed member at an address the
+    /// configuration changed).
+    private func pins(for address: String) -> Set<CertificateFingerprint> {
+        if let line = cluster.trackers.first(where: { $0.address.description == address }) { return Set([line.fingerprint].compactMap { $0 }) }
+        if let learned = learnedPins[address] { return [learned] }
+        return Set(cluster.fingerprints)
+    }
+
     /// One request on a new connection to `address`.
     private func ask(_ request: AdminRequest, at address: String) throws -> ClientResponse {
         let peer = try PeerAddress.parse(address)
         let socket = try Socket.connect(host: peer.host, port: peer.port, timeoutMillis: Self.connectTimeoutMillis)
-        let connection = FramedConnection(socket: socket)
+        let connection: FramedConnection
+        if let tls {
+            let handshakeDeadline = ContinuousClock.now + .milliseconds(Self.connectTimeoutMillis)
+            do {
+                connection = FramedConnection(tls: try TLSStream.handshake(socket: socket, context: tls, verification: .pinned(pins(for: address)),
+                                                                           deadline: handshakeDeadline))
+            } catch {
+                socket.close()
+                throw error
+            }
+        } else {
+            connection = FramedConnection(socket: socket)
+        }
         defer { connection.close() }
         _ = try Handshake.perform(on: connection, as: .dialer, role: .tracker, id: 0, key: key, auth: libcryptoAuthenticator())
         try connection.writeFrame(Frame(type: AdminCodec.requestFrame, payload: ServiceFrame.tagged(1, AdminCodec.encode(request))))

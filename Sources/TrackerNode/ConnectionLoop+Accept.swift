@@ -1,3 +1,4 @@
+import Consensus
 import Networking
 
 extension ConnectionLoop {
@@ -62,7 +63,8 @@ extension ConnectionLoop {
 
     /// Feeds a handshake frame to the connection's handshake; on success the connection
     /// becomes a client's or a peer tracker's (a peer must name a tracker of cluster.conf other
-    /// than this one, and it proved the cluster key).
+    /// than this one, have proved the cluster key if there is one, and, unless the tracker runs
+    /// `--insecure`, have presented the certificate cluster.conf pins for that id).
     func continueHandshake(_ connection: Connection, with frame: Frame, nowMillis: UInt64) {
         guard var handshake = connection.handshake else { return }
         let step = handshake.receive(frame)
@@ -85,9 +87,22 @@ extension ConnectionLoop {
     }
 
     private func becomeEstablished(_ connection: Connection, peer: Hello, nowMillis: UInt64) {
+        if peer.role == .tracker, peer.senderID == 0, let refusal = adminRefusal(connection) {
+            counters.count(.handshake)
+            Log.warnLimited("member tool refused", ["remote": connection.remote.description, "reason": refusal])
+            close(connection, error: nil)
+            return
+        }
+        if peer.role == .tracker, peer.senderID != 0, let refusal = trackerRefusal(connection, id: peer.senderID) {
+            counters.count(.handshake)
+            Log.warnLimited("tracker refused: certificate not pinned", ["remote": connection.remote.description, "reason": refusal])
+            close(connection, error: nil)
+            return
+        }
         switch peer.role {
         case .tracker where peer.senderID == 0:
-            // `tracker-node member ...`: it proved the cluster key, as a tracker does.
+            // `tracker-node member ...`: it proved the cluster key, or presented a current
+            // member's pinned certificate (`adminRefusal`).
             connection.kind = .client
             connection.isAdmin = true
             connection.lastRequestMillis = nowMillis
@@ -109,5 +124,30 @@ extension ConnectionLoop {
                                                    "reason": "role \(peer.role) id \(peer.senderID) not allowed"])
             close(connection, error: nil)
         }
+    }
+}
+
+extension ConnectionLoop {
+    /// Why a connection whose hello announced tracker `id` is refused (nil: let in). With pins
+    /// (`security.tls`) it must have presented the one pinned for `id`; a TLS connection with
+    /// no pins to check against is refused; plaintext without pins is `--insecure`.
+    func trackerRefusal(_ connection: Connection, id: NodeID) -> String? {
+        guard let pins = security.tls else {
+            return connection.tls == nil ? nil : "no pinned certificates to check tracker \(id) against"
+        }
+        guard connection.tls != nil else { return "tracker \(id) connected without TLS" }
+        return pins.trackerRefusal(id: id, presented: connection.tls?.peerFingerprint)
+    }
+
+    /// Why a `tracker-node member` connection (hello from tracker id 0) is refused (nil: let
+    /// in). A cluster key, when there is one, was proved in the handshake: that suffices, as
+    /// before TLS. Without a key, over TLS it must present the certificate pinned for a member
+    /// of the configuration in force (the tool uses the identity of the tracker it runs
+    /// beside); plaintext without a key is `--insecure`, where anyone may (and was warned).
+    func adminRefusal(_ connection: Connection) -> String? {
+        if security.key != nil { return nil }
+        guard let tls = security.tls else { return connection.tls == nil ? nil : "no pinned certificates to check the member tool against" }
+        guard connection.tls != nil else { return "a member tool connected without TLS" }
+        return tls.adminRefusal(presented: connection.tls?.peerFingerprint)
     }
 }

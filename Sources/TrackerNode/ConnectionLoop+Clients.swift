@@ -4,8 +4,9 @@ import TrackerProtocol
 
 extension ConnectionLoop {
     /// Takes one client request: it occupies a slot of the client's window until its reply is
-    /// with the kernel. `create_user` and `login` pass a per-address token bucket first, else
-    /// they are answered "retry later" here, before any password work is queued.
+    /// with the kernel. Over TLS a login must name the certificate the connection presented.
+    /// `create_user` and `login` pass a per-address token bucket first, else they are answered
+    /// "retry later" here, before any password work is queued.
     func takeRequest(_ frame: Frame, on connection: Connection, nowMillis: UInt64) throws {
         if connection.isAdmin { return try takeAdminRequest(frame, on: connection, nowMillis: nowMillis) }
         guard frame.type == ServiceFrame.request else { throw RejectedFrame("unexpected frame type \(frame.type)") }
@@ -23,6 +24,11 @@ extension ConnectionLoop {
         let request = try decoded.get()
         connection.inFlight += 1
         connection.lastRequestMillis = nowMillis
+        if let refusal = Self.certificateRefusal(of: request.operation, on: connection.tls) {
+            Log.warnLimited("login refused: certificate mismatch", ["remote": connection.remote.description])
+            answer(target, .rejected(reason: refusal))
+            return
+        }
         if Self.isPasswordRequest(request.operation), !admission.allowPasswordRequest(address: connection.remote.host, nowMillis: nowMillis) {
             Log.warnLimited("password request refused: too many from this address", ["remote": connection.remote.description])
             answer(target, .retryLater(reason: "too many password requests from this address"))
@@ -40,6 +46,17 @@ extension ConnectionLoop {
         connection.lastRequestMillis = nowMillis
         Log.info("membership request", ["remote": connection.remote.description, "request": "\(request)"])
         intake.append(.admin(request, ReplyTarget(connection: connection.number, tag: tag)))
+    }
+
+    /// Why a login is refused for the certificate it names: over TLS (`transport` non-nil) it
+    /// must be the one the connection presented (the session is recorded with it, and peers
+    /// admit it by it). A client without a certificate can do everything else.
+    static func certificateRefusal(of operation: ServiceOperation, on transport: TLSTransport?) -> String? {
+        guard case let .login(_, _, _, named) = operation, let transport else { return nil }
+        guard let presented = transport.peerFingerprint, named == presented.digest else {
+            return "a login must name the certificate its connection presented"
+        }
+        return nil
     }
 
     static func isPasswordRequest(_ operation: ServiceOperation) -> Bool {

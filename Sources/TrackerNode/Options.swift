@@ -15,6 +15,8 @@ struct Options {
     var segmentBytes = 8 << 20
     var snapshotInlineBytes = SnapshotTransfer.inlineBytesMax
     var isInsecure = false
+    /// `--print-fingerprint`: make the identity if missing, print its fingerprint, exit.
+    var printsFingerprint = false
     var passwordRequestsPerSecond = ConnectionLimits.passwordRequestsPerSecond
     /// Where `GET /metrics` is served (`--metrics-address`); nil: nowhere.
     var metricsAddress: PeerAddress?
@@ -29,6 +31,7 @@ struct Options {
                             [--snapshot-entries 10000] [--segment-bytes 8388608]
                             [--snapshot-inline-bytes 4194304] [--password-rate 5] [--insecure]
                             [--metrics-address HOST:PORT]
+               tracker-node --conf <cluster.conf> --id <n> [--data-dir DIR] --print-fingerprint
 
         Runs tracker <n> of the cluster described in cluster.conf: it listens on its address for
         both peer trackers and clients. The data directory (default data/tracker-<n>) holds the
@@ -36,11 +39,16 @@ struct Options {
         entries, and the log segments it covers are deleted. A snapshot sent to a follower that is
         larger than --snapshot-inline-bytes travels in resumable 1 MiB chunks. Type `quit`, or send SIGINT/SIGTERM, to stop cleanly (a leader
         hands leadership over first). The election timeout is randomized in [E, 2E).
-        The file cluster.key beside cluster.conf (hex, at least 128 bits, mode 0600, the same on
-        every tracker) is required: trackers prove to each other that they know it before any Raft
-        message is read. Make one with: (umask 077; openssl rand -hex 32 > cluster.key). Only
-        --insecure lets a tracker start without it, and then anyone who can reach its port can
-        pose as a tracker. --password-rate is how many create_user and login requests one source
+        Every connection is TLS 1.3. On first start the tracker makes a key pair and a self-signed
+        certificate in its data directory (tls-key.pem, mode 0600; tls-cert.pem) and logs its
+        fingerprint; --print-fingerprint makes them if missing, prints sha256:<hex> and exits.
+        Every line of cluster.conf must pin its tracker's fingerprint ('2 10.1.0.12:7001
+        sha256:<hex>'): trackers authenticate each other by mutual TLS against these pins, and
+        clients check them before sending anything. A line without one is refused unless
+        --insecure, which runs everything in plaintext (local experiments only: anyone who can
+        reach the port can read passwords and pose as a tracker). The optional cluster.key beside
+        cluster.conf (hex, at least 128 bits, mode 0600, the same on every tracker) is checked
+        inside the connection too. --password-rate is how many create_user and login requests one source
         address may make per second (after a burst of 20); more are answered "retry later".
         --metrics-address serves Prometheus text (format 0.0.4) at GET /metrics on HOST:PORT:
         tracker_raft_role{role}, _term, _leader, _commit_index, _applied_index, _last_index,
@@ -88,6 +96,7 @@ struct Options {
             case "--address":
                 guard let v = value(), let address = try? PeerAddress.parse(v) else { return .usageError("--address needs HOST:PORT") }
                 options.ownAddress = address
+            case "--print-fingerprint": options.printsFingerprint = true
             case "--password-rate":
                 guard let text = value(), let rate = Double(text), rate > 0, rate.isFinite else {
                     return .usageError("--password-rate needs a positive number")

@@ -5,10 +5,12 @@ import Synchronization
 import TrackerHosting
 import TrackerProtocol
 
-/// How this tracker proves itself to its peers: the cluster key (if any) and libcrypto.
+/// How this tracker proves itself to its peers and clients: TLS with pinned certificates (nil
+/// only with `--insecure`), the optional cluster key, and libcrypto for the hello's proofs.
 struct PeerSecurity: Sendable {
     var key: [UInt8]?
     var authenticator: HandshakeAuthenticator
+    var tls: NodeTLS?
 }
 
 /// One outgoing connection to each peer tracker. Each link has a thread that connects (with
@@ -62,8 +64,10 @@ final class PeerLinks: Sendable {
     }
 
     /// Links to exactly the trackers in `addresses` (this tracker's own id is skipped): new ids
-    /// and changed addresses get a new link and thread, the others' links stop.
-    func update(_ addresses: [NodeID: PeerAddress]) {
+    /// and changed addresses get a new link and thread, the others' links stop. The pins
+    /// (with TLS) follow `configuration` first, so a new member's link dials with its pin.
+    func update(_ addresses: [NodeID: PeerAddress], following configuration: Configuration) {
+        security.tls?.pins.follow(configuration, reachable: addresses.keys)
         let started: [Slot] = slots.withLock { slots in
             var started: [Slot] = []
             for id in slots.keys.sorted() where addresses[id] != slots[id]!.address {
@@ -129,7 +133,18 @@ final class PeerLinks: Sendable {
 
     private func dial(_ address: PeerAddress, id: NodeID) throws -> FramedConnection {
         let socket = try Socket.connect(host: address.host, port: address.port, timeoutMillis: Self.connectTimeoutMillis)
-        let connection = FramedConnection(socket: socket)
+        let connection: FramedConnection
+        if let tls = security.tls {
+            do {
+                let deadline = ContinuousClock.now + .milliseconds(NetworkingLimits.handshakeTimeoutMillis)
+                connection = FramedConnection(tls: try tls.dial(socket, tracker: id, deadline: deadline))
+            } catch {
+                socket.close()
+                throw error
+            }
+        } else {
+            connection = FramedConnection(socket: socket)
+        }
         _ = try Handshake.perform(on: connection, as: .dialer, role: .tracker, id: selfID, key: security.key,
                                   auth: security.authenticator, expectedPeerID: id)
         return connection

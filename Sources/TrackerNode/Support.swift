@@ -29,18 +29,17 @@ func clusterKeyPath(confPath: String) -> String {
 /// Largest cluster.key file read (a key is 32 to a few hundred hex digits).
 let clusterKeyFileBytesMax = 4_096
 
-/// The cluster key: hex (at least 32 hex digits, i.e. 128 bits), readable by its owner only.
-/// Without the file the tracker refuses to start, unless `isInsecure` (then nil). A file that is
-/// unusable, or readable by group or others, stops the tracker with a message naming it.
-func loadClusterKey(confPath: String, isInsecure: Bool) -> [UInt8]? {
+/// The optional cluster key: hex (at least 32 hex digits, i.e. 128 bits), readable by its owner
+/// only; nil without the file. Trackers authenticate each other by their pinned TLS
+/// certificates; a cluster key, when present, is proved inside the connection as well (and is
+/// the only check between trackers run with `--insecure`). A file that is unusable, or readable
+/// by group or others, stops the tracker with a message naming it.
+func loadClusterKey(confPath: String) -> [UInt8]? {
     let path = clusterKeyPath(confPath: confPath)
     let make = "(umask 077; openssl rand -hex 32 > \(path)), the same file on every tracker"
     var info = stat()
     guard stat(path, &info) == 0 else {
-        if errno == ENOENT {
-            if isInsecure { return nil }
-            fail("\(path): no cluster key; make one with: \(make); or run with --insecure (unauthenticated peers)")
-        }
+        if errno == ENOENT { return nil }
         fail("\(path): \(String(cString: strerror(errno)))")
     }
     guard info.st_mode & S_IFMT == S_IFREG else { fail("\(path): not a regular file") }

@@ -96,7 +96,7 @@ final class TrackerServer {
     private func followConfiguration() {
         let raft = executor.host.raft
         guard let changed = addressBook.follow(raft.configuration, isPending: raft.isConfigurationChangePending) else { return }
-        effects.peers.update(changed)
+        effects.peers.update(changed, following: raft.configuration)
         Log.info("configuration in force", ["members": raft.configuration.members.map { "\($0.id):\($0.role):\($0.address):\(String($0.incarnation, radix: 16))" }.joined(separator: ","),
                                             "pending": "\(raft.isConfigurationChangePending)", "own.role": raft.memberRole.map { "\($0)" } ?? "none"])
     }

@@ -27,26 +27,44 @@ case let .usageError(message):
 }
 
 ignoreSIGPIPE()
-// Everything this process creates (data directory, log segments, snapshots) is private to it.
+// Everything this process creates (data directory, log segments, snapshots, the TLS key) is private to it.
 umask(0o077)
 let cluster: ClusterConfig
-do { cluster = try ClusterConfig.load(path: options.confPath) } catch { fail("\(error)") }
+// --print-fingerprint runs before the pins exist (scripts write cluster.conf with its output).
+do { cluster = try ClusterConfig.load(path: options.confPath, requiringFingerprints: !options.isInsecure && !options.printsFingerprint) } catch {
+    fail("\(error)")
+}
 let ownAddress: PeerAddress
 if let joining = options.ownAddress {
     guard cluster.address(of: options.id) == nil else { fail("tracker \(options.id) is in \(options.confPath): start it without --join") }
     ownAddress = joining
 } else if let listed = cluster.address(of: options.id) {
     ownAddress = listed
+} else if options.printsFingerprint {
+    ownAddress = PeerAddress(host: "", port: 0) // not used: the tracker prints and exits
 } else {
     fail("\(options.confPath): no tracker with id \(options.id) (ids: \(cluster.ids.map(String.init).joined(separator: ", "))); a tracker not in it starts with --join --address HOST:PORT")
 }
-let security = PeerSecurity(key: loadClusterKey(confPath: options.confPath, isInsecure: options.isInsecure),
-                            authenticator: libcryptoAuthenticator())
-if security.key == nil {
-    Log.warn("INSECURE MODE (--insecure, no cluster.key): anyone who can reach this port can pose as a tracker and rewrite the cluster's state",
-             ["key.expected": clusterKeyPath(confPath: options.confPath)])
-} else if options.isInsecure {
-    Log.info("--insecure given, but cluster.key is present: peers must prove they know it", ["key": clusterKeyPath(confPath: options.confPath)])
+let dataDirectory = options.dataDirectory ?? "data/tracker-\(options.id)"
+prepareDataDirectory(dataDirectory)
+if options.printsFingerprint {
+    do { print(try printableFingerprint(dataDirectory: dataDirectory, selfID: options.id)) } catch { fail("\(error)") }
+    exit(0)
+}
+let nodeTLS: NodeTLS?
+do {
+    nodeTLS = options.isInsecure ? nil : try NodeTLS.load(dataDirectory: dataDirectory, cluster: cluster, selfID: options.id,
+                                                          confPath: options.confPath)
+} catch {
+    fail("\(error)")
+}
+let security = PeerSecurity(key: loadClusterKey(confPath: options.confPath), authenticator: libcryptoAuthenticator(), tls: nodeTLS)
+if let nodeTLS {
+    Log.info("tracker identity", ["fingerprint": nodeTLS.identity.fingerprint.description,
+                                  "certificate": dataDirectory + "/" + TLSIdentity.certificateFileName])
+} else {
+    Log.warn("INSECURE MODE (--insecure): plaintext; anyone on the network can read passwords and tokens, and pose as a tracker unless cluster.key is present",
+             ["key.present": security.key == nil ? "false" : "true", "key.expected": clusterKeyPath(confPath: options.confPath)])
 }
 let descriptorLimit = ConnectionLimits.raiseDescriptorLimit()
 let admissionLimits: AddressAdmission.Limits
@@ -66,8 +84,6 @@ do { metricsSocket = try options.metricsAddress.map { try Socket.listen(host: $0
 }
 let shellCounters = ShellCounters()
 
-let dataDirectory = options.dataDirectory ?? "data/tracker-\(options.id)"
-prepareDataDirectory(dataDirectory)
 let identity: DataIdentity
 let isNewIdentity: Bool
 do { (identity, isNewIdentity) = try DataIdentity.loadOrCreate(directory: dataDirectory, trackerID: options.id) } catch { fail("\(error)") }
@@ -127,9 +143,10 @@ let passwords = PasswordWorker(inputs: inputs)
 let restorer = SnapshotRestorer(inputs: inputs, limits: hostOptions.limits)
 let connections: ConnectionLoop
 do {
-    // TLS for accepted connections is the loop's `tls:` parameter (a server `TLSContext`; nil: plaintext).
+    // Accepted connections speak TLS with the tracker's identity (plaintext only with --insecure).
     connections = try ConnectionLoop(listener: listenSocket, wake: wake, selfID: options.id, peerIDs: Set(cluster.ids),
-                                     security: security, admission: admissionLimits, counters: shellCounters, restorer: restorer)
+                                     security: security, admission: admissionLimits, counters: shellCounters, restorer: restorer,
+                                     tls: nodeTLS?.serverContext)
 } catch {
     fail("cannot start the event loop: \(error)")
 }

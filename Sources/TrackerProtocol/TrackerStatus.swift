@@ -73,12 +73,16 @@ public struct TrackerStatus: Equatable, Sendable {
         public var address: String
         /// What it does.
         public var role: MemberRole
+        /// The SHA-256 fingerprint of its TLS certificate as the configuration pins it (empty
+        /// when it does not: a seed member, pinned by its cluster.conf line, or no TLS).
+        public var fingerprint: [UInt8]
 
         /// Makes a member entry.
-        public init(id: TrackerID, address: String, role: MemberRole) {
+        public init(id: TrackerID, address: String, role: MemberRole, fingerprint: [UInt8] = []) {
             self.id = id
             self.address = address
             self.role = role
+            self.fingerprint = fingerprint
         }
     }
 

@@ -7,8 +7,11 @@ import TrackerStateMachine
 public enum ServiceOperation: Equatable, Sendable {
     /// Register a user; the leader hashes the password before anything is logged.
     case createUser(userID: String, password: String)
-    /// Check a password and open a session bound to the client's piece-serving address.
-    case login(userID: String, password: String, peerAddress: String)
+    /// Check a password and open a session bound to the client's piece-serving address and to
+    /// the certificate (its SHA-256, 32 bytes) the client presents to its tracker and its peers.
+    /// Over TLS the tracker refuses a login whose connection presented another certificate;
+    /// empty only in a cluster run without TLS (`--insecure`).
+    case login(userID: String, password: String, peerAddress: String, certificateFingerprint: [UInt8] = [])
     /// A state-changing command.
     case command(ClientCommand)
     /// A read, answered linearizably by the leader.
@@ -96,8 +99,9 @@ public enum ServiceCodec {
         switch request.operation {
         case let .createUser(userID, password):
             w.write(UInt8(1)); w.write(userID); w.write(password)
-        case let .login(userID, password, peerAddress):
-            w.write(UInt8(2)); w.write(userID); w.write(password); w.write(peerAddress)
+        case let .login(userID, password, peerAddress, fingerprint):
+            // Tag 6 since logins carry the certificate fingerprint; tag 2 (without) still decodes.
+            w.write(UInt8(6)); w.write(userID); w.write(password); w.write(peerAddress); w.writeBlob(fingerprint)
         case let .command(command):
             w.write(UInt8(3)); command.write(into: &w)
         case let .query(query):
@@ -124,6 +128,9 @@ public enum ServiceCodec {
         case 3: operation = .command(try ClientCommand.read(from: &r))
         case 4: operation = .query(try ClientQuery.read(from: &r))
         case 5: operation = .clusterStatus
+        case 6:
+            operation = .login(userID: try field(&r), password: try field(&r), peerAddress: try field(&r),
+                               certificateFingerprint: try fingerprint(&r))
         default: throw DecodingError("unknown operation", offset: tagOffset)
         }
         try r.expectEnd()
@@ -185,6 +192,14 @@ public enum ServiceCodec {
 
     static func field(_ r: inout ByteReader) throws -> String { try r.readString(maxBytes: fieldBytesMax) }
 
+    /// A certificate fingerprint: empty or 32 bytes.
+    static func fingerprint(_ r: inout ByteReader) throws -> [UInt8] {
+        let start = r.position
+        let bytes = try r.readBlob(maxCount: NameRule.fingerprintBytes)
+        guard NameRule.isValidFingerprint(bytes) else { throw DecodingError("bad certificate fingerprint length", offset: start) }
+        return bytes
+    }
+
     static func write(_ s: TrackerStatus, into w: inout ByteWriter) {
         w.write(s.id); w.write(s.role.rawValue); w.write(s.term); w.write(s.leader)
         w.write(s.commitIndex); w.write(s.appliedIndex); w.write(s.lastIndex)
@@ -192,6 +207,10 @@ public enum ServiceCodec {
         for f in s.followerMatch { w.write(f.id); w.write(f.matchIndex) }
         w.write(UInt32(s.members.count))
         for m in s.members { w.write(m.id); w.write(m.role.rawValue); w.write(m.address) }
+        // Added with runtime members' pins: absent (old trackers) means no member is pinned.
+        if s.members.contains(where: { !$0.fingerprint.isEmpty }) {
+            for m in s.members { w.writeBlob(m.fingerprint) }
+        }
     }
 
     static func readStatus(_ r: inout ByteReader) throws -> TrackerStatus {
@@ -211,6 +230,9 @@ public enum ServiceCodec {
             let offset = r.position
             guard let role = TrackerStatus.MemberRole(rawValue: try r.readUInt8()) else { throw DecodingError("unknown member role", offset: offset) }
             s.members.append(.init(id: id, address: try field(&r), role: role))
+        }
+        if !r.isAtEnd {
+            for index in s.members.indices { s.members[index].fingerprint = try fingerprint(&r) }
         }
         return s
     }

@@ -59,6 +59,14 @@ extension ByteReader {
 
     mutating func readToken() throws -> TokenHash { TokenHash(try readSmallBlob()) }
 
+    /// A certificate fingerprint: empty or `NameRule.fingerprintBytes` bytes; nothing else decodes.
+    mutating func readFingerprint() throws -> [UInt8] {
+        let start = position
+        let bytes = try readBlob(maxCount: NameRule.fingerprintBytes)
+        guard NameRule.isValidFingerprint(bytes) else { throw DecodingError("bad certificate fingerprint length", offset: start) }
+        return bytes
+    }
+
     mutating func readMetadata(limits: Limits) throws -> FileMetadata {
         let name = try readField()
         let size = try readUInt64()
@@ -118,8 +126,9 @@ extension TrackerCommand {
         switch self {
         case let .createUser(userID, salt, passwordHash):
             w.write(UInt8(1)); w.write(userID); w.writeBlob(salt); w.writeBlob(passwordHash)
-        case let .openSession(userID, tokenHash, peerAddress, nowMillis):
-            w.write(UInt8(2)); w.write(userID); w.write(tokenHash); w.write(peerAddress); w.write(nowMillis)
+        case let .openSession(userID, tokenHash, peerAddress, fingerprint, nowMillis):
+            // Tag 13 since sessions carry a certificate fingerprint; tag 2 (without) still decodes.
+            w.write(UInt8(13)); w.write(userID); w.write(tokenHash); w.write(peerAddress); w.writeBlob(fingerprint); w.write(nowMillis)
         case let .keepAlive(tokenHash, nowMillis):
             w.write(UInt8(3)); w.write(tokenHash); w.write(nowMillis)
         case let .logout(tokenHash):
@@ -152,6 +161,9 @@ extension TrackerCommand {
         case 2:
             return .openSession(userID: try r.readField(), tokenHash: try r.readToken(),
                                 peerAddress: try r.readField(), nowMillis: try r.readUInt64())
+        case 13:
+            return .openSession(userID: try r.readField(), tokenHash: try r.readToken(), peerAddress: try r.readField(),
+                                certificateFingerprint: try r.readFingerprint(), nowMillis: try r.readUInt64())
         case 3: return .keepAlive(tokenHash: try r.readToken(), nowMillis: try r.readUInt64())
         case 4: return .logout(tokenHash: try r.readToken())
         case 5:

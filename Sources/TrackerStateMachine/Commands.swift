@@ -7,7 +7,9 @@ public enum TrackerCommand: Equatable, Sendable {
     /// Opens a session for a user whose password the leader checked against `credentials`.
     /// `tokenHash` is the hash of a random token (≥ 128 bits) the leader gives the client.
     /// A user has at most one session: a new login replaces (ends) the previous one.
-    case openSession(userID: String, tokenHash: TokenHash, peerAddress: String, nowMillis: UInt64)
+    /// `certificateFingerprint` is the SHA-256 of the certificate the login's TLS connection
+    /// presented (32 bytes; empty for a login without TLS): peers admit the session by it.
+    case openSession(userID: String, tokenHash: TokenHash, peerAddress: String, certificateFingerprint: [UInt8] = [], nowMillis: UInt64)
     /// Renews a session's lease to `nowMillis + Limits.sessionLeaseMillis` in the replicated
     /// state. tracker-node never proposes it: the leader renews leases in its memory (a
     /// keepalive costs no Raft write) and replicates only their expiry; it stays for tools and

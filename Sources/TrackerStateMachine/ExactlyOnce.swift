@@ -79,7 +79,7 @@ extension TrackerStateMachine {
         let (clientID, sequence, command) = (envelope.clientID, envelope.sequence, envelope.command)
         guard clientID != 0 else { return execute(command) }
         switch command {
-        case let .createUser(userID, _, _), let .openSession(userID, _, _, _):
+        case let .createUser(userID, _, _), let .openSession(userID, _, _, _, _):
             guard NameRule.violation(of: userID, limits: limits) == nil else { return execute(command) }
             let key = LoginClientKey(clientID: clientID, userID: userID)
             if let cached = loginClients[key], cached.sequence == sequence {

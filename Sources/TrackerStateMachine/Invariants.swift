@@ -74,6 +74,7 @@ extension TrackerStateMachine {
             if state.sessionOfUser[session.userID] != token { return "user \(session.userID) has two sessions" }
             if !(limits.hashBytesMin...limits.hashBytesMax).contains(token.bytes.count) { return "bad token hash length" }
             if NameRule.addressViolation(of: session.peerAddress, limits: limits) != nil { return "bad peer address" }
+            if !NameRule.isValidFingerprint(session.certificateFingerprint) { return "bad certificate fingerprint" }
         }
         if state.groups.count > limits.groupsMax { return "too many groups" }
         return nil

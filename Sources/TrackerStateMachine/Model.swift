@@ -161,6 +161,17 @@ struct Session: Equatable, Sendable {
     var userID: String
     var peerAddress: String
     var leaseExpiryMillis: UInt64
+    /// The SHA-256 of the certificate the client's TLS connection presented at login (empty
+    /// only for a login made without TLS, in a cluster run with `--insecure`).
+    var certificateFingerprint: [UInt8] = []
+}
+
+extension Session {
+    /// The session as queries and results show it.
+    var info: SessionInfo {
+        SessionInfo(userID: userID, peerAddress: peerAddress, leaseExpiryMillis: leaseExpiryMillis,
+                    certificateFingerprint: certificateFingerprint)
+    }
 }
 
 /// A user sharing a file, with the pieces it holds.

@@ -18,8 +18,7 @@ extension TrackerStateMachine {
             return .credentials(salt: user.salt, passwordHash: user.passwordHash)
         case let .session(tokenHash):
             guard let session = state.sessions[tokenHash] else { throw TrackerError(.notLoggedIn) }
-            return .session(SessionInfo(userID: session.userID, peerAddress: session.peerAddress,
-                                        leaseExpiryMillis: session.leaseExpiryMillis))
+            return .session(session.info)
         case let .listGroups(tokenHash, page):
             _ = try state.sessionUser(tokenHash)
             let (ids, hasMore) = Paging.firstKeys(of: state.groups.keys, after: page.after, count: try state.pageSize(page, limits: limits))
@@ -47,7 +46,7 @@ extension TrackerStateMachine {
             guard group.isMember(userID), let token = state.sessionOfUser[userID], let session = state.sessions[token] else {
                 throw TrackerError(.notMember, "\(userID) is not an online member of \(groupID)")
             }
-            return .session(SessionInfo(userID: userID, peerAddress: session.peerAddress, leaseExpiryMillis: session.leaseExpiryMillis))
+            return .session(session.info)
         case let .downloadInfo(tokenHash, groupID, fileName):
             let (userID, group) = try state.memberAndGroup(tokenHash, groupID, limits: limits)
             return .download(downloadInfo(of: try state.existingFile(fileName, in: group, limits: limits), for: userID))
@@ -60,7 +59,8 @@ extension TrackerStateMachine {
         var online: [PeerInfo] = []
         for sharer in file.sharers where sharer.userID != userID {
             guard let token = state.sessionOfUser[sharer.userID], let session = state.sessions[token] else { continue }
-            online.append(PeerInfo(userID: sharer.userID, peerAddress: session.peerAddress, pieces: sharer.pieces))
+            online.append(PeerInfo(userID: sharer.userID, peerAddress: session.peerAddress, pieces: sharer.pieces,
+                                   certificateFingerprint: session.certificateFingerprint))
         }
         // `sharers` is sorted by user id, so `online` is too.
         let start = online.firstIndex { $0.userID > userID } ?? 0

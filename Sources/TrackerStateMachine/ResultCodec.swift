@@ -49,7 +49,9 @@ extension TrackerReply {
         switch self {
         case .done: w.write(UInt8(0))
         case let .session(info):
-            w.write(UInt8(1)); w.write(info.userID); w.write(info.peerAddress); w.write(info.leaseExpiryMillis)
+            // Tags 8 and 9 carry certificate fingerprints; 1 and 7 (without) still decode.
+            w.write(UInt8(8)); w.write(info.userID); w.write(info.peerAddress); w.write(info.leaseExpiryMillis)
+            w.writeBlob(info.certificateFingerprint)
         case let .expiredSessions(count): w.write(UInt8(2)); w.write(count)
         case let .credentials(salt, passwordHash): w.write(UInt8(3)); w.writeBlob(salt); w.writeBlob(passwordHash)
         case let .groups(page):
@@ -65,8 +67,8 @@ extension TrackerReply {
             for f in page.items { w.write(f.name); w.write(f.sizeBytes); w.write(f.onlineSharerCount) }
             w.write(page.hasMore)
         case let .download(info):
-            w.write(UInt8(7)); w.write(info.metadata); w.write(UInt32(info.peers.count))
-            for p in info.peers { w.write(p.userID); w.write(p.peerAddress); w.writeBlob(p.pieces) }
+            w.write(UInt8(9)); w.write(info.metadata); w.write(UInt32(info.peers.count))
+            for p in info.peers { w.write(p.userID); w.write(p.peerAddress); w.writeBlob(p.pieces); w.writeBlob(p.certificateFingerprint) }
             w.write(info.omittedPeerCount)
         }
     }
@@ -75,9 +77,9 @@ extension TrackerReply {
         let tag = try r.readUInt8()
         switch tag {
         case 0: return .done
-        case 1:
+        case 1, 8:
             return .session(SessionInfo(userID: try r.readField(), peerAddress: try r.readField(),
-                                        leaseExpiryMillis: try r.readUInt64()))
+                                        leaseExpiryMillis: try r.readUInt64(), certificateFingerprint: tag == 8 ? try r.readFingerprint() : []))
         case 2: return .expiredSessions(count: try r.readUInt32())
         case 3: return .credentials(salt: try r.readSmallBlob(), passwordHash: try r.readSmallBlob())
         case 4:
@@ -96,11 +98,12 @@ extension TrackerReply {
                 files.append(FileSummary(name: try r.readField(), sizeBytes: try r.readUInt64(), onlineSharerCount: try r.readUInt32()))
             }
             return .files(try r.readPageEnd(files))
-        case 7:
+        case 7, 9:
             let metadata = try r.readMetadata(limits: limits)
             var peers: [PeerInfo] = []
             for _ in 0..<(try r.readListCount()) {
-                peers.append(PeerInfo(userID: try r.readField(), peerAddress: try r.readField(), pieces: try r.readBitfield(limits: limits)))
+                peers.append(PeerInfo(userID: try r.readField(), peerAddress: try r.readField(), pieces: try r.readBitfield(limits: limits),
+                                      certificateFingerprint: tag == 9 ? try r.readFingerprint() : []))
             }
             return .download(DownloadInfo(metadata: metadata, peers: peers, omittedPeerCount: try r.readUInt32()))
         default: throw TrackerCodec.unknownTag(tag, r)

@@ -122,12 +122,16 @@ public struct PeerInfo: Equatable, Sendable {
     public var peerAddress: String
     /// Its pieces, as a `PieceBitfield`.
     public var pieces: [UInt8]
+    /// The SHA-256 of the certificate its session logged in with (empty without TLS): the
+    /// downloader pins it when it connects.
+    public var certificateFingerprint: [UInt8]
 
     /// Makes a peer entry.
-    public init(userID: String, peerAddress: String, pieces: [UInt8]) {
+    public init(userID: String, peerAddress: String, pieces: [UInt8], certificateFingerprint: [UInt8] = []) {
         self.userID = userID
         self.peerAddress = peerAddress
         self.pieces = pieces
+        self.certificateFingerprint = certificateFingerprint
     }
 }
 
@@ -161,12 +165,15 @@ public struct SessionInfo: Equatable, Sendable {
     public var peerAddress: String
     /// When the lease runs out unless a keepalive renews it, in the leader's milliseconds.
     public var leaseExpiryMillis: UInt64
+    /// The SHA-256 of the certificate the session logged in with (empty without TLS).
+    public var certificateFingerprint: [UInt8]
 
     /// Makes session information.
-    public init(userID: String, peerAddress: String, leaseExpiryMillis: UInt64) {
+    public init(userID: String, peerAddress: String, leaseExpiryMillis: UInt64, certificateFingerprint: [UInt8] = []) {
         self.userID = userID
         self.peerAddress = peerAddress
         self.leaseExpiryMillis = leaseExpiryMillis
+        self.certificateFingerprint = certificateFingerprint
     }
 }
 

@@ -20,12 +20,16 @@ public struct SnapshotError: Error, Equatable, Sendable, CustomStringConvertible
 /// not stored: it is derived from the groups and rebuilt on restore.
 ///
 /// Version 3 keys the exactly-once tables by session and by (client, user) instead of by client
-/// id alone. Earlier versions are refused: this project has no deployed data to migrate.
+/// id alone. Version 4 adds each session's certificate fingerprint (a blob after its lease);
+/// version 3 still restores (its sessions have none, as logins without TLS). Earlier versions
+/// are refused.
 extension TrackerStateMachine {
     /// The snapshot's first four bytes, "TRSM".
     public static let snapshotMagic: UInt32 = 0x5452_534D
     /// The snapshot format version.
-    public static let snapshotVersion: UInt16 = 3
+    public static let snapshotVersion: UInt16 = 4
+    /// The oldest format `restore` still reads.
+    public static let oldestRestorableSnapshotVersion: UInt16 = 3
 
     /// The whole state as bytes, deterministically: equal states give equal bytes on every
     /// replica and process.
@@ -43,6 +47,7 @@ extension TrackerStateMachine {
         for token in state.sessions.keys.sorted() {
             let session = state.sessions[token]!
             w.write(token); w.write(session.userID); w.write(session.peerAddress); w.write(session.leaseExpiryMillis)
+            w.writeBlob(session.certificateFingerprint)
         }
         w.write(UInt32(state.groups.count))
         for id in state.groups.keys.sorted() { Self.write(group: state.groups[id]!, id: id, into: &w) }
@@ -100,8 +105,8 @@ extension TrackerStateMachine {
         var header = ByteReader(bytes[0..<6])
         guard (try? header.readUInt32()) == snapshotMagic else { throw SnapshotError("bad magic") }
         let version = (try? header.readUInt16()) ?? 0
-        guard version == snapshotVersion else {
-            throw SnapshotError("unsupported version \(version) (this build reads only version \(snapshotVersion))")
+        guard (oldestRestorableSnapshotVersion...snapshotVersion).contains(version) else {
+            throw SnapshotError("unsupported version \(version) (this build reads versions \(oldestRestorableSnapshotVersion)...\(snapshotVersion))")
         }
         var trailer = ByteReader(bytes[(bytes.count - 8)...])
         let stored = (try? trailer.readUInt64()) ?? 0
@@ -110,7 +115,7 @@ extension TrackerStateMachine {
         var machine = TrackerStateMachine(limits: limits)
         do {
             var r = ByteReader(bytes[6..<(bytes.count - 8)])
-            try machine.readBody(from: &r)
+            try machine.readBody(from: &r, version: version)
             try r.expectEnd()
         } catch let error as SnapshotError {
             throw error

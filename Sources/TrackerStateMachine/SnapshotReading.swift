@@ -12,7 +12,7 @@ public enum FNV1a64 {
 
 extension TrackerStateMachine {
     /// Reads everything between the header and the checksum, insisting on strictly sorted keys.
-    mutating func readBody(from r: inout ByteReader) throws {
+    mutating func readBody(from r: inout ByteReader, version: UInt16) throws {
         appliedCount = try r.readUInt64()
         var previous: String? = nil
         for _ in 0..<(try r.readListCount()) {
@@ -26,7 +26,8 @@ extension TrackerStateMachine {
             let token = try r.readToken()
             try Self.requireAscending(previousToken, token, "session tokens")
             previousToken = token
-            let session = Session(userID: try r.readField(), peerAddress: try r.readField(), leaseExpiryMillis: try r.readUInt64())
+            var session = Session(userID: try r.readField(), peerAddress: try r.readField(), leaseExpiryMillis: try r.readUInt64())
+            if version >= 4 { session.certificateFingerprint = try r.readFingerprint() }
             guard state.sessionOfUser[session.userID] == nil else { throw SnapshotError("user with two sessions") }
             state.sessions[token] = session
             state.sessionOfUser[session.userID] = token

@@ -58,8 +58,9 @@ public struct TrackerStateMachine: Equatable, Sendable {
         switch command {
         case let .createUser(userID, salt, passwordHash):
             return try state.createUser(userID, salt: salt, passwordHash: passwordHash, limits: limits)
-        case let .openSession(userID, tokenHash, peerAddress, nowMillis):
-            return try state.openSession(userID, tokenHash: tokenHash, peerAddress: peerAddress, nowMillis: nowMillis, limits: limits)
+        case let .openSession(userID, tokenHash, peerAddress, fingerprint, nowMillis):
+            return try state.openSession(userID, tokenHash: tokenHash, peerAddress: peerAddress, certificateFingerprint: fingerprint,
+                                         nowMillis: nowMillis, limits: limits)
         case let .keepAlive(tokenHash, nowMillis):
             return try state.keepAlive(tokenHash, nowMillis: nowMillis, limits: limits)
         case let .logout(tokenHash):

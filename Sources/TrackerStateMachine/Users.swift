@@ -39,21 +39,25 @@ extension TrackerState {
     /// One session per user: a new login replaces the user's previous session, whose token
     /// stops working. A crashed client's user can thus log in again at once, and a user's shares
     /// are offered at exactly one peer address.
-    mutating func openSession(_ userID: String, tokenHash: TokenHash, peerAddress: String, nowMillis: UInt64,
-                              limits: Limits) throws(TrackerError) -> TrackerReply {
+    mutating func openSession(_ userID: String, tokenHash: TokenHash, peerAddress: String, certificateFingerprint: [UInt8] = [],
+                              nowMillis: UInt64, limits: Limits) throws(TrackerError) -> TrackerReply {
         try checkName(userID, "user id", limits: limits)
         try checkTokenHash(tokenHash, limits: limits)
         if let why = NameRule.addressViolation(of: peerAddress, limits: limits) {
             throw TrackerError(.invalidInput, "peer address \(why)")
         }
+        guard NameRule.isValidFingerprint(certificateFingerprint) else {
+            throw TrackerError(.invalidInput, "certificate fingerprint must be \(NameRule.fingerprintBytes) bytes or empty")
+        }
         guard users[userID] != nil else { throw TrackerError(.noSuchUser, userID) }
         guard sessions[tokenHash] == nil else { throw TrackerError(.tokenInUse) }
         if let previous = sessionOfUser[userID] { sessions[previous] = nil }
         let session = Session(userID: userID, peerAddress: peerAddress,
-                              leaseExpiryMillis: Self.leaseExpiry(nowMillis: nowMillis, limits: limits))
+                              leaseExpiryMillis: Self.leaseExpiry(nowMillis: nowMillis, limits: limits),
+                              certificateFingerprint: certificateFingerprint)
         sessions[tokenHash] = session
         sessionOfUser[userID] = tokenHash
-        return .session(SessionInfo(userID: userID, peerAddress: peerAddress, leaseExpiryMillis: session.leaseExpiryMillis))
+        return .session(session.info)
     }
 
     mutating func keepAlive(_ tokenHash: TokenHash, nowMillis: UInt64, limits: Limits) throws(TrackerError) -> TrackerReply {
@@ -61,8 +65,7 @@ extension TrackerState {
         // A lease never shrinks: a keepalive stamped by a leader whose clock is behind is harmless.
         session.leaseExpiryMillis = max(session.leaseExpiryMillis, Self.leaseExpiry(nowMillis: nowMillis, limits: limits))
         sessions[tokenHash] = session
-        return .session(SessionInfo(userID: session.userID, peerAddress: session.peerAddress,
-                                    leaseExpiryMillis: session.leaseExpiryMillis))
+        return .session(session.info)
     }
 
     mutating func logout(_ tokenHash: TokenHash) throws(TrackerError) -> TrackerReply {

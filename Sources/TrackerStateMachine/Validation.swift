@@ -5,6 +5,14 @@
 /// `..` alone are refused because they are not file names. Non-ASCII characters are refused, so
 /// a name compares, sorts and prints the same way everywhere.
 public enum NameRule {
+    /// Bytes of a certificate fingerprint (a SHA-256).
+    public static let fingerprintBytes = 32
+
+    /// Whether `fingerprint` may be stored with a session: a SHA-256, or empty (no TLS).
+    public static func isValidFingerprint(_ fingerprint: [UInt8]) -> Bool {
+        fingerprint.isEmpty || fingerprint.count == fingerprintBytes
+    }
+
     /// Why `name` is not a valid name, or nil when it is.
     public static func violation(of name: String, limits: Limits) -> String? {
         let utf8 = name.utf8

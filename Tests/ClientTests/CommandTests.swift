@@ -97,16 +97,17 @@ struct CommandTests {
         #expect(reason.contains("not an online member"))
 
         // Garbage after the handshake ends only that connection.
-        let garbage = try Socket.connect(host: "127.0.0.1", port: alice.port, timeoutMillis: 2_000)
-        _ = try Handshake.perform(on: FramedConnection(socket: garbage), as: .dialer, role: .piecePeer, id: 1, key: nil,
-                                  auth: PeerHandshake.authenticator)
-        try garbage.send(all: [0xFF, 0xFF, 0xFF, 0xFF, 37] + [UInt8](repeating: 7, count: 100))
-        garbage.close()
+        let garbage = try PeerConnection.handshaken(port: alice.port, identity: try PeerConnection.stranger())
+        try garbage.stream.send(all: [0xFF, 0xFF, 0xFF, 0xFF, 37] + [UInt8](repeating: 7, count: 100))
+        garbage.stream.close()
 
         // bob is an online member (his client logged in from 127.0.0.1): the same path is served.
         let bob = try f.client("bob", user: "bob")
         try f.join(bob, userID: "bob", group: "g", owner: alice)
-        let served = try openPeer(port: alice.port, userID: "bob", groupID: "g")
+        // Over TLS only bob's own key (in his state directory) opens the door.
+        let impostor = try openPeer(port: alice.port, userID: "bob", groupID: "g")
+        #expect(impostor.answer != .opened, "a stranger's key claiming bob is refused")
+        let served = try openPeer(port: alice.port, userID: "bob", groupID: "g", identity: try PeerConnection.identity(of: bob))
         #expect(served.answer == .opened)
         guard case .bitfield = try served.wire.subscribe("f.bin") else {
             Issue.record("no bitfield for a member")
@@ -200,22 +201,44 @@ struct CommandTests {
     }
 
     /// Connects to a peer server as `userID` and sends `open`; returns the wire and the answer.
-    private func openPeer(port: UInt16, userID: String, groupID: String) throws -> (wire: PieceWire, answer: PieceMessage) {
-        let peer = try PeerConnection.open(port: port, userID: userID, groupID: groupID)
+    private func openPeer(port: UInt16, userID: String, groupID: String, identity: TLSIdentity? = nil) throws -> (wire: PieceWire, answer: PieceMessage) {
+        let peer = try PeerConnection.open(port: port, userID: userID, groupID: groupID, identity: try identity ?? PeerConnection.stranger())
         return (peer.wire, peer.answer)
     }
 }
 
 /// A test's own piece-protocol connection to a client's peer server.
 enum PeerConnection {
-    /// Connects to a peer server as `userID`, sends `open`, and returns the wire and the answer.
-    static func open(port: UInt16, userID: String, groupID: String) throws -> (wire: PieceWire, answer: PieceMessage) {
-        let socket = try Socket.connect(host: "127.0.0.1", port: port, timeoutMillis: 2_000)
-        _ = try Handshake.perform(on: FramedConnection(socket: socket), as: .dialer, role: .piecePeer, id: 1, key: nil,
-                                  auth: PeerHandshake.authenticator)
-        try socket.setReceiveTimeout(millis: 10_000)
-        let wire = PieceWire(socket: socket)
+    /// Connects to a peer server as `userID` and sends `open`; returns the wire and the answer.
+    /// With `identity` the connection is TLS presenting it (client processes serve TLS); without,
+    /// plaintext (in-process servers made without a TLS context).
+    static func open(port: UInt16, userID: String, groupID: String, identity: TLSIdentity? = nil) throws -> (wire: PieceWire, answer: PieceMessage) {
+        let wire = try handshaken(port: port, identity: identity)
+        try wire.socket.setReceiveTimeout(millis: 10_000)
         try wire.send(.open(userID: userID, groupID: groupID))
         return (wire, try wire.receive())
+    }
+
+    /// A connection to a peer server past the TLS handshake (with `identity`) and the hello.
+    static func handshaken(port: UInt16, identity: TLSIdentity?) throws -> PieceWire {
+        let socket = try Socket.connect(host: "127.0.0.1", port: port, timeoutMillis: 2_000)
+        guard let identity else {
+            _ = try Handshake.perform(on: FramedConnection(socket: socket), as: .dialer, role: .piecePeer, id: 1, key: nil,
+                                      auth: PeerHandshake.authenticator)
+            return PieceWire(socket: socket)
+        }
+        let stream = try TLSStream.handshake(socket: socket, context: try TLSContext(side: .client, identity: identity),
+                                             verification: .anyCertificate, deadline: .now + .seconds(3))
+        _ = try Handshake.perform(on: FramedConnection(tls: stream), as: .dialer, role: .piecePeer, id: 1, key: nil,
+                                  auth: PeerHandshake.authenticator)
+        return PieceWire(tls: stream)
+    }
+
+    /// A throwaway identity (a stranger's key).
+    static func stranger() throws -> TLSIdentity { try TLSIdentity.makeEphemeral(commonName: "stranger") }
+
+    /// The identity a client process keeps in its state directory.
+    static func identity(of client: ClientProcess) throws -> TLSIdentity {
+        try TLSIdentity.load(directory: client.stateDirectory + "/identity")
     }
 }

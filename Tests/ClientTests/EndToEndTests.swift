@@ -164,7 +164,7 @@ extension EndToEndTests {
             return files.first?["online_sharers"] as? Int == 2
         }
         #expect(announced, "carol is listed as a sharer while she downloads")
-        let peer = try PeerConnection.open(port: carol.port, userID: "dave", groupID: "g")
+        let peer = try PeerConnection.open(port: carol.port, userID: "dave", groupID: "g", identity: try PeerConnection.identity(of: dave))
         #expect(peer.answer == .opened)
         guard case let .bitfield(_, bits) = try peer.wire.subscribe("f.bin"),
               let held = PieceScheduler.flags(of: bits, pieceCount: 32)?.firstIndex(of: true) else {

@@ -46,8 +46,8 @@ struct FairnessTests {
         registry.add(Share(groupID: "g", fileName: "f.bin", path: path, sizeBytes: UInt64(pieceCount * TransferLimits.pieceSizeBytes),
                            pieces: PieceBitfield.complete(pieceCount: pieceCount), file: try PieceFile.openForReading(path)))
         // Each send takes 20 ms: the server's uplink is the bottleneck, as on a real link.
-        let server = try PeerServer(host: "127.0.0.1", port: 0, registry: registry, serveDelayMillis: 20) { user, _, _ in
-            ["bob", "carol"].contains(user) ? nil : "not a member"
+        let server = try PeerServer(host: "127.0.0.1", port: 0, registry: registry, serveDelayMillis: 20) { peer in
+            ["bob", "carol"].contains(peer.userID) ? nil : "not a member"
         }
         server.start()
         defer { server.stop() }

@@ -7,8 +7,8 @@ final class Fixture {
     let files: String
     private(set) var clients: [ClientProcess] = []
 
-    init() throws {
-        cluster = try TrackerCluster()
+    init(isInsecure: Bool = false) throws {
+        cluster = try TrackerCluster(isInsecure: isInsecure)
         files = cluster.directory + "/files"
         try FileManager.default.createDirectory(atPath: files, withIntermediateDirectories: true)
         _ = try cluster.leader()

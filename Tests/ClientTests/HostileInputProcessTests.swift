@@ -27,7 +27,7 @@ struct HostileInputProcessTests {
         defer { for entry in flood { entry.socket.close() } }
         for index in 0..<100 {
             let opened = monotonicNowMillis()
-            let socket = index < 50 ? try handshakenIdleConnection(port: alice.port)
+            let socket = index < 50 ? try PeerConnection.handshaken(port: alice.port, identity: try PeerConnection.stranger()).socket
                                     : try Socket.connect(host: "127.0.0.1", port: alice.port, timeoutMillis: 2_000)
             flood.append((socket, opened))
         }
@@ -96,9 +96,14 @@ struct HostileInputProcessTests {
         #expect(bob.waitForDownload("f.bin")["state"] as? String == "complete")
         for client in [alice, bob] {
             #expect(Self.mode(client.stateDirectory) == 0o700, "\(client.stateDirectory)")
-            let files = try FileManager.default.contentsOfDirectory(atPath: client.stateDirectory)
+            // Files 0600; folders in it (the TLS identity's) 0700 with their files 0600.
+            let files = try FileManager.default.subpathsOfDirectory(atPath: client.stateDirectory)
             #expect(!files.isEmpty)
-            for file in files { #expect(Self.mode(client.stateDirectory + "/" + file) == 0o600, "\(file)") }
+            for file in files {
+                var isFolder: ObjCBool = false
+                _ = FileManager.default.fileExists(atPath: client.stateDirectory + "/" + file, isDirectory: &isFolder)
+                #expect(Self.mode(client.stateDirectory + "/" + file) == (isFolder.boolValue ? 0o700 : 0o600), "\(file)")
+            }
         }
         let mask = umask(0o022)  // read it (and put it back at once)
         umask(mask)
@@ -111,7 +116,7 @@ struct HostileInputProcessTests {
         defer { f.stop() }
         let alice = try f.client("alice", user: "alice")
         for _ in 0..<3 {
-            let refused = try PeerConnection.open(port: alice.port, userID: "ev\nil\u{1b}[2J", groupID: "g\r")
+            let refused = try PeerConnection.open(port: alice.port, userID: "ev\nil\u{1b}[2J", groupID: "g\r", identity: try PeerConnection.stranger())
             guard case .reject = refused.answer else {
                 Issue.record("served: \(refused.answer)")
                 return

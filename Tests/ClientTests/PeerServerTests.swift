@@ -18,8 +18,8 @@ final class ServerUnderTest: Sendable {
         let registry = ShareRegistry()
         registry.add(Share(groupID: "g", fileName: "f.bin", path: path, sizeBytes: 1 << 20, pieces: PieceBitfield.complete(pieceCount: 2)))
         let log = self.log
-        server = try PeerServer(host: "127.0.0.1", port: 0, registry: registry, log: { log.append($0) }) { user, _, _ in
-            user == "bob" ? nil : "not an online member of the group"
+        server = try PeerServer(host: "127.0.0.1", port: 0, registry: registry, log: { log.append($0) }) { peer in
+            peer.userID == "bob" ? nil : "not an online member of the group"
         }
         server.start()
     }

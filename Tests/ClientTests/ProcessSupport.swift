@@ -26,20 +26,35 @@ func freePort() throws -> UInt16 {
 
 /// Three real `tracker-node` processes on 127.0.0.1 with free ports in a temporary folder, the
 /// pattern of TrackerNodeTests' ProcessCluster. `stop()` kills them and removes the folder.
+/// By default every tracker's identity is made first and cluster.conf pins it (TLS everywhere);
+/// `isInsecure` runs trackers and clients with `--insecure` (plaintext) instead.
 final class TrackerCluster: Sendable {
     let directory: String
     let ids: [TrackerID]
     let ports: [TrackerID: UInt16]
     private let processes = Mutex<[TrackerID: Process]>([:])
+    /// Whether trackers and clients run with `--insecure`.
+    let isInsecure: Bool
+    /// Each tracker's pinned fingerprint (empty when insecure).
+    let fingerprints: [TrackerID: CertificateFingerprint]
 
-    init(size: Int = 3) throws {
+    init(size: Int = 3, isInsecure: Bool = false) throws {
         directory = FileManager.default.temporaryDirectory.appendingPathComponent("client-test-\(UUID().uuidString)").path
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         ids = (1...UInt64(size)).map { $0 }
         var ports: [TrackerID: UInt16] = [:]
         for id in ids { ports[id] = try freePort() }
         self.ports = ports
-        let conf = ids.map { "\($0) 127.0.0.1:\(ports[$0]!)" }.joined(separator: "\n") + "\n"
+        self.isInsecure = isInsecure
+        var fingerprints: [TrackerID: CertificateFingerprint] = [:]
+        if !isInsecure {
+            for id in ids {
+                fingerprints[id] = try TLSIdentity.loadOrCreate(directory: directory + "/data-\(id)", commonName: "tracker-\(id)").fingerprint
+            }
+        }
+        self.fingerprints = fingerprints
+        let conf = ids.map { id in "\(id) 127.0.0.1:\(ports[id]!)" + (fingerprints[id].map { " \($0)" } ?? "") }
+            .joined(separator: "\n") + "\n"
         try conf.write(toFile: confPath, atomically: true, encoding: .utf8)
         // The cluster key every tracker requires: 256 random bits as hex, readable by us only.
         var generator = SystemRandomNumberGenerator()
@@ -54,7 +69,7 @@ final class TrackerCluster: Sendable {
     func start(_ id: TrackerID) throws {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: builtBinary("tracker-node"))
-        process.arguments = ["--conf", confPath, "--id", "\(id)", "--data-dir", directory + "/data-\(id)"]
+        process.arguments = ["--conf", confPath, "--id", "\(id)", "--data-dir", directory + "/data-\(id)"] + (isInsecure ? ["--insecure"] : [])
         let logPath = directory + "/tracker-\(id).log"
         _ = FileManager.default.createFile(atPath: logPath, contents: nil)
         let log = try FileHandle(forWritingTo: URL(fileURLWithPath: logPath))
@@ -65,11 +80,13 @@ final class TrackerCluster: Sendable {
         processes.withLock { $0[id] = process }
     }
 
-    /// SIGKILL one tracker.
+    /// SIGKILL one tracker, waiting (at most 5 s: Foundation's reaping of a killed child has
+    /// been seen to hang under load) until it is gone.
     func kill(_ id: TrackerID) {
         guard let process = processes.withLock({ $0.removeValue(forKey: id) }) else { return }
         Glibc.kill(process.processIdentifier, SIGKILL)
-        process.waitUntilExit()
+        let deadline = Date().addingTimeInterval(5)
+        while process.isRunning && Date() < deadline { usleep(10_000) }
     }
 
     func stop() {
@@ -111,7 +128,8 @@ final class ClientProcess: Sendable {
         signal(SIGPIPE, SIG_IGN) // writes to a client that exited must fail, not kill the test run
         process = Process()
         process.executableURL = URL(fileURLWithPath: builtBinary("client"))
-        process.arguments = ["127.0.0.1:\(self.port)", cluster.confPath, "--json", "--state-dir", stateDirectory] + extraArguments
+        process.arguments = ["127.0.0.1:\(self.port)", cluster.confPath, "--json", "--state-dir", stateDirectory]
+            + (cluster.isInsecure ? ["--insecure"] : []) + extraArguments
         input = Pipe()
         let output = Pipe()
         _ = FileManager.default.createFile(atPath: logPath, contents: nil)

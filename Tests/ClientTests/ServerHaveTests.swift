@@ -19,8 +19,8 @@ struct ServerHaveTests {
         registry.add(Share(groupID: "g", fileName: "f.bin", path: path, sizeBytes: UInt64(size),
                            pieces: complete ? PieceBitfield.complete(pieceCount: pieceCount) : pieces,
                            file: complete ? nil : try PieceFile.openForReading(path)))
-        let server = try PeerServer(host: "127.0.0.1", port: 0, registry: registry) { user, _, _ in
-            user.hasPrefix("d") ? nil : "not a member"
+        let server = try PeerServer(host: "127.0.0.1", port: 0, registry: registry) { peer in
+            peer.userID.hasPrefix("d") ? nil : "not a member"
         }
         server.start()
         return (server, registry)

@@ -41,7 +41,7 @@ func isOK(_ answer: ClientResponse) -> Bool {
 extension HostileTests {
     @Test("a client that floods cluster_status and never reads is cut off; everyone else's replies keep flowing")
     func neverReadingFlooder() throws {
-        let cluster = try ProcessCluster()
+        let cluster = try ProcessCluster(extraArguments: ["--insecure"]) // raw frames: the layer TLS carries, in plaintext to reach it; the launcher made a cluster key
         defer { cluster.stop() }
         try cluster.startAll()
         let client = try cluster.client()
@@ -75,7 +75,7 @@ extension HostileTests {
 
     @Test("a create_user flood from one address is refused 'retry later' past its rate, while another user logs in and keeps alive")
     func passwordFlood() throws {
-        let cluster = try ProcessCluster()
+        let cluster = try ProcessCluster(extraArguments: ["--insecure"]) // raw frames: the layer TLS carries, in plaintext to reach it; the launcher made a cluster key
         defer { cluster.stop() }
         try cluster.startAll()
         let client = try cluster.client()
@@ -129,7 +129,7 @@ extension HostileTests {
 
     @Test("10,000 reads pipelined on one connection, on two connections at once, are all answered, none refused as overload, while others are served")
     func pipelinedReads() throws {
-        let cluster = try ProcessCluster()
+        let cluster = try ProcessCluster(extraArguments: ["--insecure"]) // raw frames: the layer TLS carries, in plaintext to reach it; the launcher made a cluster key
         defer { cluster.stop() }
         try cluster.startAll()
         let client = try cluster.client()

@@ -24,7 +24,7 @@ func keyBytes(_ hex: String) -> [UInt8] {
 extension HostileTests {
     @Test("a peer holding the cluster key sends terms, indexes and commits that would overflow: every one is refused and logged, nothing changes")
     func overflowingNumbersFromKeyHolder() throws {
-        let cluster = try ProcessCluster()
+        let cluster = try ProcessCluster(extraArguments: ["--insecure"]) // raw frames: the layer TLS carries, in plaintext to reach it; the launcher made a cluster key
         defer { cluster.stop() }
         try cluster.startAll()
         let client = try cluster.client()
@@ -57,7 +57,7 @@ extension HostileTests {
 
     @Test("commands and reads with tokens no session has are answered 'not logged in' and never reach the log")
     func bogusTokensNeverProposed() throws {
-        let cluster = try ProcessCluster()
+        let cluster = try ProcessCluster(extraArguments: ["--insecure"]) // raw frames: the layer TLS carries, in plaintext to reach it; the launcher made a cluster key
         defer { cluster.stop() }
         try cluster.startAll()
         let client = try cluster.client()

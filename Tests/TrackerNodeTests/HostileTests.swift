@@ -35,7 +35,7 @@ func acceptTracker(on relay: Socket) throws -> (FramedConnection, Frame) {
 struct HostileTests {
     @Test("forged Raft frames without the key and with a wrong key never reach Raft; a hostile rejection reason is logged escaped")
     func forgedRaftFrames() throws {
-        let cluster = try ProcessCluster() // the default way: the launcher made a cluster key
+        let cluster = try ProcessCluster(extraArguments: ["--insecure"]) // raw frames: the layer TLS carries, in plaintext to reach it; the launcher made a cluster key
         defer { cluster.stop() }
         try cluster.startAll()
         let client = try cluster.client()
@@ -88,7 +88,7 @@ struct HostileTests {
         let prlimit = "/usr/bin/prlimit"
         try #require(FileManager.default.isExecutableFile(atPath: prlimit))
         let wrapper = [prlimit, "--nofile=1024:1024", "--"]
-        let cluster = try ProcessCluster()
+        let cluster = try ProcessCluster(extraArguments: ["--insecure"]) // raw frames: the layer TLS carries, in plaintext to reach it; the launcher made a cluster key
         defer { cluster.stop() }
         for id in cluster.ids { try cluster.start(id, wrapper: wrapper) }
         let client = try cluster.client()
@@ -134,7 +134,7 @@ struct HostileTests {
 
     @Test("a handshake relayed from a genuine tracker to another is refused, and a dialer refuses a peer posing under another id")
     func handshakeRelay() throws {
-        let cluster = try ProcessCluster()
+        let cluster = try ProcessCluster(extraArguments: ["--insecure"]) // raw frames: the layer TLS carries, in plaintext to reach it; the launcher made a cluster key
         defer { cluster.stop() }
         try cluster.start(1)
         try cluster.start(2)

@@ -44,9 +44,16 @@ final class ProcessCluster: @unchecked Sendable {
         }
     }
 
-    /// `clusterKey` nil makes no key file (the trackers then need `--insecure`).
-    /// `witness` names the tracker whose cluster.conf line ends in `witness`.
-    init(size: Int = 3, extraArguments: [String] = [], clusterKey: String? = ProcessCluster.makeKeyHex(), witness: NodeID? = nil) throws {
+    /// The fingerprint of each tracker's certificate, as cluster.conf pins it (empty when the
+    /// cluster runs without TLS).
+    let fingerprints: [NodeID: CertificateFingerprint]
+
+    /// `clusterKey` nil makes no key file. Unless `extraArguments` has `--insecure` (or
+    /// `isPinned` is false), each tracker's identity is made in its data directory first and
+    /// cluster.conf pins it, as scripts do with `--print-fingerprint`. `witness` names the
+    /// tracker whose cluster.conf line ends in `witness`.
+    init(size: Int = 3, extraArguments: [String] = [], clusterKey: String? = ProcessCluster.makeKeyHex(), isPinned: Bool = true,
+         witness: NodeID? = nil) throws {
         signal(SIGPIPE, SIG_IGN) // a socket or pipe to a killed tracker must fail, not kill the test run
         directory = FileManager.default.temporaryDirectory.appendingPathComponent("tracker-test-\(UUID().uuidString)").path
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
@@ -56,7 +63,15 @@ final class ProcessCluster: @unchecked Sendable {
         self.ports = ports
         self.extraArguments = extraArguments
         clusterKeyHex = clusterKey
-        let conf = ids.map { "\($0) 127.0.0.1:\(ports[$0]!)" + ($0 == witness ? " witness" : "") }.joined(separator: "\n") + "\n"
+        var fingerprints: [NodeID: CertificateFingerprint] = [:]
+        if isPinned && !extraArguments.contains("--insecure") {
+            for id in ids {
+                fingerprints[id] = try TLSIdentity.loadOrCreate(directory: directory + "/data-\(id)", commonName: "tracker-\(id)").fingerprint
+            }
+        }
+        self.fingerprints = fingerprints
+        let conf = ids.map { id in "\(id) 127.0.0.1:\(ports[id]!)" + (fingerprints[id].map { " \($0)" } ?? "") + (id == witness ? " witness" : "") }
+            .joined(separator: "\n") + "\n"
         try conf.write(toFile: confPath, atomically: true, encoding: .utf8)
         if let clusterKey { try Self.writeKey(clusterKey, beside: confPath) }
     }
@@ -126,6 +141,36 @@ final class ProcessCluster: @unchecked Sendable {
     }
 
     func config() throws -> ClusterConfig { try ClusterConfig.load(path: confPath) }
+
+    /// Deletes tracker `id`'s data directory (it must be stopped) but keeps its identity: the
+    /// two TLS files cluster.conf pins are put back, as an operator restores them from a backup
+    /// (README: rotation otherwise). Without TLS there are none and the folder just goes.
+    func wipeKeepingIdentity(_ id: NodeID) throws {
+        let data = dataDirectory(id)
+        let names = [TLSIdentity.keyFileName, TLSIdentity.certificateFileName]
+        let kept = names.compactMap { name in FileManager.default.contents(atPath: data + "/" + name).map { (name, $0) } }
+        try FileManager.default.removeItem(atPath: data)
+        guard !kept.isEmpty else { return }
+        try FileManager.default.createDirectory(atPath: data, withIntermediateDirectories: false, attributes: [.posixPermissions: 0o700])
+        for (name, bytes) in kept {
+            _ = FileManager.default.createFile(atPath: data + "/" + name, contents: bytes, attributes: [.posixPermissions: 0o600])
+        }
+    }
+
+    /// A TLS connection to tracker `id`, pinned to its fingerprint, presenting `identity` (a
+    /// fresh one when nil).
+    func connectTLS(to id: NodeID, identity: TLSIdentity? = nil) throws -> FramedConnection {
+        let socket = try Socket.connect(host: "127.0.0.1", port: ports[id]!, timeoutMillis: 1_000)
+        let context = try TLSContext(side: .client, identity: try identity ?? TLSIdentity.makeEphemeral(commonName: "test"))
+        let pins: Set<CertificateFingerprint> = fingerprints[id].map { [$0] } ?? []
+        do {
+            return FramedConnection(tls: try TLSStream.handshake(socket: socket, context: context, verification: .pinned(pins),
+                                                                 deadline: .now + .seconds(5)))
+        } catch {
+            socket.close()
+            throw error
+        }
+    }
 
     func client(deadlineMillis: Int = 15_000) throws -> TrackerClient {
         var timing = TrackerClient.Timing()

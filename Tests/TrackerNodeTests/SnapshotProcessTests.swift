@@ -51,7 +51,7 @@ struct SnapshotProcessTests {
         let wiped = cluster.ids.first { $0 != leader }!
         let other = cluster.ids.first { $0 != leader && $0 != wiped }!
         cluster.kill(wiped)
-        try FileManager.default.removeItem(atPath: cluster.dataDirectory(wiped))
+        try cluster.wipeKeepingIdentity(wiped)
         try cluster.start(wiped)
         #expect(try cluster.member(["remove", "--id", "\(wiped)"]).status == 0)
         #expect(try cluster.member(["add", "--id", "\(wiped)", "--address", "127.0.0.1:\(cluster.ports[wiped]!)"]).status == 0)

@@ -28,14 +28,15 @@ func mode(of path: String) -> Int {
 
 @Suite("tracker-node start: authentication by default, private files", .serialized)
 struct StartupSecurityTests {
-    @Test("without cluster.key it refuses to start, naming the file; with --insecure it starts and warns once")
-    func keyRequiredUnlessInsecure() throws {
-        let cluster = try ProcessCluster(size: 1, clusterKey: nil)
+    @Test("a cluster.conf line without a fingerprint is refused, naming the file and line; with --insecure it starts and warns once")
+    func pinsRequiredUnlessInsecure() throws {
+        let cluster = try ProcessCluster(size: 1, clusterKey: nil, isPinned: false)
         defer { cluster.stop() }
         let refused = try runTrackerNode(timeoutSeconds: 3, ["--conf", cluster.confPath, "--id", "1", "--data-dir", cluster.dataDirectory(1)])
         #expect(refused.status == 1)
-        #expect(refused.output.contains(cluster.directory + "/cluster.key") && refused.output.contains("--insecure"), "\(refused.output)")
-        #expect(!FileManager.default.fileExists(atPath: cluster.dataDirectory(1)), "nothing is created before the key is checked")
+        #expect(refused.output.contains(cluster.confPath + ":1: no certificate fingerprint") && refused.output.contains("--insecure"),
+                "\(refused.output)")
+        #expect(!FileManager.default.fileExists(atPath: cluster.dataDirectory(1)), "nothing is created before cluster.conf is checked")
         let insecure = try ProcessCluster(size: 1, extraArguments: ["--insecure"], clusterKey: nil)
         defer { insecure.stop() }
         try insecure.startAll()

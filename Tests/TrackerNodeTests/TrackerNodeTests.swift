@@ -126,11 +126,11 @@ struct TrackerNodeTests {
             #expect(closed)
             socket.close()
         }
-        // After a valid client hello, a frame announcing 4 GiB is refused too.
-        let connection = FramedConnection(socket: try Socket.connect(host: "127.0.0.1", port: port, timeoutMillis: 1_000))
+        // After a valid TLS handshake and client hello, a frame announcing 4 GiB is refused too.
+        let connection = try cluster.connectTLS(to: leader)
         _ = try Handshake.perform(on: connection, as: .dialer, role: .client, id: 77, key: nil,
                                   auth: HandshakeAuthenticator(mac: { _, _ in [] }, randomBytes: { [UInt8](repeating: 7, count: $0) }))
-        try connection.socket.send(all: [0xFF, 0xFF, 0xFF, 0xFF, ServiceFrame.request])
+        try connection.stream.send(all: [0xFF, 0xFF, 0xFF, 0xFF, ServiceFrame.request])
         try connection.socket.setReceiveTimeout(millis: 2_000)
         #expect(throws: (any Error).self) { _ = try connection.readFrame() }
         connection.close()

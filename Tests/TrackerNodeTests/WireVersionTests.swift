@@ -20,7 +20,7 @@ func rawClientWhenUp(port: UInt16) throws -> FramedConnection {
 struct WireVersionTests {
     @Test("a request of the previous format is answered with a refusal naming both formats, not a closed connection")
     func previousRequestFormatRefused() throws {
-        let cluster = try ProcessCluster()
+        let cluster = try ProcessCluster(extraArguments: ["--insecure"]) // raw frames: the layer TLS carries, in plaintext to reach it; the launcher made a cluster key
         defer { cluster.stop() }
         try cluster.start(1) // any tracker answers this, leader or not
         let connection = try rawClientWhenUp(port: cluster.ports[1]!)

@@ -10,9 +10,11 @@ import PeerTransfer
 // usage: download-bench --bin DIR --file PATH --work DIR [--runs N] [--scenarios "A B"]
 //   (L) one sharer, one downloader (for a large file: bench/large_file.sh)
 //        download-bench --scheduler PIECES   (the piece scheduler alone, in process)
-let usage = "usage: download-bench --bin DIR --file PATH --work DIR [--runs N] [--scenarios \"A B\"] | --scheduler PIECES"
+//   --security tls (default: pinned TLS between trackers, clients and peers), insecure
+//   (plaintext, --insecure everywhere) or both (plaintext first, then TLS, in one run).
+let usage = "usage: download-bench --bin DIR --file PATH --work DIR [--runs N] [--scenarios \"A B\"] [--security tls|insecure|both] | --scheduler PIECES"
 ignoreSIGPIPE()
-var settings: [String: String] = ["--runs": "3", "--scenarios": "A B"]
+var settings: [String: String] = ["--runs": "3", "--scenarios": "A B", "--security": "tls"]
 var argIndex = 1
 while argIndex + 1 < CommandLine.arguments.count {
     settings[CommandLine.arguments[argIndex]] = CommandLine.arguments[argIndex + 1]
@@ -36,22 +38,29 @@ let scenarios = settings["--scenarios"]!.split(separator: " ").map(String.init)
 /// Prints a line at once (standard output may be a pipe).
 func say(_ line: String) { FileHandle.standardOutput.write(Data((line + "\n").utf8)) }
 
-/// The whole benchmark; every process it starts is in `children`, killed by the caller.
-func bench(_ children: inout [Child]) throws {
+/// The whole benchmark in one security mode ("tls" or "insecure"); every process it starts is
+/// in `children`, killed by the caller.
+func bench(_ children: inout [Child], security: String) throws {
     try? FileManager.default.removeItem(atPath: work)
     try FileManager.default.createDirectory(atPath: work, withIntermediateDirectories: true)
+    let isInsecure = security == "insecure"
+    let flags = isInsecure ? ["--insecure"] : []
     var conf = ""
-    for id in 1...3 { conf += "\(id) 127.0.0.1:\(try freePort())\n" }
+    for id in 1...3 {
+        let pin = isInsecure ? "" : " " + (try TLSIdentity.loadOrCreate(directory: work + "/tracker-\(id)", commonName: "tracker-\(id)").fingerprint.description)
+        conf += "\(id) 127.0.0.1:\(try freePort())\(pin)\n"
+    }
     try conf.write(toFile: work + "/cluster.conf", atomically: true, encoding: .utf8)
     try writeClusterKey(in: work)
     for id in 1...3 {
         children.append(try Child(binDir + "/tracker-node", ["--conf", work + "/cluster.conf", "--id", "\(id)",
-                                                             "--data-dir", work + "/tracker-\(id)"], log: work + "/tracker-\(id).log"))
+                                                             "--data-dir", work + "/tracker-\(id)"] + flags, log: work + "/tracker-\(id).log"))
     }
     usleep(1_500_000)
+    say("# security=\(security)")
     func client(_ name: String) throws -> Child {
         let child = try Child(binDir + "/client", ["127.0.0.1:\(try freePort())", work + "/cluster.conf", "--json",
-                                                   "--state-dir", work + "/state-\(name)"], log: work + "/client-\(name).log")
+                                                   "--state-dir", work + "/state-\(name)"] + flags, log: work + "/client-\(name).log")
         children.append(child)
         try child.must("create_user \(name) pw")
         try child.must("login \(name) pw")
@@ -117,8 +126,13 @@ func bench(_ children: inout [Child]) throws {
                            megabytes / t, cpuSeconds(downloaders[0]) - cpu0))
             } else if scenario == "A" {
                 for s in sharers.dropFirst() { try s.must("upload_file \(file) bench") }
+                let ends = sharers + [downloaders[0]]
+                let cpu0 = ends.map(cpuSeconds)
                 let t = try download([downloaders[0]], run: r)[0]
-                say(String(format: "ours A run=%d seconds=%.3f MB/s=%.0f sha1=ok", r, t, 1073.741824 / t))
+                let cpu = zip(ends.map(cpuSeconds), cpu0).map { $0 - $1 }
+                let gib = Double(fileBytes) / Double(1 << 30)
+                say(String(format: "ours A security=%@ run=%d seconds=%.3f MB/s=%.0f cpu_s_per_GiB downloader=%.2f sharers=%.2f sha1=ok",
+                           security, r, t, Double(fileBytes) / 1e6 / t, cpu[3] / gib, (cpu[0] + cpu[1] + cpu[2]) / gib))
                 for s in sharers.dropFirst() { _ = s.run("stop_share bench \(fileName)") }
             } else {
                 let times = try download(downloaders, run: r)
@@ -138,16 +152,23 @@ func cpuSeconds(_ child: Child) -> Double {
     return (user + system) / Double(sysconf(Int32(_SC_CLK_TCK)))
 }
 
-var children: [Child] = []
-do {
-    try bench(&children)
-    say("# CPU seconds per process (3 trackers, sharers s1-s3, downloaders d1-d4): "
-        + children.map { String(format: "%.2f", cpuSeconds($0)) }.joined(separator: " "))
-    for child in children { child.kill() }
-} catch {
-    say("download-bench failed: \(error)")
-    for child in children { child.kill() }
-    exit(1)
+let securities = settings["--security"] == "both" ? ["insecure", "tls"] : [settings["--security"]!]
+guard securities.allSatisfy({ $0 == "tls" || $0 == "insecure" }) else {
+    print(usage)
+    exit(2)
+}
+for security in securities {
+    var children: [Child] = []
+    do {
+        try bench(&children, security: security)
+        say("# CPU seconds per process (3 trackers, sharers s1-s3, downloaders d1-d4): "
+            + children.map { String(format: "%.2f", cpuSeconds($0)) }.joined(separator: " "))
+        for child in children { child.kill() }
+    } catch {
+        say("download-bench failed: \(error)")
+        for child in children { child.kill() }
+        exit(1)
+    }
 }
 
 /// Writes a fresh random cluster key (64 hex digits, mode 0600) beside the cluster.conf in

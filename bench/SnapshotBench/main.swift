@@ -213,7 +213,10 @@ final class Cluster: @unchecked Sendable {
         var lines: [String] = []
         for id in ids {
             let socket = try Socket.listen(host: "127.0.0.1", port: 0)
-            lines.append("\(id) 127.0.0.1:\(try socket.localPort)")
+            // Pinned (what --print-fingerprint prints) unless the trackers run with --insecure.
+            let pin = arguments.contains("--insecure") ? ""
+                : " " + (try TLSIdentity.loadOrCreate(directory: directory + "/data-\(id)", commonName: "tracker-\(id)").fingerprint.description)
+            lines.append("\(id) 127.0.0.1:\(try socket.localPort)" + pin)
             socket.close()
         }
         try (lines.joined(separator: "\n") + "\n").write(toFile: directory + "/cluster.conf", atomically: true, encoding: .utf8)
@@ -645,7 +648,18 @@ func main(_ options: Options) throws {
     let leaderLogBefore = cluster.log(quiet3.id).count
     let wipedLogBefore = cluster.log(wiped).count
     cluster.kill9(wiped)
+    // Its state goes, its pinned identity stays (a replaced disk restored from the key backup).
+    let identityFiles = [TLSIdentity.keyFileName, TLSIdentity.certificateFileName]
+    let identity = identityFiles.map { FileManager.default.contents(atPath: cluster.dataDirectory(wiped) + "/" + $0) }
     try FileManager.default.removeItem(atPath: cluster.dataDirectory(wiped))
+    try FileManager.default.createDirectory(atPath: cluster.dataDirectory(wiped), withIntermediateDirectories: true,
+                                            attributes: [.posixPermissions: 0o700])
+    for (name, contents) in zip(identityFiles, identity) {
+        if let contents {
+            _ = FileManager.default.createFile(atPath: cluster.dataDirectory(wiped) + "/" + name, contents: contents,
+                                               attributes: [.posixPermissions: 0o600])
+        }
+    }
     let startedWiped = nowSeconds()
     try cluster.start(wiped)
     // An empty data directory is a new identity: the cluster refuses it as its old self until

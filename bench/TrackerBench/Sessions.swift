@@ -52,7 +52,7 @@ func runSessions(binary: String, levels: [Int], sessionCount: Int, idleSeconds: 
     var results: [SessionsLevel] = []
     for (levelIndex, level) in levels.enumerated() {
         let opening = nowNanos()
-        do { try fleet.grow(to: level, port: leaderTracker.address.port, tokens: kept.map(\.token)) } catch {
+        do { try fleet.grow(to: level, port: leaderTracker.address.port, pin: leaderTracker.fingerprint, tokens: kept.map(\.token)) } catch {
             // E.g. a descriptor limit of this process or the leader's: report the levels reached.
             stderrLine("tracker-bench: stopped at \(fleet.count) connections of \(level): \(error)")
             break

@@ -115,7 +115,10 @@ final class BenchCluster {
             let socket = try Socket.listen(host: "127.0.0.1", port: 0)
             let port = try socket.localPort
             socket.close()
-            lines.append("\(id) 127.0.0.1:\(port)")
+            // Pinned unless the trackers run in plaintext (what --print-fingerprint prints).
+            let pin = extraArguments.contains("--insecure") ? ""
+                : " " + (try TLSIdentity.loadOrCreate(directory: directory + "/data-\(id)", commonName: "tracker-\(id)").fingerprint.description)
+            lines.append("\(id) 127.0.0.1:\(port)" + pin)
         }
         let confPath = directory + "/cluster.conf"
         try (lines.joined(separator: "\n") + "\n").write(toFile: confPath, atomically: true, encoding: .utf8)

@@ -5,11 +5,15 @@ import Foundation
 // stdout (prefixed by nothing, starting with '{'); a human summary follows.
 //
 //   tracker-bench load --binary PATH [--concurrency 1,16,64] [--seconds 10] [--warmup 1] [--round 1]
-//                      [--tracker-args "--heartbeat-ms 50 --election-ms 150"]
-//   tracker-bench failover --binary PATH [--trials 5] [--tracker-args "..."] [--attempt-ms 200]
+//                      [--tracker-args "--heartbeat-ms 50 --election-ms 150"] [--security tls|insecure|both]
+// --security (default tls): pinned TLS everywhere, or plaintext (trackers run --insecure), or
+// both in the same run, each level in plaintext then TLS, with TLS as a share of plaintext.
+//   tracker-bench failover --binary PATH [--trials 5] [--tracker-args "..."] [--attempt-ms 200] [--security tls|insecure]
 //   tracker-bench sessions --binary PATH [--clients 1000,5000,10000,20000] [--sessions 200]
-//                          [--idle-seconds 5] [--load-seconds 5] [--tracker-args "..."]
-//   tracker-bench logins --binary PATH [--users 1000] [--tracker-args "..."]
+//                          [--idle-seconds 5] [--load-seconds 5] [--tracker-args "..."] [--security tls|insecure]
+// failover, sessions and logins (default tls) run one mode: their keepalive fleet and clients
+// speak TLS to pinned trackers, or plaintext to trackers run with --insecure.
+//   tracker-bench logins --binary PATH [--users 1000] [--tracker-args "..."] [--security tls|insecure]
 //
 // Every cluster lives in its own temporary folder, which is removed with its processes at the
 // end of the measurement, on failure, on SIGINT/SIGTERM/SIGHUP, and (via PR_SET_PDEATHSIG, through
@@ -17,9 +21,11 @@ import Foundation
 
 let usage = """
     usage: tracker-bench load --binary PATH [--concurrency 1,16,64] [--seconds 10] [--warmup 1] [--round N] [--tracker-args "..."]
-           tracker-bench failover --binary PATH [--trials 5] [--round N] [--attempt-ms 200] [--tracker-args "..."]
+                              [--security tls|insecure|both]
+           tracker-bench failover --binary PATH [--trials 5] [--round N] [--attempt-ms 200] [--tracker-args "..."] [--security tls|insecure]
            tracker-bench sessions --binary PATH [--clients 1000,5000,10000,20000] [--sessions 200] [--idle-seconds 5] [--load-seconds 5]
-           tracker-bench logins --binary PATH [--users 1000] [--tracker-args "..."]
+                                  [--tracker-args "..."] [--security tls|insecure]
+           tracker-bench logins --binary PATH [--users 1000] [--tracker-args "..."] [--security tls|insecure]
     """
 
 var arguments = Array(CommandLine.arguments.dropFirst())
@@ -48,6 +54,16 @@ let trackerArguments = ["--lease-ms", "600000"]
     + (values["tracker-args"] ?? "").split(separator: " ").map(String.init)
 let round = Int(values["round"] ?? "1") ?? 1
 let trackerTimings = values["tracker-args"].map { $0.isEmpty ? "defaults" : $0 } ?? "defaults"
+// What failover, sessions and logins add to the trackers' arguments for their one --security mode.
+let singleSecurityArguments: [String]? = switch values["security"] ?? "tls" {
+case "tls": []
+case "insecure": ["--insecure"]
+default: nil
+}
+if mode != "load", singleSecurityArguments == nil {
+    stderrLine("tracker-bench: --security is tls or insecure for \(mode)")
+    exit(2)
+}
 
 SignalGuard.shared.install()
 
@@ -60,15 +76,25 @@ case "load":
         stderrLine("tracker-bench: bad --concurrency or --seconds")
         exit(2)
     }
-    var outcomes: [LoadOutcome] = []
+    let securities: [String]
+    switch values["security"] ?? "tls" {
+    case "tls": securities = ["tls"]
+    case "insecure": securities = ["insecure"]
+    case "both": securities = ["insecure", "tls"]
+    default:
+        stderrLine("tracker-bench: --security is tls, insecure or both")
+        exit(2)
+    }
+    var outcomes: [(security: String, outcome: LoadOutcome)] = []
     var failures = 0
     for level in levels {
+        for security in securities {
         do {
             let (o, segments) = try runLoad(binary: binary, concurrency: level, seconds: seconds, warmupSeconds: warmup,
-                                round: round, trackerArguments: trackerArguments)
-            outcomes.append(o)
+                                round: round, trackerArguments: trackerArguments + (security == "insecure" ? ["--insecure"] : []))
+            outcomes.append((security, o))
             out(jsonLine([
-                "system": "tracker", "mode": "load", "round": round, "conc": o.concurrency, "ok": o.ok,
+                "system": "tracker", "mode": "load", "security": security, "round": round, "conc": o.concurrency, "ok": o.ok,
                 "errors": o.errors, "wall_s": Double(o.ok) / o.opsPerSecond, "ops_s": o.opsPerSecond, "p50_ms": o.p50, "p99_ms": o.p99,
                 "p999_ms": o.p999, "max_ms": o.maxMillis, "tracker_cores": o.trackerCores,
                 "leader_cores": o.leaderCores, "gen_cores": o.benchCores, "acked_total": o.ackedTotal,
@@ -77,18 +103,25 @@ case "load":
             ]))
         } catch {
             failures += 1
-            stderrLine("tracker-bench: load at concurrency \(level) failed: \(error)")
-            out(jsonLine(["system": "tracker", "mode": "load", "round": round, "conc": level, "failed": "\(error)"]))
+            stderrLine("tracker-bench: load at concurrency \(level) (\(security)) failed: \(error)")
+            out(jsonLine(["system": "tracker", "mode": "load", "security": security, "round": round, "conc": level, "failed": "\(error)"]))
+        }
         }
     }
     out("\ntracker load (round \(round), \(fmt(seconds, 0)) s per level, fsync on, timings: \(trackerTimings)):")
-    out("  conc   writes/s   p50 ms   p99 ms  p99.9 ms   errors  tracker cores (leader)  bench cores  acked lost")
-    for o in outcomes {
-        out("  \(String(o.concurrency).padding(toLength: 5, withPad: " ", startingAt: 0))"
+    out("  security  conc   writes/s   p50 ms   p99 ms  p99.9 ms   errors  tracker cores (leader)  bench cores  acked lost")
+    for (security, o) in outcomes {
+        out("  \(security.padding(toLength: 8, withPad: " ", startingAt: 0))  \(String(o.concurrency).padding(toLength: 5, withPad: " ", startingAt: 0))"
               + "  \(fmt(o.opsPerSecond, 0).leftPad(8))  \(fmt(o.p50).leftPad(7))  \(fmt(o.p99).leftPad(7))"
               + "  \(fmt(o.p999).leftPad(8))  \(String(o.errors).leftPad(7))"
               + "  \(fmt(o.trackerCores).leftPad(13)) (\(fmt(o.leaderCores)))  \(fmt(o.benchCores).leftPad(11))"
               + "  \(String(o.missing).leftPad(10))")
+    }
+    for level in levels {
+        guard let plain = outcomes.first(where: { $0.security == "insecure" && $0.outcome.concurrency == level })?.outcome,
+              let tls = outcomes.first(where: { $0.security == "tls" && $0.outcome.concurrency == level })?.outcome,
+              plain.opsPerSecond > 0 else { continue }
+        out("  c=\(level): TLS writes/s are \(fmt(100 * tls.opsPerSecond / plain.opsPerSecond, 1)) % of plaintext (target >= 90 %)")
     }
     exit(failures == 0 ? 0 : 1)
 case "logins":
@@ -99,7 +132,8 @@ case "logins":
         exit(2)
     }
     do {
-        let result = try runLogins(binary: binary, users: users, trackerArguments: ["--password-rate", "1000000"] + trackerArguments)
+        let result = try runLogins(binary: binary, users: users,
+                                   trackerArguments: ["--password-rate", "1000000"] + trackerArguments + (singleSecurityArguments ?? []))
         printLogins(result, timings: trackerTimings)
         exit(result.failures.isEmpty ? 0 : 1)
     } catch {
@@ -118,7 +152,7 @@ case "sessions":
     }
     do {
         let results = try runSessions(binary: binary, levels: levels, sessionCount: sessionCount, idleSeconds: idle,
-                                      loadSeconds: load, trackerArguments: trackerArguments)
+                                      loadSeconds: load, trackerArguments: trackerArguments + (singleSecurityArguments ?? []))
         printSessions(results, sessionCount: sessionCount, timings: trackerTimings)
         exit(0)
     } catch {
@@ -136,7 +170,7 @@ default:
     var failures = 0
     for trial in 1...trials {
         do {
-            let o = try runFailoverTrial(binary: binary, trial: trial, trackerArguments: trackerArguments,
+            let o = try runFailoverTrial(binary: binary, trial: trial, trackerArguments: trackerArguments + (singleSecurityArguments ?? []),
                                          attemptTimeoutMillis: attempt)
             outcomes.append(o)
             out(jsonLine([
@@ -147,7 +181,7 @@ default:
                 "old_leader": Int(o.oldLeader), "old_term": Int(o.oldTerm), "setup_term": Int(o.setupTerm), "new_leader": Int(o.newLeader),
                 "new_term": Int(o.newTerm), "sent": o.sent, "acked": o.acked, "failed": o.failed,
                 "stored": o.stored, "lost_acked": o.lostAcked, "failed_but_stored": o.failedButStored,
-                "timings": trackerTimings,
+                "timings": trackerTimings, "security": values["security"] ?? "tls",
             ]))
         } catch {
             failures += 1

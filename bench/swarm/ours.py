@@ -5,6 +5,7 @@ SHA-1 checked, renamed into place); the benchmark then checks each copy's SHA-1 
 import hashlib
 import os
 import shutil
+import subprocess
 import time
 
 from .procs import Client, ChildDied, wait_until
@@ -31,9 +32,16 @@ class Ours:
     def start(self):
         os.makedirs(self.work, exist_ok=True)
         conf = os.path.join(self.work, "cluster.conf")
+        lines = [f"{i} {self.topo.ip(f't{i}')}:7001" for i in (1, 2, 3)]
         with open(conf, "w") as f:
-            for i in (1, 2, 3):
-                f.write(f"{i} {self.topo.ip(f't{i}')}:7001\n")
+            f.write("".join(line + "\n" for line in lines))
+        # Pin each tracker's certificate (TLS between trackers, clients and peers): the key
+        # pair is made in its data directory before the first start, as scripts/local-cluster.sh does.
+        pins = [subprocess.run([f"{self.bindir}/tracker-node", "--conf", conf, "--id", str(i), "--data-dir",
+                                f"{self.work}/tracker-{i}", "--print-fingerprint"],
+                               check=True, capture_output=True, text=True).stdout.strip() for i in (1, 2, 3)]
+        with open(conf, "w") as f:
+            f.write("".join(f"{line} {pin}\n" for line, pin in zip(lines, pins)))
         key = os.path.join(self.work, "cluster.key")
         fd = os.open(key, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         os.write(fd, (os.urandom(32).hex() + "\n").encode())
