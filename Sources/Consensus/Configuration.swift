@@ -36,8 +36,8 @@ public struct Member: Equatable, Sendable {
     /// Where the member listens, opaque to the core: printable ASCII without spaces, at most
     /// `Configuration.addressBytesMax` bytes (empty when unknown).
     public var address: String
-    /// The SHA-256 fingerprint of the member's TLS certificate, opaque to the core: `Configuration.fingerprintBytes`
-    /// bytes or empty when the configuration does not pin it
+    /// The SHA-256 fingerprint of the member's TLS certificate, opaque to the core:
+    /// `Configuration.fingerprintBytes` bytes, or empty when the configuration does not pin it
     /// (seed members, whose cluster.conf lines pin them, and clusters run without TLS).
     public var fingerprint: [UInt8]
 

@@ -30,9 +30,33 @@ struct ConfigurationCodecTests {
         #expect(Self.sample.ids == [1, 3, 7])
         let shuffled = try Configuration(Self.sample.members.reversed())
         #expect(shuffled.encoded() == bytes)
-        let full = try Configuration((1...15).map { Member(id: $0, role: $0 == 1 ? .voter : .learner, address: String(repeating: "a", count: 255)) })
+        let full = try Configuration((1...15).map {
+            Member(id: $0, role: $0 == 1 ? .voter : .learner, address: String(repeating: "a", count: 255), fingerprint: [UInt8](repeating: 0xAB, count: 32))
+        })
         #expect(full.encoded().count == Configuration.encodedBytesMax)
         #expect(try Configuration(decoding: full.encoded()) == full)
+    }
+
+    @Test("members' fingerprints round-trip in format 2; a configuration pinning none is written in format 1 as before; a bad fingerprint length is refused")
+    func fingerprintFormats() throws {
+        #expect(Self.sample.encoded().first == 1, "no member pinned: the old encoding")
+        var members = Self.sample.members
+        members[0].fingerprint = [UInt8](repeating: 0x5A, count: Configuration.fingerprintBytes)
+        let pinned = try Configuration(members)
+        let bytes = pinned.encoded()
+        #expect(bytes.first == 2)
+        let decoded = try Configuration(decoding: bytes)
+        #expect(decoded == pinned && decoded.member(1)?.fingerprint == members[0].fingerprint && decoded.member(3)?.fingerprint == [])
+        // A format-1 entry written before fingerprints (hand-built) still decodes.
+        let old: [UInt8] = [1, 1] + Self.member(id: 2, role: 1, address: Array("h:2".utf8))
+        #expect(try Configuration(decoding: old).member(2)?.fingerprint == [])
+        members[0].fingerprint = [1, 2, 3]
+        #expect(throws: ConfigError.self) { try Configuration(members) }
+        var short = bytes
+        let lengthAt = 2 + 8 + 1 + 8 + 2 + "10.0.0.1:7001".utf8.count
+        #expect(short[lengthAt] == 32)
+        short[lengthAt] = 5
+        #expect(throws: DecodingError.self) { try Configuration(decoding: short) }
     }
 
     @Test("hostile configuration bytes are refused with a decoding error")

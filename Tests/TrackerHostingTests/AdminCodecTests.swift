@@ -7,6 +7,7 @@ struct AdminCodecTests {
         .list,
         .change(.addLearner(id: 4, address: "10.1.0.14:7001", incarnation: 0)),
         .change(.addWitness(id: 3, address: "h:3", incarnation: 77)),
+        .change(.addLearner(id: 5, address: "h:5", fingerprint: [UInt8](repeating: 0xC3, count: 32))),
         .change(.promote(id: 4)), .change(.demote(id: 2)), .change(.remove(id: 1)),
         .change(.pin(id: 2, incarnation: 0xFFFF_FFFF_FFFF_FFFF)),
     ]
@@ -18,6 +19,14 @@ struct AdminCodecTests {
         }
     }
 
+    @Test("a request of format 1 (before fingerprints) still decodes, with no fingerprint")
+    func formatOne() throws {
+        var bytes = AdminCodec.encode(.change(.addLearner(id: 4, address: "h:4")))
+        bytes[0] = 1
+        bytes.removeLast(4) // the empty fingerprint blob's length
+        #expect(try AdminCodec.decode(bytes) == .change(.addLearner(id: 4, address: "h:4")))
+    }
+
     @Test("truncated, extended, unknown-version and unknown-kind bytes throw, and no byte string traps")
     func hostileBytes() {
         for request in Self.requests {
@@ -25,7 +34,7 @@ struct AdminCodecTests {
             for cut in 0..<bytes.count { #expect(throws: (any Error).self) { try AdminCodec.decode(Array(bytes.prefix(cut))) } }
             #expect(throws: (any Error).self) { try AdminCodec.decode(bytes + [0]) }
             var version = bytes
-            version[0] = 2
+            version[0] = 3
             #expect(throws: (any Error).self) { try AdminCodec.decode(version) }
             var kind = bytes
             kind[1] = 7

@@ -1,4 +1,5 @@
 import Foundation
+import Networking
 import Testing
 
 @Suite("tracker-node member: command line", .serialized)
@@ -29,5 +30,22 @@ struct MemberCommandLineTests {
         #expect(down.0 == 1 && down.1.contains("tracker-node member:") && down.1.split(separator: "\n").count == 1)
         let joinWithoutAddress = try run(["--conf", cluster.confPath, "--id", "4", "--join"])
         #expect(joinWithoutAddress.0 == 2)
+    }
+
+    @Test("without a cluster key the tool is let in by a current member's pinned certificate (--data-dir), not by another; add needs the new tracker's fingerprint")
+    func adminByTrackerIdentity() throws {
+        let cluster = try ProcessCluster(size: 3, clusterKey: nil)
+        defer { cluster.stop() }
+        try cluster.startAll()
+        #expect(try cluster.waitForMembers { $0.count == 3 }, "a member's identity lists the configuration")
+        let stranger = cluster.directory + "/stranger"
+        _ = try TLSIdentity.loadOrCreate(directory: stranger, commonName: "stranger")
+        let refused = try cluster.member(["list", "--data-dir", stranger], timeoutMillis: 1_500)
+        #expect(refused.status == 1, "an unpinned certificate lists nothing: \(refused.output)")
+        let noIdentity = try cluster.member(["list", "--insecure"], timeoutMillis: 1_500)
+        #expect(noIdentity.status == 1, "plaintext is refused by a TLS cluster")
+        let unpinnedAdd = try cluster.member(["add", "--id", "4", "--address", "127.0.0.1:1", "--fingerprint", "x"])
+        #expect(unpinnedAdd.status == 2, "--fingerprint must be sha256:<hex>")
+        #expect(cluster.log(1).contains("member tool refused"))
     }
 }

@@ -8,8 +8,17 @@ import TrackerClient
 /// Membership helpers for process tests: trackers outside cluster.conf, the `member` tool, and
 /// a background stream of writes.
 extension ProcessCluster {
-    /// Runs `tracker-node member <words> --conf <cluster.conf>`; exit status and output.
-    func member(_ words: [String], timeoutMillis: Int = 10_000) throws -> (status: Int32, output: String) {
+    /// Runs `tracker-node member <words> --conf <cluster.conf>`; exit status and output. Over
+    /// TLS an `add` or `replace` without `--fingerprint` gets the new tracker's (its identity
+    /// made in its data directory first, as `--print-fingerprint` does), and the tool presents
+    /// the identity of tracker `asTracker` (the first of cluster.conf when nil).
+    func member(_ words: [String], timeoutMillis: Int = 10_000, asTracker: NodeID? = nil) throws -> (status: Int32, output: String) {
+        var words = words
+        if !fingerprints.isEmpty, ["add", "replace"].contains(words.first ?? ""), !words.contains("--fingerprint"),
+           let flag = words.firstIndex(of: words.first == "add" ? "--id" : "--new-id"), flag + 1 < words.count, let id = NodeID(words[flag + 1]) {
+            words += ["--fingerprint", try pin(of: id).description]
+        }
+        if !fingerprints.isEmpty, !words.contains("--data-dir") { words += ["--data-dir", dataDirectory(asTracker ?? ids[0])] }
         let process = Process()
         process.executableURL = URL(fileURLWithPath: Self.binary)
         process.arguments = ["member"] + words + ["--conf", confPath, "--timeout-ms", "\(timeoutMillis)"]
@@ -58,9 +67,18 @@ extension ProcessCluster {
         return try TrackerClient(cluster: try config(extra: extra), timing: timing)
     }
 
-    /// cluster.conf plus `extra` trackers (id → port).
+    /// The certificate fingerprint of tracker `id` (made in its data directory if it has none
+    /// yet: a joining tracker's, before it starts).
+    func pin(of id: NodeID) throws -> CertificateFingerprint {
+        if let known = fingerprints[id] { return known }
+        return try TLSIdentity.loadOrCreate(directory: dataDirectory(id), commonName: "tracker-\(id)").fingerprint
+    }
+
+    /// cluster.conf plus `extra` trackers (id → port), each pinned over TLS.
     func config(extra: [NodeID: UInt16]) throws -> ClusterConfig {
-        let lines = ports.keys.sorted().map { "\($0) 127.0.0.1:\(ports[$0]!)" } + extra.keys.sorted().map { "\($0) 127.0.0.1:\(extra[$0]!)" }
+        let pinText = { (id: NodeID) throws -> String in self.fingerprints.isEmpty ? "" : " \(try self.pin(of: id))" }
+        let lines = try ports.keys.sorted().map { "\($0) 127.0.0.1:\(ports[$0]!)" + (try pinText($0)) }
+            + extra.keys.sorted().map { "\($0) 127.0.0.1:\(extra[$0]!)" + (try pinText($0)) }
         return try ClusterConfig.parse(text: lines.joined(separator: "\n"), fileName: "test")
     }
 
