@@ -15,6 +15,7 @@ let package = Package(
         .executable(name: "download-bench", targets: ["DownloadBench"]),
         .executable(name: "snapshot-bench", targets: ["SnapshotBench"]),
         .executable(name: "tracker-bench", targets: ["TrackerBench"]),
+        .executable(name: "failover-bench", targets: ["FailoverBench"]),
     ],
     targets: [
         // The OS's libcrypto (OpenSSL 3): SHA-1, PBKDF2, HMAC, secure random bytes.
@@ -124,9 +125,10 @@ let package = Package(
             path: "bench/TrackerBench",
             swiftSettings: strict
         ),
+        .executableTarget(name: "FailoverBench", dependencies: ["TrackerClient", "TrackerProtocol", "Networking"], path: "bench/FailoverBench", swiftSettings: strict),
         .executableTarget(name: "TLSBench", dependencies: ["CommandLineFlags", "Networking", "SystemClock"], path: "bench/TLSBench", swiftSettings: strict),
         .testTarget(name: "ConsensusTests", dependencies: ["Consensus", "SeededRandom", "BinaryCoding"], swiftSettings: strict),
-        .testTarget(name: "DurableLogTests", dependencies: ["DurableLog", "Consensus", "SeededRandom"], swiftSettings: strict),
+        .testTarget(name: "DurableLogTests", dependencies: ["DurableLog", "Consensus", "SeededRandom", "BinaryCoding"], swiftSettings: strict),
         .testTarget(name: "HashingTests", dependencies: ["Hashing", "BinaryCoding"], swiftSettings: strict),
         .testTarget(name: "TrackerStateMachineTests", dependencies: ["TrackerStateMachine", "TestSupport", "ProcessHarness"], swiftSettings: strict),
         .testTarget(name: "TrackerProtocolTests", dependencies: ["TrackerProtocol", "TrackerStateMachine", "BinaryCoding"], swiftSettings: strict),

@@ -148,6 +148,14 @@ extension ClientApp {
                                      ("role", .string("unreachable"))]))
             }
         }
-        return .ok(lines, [("trackers", .array(json))])
+        // The configuration in force, as the leader (else the most recent tracker) sees it.
+        let view = leader ?? results.compactMap { try? $0.1.get() }.max { $0.term < $1.term }
+        let members = view?.members ?? []
+        if view != nil && leader == nil { lines.append("no leader: writes and logins wait for a quorum") }
+        for m in members { lines.append("member \(m.id) \(m.address) \(m.role)") }
+        let memberJSON: [JSONValue] = members.map {
+            .object([("id", .unsigned($0.id)), ("address", .string($0.address)), ("role", .string("\($0.role)"))])
+        }
+        return .ok(lines, [("trackers", .array(json)), ("members", .array(memberJSON))])
     }
 }

@@ -2,7 +2,16 @@ import BinaryCoding
 
 /// Binary encodings of entries and messages: fixed-width big-endian fields, decoded without
 /// trusting the input (every length is bounded, every enum value checked).
+///
+/// A message is `u8 format (0x82) | u8 kind | u64 from | u64 from incarnation | u64 to |
+/// u64 term | u64 log term | u64 index | u64 commit | bool reject | u64 reject hint |
+/// u64 context | u32 entry count | entries | bool has snapshot [| u64 index | u64 term |
+/// bool has configuration [| blob configuration] | blob data]`. Format 1 had no format byte
+/// (it began with the kind, 1...10) and no incarnation or configuration; the high bit of
+/// 0x82 keeps the two apart, and format 1 is refused.
 public enum RaftCodec {
+    /// The first byte of every encoded message: format 2.
+    public static let messageFormat: UInt8 = 0x82
     /// The largest entry payload a decoder accepts.
     public static let entryDataBytesMax = 64 << 20
     /// The most entries one message may carry.
@@ -32,9 +41,11 @@ public enum RaftCodec {
 
     /// Encodes a message as one self-contained byte string.
     public static func encode(_ message: Message) -> [UInt8] {
-        var writer = ByteWriter(capacity: 80 + message.entries.reduce(0) { $0 + $1.sizeBytes + 4 })
+        var writer = ByteWriter(capacity: 90 + message.entries.reduce(0) { $0 + $1.sizeBytes + 4 })
+        writer.write(messageFormat)
         writer.write(message.kind.rawValue)
         writer.write(message.from)
+        writer.write(message.fromIncarnation)
         writer.write(message.to)
         writer.write(message.term)
         writer.write(message.logTerm)
@@ -49,6 +60,8 @@ public enum RaftCodec {
         if let snapshot = message.snapshot {
             writer.write(snapshot.meta.index)
             writer.write(snapshot.meta.term)
+            writer.write(snapshot.meta.configuration != nil)
+            if let configuration = snapshot.meta.configuration { writer.writeBlob(configuration.encoded()) }
             writer.writeBlob(snapshot.data)
         }
         return writer.bytes
@@ -57,10 +70,14 @@ public enum RaftCodec {
     /// Decodes a message; any malformed input throws, nothing traps.
     public static func decodeMessage(_ bytes: [UInt8]) throws -> Message {
         var reader = ByteReader(bytes)
+        guard try reader.readUInt8() == messageFormat else { throw DecodingError("unknown message format", offset: 0) }
         guard let kind = MessageKind(rawValue: try reader.readUInt8()) else {
-            throw DecodingError("unknown message kind", offset: 0)
+            throw DecodingError("unknown message kind", offset: 1)
         }
-        var message = Message(kind: kind, from: try reader.readUInt64(), to: try reader.readUInt64(), term: try reader.readUInt64())
+        let from = try reader.readUInt64()
+        let fromIncarnation = try reader.readUInt64()
+        var message = Message(kind: kind, from: from, to: try reader.readUInt64(), term: try reader.readUInt64(),
+                              fromIncarnation: fromIncarnation)
         message.logTerm = try reader.readUInt64()
         message.index = try reader.readUInt64()
         message.commit = try reader.readUInt64()
@@ -73,7 +90,10 @@ public enum RaftCodec {
         message.entries.reserveCapacity(min(count, reader.remainingCount / 21))
         for _ in 0..<count { message.entries.append(try decodeEntry(from: &reader)) }
         if try reader.readBool() {
-            let meta = SnapshotMeta(index: try reader.readUInt64(), term: try reader.readUInt64())
+            var meta = SnapshotMeta(index: try reader.readUInt64(), term: try reader.readUInt64())
+            if try reader.readBool() {
+                meta.configuration = try Configuration(decoding: try reader.readBlob(maxCount: Configuration.encodedBytesMax))
+            }
             message.snapshot = Snapshot(meta: meta, data: try reader.readBlob(maxCount: snapshotBytesMax))
         }
         try reader.expectEnd()

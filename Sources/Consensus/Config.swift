@@ -5,12 +5,21 @@ public struct ConfigError: Error, Equatable, Sendable, CustomStringConvertible {
     public var description: String { reason }
 }
 
-/// A node's identity, cluster, timing (in ticks) and named limits, validated once at start.
+/// A node's identity, seed configuration, timing (in ticks) and named limits, validated once
+/// at start.
 public struct Config: Sendable {
     /// This node.
     public var id: NodeID
-    /// Every voting member, this node included.
-    public var peers: [NodeID]
+    /// This node's data-directory identity, made once when the directory is created and sent
+    /// with every message; members whose configuration entry pins another incarnation are
+    /// not this node (see `Member.incarnation`). 0 when not used.
+    public var incarnation: UInt64 = 0
+    /// The configuration of a brand-new cluster (cluster.conf, the seed list). Once the log
+    /// or a snapshot holds a configuration, that one is in force instead. A node waiting to
+    /// be added starts from `.empty`.
+    public var initialConfiguration: Configuration
+    /// The voting members of the initial configuration.
+    public var peers: [NodeID] { initialConfiguration.votingIDs }
     /// Ticks between a leader's heartbeats.
     public var heartbeatTicks: Int = 5
     /// The base election timeout in ticks; each election draws one in [base, 2 × base).
@@ -38,20 +47,44 @@ public struct Config: Sendable {
     public var snapshotTimeoutTicks = 1_000
     /// Bounds on what a received message may carry; messages beyond them are refused.
     public var messageLimits = MessageLimits.standard
+    /// A learner is promoted only when its log is at most this many entries behind the
+    /// leader's last index (so the new voter does not stall commits while it catches up).
+    public var learnerPromotionLagMax = 64
+    /// A leader counts the witness toward the commit quorum only while the full voters it
+    /// heard from within this many ticks are not a quorum by themselves; nil means one
+    /// election timeout (docs/witness.md).
+    public var witnessEngageTicks: Int?
+    /// A bug planted on purpose for the simulator's checkers (SimNet's
+    /// `witness-votes-without-mark`): a witness grants votes without comparing the candidate's
+    /// log to its mark. Nothing but the simulator sets it.
+    public var isWitnessMarkIgnoredForVotes = false
 
-    /// Makes a configuration with the default timing and limits.
+    /// Makes a configuration with the default timing and limits whose initial configuration
+    /// has `peers` as full voters (unknown addresses, unpinned incarnations).
     public init(id: NodeID, peers: [NodeID]) {
         self.id = id
-        self.peers = peers
+        initialConfiguration = Configuration(unchecked: peers.map { Member(id: $0, role: .voter) })
     }
+
+    /// Makes a configuration with the default timing and limits.
+    public init(id: NodeID, initialConfiguration: Configuration) {
+        self.id = id
+        self.initialConfiguration = initialConfiguration
+    }
+
+    /// The ticks after which an unheard full voter no longer counts as reachable for the
+    /// witness rule.
+    var effectiveWitnessEngageTicks: Int { witnessEngageTicks ?? electionTimeoutTicks }
 
     /// Throws unless every setting is usable.
     public func validate() throws {
         func fail(_ reason: String) -> ConfigError { ConfigError(reason: reason) }
         guard id != 0 else { throw fail("id must be positive") }
-        guard peers.contains(id) else { throw fail("peers must include this node's id \(id)") }
-        guard Set(peers).count == peers.count, !peers.contains(0) else { throw fail("peers must be distinct and positive") }
-        guard peers.count <= 15 else { throw fail("at most 15 peers") }
+        if let violation = initialConfiguration.violation { throw fail("initial configuration: \(violation)") }
+        // A node outside the seed list joins with the empty configuration instead.
+        guard initialConfiguration.isEmpty || initialConfiguration.member(id) != nil else {
+            throw fail("the initial configuration must include this node's id \(id), or be empty")
+        }
         guard heartbeatTicks >= 1 else { throw fail("heartbeatTicks must be at least 1") }
         guard electionTimeoutTicks > heartbeatTicks else { throw fail("electionTimeoutTicks must exceed heartbeatTicks") }
         guard appendEntriesMax >= 1 else { throw fail("appendEntriesMax must be at least 1") }
@@ -61,6 +94,8 @@ public struct Config: Sendable {
         guard applyEntriesMax >= 1 else { throw fail("applyEntriesMax must be at least 1") }
         guard pendingReadsMax >= 1 else { throw fail("pendingReadsMax must be at least 1") }
         guard snapshotTimeoutTicks > electionTimeoutTicks else { throw fail("snapshotTimeoutTicks must exceed electionTimeoutTicks") }
+        guard learnerPromotionLagMax >= 0, learnerPromotionLagMax <= 1 << 20 else { throw fail("learnerPromotionLagMax must be in 0...2^20") }
+        if let ticks = witnessEngageTicks, ticks <= heartbeatTicks { throw fail("witnessEngageTicks must exceed heartbeatTicks") }
         if let violation = messageLimits.violation { throw fail(violation) }
         // A follower refuses appends beyond the message limits: this node's own must fit them.
         guard appendEntriesMax <= messageLimits.entriesPerMessageMax else { throw fail("appendEntriesMax must not exceed messageLimits.entriesPerMessageMax") }

@@ -38,7 +38,7 @@ public struct MessageLimits: Sendable, Equatable {
 public enum MessageRefusal: String, Equatable, Sendable, CaseIterable, CustomStringConvertible {
     /// `to` is not this node.
     case wrongRecipient
-    /// `from` is this node, or not a member of the cluster.
+    /// `from` is this node, or 0.
     case unknownSender
     /// `from` is not the peer the connection proved to be.
     case senderNotLinkPeer
@@ -77,12 +77,24 @@ public enum MessageRefusal: String, Equatable, Sendable, CaseIterable, CustomStr
     case snapshotTooLarge
     /// An accepted append response that acknowledges entries beyond the leader's log.
     case acknowledgesBeyondLog
+    /// A configuration entry whose data is not a valid configuration, or a snapshot whose
+    /// configuration has no members.
+    case configurationInvalid
+    /// The sender is a member whose configuration entry pins another incarnation: another
+    /// data directory under the member's id (a tracker back with an empty disk, say).
+    case incarnationMismatch
+    /// An answer (response) from a node that is not a member of this node's configuration.
+    case answerFromNonMember
+    /// Entries or a snapshot sent to a witness, which holds no log.
+    case logToWitness
+    /// A witness append sent to a node that is not a witness.
+    case witnessAppendToNonWitness
 
     /// A constant, loggable explanation.
     public var description: String {
         switch self {
         case .wrongRecipient: "addressed to another node"
-        case .unknownSender: "sender is not another member of the cluster"
+        case .unknownSender: "sender is this node or 0"
         case .senderNotLinkPeer: "sender is not the peer this connection proved to be"
         case .termTooLarge: "term above the maximum"
         case .indexTooLarge: "index above the maximum"
@@ -101,6 +113,11 @@ public enum MessageRefusal: String, Equatable, Sendable, CaseIterable, CustomStr
         case .snapshotTermInvalid: "snapshot term is 0 or above the message term"
         case .snapshotTooLarge: "snapshot larger than the maximum"
         case .acknowledgesBeyondLog: "acknowledges entries beyond the leader's log"
+        case .configurationInvalid: "configuration entry or snapshot configuration is not a valid configuration"
+        case .incarnationMismatch: "sender's incarnation is not the one its membership pins"
+        case .answerFromNonMember: "answer from a node that is not a member"
+        case .logToWitness: "entries or a snapshot sent to a witness"
+        case .witnessAppendToNonWitness: "witness append sent to a node that is not a witness"
         }
     }
 }
@@ -142,6 +159,7 @@ extension Message {
             guard entry.term <= term else { return .entryTermAboveTerm }
             guard entry.data.count <= limits.entryDataBytesMax else { return .entryTooLarge }
             guard entry.kind != .noop || entry.data.isEmpty else { return .noopWithData }
+            if entry.kind == .configuration, (try? Configuration(decoding: entry.data)) == nil { return .configurationInvalid }
             expected += 1
             previousTerm = entry.term
         }
@@ -154,7 +172,19 @@ extension Message {
         guard snapshot.meta.index > 0 else { return .snapshotAtIndexZero }
         guard snapshot.meta.term > 0, snapshot.meta.term <= term else { return .snapshotTermInvalid }
         guard snapshot.data.count <= limits.snapshotBytesMax else { return .snapshotTooLarge }
+        if let configuration = snapshot.meta.configuration, configuration.entryViolation != nil { return .configurationInvalid }
         return nil
+    }
+}
+
+extension MessageKind {
+    /// Whether a leader or a candidate sends it (as opposed to an answer). Requests are
+    /// processed whoever sends them; answers only from members.
+    var isRequest: Bool {
+        switch self {
+        case .appendEntries, .heartbeat, .installSnapshot, .witnessAppend, .preVote, .requestVote, .timeoutNow: true
+        case .appendResponse, .heartbeatResponse, .preVoteResponse, .requestVoteResponse: false
+        }
     }
 }
 
@@ -182,6 +212,8 @@ public struct RefusalCounts: Equatable, Sendable {
     public internal(set) var campaigns: UInt64 = 0
     /// The latest such refusal.
     public internal(set) var lastCampaign: CampaignRefusal?
+    /// On a witness: votes refused because the candidate's log ends before the commit mark.
+    public internal(set) var votesBehindWitnessMark: UInt64 = 0
 
     /// No refusals yet.
     public init() {}

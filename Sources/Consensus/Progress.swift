@@ -18,13 +18,28 @@ struct Progress: Sendable {
     var inflight: [UInt64] = []
     /// Ticks since the leader last heard from this follower (for check-quorum).
     var ticksSinceHeard = 0
+    /// Whether the follower has answered this leader at all (a new member has not).
+    var hasAnswered = false
     /// The commit index last sent to this follower.
     var sentCommit: UInt64 = 0
     /// In snapshot state: the index of the snapshot sent, and ticks spent waiting for it.
     var pendingSnapshotIndex: UInt64 = 0
     var ticksInSnapshot = 0
+    /// For the witness: the durable log end last sent to it.
+    var sentMarkIndex: UInt64 = 0
+    /// The incarnation the follower's latest answer carried (0 before any answer).
+    var incarnation: UInt64 = 0
 
     init(next: UInt64) { self.next = next }
+
+    /// The leader heard from the follower just now.
+    mutating func markHeard() {
+        ticksSinceHeard = 0
+        hasAnswered = true
+    }
+
+    /// Whether the follower answered this leader within the last `ticks` ticks.
+    func isHeard(within ticks: Int) -> Bool { hasAnswered && ticksSinceHeard < ticks }
 
     func isPaused(inflightMax: Int) -> Bool {
         switch state {

@@ -13,11 +13,18 @@ struct RaftLog: Sendable {
     var applied: UInt64 = 0
     /// Highest index handed to storage.
     var stable: UInt64 = 0
+    /// The configurations this log holds (and the one in force at the compaction point).
+    private(set) var configurations: ConfigurationHistory
 
-    init(snapshot: SnapshotMeta?, entries: [Entry], committed: UInt64, applied: UInt64) {
-        offsetIndex = snapshot?.index ?? 0
+    /// `initial` is the configuration in force when neither the snapshot nor the entries say
+    /// otherwise (a brand-new cluster's, or one whose snapshot records none).
+    init(snapshot: SnapshotMeta?, entries: [Entry], committed: UInt64, applied: UInt64, initial: Configuration = .empty) {
+        let offset = snapshot?.index ?? 0
+        configurations = ConfigurationHistory(base: snapshot?.configuration ?? initial)
+        offsetIndex = offset
         offsetTerm = snapshot?.term ?? 0
-        self.entries = entries.filter { $0.index > offsetIndex }
+        self.entries = entries.filter { $0.index > offset }
+        configurations.append(self.entries)
         precondition(self.entries.first.map { $0.index == offsetIndex + 1 } ?? true, "stored log does not continue the snapshot")
         stable = offsetIndex + UInt64(self.entries.count)
         self.committed = min(max(committed, offsetIndex), stable)
@@ -75,6 +82,8 @@ struct RaftLog: Sendable {
         precondition(first.index >= firstIndex && first.index <= lastIndex + 1, "gap before entry \(first.index)")
         entries.removeSubrange(Int(first.index - offsetIndex - 1)...)
         entries.append(contentsOf: newEntries)
+        configurations.truncate(from: first.index)
+        configurations.append(newEntries)
         stable = min(stable, first.index - 1)
     }
 
@@ -114,9 +123,10 @@ struct RaftLog: Sendable {
 
     /// Replaces the whole log with a snapshot's end point (a follower installing a snapshot
     /// whose last entry it does not hold): everything through it is committed and applied.
-    mutating func restore(_ meta: SnapshotMeta) {
+    mutating func restore(_ meta: SnapshotMeta, initial: Configuration) {
         precondition(meta.index > committed, "restoring a snapshot behind the commit index")
         entries.removeAll()
+        configurations.restore(meta.configuration ?? initial)
         offsetIndex = meta.index
         offsetTerm = meta.term
         committed = meta.index
@@ -130,6 +140,7 @@ struct RaftLog: Sendable {
         precondition(index <= applied, "compacting entry \(index) that is not applied")
         let newTerm = term(at: index)!
         entries.removeSubrange(..<Int(index - offsetIndex))
+        configurations.compact(through: index)
         offsetIndex = index
         offsetTerm = newTerm
     }

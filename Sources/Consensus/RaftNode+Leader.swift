@@ -4,6 +4,7 @@ extension RaftNode {
     mutating func appendToLeaderLog(_ entry: Entry) {
         log.append([entry])
         needsBroadcast = true
+        if entry.kind == .configuration { updateProgressForConfiguration() }
     }
 
     /// Sends what proposals and reads accumulated since the last batch: appends go out once per
@@ -27,7 +28,9 @@ extension RaftNode {
 
     mutating func stepLeader(_ m: Message) {
         guard progress[m.from] != nil else { return }
-        progress[m.from]!.ticksSinceHeard = 0
+        progress[m.from]!.markHeard()
+        progress[m.from]!.incarnation = m.fromIncarnation
+        if configuration.role(of: m.from) == .witness { return stepWitnessResponse(m) }
         switch m.kind {
         case .appendResponse:
             handleAppendResponse(m)
@@ -97,10 +100,15 @@ extension RaftNode {
         while sent < config.inflightAppendsMax && sendAppend(to: id, sendIfEmpty: false) { sent += 1 }
     }
 
-    /// Commits what a quorum holds, if it is of this term (Figure 8), and then tells followers.
+    /// Commits what a quorum of voting members holds, if it is of this term (Figure 8), and then
+    /// tells followers. The witness's acknowledgements count only while it is engaged; a
+    /// leader that is not a voting member of its configuration does not count itself.
     @discardableResult
     mutating func maybeCommitAndBroadcast() -> Bool {
-        let matches = config.peers.map { progress[$0]!.match }.sorted(by: >)
+        let witness = configuration.witnessID
+        let matches = configuration.votingIDs.map { id in
+            id == witness && !isWitnessEngaged ? 0 : progress[id]?.match ?? 0
+        }.sorted(by: >)
         let quorumMatch = matches[quorum - 1]
         guard quorumMatch > log.committed, log.term(at: quorumMatch) == term else { return false }
         let committedBytes = log.entries(from: log.committed + 1, through: quorumMatch)
@@ -110,19 +118,27 @@ extension RaftNode {
         reads.markCommittedInTerm()
         if isSingleNode { confirmReadsIfSingle() }
         broadcastAppend(sendIfEmpty: true)
+        pruneRemovedProgress()
+        maybeStepDownAfterRemoval()
         return true
     }
 
     mutating func broadcastAppend(sendIfEmpty: Bool) {
         for id in otherPeers {
+            if configuration.role(of: id) == .witness {
+                sendWitnessAppend(sendIfEmpty: sendIfEmpty)
+                continue
+            }
             if sendIfEmpty { sendAppend(to: id, sendIfEmpty: true) }
             sendAppends(to: id)
         }
     }
 
-    /// Sends one append to `id` from its next index; returns whether a message went out.
+    /// Sends one append to `id` from its next index; returns whether a message went out. A
+    /// witness gets the leader's durable log end instead, and only while engaged.
     @discardableResult
     mutating func sendAppend(to id: NodeID, sendIfEmpty: Bool) -> Bool {
+        if configuration.role(of: id) == .witness { return sendWitnessAppend(sendIfEmpty: sendIfEmpty) }
         var pr = progress[id]!
         guard !pr.isPaused(inflightMax: config.inflightAppendsMax) else { return false }
         let prevIndex = pr.next - 1
@@ -151,7 +167,7 @@ extension RaftNode {
     mutating func broadcastHeartbeat() {
         let round = reads.lastRoundSent
         for id in otherPeers {
-            let commit = min(progress[id]!.match, log.committed)
+            let commit = configuration.role(of: id) == .witness ? 0 : min(progress[id]!.match, log.committed)
             send(Message(kind: .heartbeat, from: config.id, to: id, term: term, commit: commit, context: round))
         }
     }
@@ -159,7 +175,9 @@ extension RaftNode {
     // MARK: - ReadIndex
 
     mutating func handleReadAck(from id: NodeID, round: UInt64) {
-        let confirmed = reads.acknowledge(round: round, from: id, quorum: quorum, selfID: config.id)
+        let configuration = configuration
+        let selfID = config.id
+        let confirmed = reads.acknowledge(round: round, from: id) { acks in configuration.isQuorum(acks + [selfID]) }
         readStates.append(contentsOf: confirmed)
     }
 
@@ -205,12 +223,13 @@ struct ReadQueue: Sendable {
     }
 
     /// Records an acknowledgement of `round` (and so of every earlier round); returns the reads
-    /// that a quorum has now confirmed.
-    mutating func acknowledge(round: UInt64, from id: NodeID, quorum: Int, selfID: NodeID) -> [ReadState] {
+    /// that `isQuorum` (given the acknowledging ids, the leader's own added by the caller) now
+    /// confirms.
+    mutating func acknowledge(round: UInt64, from id: NodeID, isQuorum: ([NodeID]) -> Bool) -> [ReadState] {
         var confirmedThrough = -1
         for i in rounds.indices where rounds[i].number <= round {
             rounds[i].acks.insert(id)
-            if rounds[i].acks.count + 1 >= quorum { confirmedThrough = i }
+            if isQuorum(Array(rounds[i].acks)) { confirmedThrough = i }
         }
         guard confirmedThrough >= 0 else { return [] }
         var states: [ReadState] = []

@@ -1,5 +1,32 @@
 /// Message handling: the term rules first, then votes, then the role's own handler.
 extension RaftNode {
+    /// Why `step` would ignore `m`, or nil: addressing, the stateless checks, and what this
+    /// node's state shows no correct sender produces. Requests from a sender that is not a
+    /// member are processed (dissertation §4.1: a server processes RPCs without consulting its
+    /// configuration, or a node behind a change could never catch up); its answers are not,
+    /// unless this node leads and still replicates to it (its removal is not committed yet).
+    public func refusal(of m: Message) -> MessageRefusal? {
+        guard m.to == config.id else { return .wrongRecipient }
+        guard m.from != config.id, m.from != 0 else { return .unknownSender }
+        if let refusal = m.validationError(limits: config.messageLimits) { return refusal }
+        if let pinned = configuration.incarnation(of: m.from) {
+            if pinned != 0 && pinned != m.fromIncarnation { return .incarnationMismatch }
+        } else if !m.kind.isRequest && !(role == .leader && progress[m.from] != nil) {
+            return .answerFromNonMember
+        }
+        if isWitness {
+            if m.kind == .appendEntries || m.kind == .installSnapshot { return .logToWitness }
+        } else if m.kind == .witnessAppend {
+            return .witnessAppendToNonWitness
+        }
+        // A follower acknowledges only entries this leader sent it in this term (or entries
+        // committed before it, which this leader holds): never more than its log.
+        if role == .leader, m.term == term, m.kind == .appendResponse, !m.reject, m.index > log.lastIndex {
+            return .acknowledgesBeyondLog
+        }
+        return nil
+    }
+
     mutating func stepTerm(_ m: Message) {
         if m.term > term {
             if m.kind == .preVote || m.kind == .requestVote {
@@ -13,7 +40,7 @@ extension RaftNode {
                 break // a pre-vote never changes our term
             case .preVoteResponse where !m.reject:
                 break // granted pre-votes carry the future term we asked for
-            case .appendEntries, .heartbeat, .installSnapshot:
+            case .appendEntries, .heartbeat, .installSnapshot, .witnessAppend:
                 becomeFollower(term: m.term, leader: m.from)
             default:
                 becomeFollower(term: m.term, leader: 0)
@@ -38,7 +65,7 @@ extension RaftNode {
     /// stale pre-vote, drop the rest.
     mutating func stepStaleTerm(_ m: Message) {
         switch m.kind {
-        case .appendEntries, .heartbeat, .installSnapshot:
+        case .appendEntries, .heartbeat, .installSnapshot, .witnessAppend:
             send(Message(kind: .appendResponse, from: config.id, to: m.from, term: term))
         case .preVote:
             send(Message(kind: .preVoteResponse, from: config.id, to: m.from, term: term, reject: true))
@@ -47,12 +74,20 @@ extension RaftNode {
         }
     }
 
-    /// RequestVote receiver rules, for real votes and pre-votes.
+    /// RequestVote receiver rules, for real votes and pre-votes. A witness compares the
+    /// candidate's log with its commit mark instead of a log (docs/witness.md). A learner (or a
+    /// non-member) answers like a voter: its vote counts only where the candidate's
+    /// configuration makes it a voter, and it must be able to vote when it was promoted by an
+    /// entry it has not received yet (etcd raft: else a cluster can be left unable to elect).
     mutating func stepVoteRequest(_ m: Message) {
         let isPreVote = m.kind == .preVote
         let canVote = vote == m.from || (vote == 0 && leader == 0) || (isPreVote && m.term > term)
         let responseKind: MessageKind = isPreVote ? .preVoteResponse : .requestVoteResponse
-        if canVote && log.isUpToDate(lastIndex: m.index, term: m.logTerm) {
+        let isUpToDate = isWitness
+            ? LogMark(term: m.logTerm, index: m.index) >= witnessMark || config.isWitnessMarkIgnoredForVotes
+            : log.isUpToDate(lastIndex: m.index, term: m.logTerm)
+        if canVote && !isUpToDate && isWitness { refusals.votesBehindWitnessMark &+= 1 }
+        if canVote && isUpToDate {
             send(Message(kind: responseKind, from: config.id, to: m.from, term: m.term))
             if !isPreVote {
                 electionElapsed = 0
@@ -77,6 +112,10 @@ extension RaftNode {
             electionElapsed = 0
             leader = m.from
             handleSnapshot(m)
+        case .witnessAppend:
+            electionElapsed = 0
+            leader = m.from
+            handleWitnessAppend(m)
         case .timeoutNow:
             campaign(isTransfer: true)
         default:
@@ -129,7 +168,7 @@ extension RaftNode {
             if log.matchTerm(meta.index, meta.term) {
                 log.commit(to: meta.index)
             } else {
-                log.restore(meta)
+                log.restore(meta, initial: config.initialConfiguration)
                 snapshotMeta = meta
                 pendingSnapshot = snapshot
             }
@@ -139,11 +178,15 @@ extension RaftNode {
 
     mutating func handleHeartbeat(_ m: Message) {
         log.commit(to: min(m.commit, log.lastIndex))
-        // The last index lets a leader notice a follower that lost its log (a wiped disk).
-        send(Message(kind: .heartbeatResponse, from: config.id, to: m.from, term: term, index: log.lastIndex, context: m.context))
+        // The last index lets a leader notice a follower that lost its log (a wiped disk); a
+        // witness answers with its mark's index, for the same reason.
+        let index = isWitness ? witnessMark.index : log.lastIndex
+        send(Message(kind: .heartbeatResponse, from: config.id, to: m.from, term: term, index: index, context: m.context))
     }
 
+    /// Every message leaves with this node's incarnation.
     mutating func send(_ m: Message) {
         messages.append(m)
+        if config.incarnation != 0 { messages[messages.count - 1].fromIncarnation = config.incarnation }
     }
 }

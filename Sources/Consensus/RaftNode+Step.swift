@@ -28,15 +28,24 @@ extension RaftNode {
 
     mutating func becomeLeader() {
         precondition(role == .candidate, "only a candidate becomes leader")
+        let granted = votes.filter(\.value).map(\.key)
         reset(term: term)
         leader = config.id
         role = .leader
-        for id in config.peers {
+        for id in configuration.ids + [config.id] {
             progress[id] = Progress(next: log.lastIndex + 1)
+        }
+        // A full voter that did not grant this leader its vote is not known to be reachable:
+        // for the witness rule it counts as unheard until it answers, so a leader elected with
+        // the witness's vote engages the witness at once instead of after `witnessEngageTicks`
+        // (engaging it is always safe; docs/witness.md).
+        for id in configuration.fullVoterIDs where configuration.witnessID != nil && id != config.id && !granted.contains(id) {
+            progress[id]!.ticksSinceHeard = config.effectiveWitnessEngageTicks
         }
         progress[config.id]!.match = log.stable
         progress[config.id]!.becomeReplicate()
         appendToLeaderLog(Entry(term: term, index: log.lastIndex + 1, kind: .noop))
+        updateWitnessEngagement()
     }
 
     /// Clears per-term state; pending reads are dropped because this node cannot confirm them.
@@ -59,14 +68,18 @@ extension RaftNode {
         transferee = 0
         uncommittedBytes = 0
         needsBroadcast = false
+        isWitnessEngaged = false
         droppedReads.append(contentsOf: reads.removeAll())
     }
 
     // MARK: - Ticks
 
     mutating func tickElection() {
-        electionElapsed += 1
+        if electionElapsed < randomizedElectionTimeout { electionElapsed += 1 }
         guard electionElapsed >= randomizedElectionTimeout else { return }
+        // Learners, witnesses and non-members never campaign; their elapsed time stays at the
+        // timeout, so that the leader's lease ends for vote requests when the leader goes quiet.
+        guard isPromotable else { return }
         electionElapsed = 0
         campaign(isTransfer: false)
     }
@@ -74,7 +87,7 @@ extension RaftNode {
     mutating func tickLeader() {
         heartbeatElapsed += 1
         electionElapsed += 1
-        for id in otherPeers {
+        for id in otherPeers where progress[id] != nil {
             progress[id]!.ticksSinceHeard += 1
             if progress[id]!.state == .snapshot {
                 progress[id]!.ticksInSnapshot += 1
@@ -94,17 +107,23 @@ extension RaftNode {
             heartbeatElapsed = 0
             broadcastHeartbeat()
         }
+        updateWitnessEngagement()
     }
 
-    /// Whether a quorum (this node included) was heard from within the last election timeout.
+    /// Whether a quorum of voting members (this node included, if it votes) was heard from
+    /// within the last election timeout.
     func hasActiveQuorum() -> Bool {
-        let active = otherPeers.filter { progress[$0]!.ticksSinceHeard < config.electionTimeoutTicks }.count
-        return active + 1 >= quorum
+        var active = 0
+        for id in configuration.votingIDs where id == config.id || (progress[id]?.ticksSinceHeard ?? .max) < config.electionTimeoutTicks {
+            active += 1
+        }
+        return active >= quorum
     }
 
     // MARK: - Elections
 
     mutating func campaign(isTransfer: Bool) {
+        guard isPromotable else { return } // learners, witnesses and non-members never campaign
         guard !isTermExhausted else {
             refusals.record(.termExhausted)
             return
@@ -120,18 +139,20 @@ extension RaftNode {
 
     mutating func requestVotes(kind: MessageKind, term voteTerm: UInt64, isTransfer: Bool) {
         if poll(config.id, granted: true) { return }
-        for id in otherPeers {
+        for id in otherVoters {
             send(Message(kind: kind, from: config.id, to: id, term: voteTerm, logTerm: log.lastTerm,
                          index: log.lastIndex, context: isTransfer ? 1 : 0))
         }
     }
 
-    /// Counts a vote; returns true when it decided the election (won or lost).
+    /// Counts a vote; returns true when it decided the election (won or lost). Only voting
+    /// members of this node's configuration count (a learner's grant never does).
     @discardableResult
     mutating func poll(_ id: NodeID, granted: Bool) -> Bool {
         if votes[id] == nil { votes[id] = granted }
-        let granted = votes.values.filter { $0 }.count
-        let rejected = votes.count - granted
+        let counted = votes.filter { configuration.isVoting($0.key) }
+        let granted = counted.values.filter { $0 }.count
+        let rejected = counted.count - granted
         if granted >= quorum {
             if role == .preCandidate {
                 // The pre-vote is won: hold the real election (this recurses at most once).

@@ -2,15 +2,16 @@ import SeededRandom
 
 /// A Raft node as a pure state machine (the shape of etcd raft's `RawNode`).
 ///
-/// Inputs: `tick()`, `step(_:)` for a received message, `propose(_:)`, `readIndex(requestID:)`
-/// and `transferLeadership(to:)`. Output: `ready()` hands the host one `Ready` batch, which it
-/// carries out in order (persist, send, apply) and acknowledges with `advance()` before giving
-/// the node any further input. The node reads no clock, draws randomness only from its seeded
-/// generator, and performs no I/O.
+/// Inputs: `tick()`, `step(_:)` for a received message, `propose(_:)`,
+/// `proposeConfigurationChange(_:)`, `readIndex(requestID:)` and `transferLeadership(to:)`.
+/// Output: `ready()` hands the host one `Ready` batch, which it carries out in order (persist,
+/// send, apply) and acknowledges with `advance()` before giving the node any further input.
+/// The node reads no clock, draws randomness only from its seeded generator, and performs no
+/// I/O. What the node does follows its role in the current configuration: a full voter may
+/// lead, a learner only follows, a witness holds no log (docs/witness.md).
 public struct RaftNode: Sendable {
     /// The configuration the node was started with.
     public let config: Config
-    let quorum: Int
 
     /// Current term.
     public internal(set) var term: UInt64 = 0
@@ -20,6 +21,9 @@ public struct RaftNode: Sendable {
     public internal(set) var leader: NodeID = 0
     /// This node's role.
     public internal(set) var role: Role = .follower
+    /// On a witness: the highest log position it has acknowledged to a leader (durable, in
+    /// the hard state). Zero on every other node.
+    public internal(set) var witnessMark = LogMark.zero
 
     var log: RaftLog
     /// The newest snapshot this node holds (its own, or installed from a leader).
@@ -42,6 +46,9 @@ public struct RaftNode: Sendable {
     var uncommittedBytes = 0
     var needsBroadcast = false
     var reads = ReadQueue()
+    /// On a leader: whether the witness counts toward the commit quorum now (the full voters
+    /// it hears from are not a quorum by themselves).
+    public internal(set) var isWitnessEngaged = false
     /// Messages and campaigns the node refused, for the host to log.
     public internal(set) var refusals = RefusalCounts()
 
@@ -59,12 +66,16 @@ public struct RaftNode: Sendable {
         try config.validate()
         if let violation = persisted.violation { throw StoredStateError(reason: violation) }
         self.config = config
-        quorum = config.peers.count / 2 + 1
         random = SeededGenerator(seed: config.randomSeed)
         snapshotMeta = persisted.snapshot?.meta
-        log = RaftLog(snapshot: snapshotMeta, entries: persisted.entries, committed: persisted.hardState.commit, applied: applied)
+        log = RaftLog(snapshot: snapshotMeta, entries: persisted.entries, committed: persisted.hardState.commit,
+                      applied: applied, initial: config.initialConfiguration)
         term = persisted.hardState.term
         vote = persisted.hardState.vote
+        witnessMark = persisted.hardState.witnessMark
+        if log.configurations.current.role(of: config.id) == .witness, log.lastIndex > 0 {
+            throw StoredStateError(reason: "a witness holds no log, but the stored state has entries or a snapshot")
+        }
         if log.lastTerm > term {
             // A crash between writing entries and the hard state of the same batch: the entries
             // prove the term was reached. The vote of that batch was never sent (messages go
@@ -90,15 +101,50 @@ public struct RaftNode: Sendable {
     /// The soft state now.
     public var softState: SoftState { SoftState(leader: leader, role: role, term: term) }
     /// The hard state now.
-    public var hardState: HardState { HardState(term: term, vote: vote, commit: log.committed) }
-    /// For a leader: each follower's match index (how far its log is known to agree).
+    public var hardState: HardState { HardState(term: term, vote: vote, commit: log.committed, witnessMark: witnessMark) }
+    /// For a leader: each member's match index (how far its log is known to agree; for the
+    /// witness, how far it has acknowledged the leader's durable log), this node included.
     public var matchIndexes: [(id: NodeID, match: UInt64)] {
         progress.keys.sorted().map { ($0, progress[$0]!.match) }
     }
     /// The term of the entry at `index`, if the log holds it.
     public func term(at index: UInt64) -> UInt64? { log.term(at: index) }
-    var isSingleNode: Bool { config.peers.count == 1 }
-    var otherPeers: [NodeID] { config.peers.filter { $0 != config.id } }
+
+    /// The configuration in force: the last configuration entry in the log, committed or not,
+    /// else the snapshot's, else the initial one.
+    public var configuration: Configuration { log.configurations.current }
+    /// This node's role in the configuration in force, or nil when it is not a member.
+    public var memberRole: MemberRole? { configuration.role(of: config.id) }
+    /// Whether this node is a witness.
+    var isWitness: Bool { memberRole == .witness }
+    /// Whether this node may campaign: it is a full voter of the configuration in force (and
+    /// the member with its id is this data directory: same incarnation, or none pinned). A full
+    /// voter whose own demotion or removal is in its log but not committed may campaign too:
+    /// its log may be the only one that can win, and then it leads the new configuration
+    /// without counting itself until the change commits (else such a cluster could stall).
+    var isPromotable: Bool {
+        if isFullVoter(in: configuration) { return true }
+        return isConfigurationChangePending && isFullVoter(in: log.configurations.configuration(at: log.committed))
+    }
+
+    /// Whether this node is a full voter of `configuration`, under its own incarnation.
+    func isFullVoter(in configuration: Configuration) -> Bool {
+        guard configuration.role(of: config.id) == .voter, let pinned = configuration.incarnation(of: config.id) else { return false }
+        return pinned == 0 || pinned == config.incarnation
+    }
+    /// The index of the latest configuration entry in the log (0 when the configuration in
+    /// force comes from the snapshot or the initial configuration).
+    public var configurationIndex: UInt64 { log.configurations.lastChangeIndex }
+    /// Whether the configuration in force is not committed yet.
+    public var isConfigurationChangePending: Bool { configurationIndex > log.committed }
+    var quorum: Int { configuration.quorum }
+    /// Whether this node is the only voting member (it commits and confirms reads alone).
+    var isSingleNode: Bool { configuration.votingIDs == [config.id] }
+    /// Where a leader replicates and sends heartbeats, ascending: every member but this node,
+    /// and a member being removed until its removal commits (so that it learns of it).
+    var otherPeers: [NodeID] { progress.keys.sorted().filter { $0 != config.id } }
+    /// Every voting member but this node, ascending: whom a candidate asks for votes.
+    var otherVoters: [NodeID] { configuration.votingIDs.filter { $0 != config.id } }
 
     // MARK: - Inputs
 
@@ -110,8 +156,8 @@ public struct RaftNode: Sendable {
     }
 
     /// Handles a message from another node. A message that fails validation (not addressed to
-    /// this node, from a node outside the cluster, numbers beyond `config.messageLimits`,
-    /// inconsistent entries, ...) is ignored and counted in `refusals`.
+    /// this node, numbers beyond `config.messageLimits`, inconsistent entries, a sender whose
+    /// incarnation is not the member's, ...) is ignored and counted in `refusals`.
     public mutating func step(_ message: Message) {
         precondition(!isAwaitingAdvance, "input before advance()")
         if let refusal = refusal(of: message) {
@@ -119,20 +165,6 @@ public struct RaftNode: Sendable {
             return
         }
         stepTerm(message)
-    }
-
-    /// Why `step` would ignore `m`, or nil: addressing, the stateless checks, and what this
-    /// node's state shows no correct sender produces.
-    public func refusal(of m: Message) -> MessageRefusal? {
-        guard m.to == config.id else { return .wrongRecipient }
-        guard m.from != config.id, config.peers.contains(m.from) else { return .unknownSender }
-        if let refusal = m.validationError(limits: config.messageLimits) { return refusal }
-        // A follower acknowledges only entries this leader sent it in this term (or entries
-        // committed before it, which this leader holds): never more than its log.
-        if role == .leader, m.term == term, m.kind == .appendResponse, !m.reject, m.index > log.lastIndex {
-            return .acknowledgesBeyondLog
-        }
-        return nil
     }
 
     /// Whether the term is at `config.messageLimits.termMax`: the node will not campaign.
@@ -161,12 +193,12 @@ public struct RaftNode: Sendable {
         if isSingleNode { confirmReadsIfSingle() }
     }
 
-    /// Asks the leader to hand leadership to `target` (TimeoutNow once its log is current).
-    /// It gives up after one election timeout.
+    /// Asks the leader to hand leadership to `target`, a full voter (TimeoutNow once its log is
+    /// current). It gives up after one election timeout. Other targets are ignored.
     public mutating func transferLeadership(to target: NodeID) throws(ProposalError) {
         precondition(!isAwaitingAdvance, "input before advance()")
         guard role == .leader else { throw .notLeader(leader: leader) }
-        guard target != config.id, config.peers.contains(target) else { return }
+        guard target != config.id, configuration.role(of: target) == .voter, progress[target] != nil else { return }
         if transferee == target { return }
         transferee = target
         electionElapsed = 0
@@ -177,88 +209,11 @@ public struct RaftNode: Sendable {
         }
     }
 
-    // MARK: - Ready / advance
-
-    /// Whether `ready()` has anything for the host.
-    public var hasReady: Bool {
-        guard !isAwaitingAdvance else { return false }
-        return softState != lastSoftState || hardState != lastHardState || log.lastIndex > log.stable
-            || pendingSnapshot != nil || !messages.isEmpty || log.committed > log.applied || !readStates.isEmpty || !droppedReads.isEmpty
-            || (role == .leader && (needsBroadcast || hasReadRoundToStart))
-    }
-
-    /// Takes the next batch of work. The host must call `advance()` after carrying it out and
-    /// before any other input.
-    public mutating func ready() -> Ready {
-        precondition(!isAwaitingAdvance, "ready() twice without advance()")
-        if role == .leader { flushLeaderSends() }
-        var batch = Ready()
-        let soft = softState
-        if soft != lastSoftState { batch.softState = soft }
-        let hard = hardState
-        if hard != lastHardState { batch.hardState = hard }
-        batch.snapshot = pendingSnapshot
-        pendingSnapshot = nil
-        batch.entries = log.entries(from: log.stable + 1, through: log.lastIndex)
-        batch.mustSync = !batch.entries.isEmpty || batch.snapshot != nil
-            || hard.term != lastHardState.term || hard.vote != lastHardState.vote
-        batch.messages = messages
-        batch.committedEntries = log.nextEntriesToApply(maxCount: config.applyEntriesMax)
-        batch.readStates = readStates
-        batch.droppedReads = droppedReads
-        messages.removeAll()
-        readStates.removeAll()
-        droppedReads.removeAll()
-        lastSoftState = soft
-        lastHardState = hard
-        pendingReady = (log.lastIndex, log.lastTerm, batch.committedEntries.last?.index ?? log.applied)
-        isAwaitingAdvance = true
-        return batch
-    }
-
-    /// Acknowledges that the last `Ready` was carried out: its entries are stable and its
-    /// committed entries applied.
-    public mutating func advance() {
-        precondition(isAwaitingAdvance, "advance() without ready()")
-        isAwaitingAdvance = false
-        guard let done = pendingReady else { return }
-        pendingReady = nil
-        log.stable = done.lastIndex
-        log.applied = done.applied
-        if role == .leader, done.lastTerm == term {
-            if progress[config.id]!.maybeUpdate(done.lastIndex) { maybeCommitAndBroadcast() }
-        }
-    }
-
-    /// The host made `meta` durable as a snapshot of its applied state: entries through
-    /// `meta.index - retainedEntries` leave the in-memory log (a little is kept so that a
-    /// follower slightly behind gets entries, not a whole snapshot). Followers that need
-    /// compacted entries are sent an InstallSnapshot whose bytes the host attaches. A snapshot
-    /// the log has moved past (a leader's snapshot was installed while the host wrote this
-    /// one) changes nothing.
-    public mutating func compact(through meta: SnapshotMeta, retainedEntries: UInt64 = 0) {
-        precondition(!isAwaitingAdvance, "input before advance()")
-        guard meta.index >= log.offsetIndex else { return }
-        precondition(meta.index <= log.applied, "snapshot \(meta.index) beyond applied \(log.applied)")
-        precondition(log.term(at: meta.index).map { $0 == meta.term } ?? (meta == snapshotMeta), "snapshot term mismatch")
-        if meta.index > (snapshotMeta?.index ?? 0) { snapshotMeta = meta }
-        guard meta.index > retainedEntries else { return }
-        log.compact(through: meta.index - retainedEntries)
-    }
-
-    /// Checks the core's invariants; traps when one is broken. Tests and the simulator call
-    /// it after every step.
-    public func checkInvariants() {
-        log.checkInvariants()
-        precondition(log.lastTerm <= term, "last log term \(log.lastTerm) beyond term \(term)")
-        precondition(role != .leader || leader == config.id, "leader does not know itself")
-        precondition(role == .leader || progress.isEmpty, "non-leader keeps progress")
-        precondition(role != .candidate || vote == config.id, "candidate did not vote for itself")
-        if role == .leader {
-            for (id, pr) in progress {
-                precondition(pr.match < pr.next, "progress \(id): match \(pr.match) >= next \(pr.next)")
-                precondition(pr.match <= log.lastIndex, "progress \(id) beyond log")
-            }
-        }
+    /// For a leader: the full voter (not this node) with the most of the log, the one to hand
+    /// leadership to before a restart or before removing this node; nil when there is none.
+    public var preferredTransferTarget: NodeID? {
+        guard role == .leader else { return nil }
+        let candidates = configuration.fullVoterIDs.filter { $0 != config.id && progress[$0] != nil }
+        return candidates.max { (progress[$0]!.match, $1) < (progress[$1]!.match, $0) }
     }
 }

@@ -31,14 +31,22 @@ extension PersistedState {
     public var baseIndex: UInt64 { snapshot?.meta.index ?? 0 }
 
     /// Why a node cannot start from this state, or nil: the entries after the snapshot must
-    /// continue it one index at a time with terms that never go down.
+    /// continue it one index at a time with terms that never go down, configuration entries
+    /// must hold configurations, and a witness mark is of no later term than the hard state.
     public var violation: String? {
         guard baseIndex <= Self.snapshotIndexMax else { return "snapshot index \(baseIndex) above the maximum" }
+        if let configuration = snapshot?.meta.configuration, let violation = configuration.entryViolation {
+            return "snapshot configuration: \(violation)"
+        }
+        guard hardState.witnessMark.term <= hardState.term else { return "witness mark of a term after the stored term" }
         var expected = baseIndex + 1
         var previousTerm = snapshot?.meta.term ?? 0
         for entry in entries where entry.index > baseIndex {
             guard entry.index == expected else { return "stored entry \(entry.index) where \(expected) was expected" }
             guard entry.term >= previousTerm else { return "stored entry \(entry.index) has a lower term than the one before it" }
+            if entry.kind == .configuration, (try? Configuration(decoding: entry.data)) == nil {
+                return "stored entry \(entry.index) is not a valid configuration"
+            }
             // At most one per stored entry past an index of at most 2^62: no overflow.
             expected += 1
             previousTerm = entry.term
@@ -57,6 +65,10 @@ extension PersistedState {
     /// Applies a saved snapshot as `RaftStorage.saveSnapshot` specifies: the entries after it
     /// stay when the log holds its last entry, otherwise the log is discarded.
     public mutating func install(_ newSnapshot: Snapshot) {
+        if let snapshot, snapshot.meta.index == newSnapshot.meta.index, snapshot.meta.term == newSnapshot.meta.term {
+            self.snapshot = newSnapshot // the log continues its last entry: every entry stays
+            return
+        }
         let position = newSnapshot.meta.index > baseIndex ? Int(newSnapshot.meta.index - baseIndex - 1) : -1
         if position >= 0, position < entries.count, entries[position].term == newSnapshot.meta.term {
             entries.removeSubrange(...position)

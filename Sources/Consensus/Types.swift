@@ -8,6 +8,9 @@ public enum EntryKind: UInt8, Sendable {
     case normal = 0
     /// The empty entry a new leader appends at the start of its term.
     case noop = 1
+    /// A configuration change: `Configuration.encoded()` of the whole new configuration. It
+    /// takes effect on each node as soon as it is in that node's log (dissertation §4.1).
+    case configuration = 2
 }
 
 /// One entry of the replicated log.
@@ -33,6 +36,28 @@ public struct Entry: Equatable, Sendable {
     public var sizeBytes: Int { data.count + 17 }
 }
 
+/// A position in a log: an entry's term and index, ordered as Raft compares logs (§5.4.1:
+/// the later term wins; in the same term, the higher index).
+public struct LogMark: Equatable, Comparable, Sendable {
+    /// The entry's term.
+    public var term: UInt64
+    /// The entry's index.
+    public var index: UInt64
+
+    /// Makes a mark.
+    public init(term: UInt64, index: UInt64) {
+        self.term = term
+        self.index = index
+    }
+
+    /// The position before any entry.
+    public static let zero = LogMark(term: 0, index: 0)
+
+    public static func < (a: LogMark, b: LogMark) -> Bool {
+        a.term < b.term || (a.term == b.term && a.index < b.index)
+    }
+}
+
 /// The state a node must persist before it sends anything that depends on it.
 public struct HardState: Equatable, Sendable {
     /// The latest term this node has seen.
@@ -41,26 +66,38 @@ public struct HardState: Equatable, Sendable {
     public var vote: NodeID
     /// The highest index known committed (persisting it is an optimization, not a rule).
     public var commit: UInt64
+    /// A witness's commit mark: the highest log position it has acknowledged to a leader (so
+    /// helped commit). A witness grants votes only to candidates whose log reaches it; it must
+    /// be durable before the acknowledgement leaves. Always zero on a node with a log.
+    public var witnessMark: LogMark
 
     /// Makes a hard state.
-    public init(term: UInt64 = 0, vote: NodeID = 0, commit: UInt64 = 0) {
+    public init(term: UInt64 = 0, vote: NodeID = 0, commit: UInt64 = 0, witnessMark: LogMark = .zero) {
         self.term = term
         self.vote = vote
         self.commit = commit
+        self.witnessMark = witnessMark
     }
 }
 
-/// Where a snapshot ends: the index and term of the last entry it covers.
+/// Where a snapshot ends: the index and term of the last entry it covers, and the
+/// configuration in force there (the log entries that held it are gone once the log is
+/// compacted, so the snapshot carries it; etcd's `ConfState`).
 public struct SnapshotMeta: Equatable, Sendable {
     /// Index of the last entry the snapshot reflects.
     public var index: UInt64
     /// Term of that entry.
     public var term: UInt64
+    /// The configuration in force at `index`; nil when the snapshot records none, which means
+    /// `Config.initialConfiguration` (a cluster whose configuration never changed). A host
+    /// gets the right value from `RaftNode.snapshotMeta(at:)`.
+    public var configuration: Configuration?
 
     /// Makes snapshot metadata.
-    public init(index: UInt64, term: UInt64) {
+    public init(index: UInt64, term: UInt64, configuration: Configuration? = nil) {
         self.index = index
         self.term = term
+        self.configuration = configuration
     }
 }
 
@@ -92,6 +129,10 @@ public enum MessageKind: UInt8, Sendable, CaseIterable {
     case timeoutNow = 9
     /// InstallSnapshot (Raft §7): carries `snapshot`; answered with an `appendResponse`.
     case installSnapshot = 10
+    /// A leader's append to a witness, without entries: `logTerm` and `index` are the
+    /// leader's durable log end, which the witness takes into its commit mark. Answered with
+    /// an `appendResponse` acknowledging `index` (docs/witness.md).
+    case witnessAppend = 11
 }
 
 /// A message between Raft nodes: one flat record whose fields mean what the kind says
@@ -101,6 +142,9 @@ public struct Message: Equatable, Sendable {
     public var kind: MessageKind
     /// The sender.
     public var from: NodeID
+    /// The sender's incarnation (`Config.incarnation`): a receiver refuses a message whose
+    /// sender is a member with another pinned incarnation.
+    public var fromIncarnation: UInt64
     /// The recipient.
     public var to: NodeID
     /// The sender's term (for a pre-vote, the term it would campaign in).
@@ -128,11 +172,13 @@ public struct Message: Equatable, Sendable {
     public init(
         kind: MessageKind, from: NodeID, to: NodeID, term: UInt64,
         logTerm: UInt64 = 0, index: UInt64 = 0, entries: [Entry] = [], commit: UInt64 = 0,
-        reject: Bool = false, rejectHint: UInt64 = 0, context: UInt64 = 0, snapshot: Snapshot? = nil
+        reject: Bool = false, rejectHint: UInt64 = 0, context: UInt64 = 0, snapshot: Snapshot? = nil,
+        fromIncarnation: UInt64 = 0
     ) {
         self.snapshot = snapshot
         self.kind = kind
         self.from = from
+        self.fromIncarnation = fromIncarnation
         self.to = to
         self.term = term
         self.logTerm = logTerm

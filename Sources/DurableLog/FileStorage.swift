@@ -174,7 +174,7 @@ public final class FileStorage: RaftStorage {
     /// entries with one write, then writes the hard state if it changed. With `mustSync`, one
     /// `fdatasync` makes the whole batch durable before this returns. A hard state that differs
     /// from the last written one only in `commit` is replaced without fsyncs when `mustSync`
-    /// is false; term and vote changes are always made durable.
+    /// is false; term, vote and witness mark changes are always made durable.
     public func save(hardState: HardState?, entries: [Entry], mustSync: Bool) throws {
         try checkUsable()
         if !isLoaded { _ = try load() }
@@ -182,8 +182,9 @@ public final class FileStorage: RaftStorage {
             if !entries.isEmpty { try append(entries, mustSync: mustSync) }
             // A change of commit alone is not written: the commit index is re-learned from the
             // leader after a restart, and writing it would cost a file replace per batch. It
-            // goes to disk with the next change of term or vote.
-            if let hardState, hardState.term != writtenHardState.term || hardState.vote != writtenHardState.vote {
+            // goes to disk with the next change of term, vote or witness mark.
+            if let hardState, hardState.term != writtenHardState.term || hardState.vote != writtenHardState.vote
+                || hardState.witnessMark != writtenHardState.witnessMark {
                 try writeHardState(hardState, isDurable: true)
             }
         } catch let error as DurableLogError {

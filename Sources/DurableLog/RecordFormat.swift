@@ -4,8 +4,9 @@ import Consensus
 /// The on-disk forms: log records and the hard state file. All integers are big-endian.
 ///
 /// A record is `u32 length | u32 crc32c(payload) | payload`, the payload being
-/// `RaftCodec.encode(entry)`. The hard state file is `magic "RHS1" | u64 term | u64 vote |
-/// u64 commit | u32 crc32c(of the 28 bytes before it)`.
+/// `RaftCodec.encode(entry)`. The hard state file is `magic "RHS2" | u64 term | u64 vote |
+/// u64 commit | u64 witness mark term | u64 witness mark index | u32 crc32c(of the 44 bytes
+/// before it)`; version 1 (`"RHS1"`, 32 bytes, no witness mark) is still read.
 enum RecordFormat {
     /// Bytes before a record's payload: length and checksum.
     static let headerBytes = 8
@@ -14,9 +15,13 @@ enum RecordFormat {
     /// The largest payload a reader accepts: the codec's largest entry.
     static let payloadBytesMax = payloadBytesMin + RaftCodec.entryDataBytesMax
     /// Bytes in the hard state file.
-    static let hardStateBytes = 32
+    static let hardStateBytes = 48
+    /// Bytes in a version 1 hard state file.
+    static let hardStateBytesVersion1 = 32
     /// The first four bytes of the hard state file, naming its format version.
-    static let hardStateMagic: UInt32 = 0x5248_5331  // "RHS1"
+    static let hardStateMagic: UInt32 = 0x5248_5332  // "RHS2"
+    /// The magic of version 1.
+    static let hardStateMagicVersion1: UInt32 = 0x5248_5331  // "RHS1"
 
     /// Appends one record for `entry` to `writer`.
     static func appendRecord(_ entry: Entry, to writer: inout ByteWriter) {
@@ -97,28 +102,34 @@ enum RecordFormat {
         writer.write(state.term)
         writer.write(state.vote)
         writer.write(state.commit)
+        writer.write(state.witnessMark.term)
+        writer.write(state.witnessMark.index)
         writer.write(CRC32C.checksum(writer.bytes))
         return writer.bytes
     }
 
-    /// Decodes the hard state file, throwing an error naming `path` if it is damaged.
+    /// Decodes the hard state file (either version), throwing an error naming `path` if it is
+    /// damaged.
     static func decodeHardState(_ bytes: [UInt8], path: String) throws -> HardState {
-        guard bytes.count == hardStateBytes else {
-            throw DurableLogError(.corruptHardState, path: path, reason: "size \(bytes.count) bytes, expected \(hardStateBytes)")
+        func damaged(_ reason: String) -> DurableLogError { DurableLogError(.corruptHardState, path: path, reason: reason) }
+        guard bytes.count == hardStateBytes || bytes.count == hardStateBytesVersion1 else {
+            throw damaged("size \(bytes.count) bytes, expected \(hardStateBytes)")
         }
-        guard CRC32C.checksum(bytes[..<(hardStateBytes - 4)]) == readUInt32(bytes, at: hardStateBytes - 4) else {
-            throw DurableLogError(.corruptHardState, path: path, reason: "hard state checksum mismatch")
+        guard CRC32C.checksum(bytes[..<(bytes.count - 4)]) == readUInt32(bytes, at: bytes.count - 4) else {
+            throw damaged("hard state checksum mismatch")
         }
         var reader = ByteReader(bytes)
         do {
-            guard try reader.readUInt32() == hardStateMagic else {
-                throw DurableLogError(.corruptHardState, path: path, reason: "unknown hard state format")
-            }
-            return HardState(term: try reader.readUInt64(), vote: try reader.readUInt64(), commit: try reader.readUInt64())
+            let magic = try reader.readUInt32()
+            let isVersion1 = bytes.count == hardStateBytesVersion1
+            guard magic == (isVersion1 ? hardStateMagicVersion1 : hardStateMagic) else { throw damaged("unknown hard state format") }
+            var state = HardState(term: try reader.readUInt64(), vote: try reader.readUInt64(), commit: try reader.readUInt64())
+            if !isVersion1 { state.witnessMark = LogMark(term: try reader.readUInt64(), index: try reader.readUInt64()) }
+            return state
         } catch let error as DurableLogError {
             throw error
         } catch {
-            throw DurableLogError(.corruptHardState, path: path, reason: "undecodable hard state: \(error)")
+            throw damaged("undecodable hard state: \(error)")
         }
     }
 }

@@ -3,7 +3,9 @@ import Consensus
 import Glibc
 
 /// Snapshot files in a directory: `snapshot-<index, 20 digits>.snap`, each `magic "RSNP" |
-/// u16 version | u64 index | u64 term | u64 length | data | u32 CRC32C of everything before`.
+/// u16 version | u64 index | u64 term | [version 2: u32 configuration length (0: none) |
+/// configuration] | u64 length | data | u32 CRC32C of everything before`. Version 1 (no
+/// configuration) is still read; version 2 is written.
 /// A snapshot is written crash-safely (temporary file, fsync, rename, directory fsync); the
 /// newest `keptCount` are kept, older ones deleted.
 ///
@@ -13,7 +15,8 @@ public final class SnapshotStore {
     /// How many snapshots are kept, so that a damaged newest one has an intact predecessor.
     public static let keptCount = 2
     static let magic: [UInt8] = Array("RSNP".utf8)
-    static let version: UInt16 = 1
+    static let version: UInt16 = 2
+    /// Bytes of a version 1 header.
     static let headerBytes = 4 + 2 + 8 + 8 + 8
     static let prefix = "snapshot-"
     static let suffix = ".snap"
@@ -87,11 +90,13 @@ public final class SnapshotStore {
     }
 
     static func encode(_ snapshot: Snapshot) -> [UInt8] {
-        var writer = ByteWriter(capacity: headerBytes + snapshot.data.count + 4)
+        let configuration = snapshot.meta.configuration?.encoded() ?? []
+        var writer = ByteWriter(capacity: headerBytes + 4 + configuration.count + snapshot.data.count + 4)
         writer.writeRaw(magic)
         writer.write(version)
         writer.write(snapshot.meta.index)
         writer.write(snapshot.meta.term)
+        writer.writeBlob(configuration)
         writer.write(UInt64(snapshot.data.count))
         writer.writeRaw(snapshot.data)
         writer.write(CRC32C.checksum(writer.bytes))
@@ -104,21 +109,43 @@ public final class SnapshotStore {
         func damaged(_ reason: String) -> DurableLogError { DurableLogError(.corruptSnapshot, path: path, reason: reason) }
         guard bytes.count >= headerBytes + 4 else { throw damaged("shorter than a snapshot header (\(bytes.count) bytes)") }
         guard Array(bytes[0..<4]) == magic else { throw damaged("bad magic") }
-        var reader = ByteReader(bytes[4..<headerBytes])
-        guard (try? reader.readUInt16()) == version else { throw damaged("unknown version") }
-        let index = try reader.readUInt64()
-        let term = try reader.readUInt64()
-        let length = try reader.readUInt64()
-        guard index <= PersistedState.snapshotIndexMax else { throw damaged("index \(index) above the maximum") }
-        guard length == UInt64(bytes.count - headerBytes - 4) else {
-            throw damaged("length \(length) does not match the file size \(bytes.count): half-written or cut")
-        }
         var trailer = ByteReader(bytes[(bytes.count - 4)...])
         let stored = try trailer.readUInt32()
         let crc = bytes.withUnsafeBytes { CRC32C.checksum(UnsafeRawBufferPointer(rebasing: $0[..<($0.count - 4)])) }
         guard crc == stored else { throw damaged("checksum mismatch") }
+        // The checksum matches: what follows was written whole, but an old or forged file is
+        // still checked field by field.
+        let (meta, dataStart) = try decodeHeader(bytes[4..<(bytes.count - 4)], path: path)
         bytes.removeLast(4)
-        bytes.removeFirst(headerBytes)
-        return Snapshot(meta: SnapshotMeta(index: index, term: term), data: bytes)
+        bytes.removeFirst(dataStart)
+        return Snapshot(meta: meta, data: bytes)
+    }
+
+    /// Reads the header fields after the magic, up to the data; returns the metadata and the
+    /// offset of the data in the file.
+    private static func decodeHeader(_ body: ArraySlice<UInt8>, path: String) throws -> (SnapshotMeta, Int) {
+        func damaged(_ reason: String) -> DurableLogError { DurableLogError(.corruptSnapshot, path: path, reason: reason) }
+        var reader = ByteReader(body)
+        do {
+            let fileVersion = try reader.readUInt16()
+            guard fileVersion == 1 || fileVersion == version else { throw damaged("unknown version \(fileVersion)") }
+            let index = try reader.readUInt64()
+            let term = try reader.readUInt64()
+            guard index <= PersistedState.snapshotIndexMax else { throw damaged("index \(index) above the maximum") }
+            var configuration: Configuration?
+            if fileVersion == version {
+                let encoded = try reader.readBlob(maxCount: Configuration.encodedBytesMax)
+                if !encoded.isEmpty { configuration = try Configuration(decoding: encoded) }
+            }
+            let length = try reader.readUInt64()
+            guard length == UInt64(reader.remainingCount) else {
+                throw damaged("length \(length) does not match the file size \(body.count + 8): half-written or cut")
+            }
+            return (SnapshotMeta(index: index, term: term, configuration: configuration), reader.position)
+        } catch let error as DurableLogError {
+            throw error
+        } catch {
+            throw damaged("undecodable header: \(error)")
+        }
     }
 }

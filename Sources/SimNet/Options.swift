@@ -17,6 +17,10 @@ public enum PlantedBug: String, Sendable, CaseIterable {
     case persistAfterSendVote = "persist-after-send-vote"
     /// A cut log suffix is not synced before new records are written over it.
     case unsyncedTruncation = "unsynced-truncation"
+    /// The witness grants votes without comparing the candidate's log to its commit mark, so
+    /// a full tracker that missed entries committed with the witness can be elected (needs
+    /// `SimOptions.hasWitness`).
+    case witnessVotesWithoutMark = "witness-votes-without-mark"
 
     /// The host-side bug this names, if it is one.
     var hostBug: HostPlantedBug? {
@@ -24,7 +28,7 @@ public enum PlantedBug: String, Sendable, CaseIterable {
         case .staleRead: .staleRead
         case .installAnySnapshot: .installAnySnapshot
         case .persistAfterSendVote: .persistAfterSendVote
-        case .none, .skipVoteFsync, .unsyncedTruncation: nil
+        case .none, .skipVoteFsync, .unsyncedTruncation, .witnessVotesWithoutMark: nil
         }
     }
 }
@@ -90,6 +94,9 @@ public struct SimOptions: Sendable {
     public var isLivenessMode: Bool?
     /// The host timing to use; nil draws one per seed when faults are on (quick otherwise).
     public var hostTiming: HostTiming?
+    /// Whether the last tracker is a witness (cluster.conf's `witness` role): it votes and
+    /// acknowledges, holds no log, never leads; needs at least 3 trackers.
+    public var hasWitness = false
     /// Where trace lines go, or nil to keep only the trace hash.
     public var traceSink: (@Sendable (String) -> Void)?
 
@@ -109,6 +116,8 @@ public struct SimOptions: Sendable {
         precondition(clientCount >= 0 && clientCount <= Self.clientCountMax, "clientCount must be 0...\(Self.clientCountMax)")
         precondition(simSeconds >= 2 * Self.recoverySeconds, "simSeconds must be at least \(2 * Self.recoverySeconds)")
         precondition(appendEntriesMax.map { $0 >= 1 } ?? true, "appendEntriesMax must be at least 1")
+        precondition(!hasWitness || nodeCount >= 3, "a witness needs at least two full trackers")
+        precondition(plantedBug != .witnessVotesWithoutMark || hasWitness, "witness-votes-without-mark needs a witness")
     }
 }
 

@@ -57,7 +57,9 @@ public final class SimDisk: RaftStorage {
     /// Saves a batch the way `FileStorage.save` does.
     public func save(hardState: HardState?, entries: [Entry], mustSync: Bool) throws {
         if !entries.isEmpty { write(entries, mustSync: mustSync) }
-        guard let hardState, hardState.term != writtenHardState.term || hardState.vote != writtenHardState.vote else { return }
+        // As FileStorage: a change of term, vote or witness mark is written; commit alone is not.
+        guard let hardState, hardState.term != writtenHardState.term || hardState.vote != writtenHardState.vote
+            || hardState.witnessMark != writtenHardState.witnessMark else { return }
         writtenHardState = hardState
         if isVoteSyncSkipped && entries.isEmpty {
             unsyncedHardState = hardState

@@ -95,7 +95,7 @@ extension Simulation {
     /// After the heal: a leader within two maximum election timeouts.
     func checkLeaderAfterHeal() {
         guard leaderIndex == nil else { return }
-        let bound = isLivenessMode ? Self.leaderAfterCoreHealMicros : Self.leaderAfterHealMicros
+        let bound = leaderAfterHealBoundMicros
         fail("leader after heal", "no leader \(bound / 1_000)ms after the heal")
     }
 
@@ -117,6 +117,14 @@ extension Simulation {
     /// In liveness mode a bare majority must elect: split votes among exactly a quorum repeat
     /// more often, so the bound is a few more election rounds.
     static let leaderAfterCoreHealMicros: UInt64 = 2_000_000
+    /// With a witness, only a full tracker whose log reaches the witness's mark can be elected,
+    /// and that one may be in a disk stall (up to 2 s) at the heal: the bound allows two stalls.
+    static let leaderAfterWitnessHealMicros: UInt64 = 4_000_000
+    /// How long after the heal a leader must exist.
+    var leaderAfterHealBoundMicros: UInt64 {
+        if options.hasWitness { return Self.leaderAfterWitnessHealMicros }
+        return isLivenessMode ? Self.leaderAfterCoreHealMicros : Self.leaderAfterHealMicros
+    }
     /// How long commands pending at the heal may take to finish.
     static let pendingAfterHealMicros: UInt64 = 5_000_000
 

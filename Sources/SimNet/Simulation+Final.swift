@@ -38,6 +38,14 @@ extension Simulation {
                 fail("replicas converge", "tracker \(index + 1) is down at the end")
                 return nil
             }
+            if initialConfiguration.role(of: nodes[index].id) == .witness {
+                // A witness holds no log and applies nothing, whatever was written.
+                if host.raft.lastIndex != 0 || !nodes[index].disk.current.entries.isEmpty || host.raft.appliedIndex != 0 {
+                    fail("a witness stores no log", "tracker \(index + 1) holds \(host.raft.lastIndex) entries")
+                    return nil
+                }
+                continue
+            }
             let applied = host.raft.appliedIndex
             guard applied >= convergenceTarget else {
                 fail("replicas converge", "tracker \(index + 1) applied \(applied) of \(convergenceTarget) committed entries")

@@ -4,8 +4,10 @@ import TrackerHosting
 /// Trackers: the production executor fed from an input queue in windows, as tracker-node's
 /// event loop is; crashes, restarts and pauses.
 extension Simulation {
-    static func makeHost(id: NodeID, peers: [NodeID], disk: SimDisk, options: HostOptions, appendEntriesMax: Int, seed: UInt64) -> TrackerHost {
-        var config = Config(id: id, peers: peers)
+    static func makeHost(id: NodeID, configuration: Configuration, disk: SimDisk, options: HostOptions, appendEntriesMax: Int, seed: UInt64,
+                         plantedBug: PlantedBug) -> TrackerHost {
+        var config = Config(id: id, initialConfiguration: configuration)
+        config.isWitnessMarkIgnoredForVotes = plantedBug == .witnessVotesWithoutMark
         config.randomSeed = seed
         config.appendEntriesMax = appendEntriesMax
         let persisted = try! disk.load()
@@ -22,8 +24,8 @@ extension Simulation {
 
     /// Restarts node `index` as a fresh process from what its disk holds.
     func startHost(_ index: Int) {
-        let host = Self.makeHost(id: nodes[index].id, peers: peers, disk: nodes[index].disk, options: hostOptions,
-                                 appendEntriesMax: appendEntriesMax, seed: random.next())
+        let host = Self.makeHost(id: nodes[index].id, configuration: initialConfiguration, disk: nodes[index].disk, options: hostOptions,
+                                 appendEntriesMax: appendEntriesMax, seed: random.next(), plantedBug: options.plantedBug)
         nodes[index].box = ExecutorBox(HostExecutor(host: host))
         nodes[index].isUp = true
         nodes[index].checkedCommit = 0
@@ -87,7 +89,7 @@ extension Simulation {
     /// socket buffer; control inputs (ticks, job results) never are.
     func enqueue(_ index: Int, _ input: HostInput) {
         switch input {
-        case .raft, .request:
+        case .raft, .request, .admin:
             guard nodes[index].inbox.count < Self.inboxMax else { return }
         case .tick, .passwordDone, .snapshotWritten:
             break

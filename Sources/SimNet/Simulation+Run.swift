@@ -153,7 +153,9 @@ extension Simulation {
     /// Liveness mode's heal: a majority core is healed; the rest stay down or isolated.
     func healCore() {
         let quorum = nodes.count / 2 + 1
-        var order = Array(nodes.indices)
+        // With a witness, the core is full trackers: a core of one full tracker and the witness
+        // may rightly wait forever (that tracker may lack what was committed with the witness).
+        var order = nodes.indices.filter { initialConfiguration.role(of: nodes[$0].id) != .witness }
         order.shuffle(using: &random)
         let core = Array(order.prefix(quorum)).sorted()
         livenessCore = core
@@ -184,7 +186,7 @@ extension Simulation {
         for client in clients.indices where clients[client].current != nil {
             clients[client].current!.deadlineMicros = max(clients[client].current!.deadlineMicros, settledMicros + Self.pendingAfterHealMicros)
         }
-        queue.schedule(.checkLeaderAfterHeal, atMicros: settledMicros + (isLivenessMode ? Self.leaderAfterCoreHealMicros : Self.leaderAfterHealMicros))
+        queue.schedule(.checkLeaderAfterHeal, atMicros: settledMicros + leaderAfterHealBoundMicros)
         queue.schedule(.checkPendingAfterHeal, atMicros: settledMicros + Self.pendingAfterHealMicros)
     }
 }

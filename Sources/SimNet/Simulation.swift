@@ -126,6 +126,8 @@ public final class Simulation {
     /// Raft's `appendEntriesMax` on every tracker of this run.
     let appendEntriesMax: Int
     let peers: [NodeID]
+    /// The seed configuration: every tracker a voter, or the last one the witness.
+    let initialConfiguration: Configuration
     /// When faults stopped, once they have.
     var healedAtMicros: UInt64?
     /// Armed by the injector: the next tracker to become leader is cut off soon after.
@@ -145,6 +147,8 @@ public final class Simulation {
         random = SeededGenerator(seed: seed &* 0x9E37_79B9_7F4A_7C15 &+ 0x5151)
         trace = Trace(sink: options.traceSink)
         peers = (1...UInt64(options.nodeCount)).map { $0 }
+        let witness = options.hasWitness ? peers.last : nil
+        initialConfiguration = try! Configuration(peers.map { Member(id: $0, role: $0 == witness ? .witness : .voter) })
         blocked = Array(repeating: Array(repeating: false, count: options.nodeCount), count: options.nodeCount)
         var hostOptions = HostOptions()
         for id in peers { hostOptions.addresses[id] = "10.0.0.\(id):7000" }
@@ -158,7 +162,8 @@ public final class Simulation {
             ?? (options.isFaultInjectionOn ? [1, 4, defaultAppendEntriesMax, defaultAppendEntriesMax].randomElement(using: &random)! : defaultAppendEntriesMax)
         for id in peers {
             let disk = makeDisk()
-            let host = Self.makeHost(id: id, peers: peers, disk: disk, options: hostOptions, appendEntriesMax: appendEntriesMax, seed: random.next())
+            let host = Self.makeHost(id: id, configuration: initialConfiguration, disk: disk, options: hostOptions,
+                                     appendEntriesMax: appendEntriesMax, seed: random.next(), plantedBug: options.plantedBug)
             nodes.append(SimNode(id: id, box: ExecutorBox(HostExecutor(host: host)), disk: disk))
         }
         for index in nodes.indices {

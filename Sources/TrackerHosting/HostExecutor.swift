@@ -15,6 +15,8 @@ public enum HostInput: Sendable {
     case passwordDone(id: UInt64, outcome: PasswordOutcome)
     /// A snapshot job's result, made durable by the shell (nil: it failed).
     case snapshotWritten(Snapshot?)
+    /// An operator's membership request, from a connection that proved the cluster key.
+    case admin(AdminRequest, ReplyTarget)
 }
 
 /// The effects of carrying out batches: the seam between the executor's rules and a world.
@@ -121,6 +123,8 @@ public struct HostExecutor: Sendable {
             host.submit(request, replyTo: target)
         case let .passwordDone(id, outcome):
             host.completePasswordJob(id: id, outcome: outcome)
+        case let .admin(request, target):
+            host.submitAdmin(request, replyTo: target)
         case let .snapshotWritten(snapshot):
             guard let snapshot else {
                 host.snapshotFailed()

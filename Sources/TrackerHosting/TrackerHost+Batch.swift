@@ -69,9 +69,9 @@ extension TrackerHost {
         let applied = raft.appliedIndex
         let logBytesWanted = Double(latestSnapshot?.data.count ?? 0) * options.snapshotLogBytesRatio
         guard !isSnapshotInProgress, applied >= (latestSnapshot?.meta.index ?? 0) + options.snapshotThresholdEntries,
-              Double(appliedBytesSinceSnapshot) >= logBytesWanted, let term = raft.term(at: applied) else { return }
+              Double(appliedBytesSinceSnapshot) >= logBytesWanted, let meta = raft.snapshotMeta(at: applied) else { return }
         isSnapshotInProgress = true
-        snapshotJobOut = SnapshotJob(meta: SnapshotMeta(index: applied, term: term), machine: machine)
+        snapshotJobOut = SnapshotJob(meta: meta, machine: machine) // the meta carries the configuration
     }
 
     /// Applies one committed entry and answers the request that proposed it, if it was ours.
@@ -79,6 +79,9 @@ extension TrackerHost {
         appliedBytesSinceSnapshot += entry.sizeBytes
         let result: TrackerResult? = entry.kind == .normal ? machine.apply(encoded: entry.data) : nil
         guard let pending = pendingWrites.removeValue(forKey: entry.index), let target = pending.target else { return }
+        if case .configuration = pending.kind, pending.term == entry.term {
+            return reply(target, .status(status)) // the change committed: the new configuration
+        }
         guard pending.term == entry.term, let result else {
             // Another leader's entry took this index: ours was lost. The client retries with
             // the same sequence, so it cannot be applied twice.
@@ -88,7 +91,7 @@ extension TrackerHost {
         switch pending.kind {
         case let .login(token):
             answerLogin(token: token, result: result, target: target)
-        case .plain, .leaderOwn:
+        case .plain, .leaderOwn, .configuration:
             reply(target, .result(result))
         }
     }

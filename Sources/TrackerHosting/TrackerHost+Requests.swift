@@ -12,7 +12,7 @@ extension TrackerHost {
         let leader = raft.leader
         let silenceTicks = raft.config.heartbeatTicks * TrackerHost.silentLeaderHeartbeats
         guard raft.role == .leader || raft.hasHeardLeader(withinTicks: silenceTicks) else { return .noLeader }
-        if leader != 0, leader != raft.config.id, let address = options.addresses[leader] {
+        if leader != 0, leader != raft.config.id, let address = address(of: leader) {
             return .redirect(leader: leader, address: address)
         }
         return .noLeader

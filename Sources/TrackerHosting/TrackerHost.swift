@@ -71,6 +71,9 @@ public struct HostOptions: Sendable {
     public var snapshotLogBytesRatio = 0.25
     /// Entries kept in the log before a snapshot, so slightly lagging followers get appends.
     public var retainedEntries: UInt64 = 1_000
+    /// Whether a leader pins unpinned members' incarnations and promotes caught-up learners
+    /// on its own (`maybeMaintainMembership`).
+    public var isMembershipMaintained = true
 
     /// Default settings.
     public init() {}
@@ -158,6 +161,8 @@ public struct TrackerHost: Sendable {
         case plain
         case login(token: [UInt8])
         case leaderOwn
+        /// An operator's configuration change: answered with the status once it commits.
+        case configuration
     }
 
     struct PendingWrite: Sendable {
@@ -197,6 +202,8 @@ public struct TrackerHost: Sendable {
         public var refusedUnknownSession = 0
         /// Password requests refused because their own admission was full.
         public var refusedPasswordAdmission = 0
+        /// Configuration changes a leader proposed on its own (pins and promotions).
+        public var membershipChangesProposed = 0
     }
 
     /// Starts a host from stored Raft state; `hashToken` turns a session token into the hash
@@ -234,6 +241,7 @@ public struct TrackerHost: Sendable {
         let since = leaderSinceMillis ?? nowMillis
         leaderSinceMillis = since
         maybeExpireSessions(leaderSinceMillis: since)
+        maybeMaintainMembership()
     }
 
     /// Proposes the expiry of sessions whose lease ran out, about once a second. A new leader
@@ -414,8 +422,10 @@ public struct TrackerHost: Sendable {
         let followers = raft.role == .leader
             ? raft.matchIndexes.filter { $0.id != raft.config.id }.map { TrackerStatus.FollowerMatch(id: $0.id, matchIndex: $0.match) }
             : []
-        return TrackerStatus(id: raft.config.id, role: TrackerRole(raft.role), term: raft.term, leader: raft.leader,
-                             commitIndex: raft.commitIndex, appliedIndex: raft.appliedIndex,
-                             lastIndex: raft.lastIndex, followerMatch: followers)
+        var status = TrackerStatus(id: raft.config.id, role: TrackerRole(raft.role), term: raft.term, leader: raft.leader,
+                                   commitIndex: raft.commitIndex, appliedIndex: raft.appliedIndex,
+                                   lastIndex: raft.lastIndex, followerMatch: followers)
+        status.members = memberStatuses
+        return status
     }
 }

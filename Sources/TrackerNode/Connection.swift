@@ -24,6 +24,9 @@ final class Connection {
     let remote: PeerAddress
     let openedAtMillis: UInt64
     var kind: Kind = .handshaking
+    /// A `tracker-node member ...` tool (a client connection that proved the cluster key under
+    /// tracker id 0): it sends `AdminCodec` requests instead of client requests.
+    var isAdmin = false
     var handshake: AcceptorHandshake?
     /// The TLS layer; nil: the connection is plaintext.
     var tls: TLSTransport?

@@ -87,14 +87,30 @@ extension ConnectionLoop {
     }
 
     private func becomeEstablished(_ connection: Connection, peer: Hello, nowMillis: UInt64) {
-        if peer.role == .tracker, let refusal = trackerRefusal(connection, id: peer.senderID) {
+        if peer.role == .tracker, peer.senderID == 0, let refusal = adminRefusal(connection) {
+            counters.count(.handshake)
+            Log.warnLimited("member tool refused", ["remote": connection.remote.description, "reason": refusal])
+            close(connection, error: nil)
+            return
+        }
+        if peer.role == .tracker, peer.senderID != 0, let refusal = trackerRefusal(connection, id: peer.senderID) {
             counters.count(.handshake)
             Log.warnLimited("tracker refused: certificate not pinned", ["remote": connection.remote.description, "reason": refusal])
             close(connection, error: nil)
             return
         }
         switch peer.role {
-        case .tracker where peerIDs.contains(peer.senderID) && peer.senderID != selfID:
+        case .tracker where peer.senderID == 0:
+            // `tracker-node member ...`: it proved the cluster key, or presented a current
+            // member's pinned certificate (`adminRefusal`).
+            connection.kind = .client
+            connection.isAdmin = true
+            connection.lastRequestMillis = nowMillis
+            gauge.add(1)
+        case .tracker where peer.senderID != selfID:
+            // Any id that proved the cluster key: the configuration in force (not the seed list
+            // in `peerIDs`) decides what the core does with its messages, so a tracker that
+            // joined later can reach this one.
             // No idle timeout: a link between two followers carries nothing in steady state. The
             // peer proved the cluster key, and its links count against its address's share.
             connection.kind = .peer(peer.senderID)
@@ -121,5 +137,17 @@ extension ConnectionLoop {
         }
         guard connection.tls != nil else { return "tracker \(id) connected without TLS" }
         return pins.trackerRefusal(id: id, presented: connection.tls?.peerFingerprint)
+    }
+
+    /// Why a `tracker-node member` connection (hello from tracker id 0) is refused (nil: let
+    /// in). A cluster key, when there is one, was proved in the handshake: that suffices, as
+    /// before TLS. Without a key, over TLS it must present the certificate pinned for a member
+    /// of the configuration in force (the tool uses the identity of the tracker it runs
+    /// beside); plaintext without a key is `--insecure`, where anyone may (and was warned).
+    func adminRefusal(_ connection: Connection) -> String? {
+        if security.key != nil { return nil }
+        guard let tls = security.tls else { return connection.tls == nil ? nil : "no pinned certificates to check the member tool against" }
+        guard connection.tls != nil else { return "a member tool connected without TLS" }
+        return tls.adminRefusal(presented: connection.tls?.peerFingerprint)
     }
 }

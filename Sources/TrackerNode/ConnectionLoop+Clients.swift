@@ -8,6 +8,7 @@ extension ConnectionLoop {
     /// `create_user` and `login` pass a per-address token bucket first, else they are answered
     /// "retry later" here, before any password work is queued.
     func takeRequest(_ frame: Frame, on connection: Connection, nowMillis: UInt64) throws {
+        if connection.isAdmin { return try takeAdminRequest(frame, on: connection, nowMillis: nowMillis) }
         guard frame.type == ServiceFrame.request else { throw RejectedFrame("unexpected frame type \(frame.type)") }
         let (tag, body) = try ServiceFrame.untagged(frame.payload)
         let decoded = Result { try ServiceCodec.decodeRequest(body) }
@@ -34,6 +35,17 @@ extension ConnectionLoop {
             return
         }
         intake.append(.request(request, target))
+    }
+
+    /// Takes one `tracker-node member ...` request (only on a connection that proved the key).
+    func takeAdminRequest(_ frame: Frame, on connection: Connection, nowMillis: UInt64) throws {
+        guard frame.type == AdminCodec.requestFrame else { throw RejectedFrame("unexpected frame type \(frame.type)") }
+        let (tag, body) = try ServiceFrame.untagged(frame.payload)
+        let request = try AdminCodec.decode(body)
+        connection.inFlight += 1
+        connection.lastRequestMillis = nowMillis
+        Log.info("membership request", ["remote": connection.remote.description, "request": "\(request)"])
+        intake.append(.admin(request, ReplyTarget(connection: connection.number, tag: tag)))
     }
 
     /// Why a login is refused for the certificate it names: over TLS (`transport` non-nil) it

@@ -9,8 +9,10 @@ import Networking
 /// for a certificate and accept one without (`PeerVerification.optionalCertificate`). After the
 /// hello, a connection announcing a tracker must have presented the certificate pinned for that
 /// id (`trackerRefusal`); a client's certificate is what its login must name and records.
-/// Dialing a peer tracker pins that tracker's line. Immutable; shared by the event loop (which
-/// drives `TLSSession`s over memory BIOs with `serverContext`) and the peer links' threads.
+/// Dialing a peer tracker pins its fingerprint in `pins`: the configuration in force's, or
+/// the cluster.conf line's for a member the configuration does not pin (a seed member).
+/// Shared by the event loop (which drives `TLSSession`s over memory BIOs with
+/// `serverContext`) and the peer links' threads.
 struct NodeTLS: Sendable {
     /// This tracker's identity.
     let identity: TLSIdentity
@@ -18,8 +20,8 @@ struct NodeTLS: Sendable {
     let serverContext: TLSContext
     /// Sessions dialed to peer trackers (presenting `identity`).
     let clientContext: TLSContext
-    /// The pinned fingerprint of every tracker of cluster.conf, by id.
-    let pins: [NodeID: CertificateFingerprint]
+    /// The fingerprints trackers are checked against, following the configuration.
+    let pins: TrackerPins
 
     /// Loads (or on first start makes) the identity in `dataDirectory` and pins every line of
     /// `cluster`, which must all carry a fingerprint; this tracker's own line must pin its own
@@ -43,21 +45,28 @@ struct NodeTLS: Sendable {
         return NodeTLS(identity: identity,
                        serverContext: try TLSContext(side: .server, identity: identity),
                        clientContext: try TLSContext(side: .client, identity: identity),
-                       pins: pins)
+                       pins: TrackerPins(seed: pins))
     }
 
     /// Dials peer tracker `id` over TLS: its certificate must be the one its line pins.
     func dial(_ socket: Socket, tracker id: NodeID, deadline: ContinuousClock.Instant) throws -> TLSStream {
-        guard let pin = pins[id] else { throw NodeTLSError("tracker \(id) has no pinned fingerprint") }
+        guard let pin = pins.peer(id) else { throw NodeTLSError("tracker \(id) has no pinned fingerprint") }
         return try TLSStream.handshake(socket: socket, context: clientContext, verification: .pinned([pin]), deadline: deadline)
     }
 
     /// Why a connection whose hello announced tracker `id` is refused (nil: it presented the
     /// certificate pinned for `id`).
     func trackerRefusal(id: NodeID, presented: CertificateFingerprint?) -> String? {
-        guard let pin = pins[id] else { return "tracker \(id) is not in cluster.conf" }
+        guard let pin = pins.peer(id) else { return "tracker \(id) is neither in cluster.conf nor pinned by the configuration" }
         guard let presented else { return "tracker \(id) presented no certificate" }
-        return presented == pin ? nil : "tracker \(id) presented \(presented), but cluster.conf pins \(pin)"
+        return presented == pin ? nil : "tracker \(id) presented \(presented), but its pin is \(pin)"
+    }
+
+    /// Why a `tracker-node member` connection (tracker id 0) is refused (nil: it presented the
+    /// certificate pinned for a current member, as the tool does with a tracker's identity).
+    func adminRefusal(presented: CertificateFingerprint?) -> String? {
+        guard let presented else { return "a member tool connection presented no certificate" }
+        return pins.isMember(presented) ? nil : "a member tool connection presented \(presented), pinned for no current member"
     }
 }
 

@@ -23,9 +23,13 @@ struct Options {
     var metricsAddress: PeerAddress?
     /// The shape of log lines on standard error (`--log-format text|json`).
     var logFormat = LogFormat.text
+    /// `--join`: a tracker not in cluster.conf, waiting to be added to the running cluster.
+    var isJoining = false
+    /// `--address`: where a joining tracker listens (the others' addresses come from cluster.conf).
+    var ownAddress: PeerAddress?
 
     static let usage = """
-        usage: tracker-node --conf <cluster.conf> --id <n> [--data-dir DIR]
+        usage: tracker-node --conf <cluster.conf> --id <n> [--data-dir DIR] [--join --address HOST:PORT]
                             [--heartbeat-ms 50] [--election-ms 150] [--tick-ms 10] [--lease-ms 10000]
                             [--snapshot-entries 10000] [--segment-bytes 8388608]
                             [--snapshot-inline-bytes 4194304] [--password-rate 5] [--insecure]
@@ -60,6 +64,18 @@ struct Options {
         tracker_raft_messages_refused_total, tracker_raft_messages_refused_by_core_total.
         Without it nothing else listens. --log-format json writes each log line as one JSON object
         (time, level, message, then the fields, every value a string).
+
+        cluster.conf is the seed list: where to find the cluster, and the configuration of a
+        brand-new one (a line ending in `witness` makes that tracker a witness: it votes but
+        keeps no log and no state, and redirects clients). The configuration in force lives in
+        the log and snapshots and changes at runtime. --join starts a tracker that is not in
+        cluster.conf, listening on --address; it waits until `member add` makes it a learner,
+        and the leader promotes it once it has caught up. The data directory's identity (file
+        `identity`, made on first start) tells the cluster which copy of a tracker it is: a
+        tracker restarted with an empty data directory is refused as its old self; remove it
+        and add it back (`member remove`, then `member add`) to make it a member again.
+
+        \(AdminCommand.usage)
         """
 
     /// The command line read into options, or help, or what is wrong with it.
@@ -74,6 +90,12 @@ struct Options {
         parser.value("--password-rate", need: "needs a positive number") { o, v in
             guard let rate = FlagValue.positiveReal(v) else { return false }
             o.passwordRequestsPerSecond = rate
+            return true
+        }
+        parser.toggle("--join") { $0.isJoining = true }
+        parser.value("--address", need: "needs HOST:PORT") { o, v in
+            guard let address = try? PeerAddress.parse(v) else { return false }
+            o.ownAddress = address
             return true
         }
         parser.value("--conf", need: "needs a path") { o, v in o.confPath = v; return true }
@@ -104,6 +126,7 @@ struct Options {
         parser.validate = { options in
             guard !options.confPath.isEmpty else { return "--conf is required" }
             guard options.id > 0 else { return "--id is required" }
+            guard options.isJoining == (options.ownAddress != nil) else { return "--join and --address go together" }
             guard options.heartbeatMillis >= options.tickMillis, options.electionMillis > options.heartbeatMillis else {
                 return "need tick-ms <= heartbeat-ms < election-ms"
             }

@@ -83,6 +83,15 @@ final class PeerLink: Sendable {
     /// the thread asks again with an empty backlog. Empty once the link is detached.
     func takeBacklog() -> [Item] {
         while true {
+            if let items = takeBacklog(waitingAtMostMillis: 1_000) { return items }
+        }
+    }
+
+    /// The thread: as `takeBacklog()`, but gives up after `millis` with nil when nothing came
+    /// (so an idle link can check that its peer is still there).
+    func takeBacklog(waitingAtMostMillis millis: Int) -> [Item]? {
+        let deadline = DispatchTime.now() + .milliseconds(millis)
+        while true {
             let taken: [Item]? = state.withLock { state in
                 guard state.connection != nil else { return [] }
                 guard !state.backlog.isEmpty else {
@@ -97,7 +106,7 @@ final class PeerLink: Sendable {
                 return state.backlog
             }
             if let taken { return taken }
-            backlogReady.wait()
+            if backlogReady.wait(timeout: deadline) == .timedOut { return nil }
         }
     }
 

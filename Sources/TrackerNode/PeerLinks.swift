@@ -1,6 +1,7 @@
 import Consensus
 import Foundation
 import Networking
+import Synchronization
 import TrackerHosting
 import TrackerProtocol
 
@@ -18,9 +19,23 @@ struct PeerSecurity: Sendable {
 /// the kernel does not take at once, and large snapshots (streamed in chunks), go through the
 /// link's thread, in order. Messages for a link that is down, or beyond
 /// `PeerLinks.pendingBytesMax` waiting on a slow one, are dropped; Raft resends what matters.
+/// The set of peers follows the configuration in force (`update`): a new member gets a link,
+/// a removed one's link stops, and messages to a tracker without a known address are dropped.
 final class PeerLinks: Sendable {
-    private let links: [NodeID: PeerLink]
-    private let addresses: [NodeID: PeerAddress]
+    /// One peer's link, address and thread; `isStopped` ends the thread.
+    private final class Slot: Sendable {
+        let id: NodeID
+        let address: PeerAddress
+        let link = PeerLink()
+        let isStopped = Atomic<Bool>(false)
+
+        init(id: NodeID, address: PeerAddress) {
+            self.id = id
+            self.address = address
+        }
+    }
+
+    private let slots = Mutex<[NodeID: Slot]>([:])
     private let selfID: NodeID
     private let security: PeerSecurity
     private let snapshotInlineBytesMax: Int
@@ -28,21 +43,48 @@ final class PeerLinks: Sendable {
     static let pendingBytesMax = 64 << 20
     static let connectTimeoutMillis = 500
     static let backoffMaxMillis = 1_000
+    /// How often an idle link checks that its peer has not closed it.
+    static let idleCheckMillis = 100
 
-    init(selfID: NodeID, peers: [NodeID: PeerAddress], security: PeerSecurity, snapshotInlineBytesMax: Int) {
-        self.snapshotInlineBytesMax = snapshotInlineBytesMax
-        self.selfID = selfID
-        addresses = peers
-        self.security = security
-        var links: [NodeID: PeerLink] = [:]
-        for id in peers.keys { links[id] = PeerLink() }
-        self.links = links
+    /// Whether the peer closed `socket` (end of stream or a reset), looking without taking
+    /// anything (a TLS record waiting stays for the TLS layer).
+    static func isClosedByPeer(_ socket: Socket) -> Bool {
+        var byte: UInt8 = 0
+        let count = recv(socket.descriptor, &byte, 1, Int32(MSG_PEEK | MSG_DONTWAIT))
+        if count == 0 { return true }
+        if count > 0 { return false }
+        let code = errno
+        return code != EAGAIN && code != EWOULDBLOCK && code != EINTR
     }
 
-    func start() {
-        for id in addresses.keys.sorted() {
-            let thread = Thread { [self] in runLink(to: id) }
-            thread.name = "peer-\(id)"
+    init(selfID: NodeID, security: PeerSecurity, snapshotInlineBytesMax: Int) {
+        self.snapshotInlineBytesMax = snapshotInlineBytesMax
+        self.selfID = selfID
+        self.security = security
+    }
+
+    /// Links to exactly the trackers in `addresses` (this tracker's own id is skipped): new ids
+    /// and changed addresses get a new link and thread, the others' links stop. The pins
+    /// (with TLS) follow `configuration` first, so a new member's link dials with its pin.
+    func update(_ addresses: [NodeID: PeerAddress], following configuration: Configuration) {
+        security.tls?.pins.follow(configuration, reachable: addresses.keys)
+        let started: [Slot] = slots.withLock { slots in
+            var started: [Slot] = []
+            for id in slots.keys.sorted() where addresses[id] != slots[id]!.address {
+                let slot = slots.removeValue(forKey: id)!
+                slot.isStopped.store(true, ordering: .relaxed)
+                slot.link.detach() // wakes its thread
+            }
+            for id in addresses.keys.sorted() where id != selfID && slots[id] == nil {
+                let slot = Slot(id: id, address: addresses[id]!)
+                slots[id] = slot
+                started.append(slot)
+            }
+            return started
+        }
+        for slot in started {
+            let thread = Thread { [self] in runLink(slot) }
+            thread.name = "peer-\(slot.id)"
             thread.start()
         }
     }
@@ -53,8 +95,9 @@ final class PeerLinks: Sendable {
         guard !messages.isEmpty else { return }
         var byPeer: [NodeID: [Message]] = [:]
         for m in messages { byPeer[m.to, default: []].append(m) }
-        for id in byPeer.keys.sorted() {
-            guard let link = links[id], let batch = byPeer[id] else { continue }
+        let links = slots.withLock { slots in byPeer.keys.sorted().compactMap { id in slots[id].map { (id, $0.link) } } }
+        for (id, link) in links {
+            guard let batch = byPeer[id] else { continue }
             link.send(batch.map { message in
                 if let snapshot = message.snapshot, snapshot.data.count > snapshotInlineBytesMax { return .snapshot(message) }
                 return .bytes((try? Frame.encode([Frame(type: ServiceFrame.raftMessage, payload: RaftCodec.encode(message))])) ?? [])
@@ -62,11 +105,11 @@ final class PeerLinks: Sendable {
         }
     }
 
-    private func runLink(to id: NodeID) {
-        guard let address = addresses[id], let link = links[id] else { return }
+    private func runLink(_ slot: Slot) {
+        let (id, address, link) = (slot.id, slot.address, slot.link)
         var backoffMillis = 50
         var hasLoggedFailure = false
-        while true {
+        while !slot.isStopped.load(ordering: .relaxed) {
             do {
                 let connection = try dial(address, id: id)
                 Log.info("peer connected", ["peer.id": "\(id)", "peer.address": "\(address)"])
@@ -74,7 +117,7 @@ final class PeerLinks: Sendable {
                 hasLoggedFailure = false
                 link.attach(connection)
                 defer { link.detach() }
-                try pump(link, into: connection)
+                try pump(link, into: connection, until: slot.isStopped)
             } catch {
                 if !hasLoggedFailure {
                     Log.warn("peer unreachable", ["peer.id": "\(id)", "peer.address": "\(address)", "error": "\(error)",
@@ -85,6 +128,7 @@ final class PeerLinks: Sendable {
                 backoffMillis = min(backoffMillis * 2, Self.backoffMaxMillis)
             }
         }
+        Log.info("peer link stopped (no longer in the configuration)", ["peer.id": "\(id)", "peer.address": "\(address)"])
     }
 
     private func dial(_ address: PeerAddress, id: NodeID) throws -> FramedConnection {
@@ -107,10 +151,17 @@ final class PeerLinks: Sendable {
     }
 
     /// The link's thread: sends what the event loop could not, in order, until the link fails.
-    private func pump(_ link: PeerLink, into connection: FramedConnection) throws {
+    private func pump(_ link: PeerLink, into connection: FramedConnection, until isStopped: borrowing Atomic<Bool>) throws {
         defer { connection.close() }
-        while true {
-            for item in link.takeBacklog() {
+        while !isStopped.load(ordering: .relaxed) {
+            // An idle link looks at its socket now and then: a peer that died (or restarted)
+            // closed it, and the next message, often a vote answer, must not be the one lost
+            // finding that out.
+            guard let items = link.takeBacklog(waitingAtMostMillis: Self.idleCheckMillis) else {
+                if Self.isClosedByPeer(connection.socket) { throw RejectedFrame("the peer closed the link") }
+                continue
+            }
+            for item in items {
                 switch item {
                 case let .bytes(bytes): try connection.stream.send(all: bytes)
                 case let .snapshot(message):

@@ -1,6 +1,7 @@
 import Consensus
 import DurableLog
 import Foundation
+import Networking
 import TrackerHosting
 
 /// The event loop: the one thread that owns the tracker's `HostExecutor` and its accepted
@@ -18,10 +19,14 @@ final class TrackerServer {
     static let shutdownTransferMillis: UInt64 = 1_000
     /// Where each tick's metrics sample goes (`--metrics-address`); nil: none are published.
     var metrics: MetricsStore?
+    /// Whom the peer links reach: the seed list and the configuration in force.
+    private var addressBook: PeerAddressBook
 
     init(host: TrackerHost, storage: FileStorage, inputs: BlockingQueue<Input>, peers: PeerLinks,
-         connections: ConnectionLoop, passwords: PasswordWorker, snapshotWriter: SnapshotWriter, tickMillis: UInt64) {
+         connections: ConnectionLoop, passwords: PasswordWorker, snapshotWriter: SnapshotWriter, tickMillis: UInt64,
+         seedAddresses: [NodeID: PeerAddress]) {
         executor = HostExecutor(host: host)
+        addressBook = PeerAddressBook(seed: seedAddresses)
         self.connections = connections
         effects = NodeEffects(storage: storage, peers: peers, clients: connections, passwords: passwords, snapshotWriter: snapshotWriter)
         effects.metrics = LoopMetrics(commitIndex: host.raft.commitIndex)
@@ -34,6 +39,7 @@ final class TrackerServer {
         var nextTick = monotonicMillis() + tickMillis
         var hasMoreWork = false
         publishMetrics()
+        followConfiguration()
         while true {
             let now = monotonicMillis()
             let untilTick = nextTick > now ? Int(nextTick - now) : 0
@@ -53,6 +59,7 @@ final class TrackerServer {
                 Log.error("storage failed, stopping", ["error": "\(error)"])
                 return 1
             }
+            followConfiguration()
             if let deadline = shutdownDeadline, executor.host.raft.role != .leader || monotonicMillis() >= deadline {
                 Log.info("shutting down", ["raft.role": "\(executor.host.raft.role)", "raft.term": "\(executor.host.raft.term)"])
                 return 0
@@ -82,6 +89,16 @@ final class TrackerServer {
     /// Hands the metrics endpoint a copy of what it shows (a lock held for the copy only).
     private func publishMetrics() {
         metrics?.publish(LoopSample.make(host: executor.host, executor: executor.counters, loop: effects.metrics))
+    }
+
+    /// When the configuration in force changed (an entry appended or overwritten, a snapshot
+    /// installed): the peer links follow it, and the change is logged.
+    private func followConfiguration() {
+        let raft = executor.host.raft
+        guard let changed = addressBook.follow(raft.configuration, isPending: raft.isConfigurationChangePending) else { return }
+        effects.peers.update(changed, following: raft.configuration)
+        Log.info("configuration in force", ["members": raft.configuration.members.map { "\($0.id):\($0.role):\($0.address):\(String($0.incarnation, radix: 16))" }.joined(separator: ","),
+                                            "pending": "\(raft.isConfigurationChangePending)", "own.role": raft.memberRole.map { "\($0)" } ?? "none"])
     }
 
     private func startShutdown(reason: String) {

@@ -12,6 +12,9 @@ func fail(_ message: String, status: Int32 = 1) -> Never {
     exit(status)
 }
 
+if CommandLine.arguments.dropFirst().first == AdminCommand.word {
+    exit(AdminCommand.run(Array(CommandLine.arguments.dropFirst(2))))
+}
 let options = Options.parse(Array(CommandLine.arguments.dropFirst())).resolve(command: "tracker-node", usage: Options.usage)
 
 Log.configure(.standardError(options.logFormat))
@@ -23,8 +26,16 @@ let cluster: ClusterConfig
 do { cluster = try ClusterConfig.load(path: options.confPath, requiringFingerprints: !options.isInsecure && !options.printsFingerprint) } catch {
     fail("\(error)")
 }
-guard let ownAddress = cluster.address(of: options.id) else {
-    fail("\(options.confPath): no tracker with id \(options.id) (ids: \(cluster.ids.map(String.init).joined(separator: ", ")))")
+let ownAddress: PeerAddress
+if let joining = options.ownAddress {
+    guard cluster.address(of: options.id) == nil else { fail("tracker \(options.id) is in \(options.confPath): start it without --join") }
+    ownAddress = joining
+} else if let listed = cluster.address(of: options.id) {
+    ownAddress = listed
+} else if options.printsFingerprint {
+    ownAddress = PeerAddress(host: "", port: 0) // not used: the tracker prints and exits
+} else {
+    fail("\(options.confPath): no tracker with id \(options.id) (ids: \(cluster.ids.map(String.init).joined(separator: ", "))); a tracker not in it starts with --join --address HOST:PORT")
 }
 let dataDirectory = options.dataDirectory ?? "data/tracker-\(options.id)"
 prepareDataDirectory(dataDirectory)
@@ -65,6 +76,9 @@ do { metricsSocket = try options.metricsAddress.map { try Socket.listen(host: $0
 }
 let shellCounters = ShellCounters()
 
+let identity: DataIdentity
+let isNewIdentity: Bool
+do { (identity, isNewIdentity) = try DataIdentity.loadOrCreate(directory: dataDirectory, trackerID: options.id) } catch { fail("\(error)") }
 let storage: FileStorage
 let persisted: PersistedState
 do {
@@ -74,7 +88,12 @@ do {
     fail("cannot open data directory \(dataDirectory): \(error)")
 }
 
-var raftConfig = Config(id: options.id, peers: cluster.ids)
+let seedConfiguration: Configuration
+do { seedConfiguration = options.isJoining ? .empty : try Configuration(cluster.seedMembers) } catch {
+    fail("\(options.confPath): \(error)")
+}
+var raftConfig = Config(id: options.id, initialConfiguration: seedConfiguration)
+raftConfig.incarnation = identity.incarnation
 raftConfig.heartbeatTicks = Int(options.heartbeatMillis / options.tickMillis)
 raftConfig.electionTimeoutTicks = Int(options.electionMillis / options.tickMillis)
 raftConfig.randomSeed = (try? SecureRandom.uint64()) ?? UInt64(getpid())
@@ -96,7 +115,12 @@ do {
 Log.info("tracker starting", ["id": "\(options.id)", "address": "\(ownAddress)", "data": dataDirectory,
                               "raft.term": "\(persisted.hardState.term)", "snapshot.index": "\(persisted.snapshot?.meta.index ?? 0)",
                               "log.entries": "\(persisted.entries.count)", "descriptors.max": "\(descriptorLimit)",
-                              "connections.max": "\(admissionLimits.connectionsMax)"])
+                              "connections.max": "\(admissionLimits.connectionsMax)",
+                              "incarnation": String(identity.incarnation, radix: 16), "joining": "\(options.isJoining)"])
+if isNewIdentity {
+    Log.info("new data directory identity: if this tracker was a member before with another directory, the cluster refuses it as that member until it is removed and added back (tracker-node member remove, then member add)",
+             ["id": "\(options.id)", "incarnation": String(identity.incarnation, radix: 16), "had.state": "\(persisted.hardState.term > 0 || persisted.snapshot != nil)"])
+}
 
 // The event loop's control lane: password and snapshot results, restored snapshots, shutdown.
 // Its producers are bounded by construction (the host's password jobs, one snapshot job and one
@@ -106,8 +130,7 @@ do { wake = try WakeSignal() } catch { fail("cannot make the event loop's wake-u
 let inputs = BlockingQueue<Input>(capacity: 1_000_000, wake: wake)
 var peerAddresses: [NodeID: PeerAddress] = [:]
 for tracker in cluster.trackers where tracker.id != options.id { peerAddresses[tracker.id] = tracker.address }
-let peers = PeerLinks(selfID: options.id, peers: peerAddresses, security: security,
-                      snapshotInlineBytesMax: options.snapshotInlineBytes)
+let peers = PeerLinks(selfID: options.id, security: security, snapshotInlineBytesMax: options.snapshotInlineBytes)
 let passwords = PasswordWorker(inputs: inputs)
 let restorer = SnapshotRestorer(inputs: inputs, limits: hostOptions.limits)
 let connections: ConnectionLoop
@@ -122,14 +145,14 @@ do {
 Log.startSuppressionReports()
 let signals = ShutdownSignals(inputs: inputs)
 signals.start()
-peers.start()
 passwords.start()
 restorer.start()
 
 let snapshotWriter = SnapshotWriter(directory: dataDirectory, inputs: inputs, counters: shellCounters)
 snapshotWriter.start()
 let server = TrackerServer(host: host, storage: storage, inputs: inputs, peers: peers, connections: connections,
-                           passwords: passwords, snapshotWriter: snapshotWriter, tickMillis: options.tickMillis)
+                           passwords: passwords, snapshotWriter: snapshotWriter, tickMillis: options.tickMillis,
+                           seedAddresses: peerAddresses)
 if let metricsSocket {
     let gauge = connections.gauge
     let store = MetricsStore(shell: shellCounters, clientCount: { gauge.count })

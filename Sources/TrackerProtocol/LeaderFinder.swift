@@ -32,8 +32,13 @@ public struct LeaderFinder: Sendable {
         public init() {}
     }
 
-    /// Every tracker, sorted by id.
-    public let trackers: [Tracker]
+    /// Every tracker, sorted by id: the seed list, and trackers a redirect named since (a
+    /// tracker added at runtime need not be in the client's cluster.conf).
+    public private(set) var trackers: [Tracker]
+    /// The most trackers the finder keeps (a redirect beyond it counts as a failure).
+    public static let trackersMax = 64
+    /// The longest address a redirect may name.
+    public static let addressBytesMax = 255
     public let policy: Policy
     private var cursor: Int
     private var failuresInRow = 0
@@ -58,15 +63,34 @@ public struct LeaderFinder: Sendable {
         redirectsInRow = 0
     }
 
-    /// The tracker named another as leader. Returns the pause before the next attempt.
-    public mutating func redirected(to leader: TrackerID) -> UInt64 {
+    /// The tracker named another as leader, at `address` if it said. A leader the finder does
+    /// not know is added (up to `trackersMax`), and a known one's address follows the redirect,
+    /// so clients follow configuration changes. Returns the pause before the next attempt.
+    public mutating func redirected(to leader: TrackerID, address: String? = nil) -> UInt64 {
         redirectsInRow += 1
+        if let address, !address.isEmpty, address.utf8.count <= Self.addressBytesMax, leader != 0 {
+            learn(Tracker(id: leader, address: address))
+        }
         guard redirectsInRow <= policy.redirectsInRowMax, let i = trackers.firstIndex(where: { $0.id == leader }) else {
             redirectsInRow = 0
             return failed()
         }
         cursor = i
         return 0
+    }
+
+    /// Adds `tracker`, or updates the address of the tracker with its id, keeping the order by
+    /// id and the cursor on the tracker it was on.
+    mutating func learn(_ tracker: Tracker) {
+        let current = trackers[cursor].id
+        if let i = trackers.firstIndex(where: { $0.id == tracker.id }) {
+            trackers[i].address = tracker.address
+            return
+        }
+        guard trackers.count < Self.trackersMax else { return }
+        trackers.append(tracker)
+        trackers.sort { $0.id < $1.id }
+        cursor = trackers.firstIndex { $0.id == current } ?? 0
     }
 
     /// The attempt failed (no leader, timeout, connection refused). Moves to the next tracker
@@ -149,8 +173,8 @@ public struct CallPolicy: Sendable {
             return .retry(afterMillis: finder.failed(), problem: problem)
         case let .answered(response):
             switch response {
-            case let .redirect(leader, _):
-                return .retry(afterMillis: finder.redirected(to: leader), problem: "redirected to tracker \(leader)")
+            case let .redirect(leader, address):
+                return .retry(afterMillis: finder.redirected(to: leader, address: address), problem: "redirected to tracker \(leader)")
             case .noLeader:
                 return .retry(afterMillis: finder.failed(), problem: "no leader elected")
             case let .retryLater(reason):

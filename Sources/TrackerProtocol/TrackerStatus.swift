@@ -42,6 +42,49 @@ public struct TrackerStatus: Equatable, Sendable {
     public var lastIndex: UInt64
     /// For a leader: each follower's match index; empty otherwise.
     public var followerMatch: [FollowerMatch]
+    /// The configuration in force on this tracker (from its log or snapshot), ascending by id.
+    public var members: [Member] = []
+
+    /// What a member does, as `cluster_status` and `tracker-node member list` print it. The raw
+    /// values are the wire's.
+    public enum MemberRole: UInt8, Equatable, Sendable, CustomStringConvertible {
+        /// Holds the log and the state, votes, may lead.
+        case voter = 1
+        /// Receives the log; counts for nothing until promoted.
+        case learner = 2
+        /// Votes and acknowledges, holds no log and no state, never leads.
+        case witness = 3
+
+        /// `voter`, `learner` or `witness`.
+        public var description: String {
+            switch self {
+            case .voter: "voter"
+            case .learner: "learner"
+            case .witness: "witness"
+            }
+        }
+    }
+
+    /// One member of the configuration.
+    public struct Member: Equatable, Sendable {
+        /// The tracker.
+        public var id: TrackerID
+        /// Where it listens (empty when the configuration does not say).
+        public var address: String
+        /// What it does.
+        public var role: MemberRole
+        /// The SHA-256 fingerprint of its TLS certificate as the configuration pins it (empty
+        /// when it does not: a seed member, pinned by its cluster.conf line, or no TLS).
+        public var fingerprint: [UInt8]
+
+        /// Makes a member entry.
+        public init(id: TrackerID, address: String, role: MemberRole, fingerprint: [UInt8] = []) {
+            self.id = id
+            self.address = address
+            self.role = role
+            self.fingerprint = fingerprint
+        }
+    }
 
     /// How far a follower's log is known to agree with the leader's.
     public struct FollowerMatch: Equatable, Sendable {

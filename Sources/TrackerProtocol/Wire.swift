@@ -205,6 +205,12 @@ public enum ServiceCodec {
         w.write(s.commitIndex); w.write(s.appliedIndex); w.write(s.lastIndex)
         w.write(UInt32(s.followerMatch.count))
         for f in s.followerMatch { w.write(f.id); w.write(f.matchIndex) }
+        w.write(UInt32(s.members.count))
+        for m in s.members { w.write(m.id); w.write(m.role.rawValue); w.write(m.address) }
+        // Added with runtime members' pins: absent (old trackers) means no member is pinned.
+        if s.members.contains(where: { !$0.fingerprint.isEmpty }) {
+            for m in s.members { w.writeBlob(m.fingerprint) }
+        }
     }
 
     static func readStatus(_ r: inout ByteReader) throws -> TrackerStatus {
@@ -217,6 +223,16 @@ public enum ServiceCodec {
         let count = try r.readCount(maxCount: 64)
         for _ in 0..<count {
             s.followerMatch.append(.init(id: try r.readUInt64(), matchIndex: try r.readUInt64()))
+        }
+        let memberCount = try r.readCount(maxCount: 64)
+        for _ in 0..<memberCount {
+            let id = try r.readUInt64()
+            let offset = r.position
+            guard let role = TrackerStatus.MemberRole(rawValue: try r.readUInt8()) else { throw DecodingError("unknown member role", offset: offset) }
+            s.members.append(.init(id: id, address: try field(&r), role: role))
+        }
+        if !r.isAtEnd {
+            for index in s.members.indices { s.members[index].fingerprint = try fingerprint(&r) }
         }
         return s
     }

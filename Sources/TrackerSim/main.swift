@@ -16,15 +16,17 @@ struct Arguments {
     var isTracing = false
     var isShowingProgress = false
     var plantedBug: PlantedBug = .none
+    var hasWitness = false
     var isShowingCoverage = false
 
     static let usage = """
         usage: tracker-sim [--seeds N | --seed S [--trace]] [--nodes K] [--clients C]
-                           [--sim-seconds T] [--progress] [--planted-bug \(PlantedBug.allCases.map(\.rawValue).joined(separator: "|"))]
+                           [--sim-seconds T] [--progress] [--witness] [--planted-bug \(PlantedBug.allCases.map(\.rawValue).joined(separator: "|"))]
           --seeds N        run seeds 1...N (default 100)
           --seed S         run one seed; with --trace print its events
           --nodes K        trackers, 2 to 7 (default 3)
           --clients C      simulated clients (default 3)
+          --witness        the last tracker is a witness (votes, holds no log, never leads)
           --sim-seconds T  simulated seconds per seed, at least 20 (default 60)
           --coverage       print the coverage table even for one seed (a sweep always does)
           --progress       write "seed N" to stderr before each seed (unbuffered), so a hang or a
@@ -49,6 +51,7 @@ struct Arguments {
         parser.toggle("--trace") { $0.isTracing = true }
         parser.toggle("--progress") { $0.isShowingProgress = true }
         parser.toggle("--coverage") { $0.isShowingCoverage = true }
+        parser.toggle("--witness") { $0.hasWitness = true }
         parser.value("--planted-bug", need: "needs one of \(PlantedBug.allCases.map(\.rawValue).joined(separator: ", "))") { args, name in
             guard let bug = PlantedBug(rawValue: name) else { return false }
             args.plantedBug = bug
@@ -56,6 +59,8 @@ struct Arguments {
         }
         parser.validate = { args in
             guard SimOptions.nodeCountRange.contains(args.nodes) else { return "--nodes must be 2 to 7" }
+            guard !args.hasWitness || args.nodes >= 3 else { return "--witness needs --nodes 3 or more" }
+            guard args.plantedBug != .witnessVotesWithoutMark || args.hasWitness else { return "--planted-bug witness-votes-without-mark needs --witness" }
             guard args.simSeconds >= 2 * SimOptions.recoverySeconds else { return "--sim-seconds must be at least \(2 * SimOptions.recoverySeconds)" }
             guard args.clients <= SimOptions.clientCountMax else { return "--clients must be at most \(SimOptions.clientCountMax)" }
             return nil
@@ -69,12 +74,14 @@ struct Arguments {
         o.clientCount = clients
         o.simSeconds = simSeconds
         o.plantedBug = plantedBug
+        o.hasWitness = hasWitness
         if isTracing { o.traceSink = { print($0) } }
         return o
     }
 
     func replayCommand(seed: UInt64) -> String {
         var command = "tracker-sim --seed \(seed) --nodes \(nodes) --clients \(clients) --sim-seconds \(simSeconds)"
+        if hasWitness { command += " --witness" }
         if plantedBug != .none { command += " --planted-bug \(plantedBug.rawValue)" }
         return command + " --trace"
     }

@@ -57,9 +57,14 @@ struct CommandTests {
         #expect(bob.error("download_file g f.bin \(source)").contains("file already exists at the destination"))
         #expect(bob.ok("logout"))
         #expect(bob.error("logout") == "not logged in")
-        let status = bob.run("cluster_status")["trackers"] as? [[String: Any]] ?? []
+        let answer = bob.run("cluster_status")
+        let status = answer["trackers"] as? [[String: Any]] ?? []
         #expect(status.count == 3)
         #expect(status.filter { $0["role"] as? String == "leader" }.count == 1)
+        // The configuration in force: each member with its role and address.
+        let members = answer["members"] as? [[String: Any]] ?? []
+        #expect(members.map { $0["role"] as? String } == ["voter", "voter", "voter"])
+        #expect(members.allSatisfy { ($0["address"] as? String)?.hasPrefix("127.0.0.1:") == true })
     }
 
     @Test("the peer server refuses a logged-in user who is not a member, and serves a member")

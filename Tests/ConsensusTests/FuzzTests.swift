@@ -17,6 +17,9 @@ struct FuzzTests {
         #expect(nodes.contains { $0.role == .leader && $0.snapshotMeta != nil })
         #expect(nodes.contains { $0.role == .follower && $0.snapshotMeta != nil })
         #expect(nodes.contains { $0.isTermExhausted })
+        #expect(nodes.contains { $0.role == .leader && $0.isWitnessEngaged })
+        #expect(nodes.contains { $0.memberRole == .witness && $0.witnessMark > .zero })
+        #expect(nodes.contains { $0.memberRole == .learner })
     }
 
     @Test("hostile messages and answers through step, in every role: no trap, invariants hold, refusals change nothing",

@@ -36,7 +36,7 @@ struct HostileDriver {
             try? node.readIndex(requestID: nextRequestID)
             nextRequestID += 1
         case 3:
-            compactApplied()
+            if s.oneIn(2) { compactApplied() } else { _ = try? node.proposeConfigurationChange(generator.change(for: node, using: &s)) }
         case 4...7:
             if !outbox.isEmpty, let answer = generator.answer(to: outbox[s.below(outbox.count)], using: &s) {
                 step(answer)
@@ -77,8 +77,8 @@ struct HostileDriver {
             return
         }
         let applied = node.appliedIndex
-        guard applied > 0, let term = node.term(at: applied) else { return }
-        snapshotInProgress = SnapshotMeta(index: applied, term: term)
+        guard applied > 0, let meta = node.snapshotMeta(at: applied) else { return }
+        snapshotInProgress = meta
     }
 
     /// Carries out ready batches as a host would (persisting is the host's; nothing to do here).

@@ -107,12 +107,46 @@ struct HostileMessages {
         if m.reject || s.oneIn(8) { m.rejectHint = number(near: indexes, limit: limits.indexMax, using: &s) }
         m.context = s.oneIn(2) ? UInt64(s.below(4)) : s.nextWord()
         if kind == .appendEntries || s.oneIn(24) { m.entries = entries(after: m.index, logTerm: m.logTerm, term: m.term, using: &s) }
+        if !m.entries.isEmpty, s.oneIn(6) {
+            let victim = s.below(m.entries.count)
+            m.entries[victim].kind = .configuration
+            m.entries[victim].data = configurationPayload(for: node, using: &s)
+        }
+        m.fromIncarnation = s.oneIn(16) ? s.nextWord() : node.configuration.member(from)?.incarnation ?? 0
         if kind == .installSnapshot ? !s.oneIn(16) : s.oneIn(24) {
             let meta = SnapshotMeta(index: number(near: indexes, limit: limits.indexMax, using: &s),
                                     term: number(near: terms + [m.term], limit: limits.termMax, using: &s))
             m.snapshot = Snapshot(meta: meta, data: snapshotPayloads[s.below(snapshotPayloads.count)])
         }
         return m
+    }
+
+    /// A configuration entry's data: the node's configuration changed by one member (valid,
+    /// or invalid when that leaves no full voter), the empty configuration, or garbage.
+    func configurationPayload(for node: RaftNode, using s: inout some ChoiceSource) -> [UInt8] {
+        let current = node.configuration
+        switch s.below(5) {
+        case 0: return current.replacing(Member(id: 9, role: .learner, address: "h:9")).encoded()
+        case 1: return current.replacing(Member(id: 8, role: s.oneIn(2) ? .witness : .voter)).encoded()
+        case 2:
+            guard !current.isEmpty else { return [] }
+            return current.removing(current.members[s.below(current.members.count)].id).encoded()
+        case 3: return Configuration.empty.encoded()
+        default: return s.bytes(maxCount: 40)
+        }
+    }
+
+    /// A configuration change a host might propose, aimed at the node's own members.
+    func change(for node: RaftNode, using s: inout some ChoiceSource) -> ConfigurationChange {
+        let ids = node.configuration.ids + [8, 9]
+        let id = ids[s.below(ids.count)]
+        switch s.below(5) {
+        case 0: return .addLearner(id: id, address: "h:\(id)", incarnation: s.oneIn(2) ? 0 : s.nextWord())
+        case 1: return .addWitness(id: id, address: "h:\(id)")
+        case 2: return .promote(id: id)
+        case 3: return .demote(id: id)
+        default: return .remove(id: id)
+        }
     }
 
     /// Entries after `prevIndex` that mostly continue it with terms in `logTerm...term`, and

@@ -168,7 +168,7 @@ struct CodecTests {
         #expect(throws: DecodingError.self) { _ = try RaftCodec.decodeMessage(good + [0]) }
         #expect(throws: DecodingError.self) { _ = try RaftCodec.decodeMessage([99] + good.dropFirst()) }
         var hugeCount = good
-        hugeCount[66...69] = [0xFF, 0xFF, 0xFF, 0xFF]
+        hugeCount[75...78] = [0xFF, 0xFF, 0xFF, 0xFF] // format, kind, 9 u64 fields and a bool come first
         #expect(throws: DecodingError.self) { _ = try RaftCodec.decodeMessage(hugeCount) }
     }
 }

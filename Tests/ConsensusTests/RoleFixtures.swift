@@ -49,11 +49,26 @@ enum RoleFixtures {
         add("follower that installed a snapshot", net.node(3))
         add("leader after a snapshot", net.node(1))
 
+        var mixed = TestNetwork(size: 4) { $0.initialConfiguration = roles }
+        mixed.campaign(1)
+        for i in 0..<3 { _ = try! mixed.propose(1, "m\(i)") }
+        mixed.stabilize()
+        mixed.isolate(2)
+        mixed.tickAll(times: 20) // 2 goes unheard: the leader engages the witness
+        add("leader with a learner and an engaged witness", mixed.node(1))
+        add("witness with a mark", mixed.node(3))
+        add("learner", mixed.node(4))
+
         let limits = MessageLimits.standard
         add("follower at termMax - 1", node(term: limits.termMax - 1))
         add("follower with a poisoned term", node(term: UInt64.max))
         return fixtures
     }
+
+    /// Full voters 1 and 2, witness 3, learner 4.
+    static let roles = try! Configuration([
+        Member(id: 1, role: .voter), Member(id: 2, role: .voter), Member(id: 3, role: .witness), Member(id: 4, role: .learner),
+    ])
 
     /// Node 2 of three, started from a stored log of three entries and hard-state `term`.
     static func node(term: UInt64) -> RaftNode {

@@ -168,7 +168,7 @@ struct TestNetwork {
     /// Takes a snapshot of what `id` has applied, makes it durable and compacts the log.
     mutating func takeSnapshot(_ id: NodeID, retainedEntries: UInt64 = 0) {
         let node = nodes[id]!
-        let meta = SnapshotMeta(index: node.appliedIndex, term: node.term(at: node.appliedIndex)!)
+        let meta = node.snapshotMeta(at: node.appliedIndex)! // with the configuration in force there
         let data = Array(appliedData(id).joined(separator: "\n").utf8)
         let snapshot = Snapshot(meta: meta, data: data)
         try! storages[id]!.saveSnapshot(snapshot)

@@ -7,8 +7,9 @@ import Testing
 struct ValidationTests {
     /// Follower 2 of three in term 5, holding entries 1...3 of term 1 (2 committed), with small
     /// byte limits so oversized payloads are cheap to build.
-    static func follower() -> RaftNode {
+    static func follower(configuration: Configuration? = nil) -> RaftNode {
         var config = Config(id: 2, peers: [1, 2, 3])
+        if let configuration { config.initialConfiguration = configuration }
         config.messageLimits.entryDataBytesMax = 64
         config.appendBytesMax = 64
         config.messageLimits.snapshotBytesMax = 64
@@ -49,6 +50,22 @@ struct ValidationTests {
         case .snapshotAtIndexZero: (valid, invalid) = (snapshot, snapshot); invalid.snapshot!.meta.index = 0
         case .snapshotTermInvalid: (valid, invalid) = (snapshot, snapshot); invalid.snapshot!.meta.term = 6
         case .snapshotTooLarge: (valid, invalid) = (snapshot, snapshot); invalid.snapshot!.data = [UInt8](repeating: 1, count: 65)
+        case .configurationInvalid: invalid.entries[0] = Entry(term: 5, index: 4, kind: .configuration, data: [1, 2])
+        case .incarnationMismatch:
+            let pinned = try! Configuration([Member(id: 1, role: .voter, incarnation: 7), Member(id: 2, role: .voter), Member(id: 3, role: .voter)])
+            node = follower(configuration: pinned)
+            valid.fromIncarnation = 7
+            invalid.fromIncarnation = 8
+        case .answerFromNonMember:
+            valid = Message(kind: .appendResponse, from: 3, to: 2, term: 5, index: 3)
+            invalid = valid
+            invalid.from = 9
+        case .logToWitness:
+            let configuration = try! Configuration([Member(id: 1, role: .voter), Member(id: 2, role: .witness), Member(id: 3, role: .voter)])
+            node = try! RaftNode(config: Config(id: 2, initialConfiguration: configuration), persisted: PersistedState(hardState: HardState(term: 5)))
+            valid = Message(kind: .witnessAppend, from: 1, to: 2, term: 5, logTerm: 5, index: 9)
+        case .witnessAppendToNonWitness:
+            (valid, invalid) = (heartbeat, Message(kind: .witnessAppend, from: 1, to: 2, term: 5, logTerm: 1, index: 3))
         case .acknowledgesBeyondLog:
             var net = TestNetwork(size: 3)
             net.campaign(1)
@@ -65,7 +82,10 @@ struct ValidationTests {
     func refusal(reason: MessageRefusal) {
         let (node, valid, invalid) = Self.example(reason)
         let isLinkOnly = reason == .senderNotLinkPeer
-        let isStateful = reason == .acknowledgesBeyondLog
+        let isStateful: Bool = switch reason {
+        case .acknowledgesBeyondLog, .incarnationMismatch, .answerFromNonMember, .logToWitness, .witnessAppendToNonWitness: true
+        default: false
+        }
         #expect(node.refusal(of: valid) == nil, "the untouched message must be accepted")
         #expect(valid.validationError(linkPeer: valid.from, selfID: valid.to, limits: node.config.messageLimits) == nil)
         if !isStateful {

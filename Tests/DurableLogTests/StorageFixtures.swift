@@ -68,7 +68,7 @@ func saveBoth(_ storage: FileStorage, _ model: MemoryStorage, hardState: HardSta
     // FileStorage writes the hard state only when term or vote change (a commit-only change
     // is re-learned from the leader), so the model keeps the same rule.
     let stored = try model.load().hardState
-    let isWritten = hardState.map { $0.term != stored.term || $0.vote != stored.vote } ?? false
+    let isWritten = hardState.map { $0.term != stored.term || $0.vote != stored.vote || $0.witnessMark != stored.witnessMark } ?? false
     try model.save(hardState: isWritten ? hardState : nil, entries: entries, mustSync: mustSync)
 }
 

@@ -36,8 +36,10 @@ public final class TrackerCluster: Sendable {
     /// `parent`; starts nothing. Unless the trackers run with `--insecure` (`isInsecure`, or in
     /// `extraArguments`) or `isPinned` is false, each tracker's identity is made in its data
     /// directory first and cluster.conf pins it, as scripts do with `--print-fingerprint`.
+    /// `witness` names the tracker whose cluster.conf line ends in `witness`.
     public init(size: Int = 3, binary: String = TrackerCluster.builtBinary, extraArguments: [String] = [],
                 clusterKey: String? = makeClusterKeyHex(), isInsecure: Bool = false, isPinned: Bool = true,
+                witness: TrackerID? = nil,
                 parent: String = NSTemporaryDirectory(), prefix: String = "tracker-cluster", diesWithParent: Bool = true) throws {
         directory = try makeTemporaryDirectory(prefix: prefix, parent: parent)
         ids = (1...UInt64(max(1, size))).map { $0 }
@@ -56,7 +58,7 @@ public final class TrackerCluster: Sendable {
             }
         }
         self.fingerprints = fingerprints
-        let conf = ids.map { id in "\(id) 127.0.0.1:\(ports[id]!)" + (fingerprints[id].map { " \($0)" } ?? "") }
+        let conf = ids.map { id in "\(id) 127.0.0.1:\(ports[id]!)" + (fingerprints[id].map { " \($0)" } ?? "") + (id == witness ? " witness" : "") }
             .joined(separator: "\n") + "\n"
         try conf.write(toFile: directory + "/cluster.conf", atomically: true, encoding: .utf8)
         if let clusterKey { try writeClusterKey(clusterKey, besideConf: directory + "/cluster.conf") }
@@ -80,8 +82,8 @@ public final class TrackerCluster: Sendable {
 
     /// Starts tracker `id`; `wrapper` runs first and execs the binary (e.g. `prlimit
     /// --nofile=1024:1024 --`), so the process id is still the tracker's.
-    public func start(_ id: TrackerID, wrapper: [String] = []) throws {
-        let arguments = ["--conf", confPath, "--id", "\(id)", "--data-dir", dataDirectory(id)] + extraArguments
+    public func start(_ id: TrackerID, wrapper: [String] = [], arguments more: [String] = []) throws {
+        let arguments = ["--conf", confPath, "--id", "\(id)", "--data-dir", dataDirectory(id)] + extraArguments + more
         let child = try ChildProcess(binary, arguments, logPath: logPath(id), wrapper: wrapper, diesWithParent: diesWithParent)
         processes.withLock { $0[id] = child }
     }
@@ -105,7 +107,7 @@ public final class TrackerCluster: Sendable {
     /// Kills every tracker and removes the folder (kept, and its path returned, with `keepDirectory`).
     @discardableResult
     public func stop(keepDirectory: Bool = false) -> String? {
-        for id in ids { kill(id) }
+        for id in processes.withLock({ $0.keys.sorted() }) { kill(id) }
         Children.shared.remove(directory: directory)
         if keepDirectory { return directory }
         try? FileManager.default.removeItem(atPath: directory)

@@ -46,7 +46,8 @@ struct HostCluster {
     var snapshotsTaken = 0
     var passwordJobCount = 0
 
-    init(size: Int = 3, snapshotThreshold: UInt64 = 10_000, retained: UInt64 = 1_000) {
+    /// `incarnations` gives tracker `id` the data-directory identity `100 + id`.
+    init(size: Int = 3, snapshotThreshold: UInt64 = 10_000, retained: UInt64 = 1_000, incarnations: Bool = false) {
         let ids = (1...UInt64(size)).map { $0 }
         var options = HostOptions()
         options.snapshotThresholdEntries = snapshotThreshold
@@ -55,6 +56,7 @@ struct HostCluster {
         for id in ids {
             var config = Config(id: id, peers: ids)
             config.randomSeed = id
+            if incarnations { config.incarnation = 100 + id }
             let host = try! TrackerHost(raftConfig: config, persisted: PersistedState(), options: options, hashToken: fakeTokenHash)
             executors[id] = HostExecutor(host: host)
             effects[id] = MemoryEffects(storage: MemoryStorage())
@@ -86,7 +88,7 @@ struct HostCluster {
             }
             let inFlight = messages
             messages.removeAll()
-            for m in inFlight {
+            for m in inFlight where executors[m.to] != nil { // a member added but not started gets nothing
                 moved = true
                 give(.raft(m, restored: nil), to: m.to)
             }

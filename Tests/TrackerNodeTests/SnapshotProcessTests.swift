@@ -47,12 +47,16 @@ struct SnapshotProcessTests {
             #expect(usage.segments <= 6, "tracker \(id) keeps \(usage.segments) segments")
             #expect(usage.bytes < 2 * 1024 * 1024, "tracker \(id) uses \(usage.bytes) bytes")
         }
-        // Wipe a follower; it comes back by InstallSnapshot (the log it needs is compacted).
+        // Wipe a follower; removed and added back (a new identity), it comes back by
+        // InstallSnapshot (the log it needs is compacted).
         let wiped = cluster.ids.first { $0 != leader }!
         let other = cluster.ids.first { $0 != leader && $0 != wiped }!
         cluster.kill(wiped)
         try cluster.wipeKeepingIdentity(wiped)
         try cluster.start(wiped)
+        #expect(try cluster.member(["remove", "--id", "\(wiped)"]).status == 0)
+        #expect(try cluster.member(["add", "--id", "\(wiped)", "--address", "127.0.0.1:\(cluster.ports[wiped]!)"]).status == 0)
+        #expect(try cluster.waitForMembers { $0[wiped] == "voter" })
         let deadline = Date().addingTimeInterval(10)
         var caughtUp = false
         while Date() < deadline && !caughtUp {

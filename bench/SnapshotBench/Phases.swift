@@ -114,6 +114,7 @@ func wipedFollowerFigures(_ cluster: Cluster, newestSnapshot: Int) throws {
     try cluster.trackers.wipeKeepingIdentity(wiped)
     let startedWiped = SystemClock.monotonicSeconds()
     try cluster.start(wiped)
+    try readd(cluster, wiped)
     let times = timeUntilApplied(cluster, wiped, target: quiet3.commitIndex, since: startedWiped, seconds: 300)
     usleep(200_000)
     let sent = logFields(String(cluster.log(quiet3.id).dropFirst(leaderLogBefore)), "snapshot sent").last ?? [:]
@@ -146,5 +147,24 @@ func printSummary(_ outcome: WriteOutcome, _ options: Options) {
         default: shown = String(format: "%.2f ", figure.value) + figure.unit
         }
         out("  \(figure.name.padding(toLength: 46, withPad: " ", startingAt: 0)) \(shown)")
+    }
+}
+
+/// An empty data directory is a new identity: the cluster refuses it as its old self until it
+/// is removed and added back as a learner (README, Changing the cluster).
+private func readd(_ cluster: Cluster, _ wiped: TrackerID) throws {
+    let trackers = cluster.trackers
+    guard let address = try trackers.config().address(of: wiped) else { throw BenchError("tracker \(wiped) is not in cluster.conf") }
+    let pin = trackers.fingerprints[wiped].map { ["--fingerprint", "\($0)"] } ?? []
+    for words in [["remove", "--id", "\(wiped)"], ["add", "--id", "\(wiped)", "--address", address.description] + pin] {
+        let tool = Process()
+        tool.executableURL = URL(fileURLWithPath: trackers.binary)
+        // Authenticated as a current member: that tracker's own TLS identity (or the cluster key).
+        let member = trackers.ids.first { $0 != wiped } ?? wiped
+        tool.arguments = ["member"] + words + ["--conf", trackers.confPath, "--data-dir", trackers.dataDirectory(member)]
+        tool.standardOutput = FileHandle.nullDevice
+        try tool.run()
+        tool.waitUntilExit()
+        guard tool.terminationStatus == 0 else { throw BenchError("member \(words[0]) \(wiped) failed") }
     }
 }
