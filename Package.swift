@@ -125,7 +125,7 @@ let package = Package(
             path: "bench/TrackerBench",
             swiftSettings: strict
         ),
-        .executableTarget(name: "FailoverBench", dependencies: ["TrackerClient", "TrackerProtocol", "Networking"], path: "bench/FailoverBench", swiftSettings: strict),
+        .executableTarget(name: "FailoverBench", dependencies: ["CommandLineFlags", "ProcessHarness", "TrackerClient", "TrackerProtocol"], path: "bench/FailoverBench", swiftSettings: strict),
         .executableTarget(name: "TLSBench", dependencies: ["CommandLineFlags", "Networking", "SystemClock"], path: "bench/TLSBench", swiftSettings: strict),
         .testTarget(name: "ConsensusTests", dependencies: ["Consensus", "SeededRandom", "BinaryCoding"], swiftSettings: strict),
         .testTarget(name: "DurableLogTests", dependencies: ["DurableLog", "Consensus", "SeededRandom", "BinaryCoding"], swiftSettings: strict),

@@ -1,5 +1,6 @@
+import CommandLineFlags
 import Foundation
-import Networking
+import ProcessHarness
 import Synchronization
 import TrackerClient
 import TrackerProtocol
@@ -15,26 +16,25 @@ import TrackerProtocol
 struct Options {
     var kills = 7
     var binary = ""
-    var electionMillis = 150
+    var electionMillis: UInt64 = 150
+
+    static let usage = "usage: failover-bench [--kills N] [--binary PATH] [--election-ms 150]"
 
     static func parse() -> Options {
-        var o = Options()
-        var arguments = Array(CommandLine.arguments.dropFirst())
-        while !arguments.isEmpty {
-            let flag = arguments.removeFirst()
-            let value = arguments.isEmpty ? "" : arguments.removeFirst()
-            switch flag {
-            case "--kills": o.kills = max(1, Int(value) ?? 7)
-            case "--binary": o.binary = value
-            case "--election-ms": o.electionMillis = max(20, Int(value) ?? 150)
-            default:
-                print("usage: failover-bench [--kills N] [--binary PATH] [--election-ms 150]")
-                exit(2)
-            }
+        var parser = FlagParser<Options>()
+        parser.value("--kills", need: "needs a positive number") { o, v in
+            guard let n = FlagValue.positive(v) else { return false }
+            o.kills = Int(min(n, 1_000))
+            return true
         }
-        if o.binary.isEmpty {
-            o.binary = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("tracker-node").path
+        parser.value("--binary", need: "needs a path") { o, v in o.binary = v; return true }
+        parser.value("--election-ms", need: "needs a positive number") { o, v in
+            guard let n = FlagValue.positive(v) else { return false }
+            o.electionMillis = max(20, n)
+            return true
         }
+        var o = parser.parse(Array(CommandLine.arguments.dropFirst()), into: Options()).resolve(command: "failover-bench", usage: usage)
+        if o.binary.isEmpty { o.binary = TrackerCluster.builtBinary }
         return o
     }
 }
@@ -93,52 +93,23 @@ final class Writer: Sendable {
 
 let options = Options.parse()
 signal(SIGPIPE, SIG_IGN)
-let directory = FileManager.default.temporaryDirectory.appendingPathComponent("failover-bench-\(getpid())").path
-try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
-var ports: [UInt64: UInt16] = [:]
-for id in UInt64(1)...3 {
-    let socket = try Socket.listen(host: "127.0.0.1", port: 0)
-    ports[id] = try socket.localPort
-    socket.close()
-}
-let conf = directory + "/cluster.conf"
-try "1 127.0.0.1:\(ports[1]!)\n2 127.0.0.1:\(ports[2]!)\n3 127.0.0.1:\(ports[3]!) witness\n".write(toFile: conf, atomically: true, encoding: .utf8)
-let keyBytes = (0..<32).map { _ in String(format: "%02x", UInt8.random(in: 0...255)) }.joined()
-_ = FileManager.default.createFile(atPath: directory + "/cluster.key", contents: Data(keyBytes.utf8), attributes: [.posixPermissions: 0o600])
-var processes: [UInt64: Process] = [:]
+// Two full trackers and a witness, pinned TLS as in production; every child dies with us.
+let trackers = try TrackerCluster(size: 3, binary: options.binary, extraArguments: ["--election-ms", "\(options.electionMillis)"],
+                                  witness: 3, prefix: "failover-bench")
+let directory = trackers.directory
 
-@MainActor func start(_ id: UInt64) throws {
-    let process = Process()
-    process.executableURL = URL(fileURLWithPath: options.binary)
-    process.arguments = ["--conf", conf, "--id", "\(id)", "--data-dir", directory + "/data-\(id)", "--election-ms", "\(options.electionMillis)"]
-    let log = directory + "/tracker-\(id).log"
-    if !FileManager.default.fileExists(atPath: log) { _ = FileManager.default.createFile(atPath: log, contents: nil) }
-    let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: log))
-    handle.seekToEndOfFile()
-    process.standardError = handle
-    process.standardOutput = handle
-    process.standardInput = Pipe()
-    try process.run()
-    processes[id] = process
-}
+@MainActor func start(_ id: UInt64) throws { try trackers.start(id) }
 
-@MainActor func kill9(_ id: UInt64) {
-    guard let process = processes.removeValue(forKey: id) else { return }
-    kill(process.processIdentifier, SIGKILL)
-    process.waitUntilExit()
-}
+@MainActor func kill9(_ id: UInt64) { trackers.kill(id) }
 
 @MainActor func cleanUp() {
-    for id in processes.keys.sorted() { kill9(id) }
     // FAILOVER_BENCH_KEEP=1 keeps the trackers' logs and data for a look at the elections.
-    if ProcessInfo.processInfo.environment["FAILOVER_BENCH_KEEP"] == "1" {
-        note("kept \(directory)")
-    } else {
-        try? FileManager.default.removeItem(atPath: directory)
+    if let kept = trackers.stop(keepDirectory: ProcessInfo.processInfo.environment["FAILOVER_BENCH_KEEP"] == "1") {
+        note("kept \(kept)")
     }
 }
 
-let cluster = try ClusterConfig.load(path: conf)
+let cluster = try trackers.config()
 let statusClient = try TrackerClient(cluster: cluster)
 func statuses() -> [TrackerStatus] { cluster.trackers.compactMap { try? statusClient.status(of: $0).get() } }
 func leader(timeoutSeconds: Double = 10) -> UInt64? {
@@ -210,7 +181,7 @@ func directoryBytes(_ path: String) -> Int {
 for id in UInt64(1)...3 {
     let role = id == 3 ? "witness" : "full"
     print(String(format: "tracker %llu (%@): resident memory %d KiB, data directory %d bytes", id, role as NSString,
-                 processes[id].map { residentKiB($0.processIdentifier) } ?? -1, directoryBytes(directory + "/data-\(id)")))
+                 trackers.pid(id).map { residentKiB($0) } ?? -1, directoryBytes(trackers.dataDirectory(id))))
 }
 func median(_ values: [Double]) -> Double {
     let sorted = values.sorted()
