@@ -56,7 +56,7 @@ public struct Member: Equatable, Sendable {
 
 /// The members of the cluster and their roles. The current configuration is the last
 /// configuration entry in the log, or the one in the snapshot, or (for a brand-new cluster)
-/// `Config.initialConfiguration` (Raft dissertation §4.1). A value is always valid: every
+/// `RaftConfig.initialConfiguration` (Raft dissertation §4.1). A value is always valid: every
 /// public way to make one checks it. Members are kept in ascending id order.
 public struct Configuration: Equatable, Sendable, CustomStringConvertible {
     /// The most members a configuration holds.

@@ -50,7 +50,7 @@ public enum ConfigurationError: Error, Equatable, Sendable, CustomStringConverti
     case notLearner
     /// Demotion is of full voters only.
     case notVoter
-    /// The learner's log is more than `Config.learnerPromotionLagMax` entries behind the
+    /// The learner's log is more than `RaftConfig.learnerPromotionLagMax` entries behind the
     /// leader's, or the leader has not heard from it within an election timeout.
     case learnerNotCaughtUp
     /// The change would leave no full voter.

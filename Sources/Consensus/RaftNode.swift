@@ -11,7 +11,7 @@ import SeededRandom
 /// lead, a learner only follows, a witness holds no log (docs/witness.md).
 public struct RaftNode: Sendable {
     /// The configuration the node was started with.
-    public let config: Config
+    public let config: RaftConfig
 
     /// Current term.
     public internal(set) var term: UInt64 = 0
@@ -62,7 +62,7 @@ public struct RaftNode: Sendable {
 
     /// Starts a node from what its storage holds. `applied` is the index the host's state
     /// machine already reflects (0 when it starts empty).
-    public init(config: Config, persisted: PersistedState, applied: UInt64 = 0) throws {
+    public init(config: RaftConfig, persisted: PersistedState, applied: UInt64 = 0) throws {
         try config.validate()
         if let violation = persisted.violation { throw StoredStateError(reason: violation) }
         self.config = config

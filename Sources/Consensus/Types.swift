@@ -89,7 +89,7 @@ public struct SnapshotMeta: Equatable, Sendable {
     /// Term of that entry.
     public var term: UInt64
     /// The configuration in force at `index`; nil when the snapshot records none, which means
-    /// `Config.initialConfiguration` (a cluster whose configuration never changed). A host
+    /// `RaftConfig.initialConfiguration` (a cluster whose configuration never changed). A host
     /// gets the right value from `RaftNode.snapshotMeta(at:)`.
     public var configuration: Configuration?
 
@@ -142,7 +142,7 @@ public struct Message: Equatable, Sendable {
     public var kind: MessageKind
     /// The sender.
     public var from: NodeID
-    /// The sender's incarnation (`Config.incarnation`): a receiver refuses a message whose
+    /// The sender's incarnation (`RaftConfig.incarnation`): a receiver refuses a message whose
     /// sender is a member with another pinned incarnation.
     public var fromIncarnation: UInt64
     /// The recipient.

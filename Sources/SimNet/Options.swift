@@ -84,7 +84,7 @@ public struct SimOptions: Sendable {
     /// Applied entries between snapshots; nil draws one per seed from a few small values, so
     /// snapshots, compaction and InstallSnapshot happen during faults.
     public var snapshotThresholdEntries: UInt64?
-    /// The most entries one append carries (Raft `Config.appendEntriesMax`); nil draws one per
+    /// The most entries one append carries (Raft `RaftConfig.appendEntriesMax`); nil draws one per
     /// seed from a few values when faults are on (1 makes lagging followers catch up one entry
     /// per append, so an old term's entries reach a majority before the new leader's own entry,
     /// as in Figure 8 of the Raft paper), and keeps Raft's default otherwise.

@@ -6,7 +6,7 @@ import TrackerHosting
 extension Simulation {
     static func makeHost(id: NodeID, configuration: Configuration, disk: SimDisk, options: HostOptions, appendEntriesMax: Int, seed: UInt64,
                          plantedBug: PlantedBug) -> TrackerHost {
-        var config = Config(id: id, initialConfiguration: configuration)
+        var config = RaftConfig(id: id, initialConfiguration: configuration)
         config.isWitnessMarkIgnoredForVotes = plantedBug == .witnessVotesWithoutMark
         config.randomSeed = seed
         config.appendEntriesMax = appendEntriesMax

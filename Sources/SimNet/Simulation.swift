@@ -157,7 +157,7 @@ public final class Simulation {
         hostOptions.plantedBug = options.plantedBug.hostBug
         self.hostOptions = hostOptions
         timing = options.hostTiming ?? (options.isFaultInjectionOn ? HostTiming.draw(using: &random) : HostTiming())
-        let defaultAppendEntriesMax = Config(id: 1, peers: [1]).appendEntriesMax
+        let defaultAppendEntriesMax = RaftConfig(id: 1, peers: [1]).appendEntriesMax
         appendEntriesMax = options.appendEntriesMax
             ?? (options.isFaultInjectionOn ? [1, 4, defaultAppendEntriesMax, defaultAppendEntriesMax].randomElement(using: &random)! : defaultAppendEntriesMax)
         for id in peers {

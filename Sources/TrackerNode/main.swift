@@ -92,7 +92,7 @@ let seedConfiguration: Configuration
 do { seedConfiguration = options.isJoining ? .empty : try Configuration(cluster.seedMembers) } catch {
     fail("\(options.confPath): \(error)")
 }
-var raftConfig = Config(id: options.id, initialConfiguration: seedConfiguration)
+var raftConfig = RaftConfig(id: options.id, initialConfiguration: seedConfiguration)
 raftConfig.incarnation = identity.incarnation
 raftConfig.heartbeatTicks = Int(options.heartbeatMillis / options.tickMillis)
 raftConfig.electionTimeoutTicks = Int(options.electionMillis / options.tickMillis)

@@ -98,8 +98,8 @@ struct ConfigurationCodecTests {
         #expect(throws: ConfigError.self) { _ = try Configuration(voters: Array(NodeID(1)...16)) }
         #expect(throws: Never.self) { _ = try Configuration([]) }
         #expect(Configuration.empty.entryViolation != nil)
-        #expect(throws: ConfigError.self) { try Config(id: 4, peers: [1, 2, 3]).validate() }
-        #expect(throws: Never.self) { try Config(id: 4, initialConfiguration: .empty).validate() }
+        #expect(throws: ConfigError.self) { try RaftConfig(id: 4, peers: [1, 2, 3]).validate() }
+        #expect(throws: Never.self) { try RaftConfig(id: 4, initialConfiguration: .empty).validate() }
     }
 
     @Test("message format 2 carries the incarnation and a snapshot's configuration; format 1 is refused")

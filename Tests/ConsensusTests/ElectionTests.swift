@@ -86,9 +86,9 @@ struct ElectionTests {
         var collisions = 0
         let trials = 400
         for trial in 0..<trials {
-            var a = Config(id: 1, peers: [1, 2])
+            var a = RaftConfig(id: 1, peers: [1, 2])
             a.randomSeed = UInt64(trial) * 2 + 1
-            var b = Config(id: 2, peers: [1, 2])
+            var b = RaftConfig(id: 2, peers: [1, 2])
             b.randomSeed = UInt64(trial) * 2 + 2
             let n1 = try! RaftNode(config: a, persisted: PersistedState())
             let n2 = try! RaftNode(config: b, persisted: PersistedState())

@@ -43,7 +43,7 @@ struct IdentityTests {
 
     @Test("an unpinned member (a seed without an incarnation) is accepted with any incarnation")
     func unpinnedAcceptsAny() {
-        var node = try! RaftNode(config: Config(id: 2, peers: [1, 2, 3]), persisted: PersistedState())
+        var node = try! RaftNode(config: RaftConfig(id: 2, peers: [1, 2, 3]), persisted: PersistedState())
         node.step(Message(kind: .heartbeat, from: 1, to: 2, term: 1, fromIncarnation: 0xDEAD_BEEF))
         #expect(node.refusals.messages == 0 && node.leader == 1)
     }

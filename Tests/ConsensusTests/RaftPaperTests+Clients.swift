@@ -7,16 +7,16 @@ extension RaftPaperTests {
         @Test("§5.6 Timing and availability: broadcastTime ≪ electionTimeout ≪ MTBF: the configuration refuses an election timeout that does not exceed the heartbeat interval")
         func timingRequirement() {
             for (heartbeat, election) in [(5, 5), (5, 4), (1, 1)] {
-                var config = Config(id: 1, peers: [1, 2, 3])
+                var config = RaftConfig(id: 1, peers: [1, 2, 3])
                 config.heartbeatTicks = heartbeat
                 config.electionTimeoutTicks = election
                 #expect(throws: ConfigError(reason: "electionTimeoutTicks must exceed heartbeatTicks")) { try config.validate() }
             }
-            var config = Config(id: 1, peers: [1, 2, 3])
+            var config = RaftConfig(id: 1, peers: [1, 2, 3])
             config.heartbeatTicks = 5
             config.electionTimeoutTicks = 6
             #expect(throws: Never.self) { try config.validate() }
-            let defaults = Config(id: 1, peers: [1])
+            let defaults = RaftConfig(id: 1, peers: [1])
             #expect(defaults.electionTimeoutTicks >= 3 * defaults.heartbeatTicks, "three heartbeats fit in the shortest timeout")
         }
 

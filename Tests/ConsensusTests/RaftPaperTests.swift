@@ -18,7 +18,7 @@ struct RaftPaperTests {}
 /// Fixtures for the paper tests.
 enum Paper {
     /// The paper's algorithm: no pre-vote, no check-quorum (and so no leader lease).
-    static func classic(_ config: inout Config) {
+    static func classic(_ config: inout RaftConfig) {
         config.isPreVoteEnabled = false
         config.isCheckQuorumEnabled = false
     }
@@ -27,8 +27,8 @@ enum Paper {
     /// entry from index 1. The host's state machine already reflects the committed entries.
     static func node(id: NodeID = 1, peers: [NodeID] = [1, 2, 3], term: UInt64 = 0, vote: NodeID = 0,
                      commit: UInt64 = 0, log terms: [UInt64] = [],
-                     configure: (inout Config) -> Void = { _ in }) -> RaftNode {
-        var config = Config(id: id, peers: peers)
+                     configure: (inout RaftConfig) -> Void = { _ in }) -> RaftNode {
+        var config = RaftConfig(id: id, peers: peers)
         config.randomSeed = id
         configure(&config)
         let persisted = PersistedState(hardState: HardState(term: term, vote: vote, commit: commit), entries: entries(terms))
@@ -57,7 +57,7 @@ enum Paper {
     /// Node 1 elected leader of term `term + 1` by votes from a majority of `peers`, from the
     /// stored state; returns it with the `Ready` that carries its first appends.
     static func leader(peers: [NodeID] = [1, 2, 3], term: UInt64 = 0, log terms: [UInt64] = [], commit: UInt64 = 0,
-                       configure: (inout Config) -> Void = { _ in }) -> (node: RaftNode, ready: Ready) {
+                       configure: (inout RaftConfig) -> Void = { _ in }) -> (node: RaftNode, ready: Ready) {
         var n = node(peers: peers, term: term, commit: commit, log: terms, configure: configure)
         n.campaign(isTransfer: true) // straight to the real election
         flush(&n)
@@ -71,7 +71,7 @@ enum Paper {
 
     /// A leader of term 1 in a fresh cluster whose followers all acknowledged its no-op: the
     /// no-op (index 1) is committed and every follower is replicating.
-    static func steadyLeader(peers: [NodeID] = [1, 2, 3], configure: (inout Config) -> Void = { _ in }) -> RaftNode {
+    static func steadyLeader(peers: [NodeID] = [1, 2, 3], configure: (inout RaftConfig) -> Void = { _ in }) -> RaftNode {
         var (n, _) = leader(peers: peers, configure: configure)
         for id in peers where id != 1 { n.step(Message(kind: .appendResponse, from: id, to: 1, term: n.term, index: n.lastIndex)) }
         flush(&n)

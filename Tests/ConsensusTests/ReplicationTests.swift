@@ -16,7 +16,7 @@ struct ReplicationTests {
 
     @Test("a follower rejects AppendEntries whose previous entry has another term")
     func rejectsMismatchedPrevTerm() throws {
-        var node = try RaftNode(config: Config(id: 2, peers: [1, 2, 3]), persisted: PersistedState(
+        var node = try RaftNode(config: RaftConfig(id: 2, peers: [1, 2, 3]), persisted: PersistedState(
             hardState: HardState(term: 2), entries: [Entry(term: 1, index: 1), Entry(term: 2, index: 2)]))
         node.step(Message(kind: .appendEntries, from: 1, to: 2, term: 3, logTerm: 3, index: 2,
                           entries: [Entry(term: 3, index: 3)]))
@@ -30,7 +30,7 @@ struct ReplicationTests {
 
     @Test("a conflicting uncommitted suffix is truncated and replaced by the leader's")
     func truncatesConflictingSuffix() throws {
-        var node = try RaftNode(config: Config(id: 2, peers: [1, 2, 3]), persisted: PersistedState(
+        var node = try RaftNode(config: RaftConfig(id: 2, peers: [1, 2, 3]), persisted: PersistedState(
             hardState: HardState(term: 2, commit: 1),
             entries: [Entry(term: 1, index: 1), Entry(term: 2, index: 2), Entry(term: 2, index: 3)]))
         node.step(Message(kind: .appendEntries, from: 1, to: 2, term: 3, logTerm: 1, index: 1,
@@ -44,7 +44,7 @@ struct ReplicationTests {
 
     @Test("a committed entry is never truncated: a conflicting append below commit is answered, not applied")
     func neverTruncatesCommitted() throws {
-        var node = try RaftNode(config: Config(id: 2, peers: [1, 2, 3]), persisted: PersistedState(
+        var node = try RaftNode(config: RaftConfig(id: 2, peers: [1, 2, 3]), persisted: PersistedState(
             hardState: HardState(term: 2, commit: 2),
             entries: [Entry(term: 1, index: 1), Entry(term: 2, index: 2)]))
         node.step(Message(kind: .appendEntries, from: 1, to: 2, term: 3, logTerm: 0, index: 0,
@@ -60,7 +60,7 @@ struct ReplicationTests {
     func figureEight() throws {
         // Leader 1 in term 3 holds an entry of term 2 at index 2 that a majority also holds.
         let entries = [Entry(term: 1, index: 1), Entry(term: 2, index: 2)]
-        var config = Config(id: 1, peers: [1, 2, 3])
+        var config = RaftConfig(id: 1, peers: [1, 2, 3])
         config.isPreVoteEnabled = false
         var leader = try RaftNode(config: config, persisted: PersistedState(hardState: HardState(term: 2, commit: 1), entries: entries))
         leader.becomeCandidate()
@@ -202,13 +202,13 @@ struct ReplicationTests {
 
     @Test("a configuration with an impossible limit is refused at start")
     func limitsValidated() {
-        var config = Config(id: 1, peers: [1, 2, 3])
+        var config = RaftConfig(id: 1, peers: [1, 2, 3])
         config.inflightAppendsMax = 0
         #expect(throws: ConfigError.self) { _ = try RaftNode(config: config, persisted: PersistedState()) }
-        var config2 = Config(id: 4, peers: [1, 2, 3])
+        var config2 = RaftConfig(id: 4, peers: [1, 2, 3])
         config2.heartbeatTicks = 1
         #expect(throws: ConfigError.self) { _ = try RaftNode(config: config2, persisted: PersistedState()) }
-        var config3 = Config(id: 1, peers: [1, 2])
+        var config3 = RaftConfig(id: 1, peers: [1, 2])
         config3.electionTimeoutTicks = config3.heartbeatTicks
         #expect(throws: ConfigError.self) { _ = try RaftNode(config: config3, persisted: PersistedState()) }
     }

@@ -74,6 +74,6 @@ enum RoleFixtures {
     static func node(term: UInt64) -> RaftNode {
         let entries = (1...3).map { Entry(term: 1, index: UInt64($0), data: [UInt8($0)]) }
         let persisted = PersistedState(hardState: HardState(term: term, vote: 0, commit: 2), entries: entries)
-        return try! RaftNode(config: Config(id: 2, peers: [1, 2, 3]), persisted: persisted)
+        return try! RaftNode(config: RaftConfig(id: 2, peers: [1, 2, 3]), persisted: persisted)
     }
 }

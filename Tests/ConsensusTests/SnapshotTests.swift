@@ -34,7 +34,7 @@ struct SnapshotTests {
     @Test("a follower keeps the entries after a snapshot whose last entry it holds (§7)")
     func keepsMatchingSuffix() throws {
         let entries = (1...10).map { Entry(term: 1, index: UInt64($0), data: Array("e\($0)".utf8)) }
-        var node = try RaftNode(config: Config(id: 2, peers: [1, 2, 3]), persisted: PersistedState(hardState: HardState(term: 1, commit: 2), entries: entries))
+        var node = try RaftNode(config: RaftConfig(id: 2, peers: [1, 2, 3]), persisted: PersistedState(hardState: HardState(term: 1, commit: 2), entries: entries))
         node.step(Message(kind: .installSnapshot, from: 1, to: 2, term: 1, snapshot: Snapshot(meta: SnapshotMeta(index: 6, term: 1), data: [1])))
         let rd = node.ready()
         #expect(rd.snapshot == nil, "nothing to restore: the log already holds entry 6")
@@ -48,7 +48,7 @@ struct SnapshotTests {
     @Test("a follower whose log disagrees with the snapshot discards it and restores from the snapshot")
     func discardsConflictingLog() throws {
         let entries = (1...10).map { Entry(term: $0 <= 4 ? 1 : 2, index: UInt64($0)) }
-        var node = try RaftNode(config: Config(id: 2, peers: [1, 2, 3]), persisted: PersistedState(hardState: HardState(term: 2, commit: 4), entries: entries))
+        var node = try RaftNode(config: RaftConfig(id: 2, peers: [1, 2, 3]), persisted: PersistedState(hardState: HardState(term: 2, commit: 4), entries: entries))
         let snapshot = Snapshot(meta: SnapshotMeta(index: 8, term: 3), data: [7, 7])
         node.step(Message(kind: .installSnapshot, from: 1, to: 2, term: 3, snapshot: snapshot))
         let rd = node.ready()
@@ -64,7 +64,7 @@ struct SnapshotTests {
     @Test("a snapshot at or behind the commit index changes nothing")
     func staleSnapshotIgnored() throws {
         let entries = (1...10).map { Entry(term: 1, index: UInt64($0)) }
-        var node = try RaftNode(config: Config(id: 2, peers: [1, 2, 3]), persisted: PersistedState(hardState: HardState(term: 1, commit: 9), entries: entries))
+        var node = try RaftNode(config: RaftConfig(id: 2, peers: [1, 2, 3]), persisted: PersistedState(hardState: HardState(term: 1, commit: 9), entries: entries))
         node.step(Message(kind: .installSnapshot, from: 1, to: 2, term: 1, snapshot: Snapshot(meta: SnapshotMeta(index: 5, term: 1), data: [])))
         let rd = node.ready()
         #expect(rd.snapshot == nil && node.lastIndex == 10 && node.commitIndex == 9)

@@ -5,7 +5,7 @@
 extension TestNetwork {
     /// A network with one node per member of `configuration`, each starting from it (a member
     /// with a pinned incarnation gets that incarnation as its own).
-    init(configuration: Configuration, seed: UInt64 = 1, configure: (inout Config) -> Void = { _ in }) {
+    init(configuration: Configuration, seed: UInt64 = 1, configure: (inout RaftConfig) -> Void = { _ in }) {
         for member in configuration.members {
             addNode(member.id, initialConfiguration: configuration, incarnation: member.incarnation, seed: seed, configure: configure)
         }
@@ -14,8 +14,8 @@ extension TestNetwork {
     /// Starts node `id` with empty storage: a tracker that joins (initial configuration empty)
     /// or one whose data directory was wiped (a new incarnation).
     mutating func addNode(_ id: NodeID, initialConfiguration: Configuration = .empty, incarnation: UInt64 = 0,
-                          seed: UInt64 = 1, configure: (inout Config) -> Void = { _ in }) {
-        var config = Config(id: id, initialConfiguration: initialConfiguration)
+                          seed: UInt64 = 1, configure: (inout RaftConfig) -> Void = { _ in }) {
+        var config = RaftConfig(id: id, initialConfiguration: initialConfiguration)
         config.incarnation = incarnation
         config.randomSeed = seed &* 1000 &+ id
         configure(&config)

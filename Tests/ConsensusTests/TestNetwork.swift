@@ -21,10 +21,10 @@ struct TestNetwork {
     /// Each node's newest snapshot: its bytes are the applied entries' data, one per line.
     var snapshots: [NodeID: Snapshot] = [:]
 
-    init(size: Int, seed: UInt64 = 1, configure: (inout Config) -> Void = { _ in }) {
+    init(size: Int, seed: UInt64 = 1, configure: (inout RaftConfig) -> Void = { _ in }) {
         let ids = (1...UInt64(size)).map { $0 }
         for id in ids {
-            var config = Config(id: id, peers: ids)
+            var config = RaftConfig(id: id, peers: ids)
             config.randomSeed = seed &* 1000 &+ id
             configure(&config)
             storages[id] = MemoryStorage()

@@ -8,7 +8,7 @@ struct ValidationTests {
     /// Follower 2 of three in term 5, holding entries 1...3 of term 1 (2 committed), with small
     /// byte limits so oversized payloads are cheap to build.
     static func follower(configuration: Configuration? = nil) -> RaftNode {
-        var config = Config(id: 2, peers: [1, 2, 3])
+        var config = RaftConfig(id: 2, peers: [1, 2, 3])
         if let configuration { config.initialConfiguration = configuration }
         config.messageLimits.entryDataBytesMax = 64
         config.appendBytesMax = 64
@@ -62,7 +62,7 @@ struct ValidationTests {
             invalid.from = 9
         case .logToWitness:
             let configuration = try! Configuration([Member(id: 1, role: .voter), Member(id: 2, role: .witness), Member(id: 3, role: .voter)])
-            node = try! RaftNode(config: Config(id: 2, initialConfiguration: configuration), persisted: PersistedState(hardState: HardState(term: 5)))
+            node = try! RaftNode(config: RaftConfig(id: 2, initialConfiguration: configuration), persisted: PersistedState(hardState: HardState(term: 5)))
             valid = Message(kind: .witnessAppend, from: 1, to: 2, term: 5, logTerm: 5, index: 9)
         case .witnessAppendToNonWitness:
             (valid, invalid) = (heartbeat, Message(kind: .witnessAppend, from: 1, to: 2, term: 5, logTerm: 1, index: 3))
@@ -146,7 +146,7 @@ struct ValidationTests {
 
     @Test("a stored log with a gap, or with terms going down, is refused at start instead of trapping")
     func storedLogChecked() {
-        let config = Config(id: 2, peers: [1, 2, 3])
+        let config = RaftConfig(id: 2, peers: [1, 2, 3])
         let gap = [Entry(term: 1, index: 1), Entry(term: 1, index: 3)]
         let down = [Entry(term: 2, index: 1), Entry(term: 1, index: 2)]
         let behindSnapshot = PersistedState(snapshot: Snapshot(meta: SnapshotMeta(index: 5, term: 3), data: []),
@@ -160,7 +160,7 @@ struct ValidationTests {
 
     @Test("limits that leave no room for arithmetic are refused at start")
     func limitsChecked() {
-        var config = Config(id: 1, peers: [1])
+        var config = RaftConfig(id: 1, peers: [1])
         config.messageLimits.termMax = UInt64.max
         #expect(throws: ConfigError.self) { try config.validate() }
         config.messageLimits = .standard

@@ -9,7 +9,7 @@ struct WitnessTests {
 
     /// Witness 3 of {1, 2, witness 3}, started from a stored term and mark.
     static func witness(term: UInt64, mark: LogMark) -> RaftNode {
-        try! RaftNode(config: Config(id: 3, initialConfiguration: configuration),
+        try! RaftNode(config: RaftConfig(id: 3, initialConfiguration: configuration),
                       persisted: PersistedState(hardState: HardState(term: term, witnessMark: mark)))
     }
 

@@ -30,7 +30,7 @@ struct HostileFileTests {
         let directory = try TemporaryDirectory()
         try FileStorage(directory: directory.path).save(hardState: HardState(term: UInt64.max), entries: makeEntries(1...2, term: 1), mustSync: true)
         let persisted = try FileStorage(directory: directory.path).load()
-        var node = try RaftNode(config: Config(id: 1, peers: [1, 2, 3]), persisted: persisted)
+        var node = try RaftNode(config: RaftConfig(id: 1, peers: [1, 2, 3]), persisted: persisted)
         for _ in 0..<100 { node.tick() }
         #expect(node.role == .follower && node.term == UInt64.max)
         #expect(node.refusals.lastCampaign == .termExhausted)
@@ -42,6 +42,6 @@ struct HostileFileTests {
         try FileStorage(directory: directory.path).save(hardState: HardState(term: 2),
             entries: makeEntries(1...2, term: 2) + makeEntries(3...3, term: 1), mustSync: true)
         let persisted = try FileStorage(directory: directory.path).load()
-        #expect(throws: StoredStateError.self) { _ = try RaftNode(config: Config(id: 1, peers: [1, 2, 3]), persisted: persisted) }
+        #expect(throws: StoredStateError.self) { _ = try RaftNode(config: RaftConfig(id: 1, peers: [1, 2, 3]), persisted: persisted) }
     }
 }

@@ -30,7 +30,7 @@ struct ExecutorFindingsTests {
         var options = HostOptions()
         options.snapshotThresholdEntries = snapshotThreshold
         options.retainedEntries = 0
-        var config = Config(id: 3, peers: [1, 2, 3])
+        var config = RaftConfig(id: 3, peers: [1, 2, 3])
         config.randomSeed = 3
         let host = try TrackerHost(raftConfig: config, persisted: PersistedState(), options: options, hashToken: fakeTokenHash)
         return (HostExecutor(host: host), MemoryEffects(storage: MemoryStorage()))

@@ -54,7 +54,7 @@ struct HostCluster {
         options.retainedEntries = retained
         for id in ids { options.addresses[id] = "127.0.0.1:\(7000 + id)" }
         for id in ids {
-            var config = Config(id: id, peers: ids)
+            var config = RaftConfig(id: id, peers: ids)
             config.randomSeed = id
             if incarnations { config.incarnation = 100 + id }
             let host = try! TrackerHost(raftConfig: config, persisted: PersistedState(), options: options, hashToken: fakeTokenHash)

@@ -23,7 +23,7 @@ struct ReceivedSnapshotTests {
         let taken = Self.machine(commands: 20, seed: 1)
         let other = Self.machine(commands: 30, seed: 2)
         #expect(taken != other)
-        let config = Config(id: 2, peers: [1, 2, 3])
+        let config = RaftConfig(id: 2, peers: [1, 2, 3])
         var host = try TrackerHost(raftConfig: config, persisted: PersistedState(), options: HostOptions(), hashToken: fakeTokenHash)
         host.receive(Self.install(taken, from: 1, term: 2, index: 5))
         host.receive(Self.install(other, from: 3, term: 1, index: 9)) // a stale leader's

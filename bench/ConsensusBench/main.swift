@@ -19,7 +19,7 @@ struct InProcessCluster {
     init() {
         let ids: [NodeID] = [1, 2, 3]
         nodes = ids.map { id in
-            var config = Config(id: id, peers: ids)
+            var config = RaftConfig(id: id, peers: ids)
             config.randomSeed = id
             return try! RaftNode(config: config, persisted: PersistedState())
         }

@@ -18,7 +18,7 @@ enum HostFixtures {
             options.retainedEntries = 2
             options.snapshotLogBytesRatio = 0
             hosts = (1...3).map { id in
-                var config = Config(id: NodeID(id), peers: [1, 2, 3])
+                var config = RaftConfig(id: NodeID(id), peers: [1, 2, 3])
                 config.randomSeed = UInt64(id)
                 return try! TrackerHost(raftConfig: config, persisted: PersistedState(), options: options, hashToken: tokenHash)
             }

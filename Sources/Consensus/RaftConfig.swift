@@ -7,7 +7,7 @@ public struct ConfigError: Error, Equatable, Sendable, CustomStringConvertible {
 
 /// A node's identity, seed configuration, timing (in ticks) and named limits, validated once
 /// at start.
-public struct Config: Sendable {
+public struct RaftConfig: Sendable {
     /// This node.
     public var id: NodeID
     /// This node's data-directory identity, made once when the directory is created and sent
