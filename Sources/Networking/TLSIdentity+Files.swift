@@ -73,7 +73,8 @@ extension TLSIdentity {
         return bytes
     }
 
-    private static func makeIdentity(key: OpaquePointer, commonName: String) throws(TLSIdentityError) -> TLSIdentity {
+    /// An identity around `key` (consumed: freed on failure) with a new self-signed certificate.
+    static func makeIdentity(key: OpaquePointer, commonName: String) throws(TLSIdentityError) -> TLSIdentity {
         let certificate: OpaquePointer
         do {
             certificate = try makeCertificate(key: key, commonName: commonName)

@@ -48,15 +48,7 @@ public final class TLSIdentity: @unchecked Sendable {
 
     /// A new identity held only in memory (tests, benchmarks, throwaway peers).
     public static func makeEphemeral(commonName: String) throws(TLSIdentityError) -> TLSIdentity {
-        let key = try makeKey()
-        let certificate: OpaquePointer
-        do {
-            certificate = try makeCertificate(key: key, commonName: commonName)
-        } catch {
-            EVP_PKEY_free(key)
-            throw error
-        }
-        return try TLSIdentity(key: key, certificate: certificate)
+        try makeIdentity(key: try makeKey(), commonName: commonName)
     }
 
     /// A new Ed25519 private key (one reference, owned by the caller).
