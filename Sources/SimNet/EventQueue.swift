@@ -25,6 +25,8 @@ enum EventKind: Sendable {
     case process(node: Int, epoch: Int)
     /// A tracker's background snapshot job finishes serializing and writes its file.
     indirect case snapshotJobDone(node: Int, epoch: Int, job: SnapshotJob)
+    /// A tracker's restorer finished restoring a received snapshot.
+    indirect case snapshotRestored(node: Int, epoch: Int, message: Message)
     /// A crashed tracker starts again from its disk.
     case restart(node: Int, epoch: Int)
     /// A paused tracker resumes.

@@ -47,6 +47,9 @@ public struct HostTiming: Sendable, Equatable {
     /// Extra time an InstallSnapshot takes on the wire (a large snapshot streams in chunks
     /// for seconds; a leader deposed meanwhile may finish sending it after its successor's).
     public var snapshotTransferMicros: ClosedRange<UInt64> = 0...1_000
+    /// Time the receiver's restorer takes to restore a received snapshot (microseconds); it
+    /// runs off the event loop, one snapshot at a time.
+    public var snapshotRestoreMicros: ClosedRange<UInt64> = 100...1_000
 
     /// Quick work: what scripted scenarios use unless they set their own.
     public init() {}
@@ -57,13 +60,15 @@ public struct HostTiming: Sendable, Equatable {
         t.syncMicros = [50...200, 100...2_000, 1_000...20_000].randomElement(using: &random)!
         t.snapshotJobMicros = [1_000...10_000, 10_000...300_000, 200_000...3_000_000].randomElement(using: &random)!
         t.snapshotTransferMicros = [0...1_000, 10_000...300_000, 200_000...2_000_000].randomElement(using: &random)!
+        t.snapshotRestoreMicros = [100...1_000, 1_000...30_000, 20_000...500_000].randomElement(using: &random)!
         return t
     }
 
     var summary: String {
         "window=\(windowInputsMax == Int.max ? "all" : "\(windowInputsMax)") sync=\(syncMicros.lowerBound)-\(syncMicros.upperBound)us "
             + "snapshotJob=\(snapshotJobMicros.lowerBound / 1_000)-\(snapshotJobMicros.upperBound / 1_000)ms "
-            + "snapshotTransfer=\(snapshotTransferMicros.lowerBound / 1_000)-\(snapshotTransferMicros.upperBound / 1_000)ms"
+            + "snapshotTransfer=\(snapshotTransferMicros.lowerBound / 1_000)-\(snapshotTransferMicros.upperBound / 1_000)ms "
+            + "snapshotRestore=\(snapshotRestoreMicros.lowerBound / 1_000)-\(snapshotRestoreMicros.upperBound / 1_000)ms"
     }
 }
 

@@ -23,7 +23,7 @@ struct SimEffects: HostEffects {
     }
 
     private mutating func spendSync(bytes: Int = 0, syncs: UInt64 = 1) {
-        for _ in 0..<syncs { elapsedMicros += UInt64.random(in: sim.timing.syncMicros, using: &sim.random) }
+        for _ in 0..<syncs { elapsedMicros += UInt64.random(in: sim.syncMicros(index), using: &sim.random) }
         elapsedMicros += UInt64(bytes / 1_000) + sim.nodes[index].stallNextSyncMicros
         if sim.nodes[index].stallNextSyncMicros > 0 { sim.coverage.add("sync stalled") }
         sim.nodes[index].stallNextSyncMicros = 0

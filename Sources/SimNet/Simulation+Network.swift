@@ -19,6 +19,7 @@ extension Simulation {
         if m.kind == .installSnapshot { nodes[from].snapshotsSent += 1 }
         let to = Int(m.to) - 1
         if blocked[from][to] {
+            if holdIfLinkHolds(m, isUnsent: true) { return }
             if isSnapshotAnswer { coverage.add("snapshot answer lost") }
             trace.record(nowMicros, TraceCode.dropPartition.rawValue, m.from, m.to, UInt64(m.kind.rawValue), m.term,
                          "drop \(m.kind) \(m.from)->\(m.to): link cut")
@@ -30,7 +31,7 @@ extension Simulation {
                          "drop \(m.kind) \(m.from)->\(m.to): lost")
             return
         }
-        let transfer = m.kind == .installSnapshot ? UInt64.random(in: timing.snapshotTransferMicros, using: &random) : 0
+        let transfer = m.kind == .installSnapshot ? drawSnapshotTransferMicros(m) : 0
         queue.schedule(.deliver(m), atMicros: nowMicros + afterMicros + transfer + drawDelayMicros())
         if chance(profile.duplicateRate) {
             trace.record(nowMicros, TraceCode.duplicate.rawValue, m.from, m.to, UInt64(m.kind.rawValue), m.term,
@@ -58,6 +59,7 @@ extension Simulation {
     func setLink(from: Int, to: Int, isBlocked: Bool) {
         guard from != to, blocked[from][to] != isBlocked else { return }
         blocked[from][to] = isBlocked
+        if isBlocked { linkWasCut(from: from, to: to) } else { linkWasRestored(from: from, to: to) }
         trace.record(nowMicros, TraceCode.partition.rawValue, UInt64(from + 1), UInt64(to + 1), isBlocked ? 1 : 0, 0,
                      "link \(from + 1)->\(to + 1) \(isBlocked ? "cut" : "restored")")
     }

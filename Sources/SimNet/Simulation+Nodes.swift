@@ -24,13 +24,14 @@ extension Simulation {
 
     /// Restarts node `index` as a fresh process from what its disk holds.
     func startHost(_ index: Int) {
-        let host = Self.makeHost(id: nodes[index].id, configuration: initialConfiguration, disk: nodes[index].disk, options: hostOptions,
+        let host = Self.makeHost(id: nodes[index].id, configuration: initialConfiguration, disk: nodes[index].disk, options: nodeHostOptions(index),
                                  appendEntriesMax: appendEntriesMax, seed: random.next(), plantedBug: options.plantedBug)
         nodes[index].box = ExecutorBox(HostExecutor(host: host))
         nodes[index].isUp = true
         nodes[index].checkedCommit = 0
         nodes[index].lastRole = .follower
         nodes[index].inbox.removeAll()
+        nodes[index].restorer = SimRestorer()
         nodes[index].isProcessScheduled = false
         nodes[index].busyUntilMicros = nowMicros
     }
@@ -67,13 +68,18 @@ extension Simulation {
         case let .deliver(m):
             // A link cut while a message is in flight loses it too.
             if blocked[Int(m.from) - 1][index] {
+                if holdIfLinkHolds(m, isUnsent: false) { return }
                 trace.record(nowMicros, TraceCode.dropPartition.rawValue, m.from, m.to, UInt64(m.kind.rawValue), m.term,
                              "drop \(m.kind) \(m.from)->\(m.to): link cut in flight")
                 return
             }
             trace.record(nowMicros, TraceCode.deliver.rawValue, m.from, m.to, UInt64(m.kind.rawValue) << 32 | UInt64(m.entries.count), m.term,
                          "deliver \(m.kind) \(m.from)->\(m.to) term=\(m.term) index=\(m.index) entries=\(m.entries.count) commit=\(m.commit)\(m.reject ? " reject" : "")")
-            enqueue(index, .raft(m, restored: nil))
+            if m.kind == .installSnapshot, m.snapshot != nil {
+                submitToRestorer(index, m) // restored off the loop; it comes back through the control lane
+            } else {
+                enqueue(index, .raft(m, restored: nil))
+            }
         case let .request(_, client, attempt, request):
             trace.record(nowMicros, TraceCode.request.rawValue, UInt64(index + 1), UInt64(client), attempt, request.sequence,
                          "request client=\(client) seq=\(request.sequence) attempt=\(attempt) at tracker \(index + 1)")
@@ -124,7 +130,7 @@ extension Simulation {
         var crashed = false
         var hasMore = false
         do {
-            for input in inputs { try box.executor.handle(input, effects: &effects) }
+            try handleWindow(index, inputs, effects: &effects)
             hasMore = try box.executor.drain(effects: &effects)
         } catch {
             crashed = true

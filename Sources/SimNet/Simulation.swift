@@ -70,6 +70,8 @@ struct SimNode {
     var snapshotsInstalled = 0
     /// InstallSnapshot messages this node sent as leader.
     var snapshotsSent = 0
+    /// Restores received snapshots off the event loop (tracker-node's restorer thread).
+    var restorer = SimRestorer()
 }
 
 /// A tracker process's executor, held by reference so that carrying out a window does not
@@ -112,9 +114,15 @@ public final class Simulation {
     var drawnProfile = FaultProfile.calm
     /// `blocked[from][to]`: messages on this link are lost.
     var blocked: [[Bool]]
+    /// Cut links that keep their connection, and what waits on them.
+    var held = HeldLinks()
     var checker = ClusterChecker()
     var history = ClientHistory()
     let hostOptions: HostOptions
+    /// Each tracker's own snapshot threshold, in seeds that give them different ones.
+    let snapshotEntriesByNode: [UInt64]?
+    /// The tracker on slower hardware, in seeds that have one.
+    let slowTracker: SlowTracker?
     /// How long the trackers' own work takes in this run.
     public let timing: HostTiming
     /// Whether the heal keeps only a majority core up and connected (see `heal`).
@@ -156,13 +164,16 @@ public final class Simulation {
         hostOptions.retainedEntries = hostOptions.snapshotThresholdEntries / 5
         hostOptions.plantedBug = options.plantedBug.hostBug
         self.hostOptions = hostOptions
+        snapshotEntriesByNode = options.snapshotThresholdEntries == nil && options.isFaultInjectionOn
+            ? Self.drawSnapshotEntriesByNode(base: hostOptions.snapshotThresholdEntries, nodeCount: options.nodeCount, using: &random) : nil
+        slowTracker = options.isFaultInjectionOn ? SlowTracker.draw(nodeCount: options.nodeCount, using: &random) : nil
         timing = options.hostTiming ?? (options.isFaultInjectionOn ? HostTiming.draw(using: &random) : HostTiming())
         let defaultAppendEntriesMax = RaftConfig(id: 1, peers: [1]).appendEntriesMax
         appendEntriesMax = options.appendEntriesMax
             ?? (options.isFaultInjectionOn ? [1, 4, defaultAppendEntriesMax, defaultAppendEntriesMax].randomElement(using: &random)! : defaultAppendEntriesMax)
         for id in peers {
             let disk = makeDisk()
-            let host = Self.makeHost(id: id, configuration: initialConfiguration, disk: disk, options: hostOptions,
+            let host = Self.makeHost(id: id, configuration: initialConfiguration, disk: disk, options: nodeHostOptions(Int(id) - 1),
                                      appendEntriesMax: appendEntriesMax, seed: random.next(), plantedBug: options.plantedBug)
             nodes.append(SimNode(id: id, box: ExecutorBox(HostExecutor(host: host)), disk: disk))
         }
@@ -211,11 +222,14 @@ public final class Simulation {
             if nodes[node].epoch == epoch { process(node) }
         case let .snapshotJobDone(node, epoch, job):
             if nodes[node].epoch == epoch, nodes[node].isUp { finishSnapshotJob(node, job) }
+        case let .snapshotRestored(node, epoch, message):
+            if nodes[node].epoch == epoch, nodes[node].isUp { finishRestore(node, message) }
         case let .restart(node, epoch):
             if nodes[node].epoch == epoch, !nodes[node].isUp { restart(node) }
         case let .resume(node, epoch):
             if nodes[node].epoch == epoch { resume(node) }
-        case let .unclog(from, to): setLink(from: from, to: to, isBlocked: false)
+        case let .unclog(from, to):
+            if healedAtMicros == nil { setLink(from: from, to: to, isBlocked: false) } // after the heal, it decides the links
         case let .cutNewLeader(node, epoch):
             if nodes[node].epoch == epoch { cutNewLeader(node) }
         case .injectFault: injectFault()
