@@ -41,7 +41,7 @@ extension Simulation {
         nodes[index].localMillis += Simulation.tickMicros / 1_000
         guard nodes[index].isUp, !nodes[index].isPaused else { return }
         nodes[index].inbox.append(.tick(nowMillis: nodes[index].localMillis))
-        if !nodes[index].isProcessScheduled && nodes[index].busyUntilMicros <= nowMicros {
+        if !nodes[index].isProcessScheduled && nodes[index].busyUntilMicros <= nowMicros && slowTracker?.index != index {
             process(index) // an idle loop takes its tick at once (the same as a window now)
         } else {
             scheduleProcess(index)
@@ -107,7 +107,7 @@ extension Simulation {
     func scheduleProcess(_ index: Int) {
         guard nodes[index].isUp, !nodes[index].isPaused, !nodes[index].isProcessScheduled else { return }
         nodes[index].isProcessScheduled = true
-        let at = max(nowMicros, nodes[index].busyUntilMicros)
+        let at = max(nowMicros + loopWakeMicros(index), nodes[index].busyUntilMicros)
         queue.schedule(.process(node: index, epoch: nodes[index].epoch), atMicros: at)
     }
 
