@@ -27,6 +27,8 @@ enum EventKind: Sendable {
     indirect case snapshotJobDone(node: Int, epoch: Int, job: SnapshotJob)
     /// A tracker's restorer finished restoring a received snapshot.
     indirect case snapshotRestored(node: Int, epoch: Int, message: Message)
+    /// A tracker shutting down cleanly checks whether it may exit (see `FaultKind.cleanRestart`).
+    case cleanExit(node: Int, epoch: Int, deadlineMicros: UInt64)
     /// A crashed tracker starts again from its disk.
     case restart(node: Int, epoch: Int)
     /// A paused tracker resumes.

@@ -138,6 +138,10 @@ enum FaultKind: Int, CaseIterable, Sendable {
     case crashTearingTruncation
     /// A tracker's next sync stalls for 0.1–2 s (a disk that stops answering for a while).
     case diskStall
+    /// An operator restarts a tracker cleanly (a rolling upgrade): as tracker-node's shutdown,
+    /// a leader first hands leadership to its most caught-up follower (up to 1 s), then the
+    /// process exits (what it wrote stays on disk) and starts again later.
+    case cleanRestart
 }
 
 /// One seed's fault rates, drawn from the seed itself (swarm testing): some seeds are calm,

@@ -106,6 +106,7 @@ extension Simulation {
             setClockRate(node, rate: 1 + Double.random(in: -profile.clockSkewMax...profile.clockSkewMax, using: &random))
         case .healNetwork: healNetwork()
         case .cutNewLeader: isCuttingNextLeader = true
+        case .cleanRestart: startCleanRestart(node)
         }
     }
 

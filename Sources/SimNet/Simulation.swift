@@ -224,6 +224,8 @@ public final class Simulation {
             if nodes[node].epoch == epoch, nodes[node].isUp { finishSnapshotJob(node, job) }
         case let .snapshotRestored(node, epoch, message):
             if nodes[node].epoch == epoch, nodes[node].isUp { finishRestore(node, message) }
+        case let .cleanExit(node, epoch, deadline):
+            if nodes[node].epoch == epoch, nodes[node].isUp { continueCleanExit(node, deadlineMicros: deadline) }
         case let .restart(node, epoch):
             if nodes[node].epoch == epoch, !nodes[node].isUp { restart(node) }
         case let .resume(node, epoch):
