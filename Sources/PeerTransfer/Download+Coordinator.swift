@@ -112,14 +112,16 @@ extension Download {
 
     func fetchInfo(_ tracker: TrackerClient) throws -> DownloadInfo {
         let query = ClientQuery.downloadInfo(groupID: groupID, fileName: fileName)
-        switch try tracker.call(.query(query), token: environment.token) {
-        case let .result(.ok(.download(info))):
+        // Possibly stale when no leader is found: the metadata never changes once uploaded,
+        // and sharers that left are simply not reached.
+        switch try tracker.call(.query(query), token: environment.token, allowsStale: true) {
+        case let .result(.ok(.download(info))), let .possiblyStale(.ok(.download(info)), _):
             do {
                 return try DownloadInfoCheck.validate(info, fileName: fileName)
             } catch {
                 throw DownloadFailure(error.description)
             }
-        case let .result(.failed(error)): throw DownloadFailure(error.message)
+        case let .result(.failed(error)), let .possiblyStale(.failed(error), _): throw DownloadFailure(error.message)
         case let .rejected(reason): throw DownloadFailure(reason)
         default: throw DownloadFailure("unexpected answer from the tracker")
         }
