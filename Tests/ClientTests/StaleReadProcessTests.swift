@@ -9,7 +9,7 @@ struct StaleReadProcessTests {
     /// Two sharers (s1, s2, with `sharerArguments`) and a downloader d in group g, both sharers
     /// sharing `name` (`byteCount` random bytes). Returns the source path and the clients.
     static func sharedFile(_ f: Fixture, name: String, byteCount: Int,
-                           sharerArguments: [String] = []) throws -> (source: String, d: ClientProcess) {
+                           sharerArguments: [String] = []) throws -> (source: String, d: ClientProcess, sharers: [ClientProcess]) {
         let source = try makeRandomFile(in: f.files, name: name, byteCount: byteCount)
         let s1 = try f.client("s1", user: "s1", extraArguments: sharerArguments)
         let s2 = try f.client("s2", user: "s2", extraArguments: sharerArguments)
@@ -17,7 +17,7 @@ struct StaleReadProcessTests {
         try f.makeGroup("g", owner: s1, members: [(s2, "s2"), (d, "d")])
         try s1.must("upload_file \(source) g")
         try s2.must("upload_file \(source) g")
-        return (source, d)
+        return (source, d, [s1, s2])
     }
 
     static func onlineSharers(_ listing: [String: Any]) -> Int? {
@@ -28,7 +28,7 @@ struct StaleReadProcessTests {
     func survivorServesTheDataPlane() throws {
         let f = try Fixture(size: 2)
         defer { f.stop() }
-        let (source, d) = try Self.sharedFile(f, name: "q.bin", byteCount: 4 << 20)
+        let (source, d, _) = try Self.sharedFile(f, name: "q.bin", byteCount: 4 << 20)
         let before = d.run("list_files g")
         #expect(before["ok"] as? Bool == true && before["possibly_stale"] == nil, "a leader's answer is not marked: \(before)")
         #expect(Self.onlineSharers(before) == 2)
@@ -55,7 +55,7 @@ struct StaleReadProcessTests {
         let f = try Fixture()
         defer { f.stop() }
         // 48 pieces; each sharer sends one piece per 300 ms, so the kill lands mid-download.
-        let (source, d) = try Self.sharedFile(f, name: "big.bin", byteCount: 24 << 20, sharerArguments: ["--test-serve-delay-ms", "300"])
+        let (source, d, sharers) = try Self.sharedFile(f, name: "big.bin", byteCount: 24 << 20, sharerArguments: ["--test-serve-delay-ms", "300"])
         try d.must("download_file g big.bin \(try f.folder("d"))")
         let deadline = Date().addingTimeInterval(30)
         var percent = 0.0
@@ -69,5 +69,7 @@ struct StaleReadProcessTests {
         let finished = d.waitForDownload("big.bin", timeoutMillis: 120_000)
         #expect(finished["state"] as? String == "complete", "\(finished)")
         #expect(sha1Hex(ofFileAt: f.files + "/d/big.bin") == sha1Hex(ofFileAt: source))
+        // The sharers could not check membership again, and served on.
+        #expect(sharers.contains { $0.log.contains("membership check unanswered") }, "\(sharers.map(\.log))")
     }
 }

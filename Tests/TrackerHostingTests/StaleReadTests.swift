@@ -1,6 +1,5 @@
 import Consensus
 import Testing
-@testable import TrackerHosting
 import TrackerProtocol
 import TrackerStateMachine
 
