@@ -6,7 +6,7 @@ import TrackerStateMachine
 /// answered at once from the applied state, marked `possiblyStale`. Nothing is proposed, no
 /// ReadIndex is asked, and no lease is renewed.
 ///
-/// * Only a tracker that is not the leader and has not heard one for `silentLeaderHeartbeats`
+/// * Only a full tracker that is not the leader and has not heard one for `silentLeaderHeartbeats`
 ///   heartbeats answers so: a follower of a live leader still redirects, and a leader still
 ///   reads linearizably (or steps down by check-quorum, and then answers stale).
 /// * The caller's session must be in the applied state. Lease times are not judged: renewals
@@ -18,7 +18,8 @@ extension TrackerHost {
     /// Whether `request` gets a possibly stale answer here instead of the usual path.
     func answersStale(_ request: ClientRequest) -> Bool {
         guard request.allowsStale, case let .query(query) = request.operation, query.isStaleReadable else { return false }
-        guard raft.role != .leader else { return false }
+        // A witness holds no state to answer from.
+        guard raft.role != .leader, raft.memberRole != .witness else { return false }
         let silenceTicks = raft.config.heartbeatTicks * TrackerHost.silentLeaderHeartbeats
         return !raft.hasHeardLeader(withinTicks: silenceTicks)
     }
