@@ -74,6 +74,11 @@ struct StaleReadTests {
         #expect(session.userID == "alice")
         // Without the flag, the answer is the usual one.
         #expect(s.ask(.listFiles(groupID: "g"), token: s.alice, to: survivor, allowsStale: false) == .noLeader)
+        // The leader that lost check-quorum stepped down, and answers stale too.
+        guard case .possiblyStale(Self.files, _)? = s.ask(.listFiles(groupID: "g"), token: s.alice, to: s.leader) else {
+            Issue.record("the deposed leader did not answer stale")
+            return
+        }
     }
 
     @Test("without a quorum, a non-member and an unknown session are refused even stale")
