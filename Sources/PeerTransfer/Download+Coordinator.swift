@@ -183,8 +183,9 @@ extension Download {
                           pieceHashes: context.metadata.pieceHashes)
         environment.registry.add(share)
         syncDirectory(of: finalPath)
-        announce(tracker, pieces: share.pieces)
+        // Remembered first: without a quorum the announce waits out its call deadline.
         environment.onComplete(share, context.metadata)
+        announce(tracker, pieces: share.pieces)
     }
 }
 
