@@ -16,47 +16,7 @@ struct SimRestorer {
     var handedSinceWindow = 0
 }
 
-/// One tracker of the cluster on slower hardware than the others, in some randomized seeds: a
-/// disk whose syncs take tens to hundreds of milliseconds, and a long or congested path that
-/// makes every snapshot to or from it stream for a long time, on a loaded host whose event loop
-/// waits for a core before it takes new input (until the heal, which also ends the other
-/// faults). It lags, so every leader sends it
-/// snapshots; its slow loop takes what arrived meanwhile in one window.
-struct SlowTracker: Sendable {
-    var index: Int
-    var syncMicros: ClosedRange<UInt64>
-    var snapshotTransferMicros: ClosedRange<UInt64>
-    var wakeMicros: ClosedRange<UInt64>
-
-    static func draw(nodeCount: Int, using random: inout SeededGenerator) -> SlowTracker? {
-        guard Int.random(in: 0..<4, using: &random) == 0 else { return nil }
-        return SlowTracker(index: Int.random(in: 0..<nodeCount, using: &random),
-                           syncMicros: [5_000...50_000, 20_000...200_000].randomElement(using: &random)!,
-                           snapshotTransferMicros: [100_000...1_000_000, 300_000...3_000_000].randomElement(using: &random)!,
-                           wakeMicros: [0...5_000, 0...50_000].randomElement(using: &random)!)
-    }
-}
-
 extension Simulation {
-    /// The range a sync of tracker `index` takes.
-    func syncMicros(_ index: Int) -> ClosedRange<UInt64> {
-        slowTracker?.index == index && healedAtMicros == nil ? slowTracker!.syncMicros : timing.syncMicros
-    }
-
-    /// How late tracker `index`'s event loop wakes for new input: at once, except on the slow
-    /// tracker's loaded host, where the loop thread waits for a core.
-    func loopWakeMicros(_ index: Int) -> UInt64 {
-        guard let slow = slowTracker, slow.index == index, healedAtMicros == nil else { return 0 }
-        return UInt64.random(in: slow.wakeMicros, using: &random)
-    }
-
-    /// The extra time `m`, an InstallSnapshot, streams on the wire.
-    func drawSnapshotTransferMicros(_ m: Message) -> UInt64 {
-        var range = timing.snapshotTransferMicros
-        if let slow = slowTracker, healedAtMicros == nil, slow.index == Int(m.to) - 1 || slow.index == Int(m.from) - 1 { range = slow.snapshotTransferMicros }
-        return UInt64.random(in: range, using: &random)
-    }
-
     /// The snapshot settings of tracker `index`: the seed's, or in some seeds the tracker's
     /// own (`--snapshot-entries` is a per-process flag: trackers of one cluster may differ, so
     /// one compacts further than another and a deposed leader's snapshot can be ahead of its
@@ -132,27 +92,5 @@ extension Simulation {
             }
         }
         if count >= 2 { coverage.add("two snapshots in one window") }
-    }
-}
-
-extension Simulation {
-    /// Starts a clean shutdown of tracker `index`, as tracker-node's: a leader asks Raft to hand
-    /// over leadership, then the process exits once it no longer leads, or after a second.
-    func startCleanRestart(_ index: Int) {
-        guard nodes[index].isUp, !nodes[index].isPaused else { return }
-        if nodes[index].box.executor.transferLeadership() { coverage.add("leadership handed over at shutdown") }
-        scheduleProcess(index)
-        continueCleanExit(index, deadlineMicros: nowMicros + 1_000_000)
-    }
-
-    func continueCleanExit(_ index: Int, deadlineMicros: UInt64) {
-        guard healedAtMicros == nil else { return } // the heal calls the restart off
-        guard nodes[index].host.raft.role != .leader || nowMicros >= deadlineMicros else {
-            queue.schedule(.cleanExit(node: index, epoch: nodes[index].epoch, deadlineMicros: deadlineMicros), atMicros: nowMicros + Self.tickMicros)
-            return
-        }
-        coverage.add("clean restart")
-        crash(index, isDiskAlreadyCrashed: true) // a process exit: the page cache keeps every write
-        if healedAtMicros == nil { scheduleRestart(index) }
     }
 }
