@@ -45,6 +45,10 @@ public struct RaftConfig: Sendable {
     public var pendingReadsMax = 65536
     /// Ticks a leader waits for a follower to install a snapshot before sending it again.
     public var snapshotTimeoutTicks = 1_000
+    /// On a leader: at most this many entries below a compaction point are kept for live
+    /// followers that are catching up (by snapshot or appends), so that they find the entries
+    /// after their position instead of needing another snapshot.
+    public var catchUpEntriesMax: UInt64 = 5_000
     /// Bounds on what a received message may carry; messages beyond them are refused.
     public var messageLimits = MessageLimits.standard
     /// A learner is promoted only when its log is at most this many entries behind the

@@ -71,7 +71,31 @@ extension RaftNode {
                      "snapshot at \(meta.index) does not carry the configuration in force there")
         if meta.index > (snapshotMeta?.index ?? 0) { snapshotMeta = meta }
         guard meta.index > retainedEntries else { return }
-        log.compact(through: meta.index - retainedEntries)
+        log.compact(through: catchUpFloor(meta.index - retainedEntries))
+    }
+
+    /// Where the log has been compacted to: entries through it are only in snapshots.
+    public var compactedIndex: UInt64 { log.offsetIndex }
+
+    /// On a leader, how far compaction may go so that each live follower catching up still
+    /// finds the entries after its position (the snapshot it is being sent, or the match it is
+    /// probed from): otherwise a
+    /// follower whose install takes longer than the leader takes to compact again needs a new
+    /// snapshot after every install and never catches up. At most `catchUpEntriesMax` entries
+    /// are kept for that (etcd keeps a fixed 5,000); a silent follower keeps none.
+    func catchUpFloor(_ through: UInt64) -> UInt64 {
+        guard role == .leader else { return through }
+        let witness = configuration.witnessID
+        var floor = through
+        for (id, p) in progress where id != config.id && id != witness && p.isHeard(within: config.electionTimeoutTicks) {
+            switch p.state {
+            case .snapshot: floor = min(floor, p.pendingSnapshotIndex)
+            case .probe: floor = min(floor, p.match)
+            case .replicate: break // current: what it still needs is in flight to it
+            }
+        }
+        let lowest = through > config.catchUpEntriesMax ? through - config.catchUpEntriesMax : 0
+        return max(floor, lowest)
     }
 
     /// The metadata of a snapshot of the state through `index` (applied, and not compacted

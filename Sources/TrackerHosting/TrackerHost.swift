@@ -201,7 +201,7 @@ public struct TrackerHost: Sendable {
             appliedBytesSinceSnapshot = 0
         }
         raft.compact(through: meta, retainedEntries: options.retainedEntries)
-        return meta.index > options.retainedEntries ? meta.index - options.retainedEntries : 0
+        return raft.compactedIndex
     }
 
     /// The shell could not make the job's snapshot durable; a later batch asks again.

@@ -4,8 +4,8 @@ import Testing
 @Suite("Snapshots and compaction (Raft §7)")
 struct SnapshotTests {
     /// A leader (1) that committed `count` entries while node 3 was cut off, then compacted.
-    func compactedLeader(count: Int, retained: UInt64 = 0) throws -> TestNetwork {
-        var net = TestNetwork(size: 3)
+    func compactedLeader(count: Int, retained: UInt64 = 0, configure: (inout RaftConfig) -> Void = { _ in }) throws -> TestNetwork {
+        var net = TestNetwork(size: 3, configure: configure)
         net.campaign(1)
         net.isolate(3)
         for i in 0..<count { _ = try net.propose(1, "s\(i)") }
@@ -140,6 +140,38 @@ struct SnapshotTests {
         net.nodes[1]!.progress[3]!.becomeSnapshot(index: net.snapshots[1]!.meta.index)
         net.nodes[1]!.step(answer)
         #expect(net.node(1).commitIndex >= ticket.index, "node 3 holds the entry: leader and node 3 are a quorum")
+    }
+
+    @Test("a leader keeps the entries after the snapshot a live follower is being sent, up to catchUpEntriesMax (tracker-sim --seed 8331: a slow install never caught up)", arguments: [5_000, 3] as [UInt64])
+    func compactionKeepsCatchUpEntries(catchUpMax: UInt64) throws {
+        var net = TestNetwork(size: 3) { $0.catchUpEntriesMax = catchUpMax }
+        net.campaign(1)
+        net.isolate(3)
+        for i in 0..<10 { _ = try net.propose(1, "s\(i)") }
+        net.stabilize()
+        let config = net.node(1).config
+        net.tickAll(times: config.electionTimeoutTicks) // node 3 is silent: nothing is kept for it
+        net.takeSnapshot(1)
+        #expect(net.node(1).compactedIndex == net.snapshots[1]!.meta.index)
+        let sent = net.snapshots[1]!.meta.index
+        net.heal()
+        net.drop(.installSnapshot) // a slow transfer: not there yet
+        net.tickAll(times: 2 * config.heartbeatTicks)
+        #expect(net.node(1).progress[3]?.state == .snapshot)
+        for i in 0..<10 { _ = try net.propose(1, "t\(i)") }
+        net.stabilize()
+        net.takeSnapshot(1)
+        let newest = net.snapshots[1]!.meta.index
+        #expect(newest >= sent + 10)
+        if catchUpMax >= newest - sent {
+            #expect(net.node(1).compactedIndex == sent, "the entries after the snapshot being sent stay")
+        } else {
+            #expect(net.node(1).compactedIndex == newest - catchUpMax, "no more than catchUpEntriesMax are kept")
+        }
+        net.heal()
+        net.tickAll(times: config.electionTimeoutTicks + 2 * config.heartbeatTicks)
+        net.stabilize()
+        #expect(net.node(3).lastIndex == net.node(1).lastIndex)
     }
 
     @Test("a restart loads the snapshot and replays only the entries after it")
