@@ -79,6 +79,14 @@ public struct LeaderFinder: Sendable {
         return 0
     }
 
+    /// Learns `trackers` (members a tracker reported): each is added or its address updated,
+    /// up to `trackersMax`; the cursor stays on the tracker it was on.
+    public mutating func learn(_ trackers: [Tracker]) {
+        for tracker in trackers where tracker.id != 0 && !tracker.address.isEmpty && tracker.address.utf8.count <= Self.addressBytesMax {
+            learn(tracker)
+        }
+    }
+
     /// Adds `tracker`, or updates the address of the tracker with its id, keeping the order by
     /// id and the cursor on the tracker it was on.
     mutating func learn(_ tracker: Tracker) {
