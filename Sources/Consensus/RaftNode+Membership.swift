@@ -11,7 +11,7 @@ extension RaftNode {
         guard transferee == 0 else { throw .transferring }
         // Until an entry of this term commits, a configuration entry of an earlier leader that
         // this leader does not hold may still commit, and two changes would overlap.
-        guard hasCommittedInTerm else { throw .notCommittedInTerm }
+        guard hasCommittedInTerm || config.isConfigurationChangeBeforeTermCommitAllowed else { throw .notCommittedInTerm }
         guard !isConfigurationChangePending else { throw .changeInProgress }
         let next = try configuration(after: change)
         precondition(next.entryViolation == nil, "change \(change) made an invalid configuration")

@@ -19,6 +19,7 @@ public struct Coverage: Sendable, Equatable {
         rows = Self.requiredEvents.map { ($0, 0) } + FaultKind.allCases.map { ("fault \($0)", 0) }
             + [("snapshot behind the commit index", 0), ("snapshot taken", 0), ("snapshot installed", 0), ("unknown session refused", 0),
                ("password admission full", 0), ("restart", 0)]
+            + MembershipKind.allCases.map { ("membership \($0.rawValue)", 0) }
     }
 
     /// Adds `count` to the counter `name` (added at the end if new).

@@ -35,6 +35,8 @@ enum EventKind: Sendable {
     case cutNewLeader(node: Int, epoch: Int)
     /// The random fault injector acts.
     case injectFault
+    /// A membership change is drawn (`isPeriodic`: the next one is scheduled).
+    case membershipChange(isPeriodic: Bool)
     /// Every fault ends; recovery checks start.
     case heal
     /// The leader-after-heal deadline.

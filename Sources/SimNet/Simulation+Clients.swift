@@ -84,6 +84,7 @@ extension Simulation {
             let sent = clients[client].attemptSentMicros
             clients[client].answers.record(nowMicros > sent ? (nowMicros - sent) / 1_000 : 0)
         }
+        if options.isMembershipOn { learnMembers(client) }
         decide(client, .answered(response))
     }
 

@@ -1,0 +1,130 @@
+import Consensus
+import TrackerHosting
+import TrackerProtocol
+
+/// What the membership driver has done in a run.
+struct MembershipDraws: Sendable {
+    /// Tag of the next admin request.
+    var nextTag: UInt64 = 1
+    /// Trackers added at runtime so far.
+    var added = 0
+    /// A crashed voter was removed to be replaced: the next change adds its successor.
+    var isReplacing = false
+}
+
+/// The kinds of membership change the driver draws.
+enum MembershipKind: String, CaseIterable, Sendable {
+    case addLearner = "add learner"
+    case promote
+    case remove
+    case replace = "replace crashed"
+}
+
+/// Membership changes during the faults (`SimOptions.isMembershipOn`): every so often, and
+/// sometimes right after an election, the driver asks the leader, as `tracker-node member`
+/// does (an admin request in its input queue), to add a learner (a new tracker with a new id
+/// and a new data-directory incarnation), promote a learner, remove a voter, or replace a
+/// crashed voter (remove it, then add a new tracker). The host's own maintenance pins and
+/// promotes as in tracker-node. Every checker stays on; at the end only the members of the
+/// configuration in force must converge.
+extension Simulation {
+    /// The most trackers added at runtime in one run.
+    static let addedTrackersMax = 8
+    /// No tracker is added while the configuration has this many members.
+    static let membersMax = 6
+    /// The fewest voters a removal leaves.
+    static let votersMin = 3
+    /// The admin "connection" of the driver's requests (answers to it are dropped).
+    static let adminConnection: UInt64 = 1 << 40
+
+    func scheduleMembershipChange() {
+        let delay = UInt64.random(in: 200...3_000, using: &random) * 1_000
+        queue.schedule(.membershipChange(isPeriodic: true), atMicros: nowMicros + delay)
+    }
+
+    /// Half the time a new leader is asked for a change within 3 ms: before it commits an
+    /// entry of its term, which only a leader with `config-before-term-commit` accepts.
+    func maybeScheduleMembershipChangeOfNewLeader(_ index: Int) {
+        guard options.isMembershipOn, healedAtMicros == nil, Bool.random(using: &random) else { return }
+        queue.schedule(.membershipChange(isPeriodic: false), atMicros: nowMicros + UInt64.random(in: 0...3_000, using: &random))
+    }
+
+    func membershipChange(isPeriodic: Bool) {
+        guard healedAtMicros == nil else { return }
+        if isPeriodic { scheduleMembershipChange() }
+        guard let leader = leaderIndex else { return }
+        let configuration = nodes[leader].host.raft.configuration
+        let voters = configuration.members.filter { $0.role == .voter }.map(\.id)
+        let learners = configuration.members.filter { $0.role == .learner }.map(\.id)
+        let crashed = voters.filter { !nodes[Int($0) - 1].isUp }
+        let canAdd = membership.added < Self.addedTrackersMax && configuration.members.count < Self.membersMax
+        var kinds: [MembershipKind] = []
+        if canAdd { kinds.append(.addLearner) }
+        if !learners.isEmpty { kinds.append(.promote) }
+        if voters.count > Self.votersMin { kinds.append(.remove) }
+        if canAdd, !crashed.isEmpty, voters.count >= Self.votersMin { kinds.append(.replace) }
+        if membership.isReplacing, canAdd { kinds = [.addLearner] }
+        guard let kind = kinds.randomElement(using: &random) else { return }
+        let change: ConfigurationChange
+        switch kind {
+        case .addLearner:
+            let index = addTracker()
+            membership.isReplacing = false
+            change = .addLearner(id: nodes[index].id, address: Self.address(of: nodes[index].id), incarnation: nodes[index].incarnation, fingerprint: [])
+        case .promote: change = .promote(id: learners.randomElement(using: &random)!)
+        case .remove: change = .remove(id: voters.randomElement(using: &random)!)
+        case .replace:
+            change = .remove(id: crashed.randomElement(using: &random)!)
+            membership.isReplacing = true
+        }
+        coverage.add("membership \(kind.rawValue)")
+        trace.record(nowMicros, TraceCode.membership.rawValue, nodes[leader].id, UInt64(kinds.count), 0, 0,
+                     "ask tracker \(leader + 1) to \(change)")
+        let tag = membership.nextTag
+        membership.nextTag += 1
+        enqueue(leader, .admin(.change(change), ReplyTarget(connection: Self.adminConnection, tag: tag)))
+    }
+
+    static func address(of id: NodeID) -> String { "10.0.0.\(id):7000" }
+
+    /// A client that got an answer from a tracker learns the members of that tracker's
+    /// configuration, as the production client does from the status it asks on connecting
+    /// (`TrackerClient.askMembers`): so clients whose seed list was all removed still find
+    /// the cluster.
+    func learnMembers(_ client: Int) {
+        let index = Int(clients[client].finder.target.id) - 1
+        guard nodes.indices.contains(index), nodes[index].isUp else { return }
+        let members = nodes[index].host.raft.configuration.members
+        clients[client].finder.learn(members.map { LeaderFinder.Tracker(id: $0.id, address: Self.address(of: $0.id)) })
+    }
+
+    /// Starts a new tracker (the next id, an empty disk, a new incarnation) waiting to be added.
+    func addTracker() -> Int {
+        let index = nodes.count
+        let id = NodeID(index + 1)
+        let disk = makeDisk()
+        let incarnation = random.next() | 1
+        let host = Self.makeHost(id: id, configuration: .empty, disk: disk, options: hostOptions, appendEntriesMax: appendEntriesMax,
+                                 seed: random.next(), plantedBug: options.plantedBug, incarnation: incarnation)
+        var node = SimNode(id: id, box: ExecutorBox(HostExecutor(host: host)), disk: disk)
+        node.incarnation = incarnation
+        nodes.append(node)
+        for row in blocked.indices { blocked[row].append(false) }
+        blocked.append(Array(repeating: false, count: nodes.count))
+        membership.added += 1
+        queue.schedule(.tick(node: index), atMicros: nowMicros + UInt64.random(in: 1...Self.tickMicros, using: &random))
+        return index
+    }
+
+    /// The trackers that must have converged at the end: all of them, or with membership
+    /// changes the members of the configuration in force on the leader (else on the up
+    /// tracker with the longest log).
+    var convergingIndices: [Int] {
+        guard options.isMembershipOn else { return Array(nodes.indices) }
+        let up = nodes.indices.filter { nodes[$0].isUp }
+        guard let view = leaderIndex ?? up.max(by: { nodes[$0].host.raft.lastIndex < nodes[$1].host.raft.lastIndex }) else {
+            return Array(nodes.indices)
+        }
+        return nodes[view].host.raft.configuration.members.map { Int($0.id) - 1 }.filter { nodes.indices.contains($0) }
+    }
+}
