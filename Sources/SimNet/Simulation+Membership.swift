@@ -42,11 +42,23 @@ extension Simulation {
         queue.schedule(.membershipChange(isPeriodic: true), atMicros: nowMicros + delay)
     }
 
-    /// Half the time a new leader is asked for a change within 3 ms: before it commits an
-    /// entry of its term, which only a leader with `config-before-term-commit` accepts.
-    func maybeScheduleMembershipChangeOfNewLeader(_ index: Int) {
-        guard options.isMembershipOn, healedAtMicros == nil, Bool.random(using: &random) else { return }
-        queue.schedule(.membershipChange(isPeriodic: false), atMicros: nowMicros + UInt64.random(in: 0...3_000, using: &random))
+    /// Half the time a new leader is asked for a change within 50 ms: often before it commits
+    /// an entry of its term, which only a leader with `config-before-term-commit` accepts (once
+    /// enough voters answered it that the change would not lose the quorum). Half of those
+    /// times it first loses its link to one voter for a while, so its first entries reach
+    /// only some of them.
+    /// (`host` is the new leader's, lent by the window that elected it: never read it
+    /// through `nodes` here.)
+    func maybeScheduleMembershipChangeOfNewLeader(_ index: Int, host: TrackerHost) {
+        guard options.isMembershipOn, options.isFaultInjectionOn, healedAtMicros == nil, Bool.random(using: &random) else { return }
+        let voters = host.raft.configuration.members.filter { $0.role == .voter }.map { Int($0.id) - 1 }
+        if chance(0.5), let other = voters.filter({ $0 != index && nodes.indices.contains($0) }).randomElement(using: &random) {
+            coverage.add("membership new leader loses a link")
+            cutOneWay(from: index, to: other)
+            let back = nowMicros + UInt64.random(in: 50...1_000, using: &random) * 1_000
+            queue.schedule(.unclog(from: index, to: other), atMicros: back)
+        }
+        queue.schedule(.membershipChange(isPeriodic: false), atMicros: nowMicros + UInt64.random(in: 1_000...50_000, using: &random))
     }
 
     func membershipChange(isPeriodic: Bool) {
@@ -64,6 +76,9 @@ extension Simulation {
         if voters.count > Self.votersMin { kinds.append(.remove) }
         if canAdd, !crashed.isEmpty, voters.count >= Self.votersMin { kinds.append(.replace) }
         if membership.isReplacing, canAdd { kinds = [.addLearner] }
+        // A new leader is asked to remove a voter, one it cannot reach if there is one (the
+        // old leader it replaced, say): Ongaro's 2015 history needs two removals in a row.
+        if !isPeriodic, kinds.contains(.remove) { kinds = [.remove] }
         guard let kind = kinds.randomElement(using: &random) else { return }
         let change: ConfigurationChange
         switch kind {
@@ -72,17 +87,34 @@ extension Simulation {
             membership.isReplacing = false
             change = .addLearner(id: nodes[index].id, address: Self.address(of: nodes[index].id), incarnation: nodes[index].incarnation, fingerprint: [])
         case .promote: change = .promote(id: learners.randomElement(using: &random)!)
-        case .remove: change = .remove(id: voters.randomElement(using: &random)!)
+        case .remove:
+            let unreachable = voters.filter { Int($0) - 1 != leader && (blocked[leader][Int($0) - 1] || !nodes[Int($0) - 1].isUp) }
+            change = .remove(id: (unreachable.isEmpty ? voters : unreachable).randomElement(using: &random)!)
         case .replace:
             change = .remove(id: crashed.randomElement(using: &random)!)
             membership.isReplacing = true
         }
         coverage.add("membership \(kind.rawValue)")
+        if !nodes[leader].host.raft.hasCommittedInTerm { coverage.add("membership change asked before the leader's term commit") }
         trace.record(nowMicros, TraceCode.membership.rawValue, nodes[leader].id, UInt64(kinds.count), 0, 0,
                      "ask tracker \(leader + 1) to \(change)")
         let tag = membership.nextTag
         membership.nextTag += 1
         enqueue(leader, .admin(.change(change), ReplyTarget(connection: Self.adminConnection, tag: tag)))
+        if isPeriodic, chance(0.3) {
+            // The leader is cut off (and may crash) within 2 ms: its entry reaches few or none.
+            coverage.add("membership leader cut during a change")
+            let at = nowMicros + UInt64.random(in: 0...2_000, using: &random)
+            queue.schedule(.cutNewLeader(node: leader, epoch: nodes[leader].epoch), atMicros: at)
+        }
+    }
+
+    /// Asks tracker `index` to remove tracker `id` (scripted scenarios), as `tracker-node
+    /// member remove` would.
+    public func askRemoval(of id: UInt64, at index: Int) {
+        let tag = membership.nextTag
+        membership.nextTag += 1
+        enqueue(index, .admin(.change(.remove(id: id)), ReplyTarget(connection: Self.adminConnection, tag: tag)))
     }
 
     static func address(of id: NodeID) -> String { "10.0.0.\(id):7000" }

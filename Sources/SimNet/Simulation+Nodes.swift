@@ -182,7 +182,7 @@ extension Simulation {
         if soft.role == .leader {
             checkNewLeader(index, term: soft.term, host: host)
             maybeScheduleCutOfNewLeader(index)
-            maybeScheduleMembershipChangeOfNewLeader(index)
+            maybeScheduleMembershipChangeOfNewLeader(index, host: host)
         }
     }
 
