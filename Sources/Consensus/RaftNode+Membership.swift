@@ -21,6 +21,10 @@ extension RaftNode {
         return ProposalTicket(index: entry.index, term: entry.term)
     }
 
+    /// The configuration in force at the commit index (the simulator's operator shuts down
+    /// trackers outside it).
+    public var committedConfiguration: Configuration { log.configurations.configuration(at: log.committed) }
+
     /// For a leader: the learners whose logs are within `learnerPromotionLagMax` of its last
     /// index and that answered it within an election timeout (the host promotes them).
     public var learnersReadyForPromotion: [NodeID] {

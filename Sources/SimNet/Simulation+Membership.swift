@@ -123,11 +123,17 @@ extension Simulation {
     /// configuration, as the production client does from the status it asks on connecting
     /// (`TrackerClient.askMembers`): so clients whose seed list was all removed still find
     /// the cluster.
-    func learnMembers(_ client: Int) {
+    /// When the tracker led (it answered the request itself), the client follows its
+    /// configuration and forgets removed trackers outside its seed list.
+    func learnMembers(_ client: Int, isLeaderAnswer: Bool) {
         let index = Int(clients[client].finder.target.id) - 1
         guard nodes.indices.contains(index), nodes[index].isUp else { return }
-        let members = nodes[index].host.raft.configuration.members
-        clients[client].finder.learn(members.map { LeaderFinder.Tracker(id: $0.id, address: Self.address(of: $0.id)) })
+        let members = nodes[index].host.raft.configuration.members.map { LeaderFinder.Tracker(id: $0.id, address: Self.address(of: $0.id)) }
+        if isLeaderAnswer {
+            clients[client].finder.follow(members, keeping: Set(peers))
+        } else {
+            clients[client].finder.learn(members)
+        }
     }
 
     /// Starts a new tracker (the next id, an empty disk, a new incarnation) waiting to be added.
@@ -146,6 +152,33 @@ extension Simulation {
         membership.added += 1
         queue.schedule(.tick(node: index), atMicros: nowMicros + UInt64.random(in: 1...Self.tickMicros, using: &random))
         return index
+    }
+
+    /// At the heal, trackers that are no longer members are shut down for good, as an
+    /// operator does after `member remove` (during the faults they ran on, removed or not,
+    /// and could disrupt); the recovery bounds apply to the members. The members: of the
+    /// committed configuration of the tracker that committed most, and of every configuration
+    /// entry beyond that commit index a tracker holds (a change in flight). Returns the
+    /// trackers to heal.
+    func retireNonMembers() -> [Int] {
+        // Every tracker comes back first, so that every configuration on a disk is seen.
+        for index in nodes.indices where !nodes[index].isUp { restart(index) }
+        let up = nodes.indices.filter { nodes[$0].isUp }
+        guard let reference = up.max(by: { nodes[$0].host.raft.commitIndex < nodes[$1].host.raft.commitIndex }) else {
+            return Array(nodes.indices)
+        }
+        let since = nodes[reference].host.raft.commitIndex
+        var members = Set(nodes[reference].host.raft.committedConfiguration.members.map(\.id))
+        for index in up where nodes[index].host.raft.configurationIndex > since {
+            members.formUnion(nodes[index].host.raft.configuration.members.map(\.id))
+        }
+        for index in nodes.indices where !members.contains(nodes[index].id) {
+            crash(index)
+            nodes[index].epoch += 1 // a restart already scheduled is void
+            coverage.add("membership tracker retired at the heal")
+            trace.record(nowMicros, TraceCode.membership.rawValue, nodes[index].id, 0, 0, 0, "tracker \(index + 1) retired (not a member)")
+        }
+        return nodes.indices.filter { members.contains(nodes[$0].id) }
     }
 
     /// The trackers that must have converged at the end: all of them, or with membership

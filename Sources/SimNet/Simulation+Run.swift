@@ -148,7 +148,7 @@ extension Simulation {
         }
         trace.record(nowMicros, TraceCode.heal.rawValue, 0, 0, 0, 0, "heal everything")
         healNetwork()
-        healNodes(nodes.indices)
+        healNodes(options.isMembershipOn ? retireNonMembers() : Array(nodes.indices))
     }
 
     /// Liveness mode's heal: a majority core is healed; the rest stay down or isolated.

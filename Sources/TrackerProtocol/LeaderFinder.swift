@@ -87,6 +87,21 @@ public struct LeaderFinder: Sendable {
         }
     }
 
+    /// Follows the configuration of a tracker known to lead (it answered a request): its
+    /// `members` are learned, and every other tracker is forgotten except those in `kept`
+    /// (the seed list), so removed trackers stop costing attempts. The cursor stays on its
+    /// tracker if that one is kept.
+    public mutating func follow(_ members: [Tracker], keeping kept: Set<TrackerID>) {
+        guard !members.isEmpty else { return }
+        learn(members)
+        let current = trackers[cursor].id
+        let wanted = Set(members.map(\.id)).union(kept)
+        let remaining = trackers.filter { wanted.contains($0.id) }
+        guard !remaining.isEmpty else { return }
+        trackers = remaining
+        cursor = trackers.firstIndex { $0.id == current } ?? 0
+    }
+
     /// Adds `tracker`, or updates the address of the tracker with its id, keeping the order by
     /// id and the cursor on the tracker it was on.
     mutating func learn(_ tracker: Tracker) {
