@@ -10,6 +10,8 @@ struct MembershipDraws: Sendable {
     var added = 0
     /// A crashed voter was removed to be replaced: the next change adds its successor.
     var isReplacing = false
+    /// Armed by `armAmbush`: the leader cut off with a removal in its log, and that removal.
+    var ambush: (oldLeader: Int, removed: Int)?
 }
 
 /// The kinds of membership change the driver draws.
@@ -50,7 +52,12 @@ extension Simulation {
     /// (`host` is the new leader's, lent by the window that elected it: never read it
     /// through `nodes` here.)
     func maybeScheduleMembershipChangeOfNewLeader(_ index: Int, host: TrackerHost) {
-        guard options.isMembershipOn, options.isFaultInjectionOn, healedAtMicros == nil, Bool.random(using: &random) else { return }
+        guard options.isMembershipOn, options.isFaultInjectionOn, healedAtMicros == nil else { return }
+        if let ambush = membership.ambush, ambush.oldLeader != index {
+            springAmbush(index, host: host, ambush)
+            return
+        }
+        guard Bool.random(using: &random) else { return }
         let voters = host.raft.configuration.members.filter { $0.role == .voter }.map { Int($0.id) - 1 }
         if chance(0.5), let other = voters.filter({ $0 != index && nodes.indices.contains($0) }).randomElement(using: &random) {
             coverage.add("membership new leader loses a link")
@@ -68,6 +75,11 @@ extension Simulation {
         let configuration = nodes[leader].host.raft.configuration
         let voters = configuration.members.filter { $0.role == .voter }.map(\.id)
         let learners = configuration.members.filter { $0.role == .learner }.map(\.id)
+        if isPeriodic, let change = armAmbush(leader: leader, voters: voters) {
+            submit(change, to: leader, kind: .remove)
+            isolate(leader)
+            return
+        }
         let crashed = voters.filter { !nodes[Int($0) - 1].isUp }
         let canAdd = membership.added < Self.addedTrackersMax && configuration.members.count < Self.membersMax
         var kinds: [MembershipKind] = []
@@ -94,19 +106,23 @@ extension Simulation {
             change = .remove(id: crashed.randomElement(using: &random)!)
             membership.isReplacing = true
         }
-        coverage.add("membership \(kind.rawValue)")
-        if !nodes[leader].host.raft.hasCommittedInTerm { coverage.add("membership change asked before the leader's term commit") }
-        trace.record(nowMicros, TraceCode.membership.rawValue, nodes[leader].id, UInt64(kinds.count), 0, 0,
-                     "ask tracker \(leader + 1) to \(change)")
-        let tag = membership.nextTag
-        membership.nextTag += 1
-        enqueue(leader, .admin(.change(change), ReplyTarget(connection: Self.adminConnection, tag: tag)))
+        submit(change, to: leader, kind: kind)
         if isPeriodic, chance(0.3) {
             // The leader is cut off (and may crash) within 2 ms: its entry reaches few or none.
             coverage.add("membership leader cut during a change")
             let at = nowMicros + UInt64.random(in: 0...2_000, using: &random)
             queue.schedule(.cutNewLeader(node: leader, epoch: nodes[leader].epoch), atMicros: at)
         }
+    }
+
+    /// Puts `change` in the leader's input queue, as `tracker-node member` does.
+    func submit(_ change: ConfigurationChange, to leader: Int, kind: MembershipKind) {
+        coverage.add("membership \(kind.rawValue)")
+        if !nodes[leader].host.raft.hasCommittedInTerm { coverage.add("membership change asked before the leader's term commit") }
+        trace.record(nowMicros, TraceCode.membership.rawValue, nodes[leader].id, 0, 0, 0, "ask tracker \(leader + 1) to \(change)")
+        let tag = membership.nextTag
+        membership.nextTag += 1
+        enqueue(leader, .admin(.change(change), ReplyTarget(connection: Self.adminConnection, tag: tag)))
     }
 
     /// Asks tracker `index` to remove tracker `id` (scripted scenarios), as `tracker-node

@@ -227,6 +227,7 @@ public final class Simulation {
             if nodes[node].epoch == epoch { cutNewLeader(node) }
         case .injectFault: injectFault()
         case let .membershipChange(isPeriodic): membershipChange(isPeriodic: isPeriodic)
+        case let .membershipAmbush(oldLeader, voter): joinAmbush(oldLeader: oldLeader, voter: voter)
         case .heal: heal()
         case .checkLeaderAfterHeal: checkLeaderAfterHeal()
         case .checkPendingAfterHeal: checkPendingAfterHeal()
