@@ -46,13 +46,21 @@ struct MembershipSimulationTests {
     func plantedBugCaught() {
         let sim = ongaroHistory(isBugPlanted: true)
         #expect(sim.hasViolation, "the planted bug went unnoticed")
-        print("VIOL", sim.violations.first.map { "\($0)" } ?? "")
     }
 
     @Test("the same history without the bug: the new leader waits for its term's first commit; no violation")
     func historyWithoutBugIsSafe() {
         let sim = ongaroHistory(isBugPlanted: false)
         expectNoViolation(sim)
+    }
+
+    @Test("tracker-sim --seed 2 --membership --planted-bug config-before-term-commit: the randomized run catches it")
+    func plantedBugCaughtRandomized() {
+        var options = SimOptions()
+        options.isMembershipOn = true
+        options.plantedBug = .configBeforeTermCommit
+        let report = Simulation(seed: 2, options: options).runRandomized()
+        #expect(report.violation?.invariant == "leader completeness", "\(report.violation.map { "\($0)" } ?? "no violation")")
     }
 
     @Test("a few randomized seeds with membership changes during faults are clean and exercise every kind")
