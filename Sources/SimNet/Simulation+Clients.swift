@@ -87,7 +87,7 @@ extension Simulation {
         if options.isMembershipOn {
             switch response {
             case .result, .loggedIn: learnMembers(client, isLeaderAnswer: true)
-            case .redirect, .noLeader, .retryLater, .rejected, .status: learnMembers(client, isLeaderAnswer: false)
+            case .redirect, .noLeader, .retryLater, .rejected, .status, .possiblyStale: learnMembers(client, isLeaderAnswer: false)
             }
         }
         decide(client, .answered(response))
