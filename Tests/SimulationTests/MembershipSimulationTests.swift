@@ -63,6 +63,17 @@ struct MembershipSimulationTests {
         #expect(report.violation?.invariant == "leader completeness", "\(report.violation.map { "\($0)" } ?? "no violation")")
     }
 
+    @Test("a membership seed replays: the same seed gives the same trace")
+    func membershipSeedReplays() {
+        var options = SimOptions()
+        options.isMembershipOn = true
+        options.simSeconds = 20
+        let first = Simulation(seed: 5, options: options).runRandomized()
+        let again = Simulation(seed: 5, options: options).runRandomized()
+        #expect(first.traceHash == again.traceHash && first.eventCount == again.eventCount)
+        #expect(first.coverage.count("membership add learner") > 0)
+    }
+
     @Test("a few randomized seeds with membership changes during faults are clean and exercise every kind")
     func randomizedSeedsClean() {
         var options = SimOptions()
