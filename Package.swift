@@ -144,7 +144,7 @@ let package = Package(
         .testTarget(name: "NetworkingTests", dependencies: ["Networking", "Hashing", "CLibSSL"], swiftSettings: strict),
         .testTarget(
             name: "ClientTests",
-            dependencies: ["ProcessHarness", "Client", "PeerTransfer", "TrackerClient", "TrackerStateMachine", "Networking", "Hashing",
+            dependencies: ["ProcessHarness", "Client", "PeerTransfer", "TrackerClient", "TrackerProtocol", "TrackerStateMachine", "Networking", "Hashing",
                            "DurableLog", "Logging", "SystemClock"],
             swiftSettings: strict
         ),

@@ -20,6 +20,8 @@ enum ClientLimits {
     static let stateFileBytesMax: UInt64 = 16 << 20
     /// The folder inside the state directory holding the client's key pair (0700; key 0600).
     static let identityFolderName = "identity"
+    /// The file in the state directory remembering the cluster's members between runs (0600).
+    static let membersFileName = "members"
 }
 
 /// The logged-in user: its id and session token (kept in memory only, never printed).
@@ -48,6 +50,9 @@ final class ClientApp: Sendable {
     /// This client's key pair and certificate (in its state directory): presented to trackers,
     /// recorded with its session at login, and presented to peers. Nil with `--insecure`.
     let identity: TLSIdentity?
+    /// The trackers learned from the cluster beyond cluster.conf, shared by every tracker
+    /// client of this process and remembered in the state directory.
+    let members: ClusterMembers
 
     init(options: Options) throws {
         self.options = OptionsBox(options)
@@ -62,17 +67,24 @@ final class ClientApp: Sendable {
         try LocalStore(directory: storeDirectory).createDirectory()
         identity = options.isInsecure ? nil : try TLSIdentity.loadOrCreate(
             directory: storeDirectory + "/" + ClientLimits.identityFolderName, commonName: "client")
-        commandTracker = try Self.makeTracker(cluster, identity: identity)
+        let membersPath = storeDirectory + "/" + ClientLimits.membersFileName
+        members = ClusterMembers(cluster: cluster, filePath: membersPath) { problem in
+            Log.warn("cannot remember the cluster's members", ["reason": problem])
+        }
+        if let problem = members.loadProblem {
+            Log.warn("remembered member list ignored", ["path": membersPath, "reason": problem])
+        }
+        commandTracker = try Self.makeTracker(members, identity: identity)
         // The membership check of a peer must end before the peer server's authentication deadline.
-        authTracker = try Self.makeTracker(cluster, identity: identity, deadlineMillis: TransferLimits.peerAuthorizationCallMillis)
+        authTracker = try Self.makeTracker(members, identity: identity, deadlineMillis: TransferLimits.peerAuthorizationCallMillis)
     }
 
-    static func makeTracker(_ cluster: ClusterConfig, identity: TLSIdentity?,
+    static func makeTracker(_ members: ClusterMembers, identity: TLSIdentity?,
                             deadlineMillis: Int = ClientLimits.trackerCallDeadlineMillis) throws -> TrackerClient {
         var timing = TrackerClient.Timing()
         timing.callDeadlineMillis = deadlineMillis
         timing.attemptTimeoutMillis = min(timing.attemptTimeoutMillis, deadlineMillis)
-        return try TrackerClient(cluster: cluster, timing: timing, identity: identity)
+        return try TrackerClient(cluster: members.cluster, timing: timing, identity: identity, members: members)
     }
 
     /// A TLS context over this client's identity (nil in plaintext).
@@ -133,9 +145,8 @@ final class ClientApp: Sendable {
     /// Renews the session every `keepAliveIntervalMillis` until logout (a new generation).
     func startKeepAlive(token: [UInt8]) {
         let generation = keepAliveGeneration.add(1, ordering: .sequentiallyConsistent).newValue
-        let cluster = self.cluster
         let thread = Thread { [self] in
-            guard let tracker = try? Self.makeTracker(cluster, identity: identity) else { return }
+            guard let tracker = try? Self.makeTracker(members, identity: identity) else { return }
             defer { tracker.close() }
             while true {
                 for _ in 0..<(ClientLimits.keepAliveIntervalMillis / 100) {
@@ -177,7 +188,7 @@ final class ClientApp: Sendable {
 
     /// Logs out and stops serving: for `quit`, SIGINT, SIGTERM and the end of input.
     func shutdown() {
-        if let tracker = try? Self.makeTracker(cluster, identity: identity) {
+        if let tracker = try? Self.makeTracker(members, identity: identity) {
             _ = endSession(using: tracker)
             tracker.close()
         }

@@ -137,9 +137,9 @@ extension ClientApp {
             all.contains { $0.isRunning && ($0.finalPath == paths.final || ($0.groupID == groupID && $0.fileName == fileName)) }
         }
         if busy { throw CommandError("already downloading \(fileName) from \(groupID)") }
-        let (cluster, identity) = (self.cluster, self.identity)
+        let (members, identity) = (self.members, self.identity)
         let environment = DownloadEnvironment(
-            userID: current.userID, token: current.token, makeTracker: { try ClientApp.makeTracker(cluster, identity: identity) },
+            userID: current.userID, token: current.token, makeTracker: { try ClientApp.makeTracker(members, identity: identity) },
             registry: registry, peerTLS: try makeTLSContext(side: .client), log: .standard,
             onComplete: { [self] share, metadata in rememberShare(groupID: share.groupID, path: share.path, metadata: metadata) })
         let download = Download(groupID: groupID, fileName: fileName, finalPath: paths.final, tempPath: paths.temp, environment: environment)

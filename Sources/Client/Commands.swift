@@ -1,5 +1,6 @@
 import Foundation
 import Logging
+import Networking
 import TrackerProtocol
 import TrackerStateMachine
 
@@ -133,7 +134,12 @@ extension ClientApp {
     private func clusterStatus() -> CommandAnswer {
         var lines: [String] = []
         var json: [JSONValue] = []
-        let results = cluster.trackers.map { ($0, commandTracker.status(of: $0)) }
+        // cluster.conf's trackers, then those learned from the cluster since (added at runtime).
+        let own = Set(cluster.ids)
+        let learned = members.trackers.filter { !own.contains($0.id) }.compactMap { tracker in
+            (try? PeerAddress.parse(tracker.address)).map { ClusterConfig.Tracker(id: tracker.id, address: $0) }
+        }
+        let results = (cluster.trackers + learned).map { ($0, commandTracker.status(of: $0)) }
         // The leader knows how far each follower's log agrees with its own.
         let leader = results.compactMap { try? $0.1.get() }.filter { $0.role == .leader }.max { $0.term < $1.term }
         for (tracker, result) in results {

@@ -62,6 +62,11 @@ public struct RaftConfig: Sendable {
     /// `witness-votes-without-mark`): a witness grants votes without comparing the candidate's
     /// log to its mark. Nothing but the simulator sets it.
     public var isWitnessMarkIgnoredForVotes = false
+    /// A bug planted on purpose for the simulator's checkers (SimNet's
+    /// `config-before-term-commit`, the bug of Ongaro's 2015 correction): a new leader accepts
+    /// a configuration change before an entry of its own term is committed. Nothing but the
+    /// simulator sets it.
+    public var isConfigurationChangeBeforeTermCommitAllowed = false
 
     /// Makes a configuration with the default timing and limits whose initial configuration
     /// has `peers` as full voters (unknown addresses, unpinned incarnations).

@@ -11,7 +11,7 @@ extension RaftNode {
         guard transferee == 0 else { throw .transferring }
         // Until an entry of this term commits, a configuration entry of an earlier leader that
         // this leader does not hold may still commit, and two changes would overlap.
-        guard hasCommittedInTerm else { throw .notCommittedInTerm }
+        guard hasCommittedInTerm || config.isConfigurationChangeBeforeTermCommitAllowed else { throw .notCommittedInTerm }
         guard !isConfigurationChangePending else { throw .changeInProgress }
         let next = try configuration(after: change)
         precondition(next.entryViolation == nil, "change \(change) made an invalid configuration")
@@ -20,6 +20,10 @@ extension RaftNode {
         appendToLeaderLog(entry)
         return ProposalTicket(index: entry.index, term: entry.term)
     }
+
+    /// The configuration in force at the commit index (the simulator's operator shuts down
+    /// trackers outside it).
+    public var committedConfiguration: Configuration { log.configurations.configuration(at: log.committed) }
 
     /// For a leader: the learners whose logs are within `learnerPromotionLagMax` of its last
     /// index and that answered it within an election timeout (the host promotes them).

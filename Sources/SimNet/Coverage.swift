@@ -20,6 +20,7 @@ public struct Coverage: Sendable, Equatable {
             + [("snapshot behind the commit index", 0), ("snapshot taken", 0), ("snapshot installed", 0), ("unknown session refused", 0),
                ("password admission full", 0), ("restart", 0), ("stale snapshot restored", 0), ("two snapshots in one window", 0),
                ("stale snapshot after an accepted one in one window", 0)]
+            + MembershipKind.allCases.map { ("membership \($0.rawValue)", 0) }
     }
 
     /// Adds `count` to the counter `name` (added at the end if new).

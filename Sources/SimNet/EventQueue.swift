@@ -39,6 +39,10 @@ enum EventKind: Sendable {
     case cutNewLeader(node: Int, epoch: Int)
     /// The random fault injector acts.
     case injectFault
+    /// A membership change is drawn (`isPeriodic`: the next one is scheduled).
+    case membershipChange(isPeriodic: Bool)
+    /// The membership ambush puts the old leader and one voter together (`joinAmbush`).
+    case membershipAmbush(oldLeader: Int, voter: Int)
     /// Every fault ends; recovery checks start.
     case heal
     /// The leader-after-heal deadline.

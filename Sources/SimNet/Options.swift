@@ -21,6 +21,9 @@ public enum PlantedBug: String, Sendable, CaseIterable {
     /// a full tracker that missed entries committed with the witness can be elected (needs
     /// `SimOptions.hasWitness`).
     case witnessVotesWithoutMark = "witness-votes-without-mark"
+    /// A new leader accepts a configuration change before an entry of its own term is
+    /// committed (Ongaro's 2015 bug; needs `SimOptions.isMembershipOn`).
+    case configBeforeTermCommit = "config-before-term-commit"
 
     /// The host-side bug this names, if it is one.
     var hostBug: HostPlantedBug? {
@@ -28,7 +31,7 @@ public enum PlantedBug: String, Sendable, CaseIterable {
         case .staleRead: .staleRead
         case .installAnySnapshot: .installAnySnapshot
         case .persistAfterSendVote: .persistAfterSendVote
-        case .none, .skipVoteFsync, .unsyncedTruncation, .witnessVotesWithoutMark: nil
+        case .none, .skipVoteFsync, .unsyncedTruncation, .witnessVotesWithoutMark, .configBeforeTermCommit: nil
         }
     }
 }
@@ -102,6 +105,11 @@ public struct SimOptions: Sendable {
     /// Whether the last tracker is a witness (cluster.conf's `witness` role): it votes and
     /// acknowledges, holds no log, never leads; needs at least 3 trackers.
     public var hasWitness = false
+    /// Whether membership changes are drawn during the faults (learners added and promoted,
+    /// voters removed, crashed trackers replaced by new ones with new identities; see
+    /// `Simulation+Membership.swift`). Liveness mode is then off (its core is chosen from
+    /// the seed list).
+    public var isMembershipOn = false
     /// Where trace lines go, or nil to keep only the trace hash.
     public var traceSink: (@Sendable (String) -> Void)?
 
@@ -123,6 +131,7 @@ public struct SimOptions: Sendable {
         precondition(appendEntriesMax.map { $0 >= 1 } ?? true, "appendEntriesMax must be at least 1")
         precondition(!hasWitness || nodeCount >= 3, "a witness needs at least two full trackers")
         precondition(plantedBug != .witnessVotesWithoutMark || hasWitness, "witness-votes-without-mark needs a witness")
+        precondition(plantedBug != .configBeforeTermCommit || isMembershipOn, "config-before-term-commit needs membership changes")
     }
 }
 

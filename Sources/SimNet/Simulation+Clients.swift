@@ -84,6 +84,12 @@ extension Simulation {
             let sent = clients[client].attemptSentMicros
             clients[client].answers.record(nowMicros > sent ? (nowMicros - sent) / 1_000 : 0)
         }
+        if options.isMembershipOn {
+            switch response {
+            case .result, .loggedIn: learnMembers(client, isLeaderAnswer: true)
+            case .redirect, .noLeader, .retryLater, .rejected, .status, .possiblyStale: learnMembers(client, isLeaderAnswer: false)
+            }
+        }
         decide(client, .answered(response))
     }
 

@@ -32,7 +32,7 @@ extension Simulation {
     func checkConvergence() -> TrackerStateMachine? {
         var byApplied: [UInt64: TrackerStateMachine] = [:]
         var best: (applied: UInt64, machine: TrackerStateMachine)?
-        for index in livenessCore ?? Array(nodes.indices) {
+        for index in livenessCore ?? convergingIndices {
             let host = nodes[index].host
             guard nodes[index].isUp else {
                 fail("replicas converge", "tracker \(index + 1) is down at the end")

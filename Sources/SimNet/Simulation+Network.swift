@@ -43,6 +43,8 @@ extension Simulation {
     /// Client traffic is lossy and delayed like tracker traffic, but partitions cut trackers
     /// from each other, not from clients. A lost login answer is remembered for coverage.
     func sendReply(_ reply: Reply, from index: Int, afterMicros: UInt64 = 0) {
+        // Answers to the simulator's own membership requests go nowhere.
+        guard reply.target.connection < UInt64(clients.count) else { return }
         let client = Int(reply.target.connection)
         guard !chance(profile.lossRate) else {
             if case .loggedIn = reply.response, clients.indices.contains(client) { clients[client].current?.isLoginAnswerLost = true }

@@ -5,9 +5,11 @@ import TrackerHosting
 /// event loop is; crashes, restarts and pauses.
 extension Simulation {
     static func makeHost(id: NodeID, configuration: Configuration, disk: SimDisk, options: HostOptions, appendEntriesMax: Int, seed: UInt64,
-                         plantedBug: PlantedBug) -> TrackerHost {
+                         plantedBug: PlantedBug, incarnation: UInt64 = 0) -> TrackerHost {
         var config = RaftConfig(id: id, initialConfiguration: configuration)
+        config.incarnation = incarnation
         config.isWitnessMarkIgnoredForVotes = plantedBug == .witnessVotesWithoutMark
+        config.isConfigurationChangeBeforeTermCommitAllowed = plantedBug == .configBeforeTermCommit
         config.randomSeed = seed
         config.appendEntriesMax = appendEntriesMax
         let persisted = try! disk.load()
@@ -24,8 +26,11 @@ extension Simulation {
 
     /// Restarts node `index` as a fresh process from what its disk holds.
     func startHost(_ index: Int) {
-        let host = Self.makeHost(id: nodes[index].id, configuration: initialConfiguration, disk: nodes[index].disk, options: nodeHostOptions(index),
-                                 appendEntriesMax: appendEntriesMax, seed: random.next(), plantedBug: options.plantedBug)
+        // A tracker added at runtime starts from an empty configuration (its disk holds the rest).
+        let configuration = nodes[index].incarnation == 0 ? initialConfiguration : .empty
+        let host = Self.makeHost(id: nodes[index].id, configuration: configuration, disk: nodes[index].disk, options: nodeHostOptions(index),
+                                 appendEntriesMax: appendEntriesMax, seed: random.next(), plantedBug: options.plantedBug,
+                                 incarnation: nodes[index].incarnation)
         nodes[index].box = ExecutorBox(HostExecutor(host: host))
         nodes[index].isUp = true
         nodes[index].checkedCommit = 0
@@ -183,6 +188,7 @@ extension Simulation {
         if soft.role == .leader {
             checkNewLeader(index, term: soft.term, host: host)
             maybeScheduleCutOfNewLeader(index)
+            maybeScheduleMembershipChangeOfNewLeader(index, host: host)
         }
     }
 

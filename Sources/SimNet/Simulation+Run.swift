@@ -33,13 +33,14 @@ extension Simulation {
         let totalMillis = UInt64(options.simSeconds) * 1_000
         let healMillis = totalMillis - UInt64(SimOptions.recoverySeconds) * 1_000
         clientsStopMicros = (totalMillis - 2_000) * 1_000
-        isLivenessMode = options.isLivenessMode ?? (options.isFaultInjectionOn && Bool.random(using: &random))
+        isLivenessMode = options.isLivenessMode ?? (options.isFaultInjectionOn && !options.isMembershipOn && Bool.random(using: &random))
         if options.isFaultInjectionOn {
             profile = FaultProfile.draw(using: &random)
             drawnProfile = profile
             trace.record(nowMicros, TraceCode.partition.rawValue, 0, 0, 0, 0, "profile \(profile.summary)")
             scheduleInjection()
         }
+        if options.isMembershipOn { scheduleMembershipChange() }
         queue.schedule(.heal, atMicros: healMillis * 1_000)
         queue.schedule(.markConvergenceTarget, atMicros: (totalMillis - 1_000) * 1_000)
         run(untilMillis: totalMillis)
@@ -148,7 +149,7 @@ extension Simulation {
         }
         trace.record(nowMicros, TraceCode.heal.rawValue, 0, 0, 0, 0, "heal everything")
         healNetwork()
-        healNodes(nodes.indices)
+        healNodes(options.isMembershipOn ? retireNonMembers() : Array(nodes.indices))
     }
 
     /// Liveness mode's heal: a majority core is healed; the rest stay down or isolated.

@@ -22,7 +22,8 @@ extension Simulation {
     /// one compacts further than another and a deposed leader's snapshot can be ahead of its
     /// successor's).
     func nodeHostOptions(_ index: Int) -> HostOptions {
-        guard let entries = snapshotEntriesByNode?[index] else { return hostOptions }
+        guard let byNode = snapshotEntriesByNode, byNode.indices.contains(index) else { return hostOptions } // a tracker added at runtime: the seed's
+        let entries = byNode[index]
         var options = hostOptions
         options.snapshotThresholdEntries = entries
         options.retainedEntries = entries / 5

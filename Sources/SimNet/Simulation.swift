@@ -44,6 +44,9 @@ struct SimNode {
     var busyUntilMicros: UInt64 = 0
     /// Real time between two of this node's ticks (10 ms scaled by its clock rate).
     var tickMicros: UInt64 = Simulation.tickMicros
+    /// Its data directory's incarnation (0 for the seed trackers, random for trackers added
+    /// at runtime).
+    var incarnation: UInt64 = 0
     /// This node's own clock, in milliseconds; it keeps running across restarts.
     var localMillis: UInt64 = 0
     /// Highest commit index already checked against the cluster's committed log.
@@ -146,6 +149,8 @@ public final class Simulation {
     var convergenceTarget: UInt64 = 0
     /// Events handled.
     public internal(set) var eventCount: UInt64 = 0
+    /// The membership changes drawn so far (`Simulation+Membership.swift`).
+    var membership = MembershipDraws()
 
     /// Makes a cluster of `options.nodeCount` empty trackers and `options.clientCount` clients.
     public init(seed: UInt64, options: SimOptions = SimOptions()) {
@@ -163,6 +168,8 @@ public final class Simulation {
         hostOptions.snapshotThresholdEntries = options.snapshotThresholdEntries ?? [5, 10, 25, 100, 400, 10_000].randomElement(using: &random)!
         hostOptions.retainedEntries = hostOptions.snapshotThresholdEntries / 5
         hostOptions.plantedBug = options.plantedBug.hostBug
+        // With membership changes, half the seeds leave promotions to the driver (no pins either).
+        if options.isMembershipOn { hostOptions.isMembershipMaintained = Bool.random(using: &random) }
         self.hostOptions = hostOptions
         snapshotEntriesByNode = options.snapshotThresholdEntries == nil && options.isFaultInjectionOn
             ? Self.drawSnapshotEntriesByNode(base: hostOptions.snapshotThresholdEntries, nodeCount: options.nodeCount, using: &random) : nil
@@ -235,6 +242,8 @@ public final class Simulation {
         case let .cutNewLeader(node, epoch):
             if nodes[node].epoch == epoch { cutNewLeader(node) }
         case .injectFault: injectFault()
+        case let .membershipChange(isPeriodic): membershipChange(isPeriodic: isPeriodic)
+        case let .membershipAmbush(oldLeader, voter): joinAmbush(oldLeader: oldLeader, voter: voter)
         case .heal: heal()
         case .checkLeaderAfterHeal: checkLeaderAfterHeal()
         case .checkPendingAfterHeal: checkPendingAfterHeal()
@@ -265,5 +274,5 @@ public final class Simulation {
 enum TraceCode: UInt64 {
     case deliver = 1, dropPartition, dropLoss, dropDown, duplicate, role, crash, restart, pause, resume
     case partition, heal, clientOp, clientResult, clientRetry, skew, tornWrite, violation, holdPaused, request
-    case snapshot, tornSnapshot, wipe
+    case snapshot, tornSnapshot, wipe, membership
 }

@@ -51,7 +51,7 @@ public final class TrackerClient: Sendable {
         public init() {}
     }
 
-    private struct State: ~Copyable {
+    struct State: ~Copyable {
         var finder: LeaderFinder
         var sequence: UInt64 = 0
         var connection: FramedConnection?
@@ -59,6 +59,8 @@ public final class TrackerClient: Sendable {
         var nextTag: UInt64 = 1
         /// Recent answer times, for the adaptive attempt timeout.
         var answers = AnswerTimes()
+        /// When the members were last asked of a tracker (monotonic ms; 0: never).
+        var membersAskedMillis: UInt64 = 0
         /// The last answer was possibly stale: no leader was found then.
         var isLeaderless = false
     }
@@ -66,21 +68,29 @@ public final class TrackerClient: Sendable {
     /// This client's id for exactly-once answers.
     public let clientID: UInt64
     public let timing: Timing
-    private let state: Mutex<State>
-    private let authenticator: HandshakeAuthenticator
+    let state: Mutex<State>
+    let authenticator: HandshakeAuthenticator
     /// TLS to the trackers, each pinned by its cluster.conf line; nil: plaintext (a cluster.conf
     /// without fingerprints, for trackers run with `--insecure`).
-    private let tls: TLSContext?
-    private let cluster: ClusterConfig
+    let tls: TLSContext?
+    let cluster: ClusterConfig
+    /// The members learned from the cluster (shared by the clients of a process), with their pins.
+    public let members: ClusterMembers
     /// The certificate this client presents to trackers, which its logins name; empty in plaintext.
     public let certificateFingerprint: [UInt8]
 
     /// Makes a client of the trackers in `cluster`, with a random client id. When `cluster`
     /// pins any fingerprint every connection is TLS, presenting `identity` (an ephemeral one
     /// when nil), and a tracker is trusted only with the certificate its line pins, checked
-    /// before anything is sent; otherwise connections are plaintext.
-    public init(cluster: ClusterConfig, timing: Timing = Timing(), identity: TLSIdentity? = nil) throws {
-        let trackers = cluster.trackers.map { LeaderFinder.Tracker(id: $0.id, address: $0.address.description) }
+    /// before anything is sent; otherwise connections are plaintext. `members` (of the same
+    /// cluster.conf) is shared with other clients and may remember members in a file; a client
+    /// follows the members a tracker it authenticated reports, trusting their pins.
+    public init(cluster: ClusterConfig, timing: Timing = Timing(), identity: TLSIdentity? = nil, members: ClusterMembers? = nil) throws {
+        let members = members ?? ClusterMembers(cluster: cluster)
+        var trackers = cluster.trackers.map { LeaderFinder.Tracker(id: $0.id, address: $0.address.description) }
+        let own = Set(cluster.ids)
+        trackers += members.trackers.filter { !own.contains($0.id) }.prefix(max(0, LeaderFinder.trackersMax - trackers.count))
+        self.members = members
         clientID = try SecureRandom.uint64() | 1
         self.timing = timing
         self.cluster = cluster
@@ -130,6 +140,7 @@ public final class TrackerClient: Sendable {
             guard case let .status(status) = try askOnce(.clusterStatus, tracker: tracker) else {
                 throw TrackerClientError.unavailable("unexpected answer to a status request")
             }
+            members.learn(status)
             return status
         }
     }
@@ -137,7 +148,7 @@ public final class TrackerClient: Sendable {
     /// Sends one request to one tracker over a new connection and returns its answer as it is
     /// (a redirect included): no retry, no leader search.
     public func askOnce(_ operation: ServiceOperation, token: [UInt8] = [], tracker: ClusterConfig.Tracker) throws -> ClientResponse {
-        let connection = try connect(to: tracker.address.description)
+        let connection = try connect(to: LeaderFinder.Tracker(id: tracker.id, address: tracker.address.description))
         defer { connection.close() }
         let sequence = state.withLock { state in
             state.sequence += 1
@@ -203,61 +214,5 @@ public final class TrackerClient: Sendable {
     private func staleReadStart(_ request: ClientRequest, allowsStale: Bool, start: UInt64, isLeaderless: Bool) -> UInt64? {
         guard allowsStale, case let .query(query) = request.operation, query.isStaleReadable else { return nil }
         return isLeaderless ? start : start + UInt64(max(0, timing.staleReadAfterMillis))
-    }
-
-    private func currentConnection(_ state: inout State, connectMillis: Int) throws -> FramedConnection {
-        let target = state.finder.target
-        if let connection = state.connection, state.connectedTo == target.id { return connection }
-        state.connection?.close()
-        state.connection = nil
-        let connection = try connect(to: target.address, timeoutMillis: connectMillis)
-        state.connection = connection
-        state.connectedTo = target.id
-        return connection
-    }
-
-    private func connect(to address: String, timeoutMillis: Int? = nil) throws -> FramedConnection {
-        let parsed = try PeerAddress.parse(address)
-        let socket = try Socket.connect(host: parsed.host, port: parsed.port, timeoutMillis: timeoutMillis ?? timing.connectTimeoutMillis)
-        let connection: FramedConnection
-        do {
-            connection = try secure(socket, address: parsed)
-        } catch {
-            socket.close()
-            throw error
-        }
-        _ = try Handshake.perform(on: connection, as: .dialer, role: .client, id: clientID, key: nil, auth: authenticator)
-        try socket.setReceiveTimeout(millis: timing.attemptTimeoutMillis)
-        return connection
-    }
-
-    /// TLS pinned to the line of the tracker at `address` (any of cluster.conf's pins for an
-    /// address no line names, e.g. a redirect to a tracker added later), or plaintext.
-    private func secure(_ socket: Socket, address: PeerAddress) throws -> FramedConnection {
-        guard let tls else { return FramedConnection(socket: socket) }
-        let line = cluster.trackers.first { $0.address == address }
-        let pins = line.map { $0.fingerprint.map { [$0] } ?? [] } ?? cluster.fingerprints
-        let name = line.map { "tracker \($0.id) (\(address))" } ?? "tracker at \(address)"
-        guard !pins.isEmpty else { throw TrackerClientError.notPinned("cluster.conf: \(name) has no sha256: fingerprint") }
-        let deadline = ContinuousClock.now + .milliseconds(timing.connectTimeoutMillis + NetworkingLimits.handshakeTimeoutMillis)
-        do {
-            return FramedConnection(tls: try TLSStream.handshake(socket: socket, context: tls, verification: .pinned(Set(pins)), deadline: deadline))
-        } catch TLSError.peerNotPinned(let presented) {
-            let pinned = pins.map(\.description).joined(separator: " or ")
-            throw TrackerClientError.notPinned("cluster.conf: \(name) presented certificate \(presented), but its line pins \(pinned)")
-        }
-    }
-
-    private func exchange(_ request: ClientRequest, tag: UInt64, on connection: FramedConnection) throws -> ClientResponse {
-        let payload = ServiceFrame.tagged(tag, ServiceCodec.encode(request))
-        try connection.writeFrame(Frame(type: ServiceFrame.request, payload: payload))
-        // Answers to earlier attempts on this connection may still arrive: skip them.
-        for _ in 0..<64 {
-            let frame = try connection.readFrame(maxBytes: ServiceCodec.bodyBytesMax + 64)
-            guard frame.type == ServiceFrame.response else { continue }
-            let (answerTag, body) = try ServiceFrame.untagged(frame.payload)
-            if answerTag == tag { return try ServiceCodec.decodeResponse(body) }
-        }
-        throw TrackerClientError.unavailable("no answer with the expected tag")
     }
 }

@@ -79,6 +79,29 @@ public struct LeaderFinder: Sendable {
         return 0
     }
 
+    /// Learns `trackers` (members a tracker reported): each is added or its address updated,
+    /// up to `trackersMax`; the cursor stays on the tracker it was on.
+    public mutating func learn(_ trackers: [Tracker]) {
+        for tracker in trackers where tracker.id != 0 && !tracker.address.isEmpty && tracker.address.utf8.count <= Self.addressBytesMax {
+            learn(tracker)
+        }
+    }
+
+    /// Follows the configuration of a tracker known to lead (it answered a request): its
+    /// `members` are learned, and every other tracker is forgotten except those in `kept`
+    /// (the seed list), so removed trackers stop costing attempts. The cursor stays on its
+    /// tracker if that one is kept.
+    public mutating func follow(_ members: [Tracker], keeping kept: Set<TrackerID>) {
+        guard !members.isEmpty else { return }
+        learn(members)
+        let current = trackers[cursor].id
+        let wanted = Set(members.map(\.id)).union(kept)
+        let remaining = trackers.filter { wanted.contains($0.id) }
+        guard !remaining.isEmpty else { return }
+        trackers = remaining
+        cursor = trackers.firstIndex { $0.id == current } ?? 0
+    }
+
     /// Adds `tracker`, or updates the address of the tracker with its id, keeping the order by
     /// id and the cursor on the tracker it was on.
     mutating func learn(_ tracker: Tracker) {

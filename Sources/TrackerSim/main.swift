@@ -17,16 +17,19 @@ struct Arguments {
     var isShowingProgress = false
     var plantedBug: PlantedBug = .none
     var hasWitness = false
+    var isMembershipOn = false
     var isShowingCoverage = false
 
     static let usage = """
         usage: tracker-sim [--seeds N | --seed S [--trace]] [--nodes K] [--clients C]
-                           [--sim-seconds T] [--progress] [--witness] [--planted-bug \(PlantedBug.allCases.map(\.rawValue).joined(separator: "|"))]
+                           [--sim-seconds T] [--progress] [--witness] [--membership] [--planted-bug \(PlantedBug.allCases.map(\.rawValue).joined(separator: "|"))]
           --seeds N        run seeds 1...N (default 100)
           --seed S         run one seed; with --trace print its events
           --nodes K        trackers, 2 to 7 (default 3)
           --clients C      simulated clients (default 3)
           --witness        the last tracker is a witness (votes, holds no log, never leads)
+          --membership     membership changes during the faults: learners added and promoted,
+                           voters removed, crashed trackers replaced by new ones (no liveness mode)
           --sim-seconds T  simulated seconds per seed, at least 20 (default 60)
           --coverage       print the coverage table even for one seed (a sweep always does)
           --progress       write "seed N" to stderr before each seed (unbuffered), so a hang or a
@@ -52,6 +55,7 @@ struct Arguments {
         parser.toggle("--progress") { $0.isShowingProgress = true }
         parser.toggle("--coverage") { $0.isShowingCoverage = true }
         parser.toggle("--witness") { $0.hasWitness = true }
+        parser.toggle("--membership") { $0.isMembershipOn = true }
         parser.value("--planted-bug", need: "needs one of \(PlantedBug.allCases.map(\.rawValue).joined(separator: ", "))") { args, name in
             guard let bug = PlantedBug(rawValue: name) else { return false }
             args.plantedBug = bug
@@ -61,6 +65,9 @@ struct Arguments {
             guard SimOptions.nodeCountRange.contains(args.nodes) else { return "--nodes must be 2 to 7" }
             guard !args.hasWitness || args.nodes >= 3 else { return "--witness needs --nodes 3 or more" }
             guard args.plantedBug != .witnessVotesWithoutMark || args.hasWitness else { return "--planted-bug witness-votes-without-mark needs --witness" }
+            guard args.plantedBug != .configBeforeTermCommit || args.isMembershipOn else {
+                return "--planted-bug config-before-term-commit needs --membership"
+            }
             guard args.simSeconds >= 2 * SimOptions.recoverySeconds else { return "--sim-seconds must be at least \(2 * SimOptions.recoverySeconds)" }
             guard args.clients <= SimOptions.clientCountMax else { return "--clients must be at most \(SimOptions.clientCountMax)" }
             return nil
@@ -75,6 +82,7 @@ struct Arguments {
         o.simSeconds = simSeconds
         o.plantedBug = plantedBug
         o.hasWitness = hasWitness
+        o.isMembershipOn = isMembershipOn
         if isTracing { o.traceSink = { print($0) } }
         return o
     }
@@ -82,6 +90,7 @@ struct Arguments {
     func replayCommand(seed: UInt64) -> String {
         var command = "tracker-sim --seed \(seed) --nodes \(nodes) --clients \(clients) --sim-seconds \(simSeconds)"
         if hasWitness { command += " --witness" }
+        if isMembershipOn { command += " --membership" }
         if plantedBug != .none { command += " --planted-bug \(plantedBug.rawValue)" }
         return command + " --trace"
     }
