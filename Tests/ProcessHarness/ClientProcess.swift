@@ -71,8 +71,18 @@ public final class ClientProcess: Sendable {
     }
 
     /// Why the client is gone (it exited, with its status), or nil while it runs.
+    /// A client killed by a signal (a trap) also shows the end of its log, where Swift's
+    /// runtime wrote the reason and the line.
     public func exitReport() -> String? {
-        child.isRunning ? nil : "the client process exited with status \(child.process.terminationStatus)"
+        guard !child.isRunning else { return nil }
+        let report = "the client process exited with status \(child.process.terminationStatus)"
+        guard child.process.terminationReason == .uncaughtSignal else { return report }
+        return report + " (signal); its log ends: " + Self.logTail(logPath)
+    }
+
+    static func logTail(_ path: String, bytes: Int = 1_500) -> String {
+        guard let data = FileManager.default.contents(atPath: path) else { return "(no log)" }
+        return String(decoding: data.suffix(bytes), as: UTF8.self)
     }
 
     /// Runs a command and returns whether it answered ok.
