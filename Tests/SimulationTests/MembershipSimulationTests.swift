@@ -54,12 +54,12 @@ struct MembershipSimulationTests {
         expectNoViolation(sim)
     }
 
-    @Test("tracker-sim --seed 2 --membership --planted-bug config-before-term-commit: the randomized run catches it")
+    @Test("tracker-sim --seed 16 --membership --planted-bug config-before-term-commit: the randomized run catches it")
     func plantedBugCaughtRandomized() {
         var options = SimOptions()
         options.isMembershipOn = true
         options.plantedBug = .configBeforeTermCommit
-        let report = Simulation(seed: 2, options: options).runRandomized()
+        let report = Simulation(seed: 16, options: options).runRandomized()
         #expect(report.violation?.invariant == "leader completeness", "\(report.violation.map { "\($0)" } ?? "no violation")")
     }
 
