@@ -168,6 +168,9 @@ public final class TrackerClient: Sendable {
                     state.answers.record(now > sent ? now - sent : 0)
                 }
                 outcome = .answered(response)
+            } catch let refusal as TrackerRefusal {
+                state.connection = nil
+                outcome = .refused(refusal.description)
             } catch let error as TrackerClientError {
                 state.connection?.close()
                 state.connection = nil
@@ -202,16 +205,15 @@ public final class TrackerClient: Sendable {
     private func connect(to address: String, timeoutMillis: Int? = nil) throws -> FramedConnection {
         let parsed = try PeerAddress.parse(address)
         let socket = try Socket.connect(host: parsed.host, port: parsed.port, timeoutMillis: timeoutMillis ?? timing.connectTimeoutMillis)
-        let connection: FramedConnection
         do {
-            connection = try secure(socket, address: parsed)
+            let connection = try secure(socket, address: parsed)
+            _ = try Handshake.perform(on: connection, as: .dialer, role: .client, id: clientID, key: nil, auth: authenticator)
+            try socket.setReceiveTimeout(millis: timing.attemptTimeoutMillis)
+            return connection
         } catch {
             socket.close()
-            throw error
+            throw TrackerRefusal.classify(error)
         }
-        _ = try Handshake.perform(on: connection, as: .dialer, role: .client, id: clientID, key: nil, auth: authenticator)
-        try socket.setReceiveTimeout(millis: timing.attemptTimeoutMillis)
-        return connection
     }
 
     /// TLS pinned to the line of the tracker at `address` (any of cluster.conf's pins for an
