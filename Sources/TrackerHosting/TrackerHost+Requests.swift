@@ -22,18 +22,26 @@ extension TrackerHost {
         replies.append(Reply(target: target, response: response))
     }
 
-    /// The hash of the request's session token, once the session is known to exist; answers
+    /// The hash of the request's session token, once the session is known to exist (and, when
+    /// `certificate` is not nil, its TLS connection presented the session's certificate); answers
     /// and returns nil otherwise, so nothing without a session reaches the log. "Not logged
     /// in" is said only by a leader that has committed in its term and applied everything it
     /// committed (it then knows every session a client was told about); before that, "retry
     /// later".
-    mutating func sessionHash(_ request: ClientRequest, _ target: ReplyTarget) -> TokenHash? {
+    mutating func sessionHash(_ request: ClientRequest, _ target: ReplyTarget, certificate: [UInt8]? = nil) -> TokenHash? {
         guard !request.token.isEmpty, request.token.count <= ServiceCodec.tokenBytesMax else {
             reply(target, .result(.failure(.notLoggedIn)))
             return nil
         }
         let hash = hashToken(request.token)
-        if case .ok = machine.query(.session(tokenHash: hash)) { return hash }
+        if case let .ok(.session(session)) = machine.query(.session(tokenHash: hash)) {
+            // Over TLS the token is honored only from the certificate the session logged in
+            // with: a token copied to another key is refused (the shell logs it, never the token).
+            guard let certificate, certificate != session.certificateFingerprint else { return hash }
+            counters.refusedCertificateMismatch += 1
+            reply(target, .rejected(reason: "this session belongs to another certificate"))
+            return nil
+        }
         guard raft.hasCommittedInTerm, raft.appliedIndex == raft.commitIndex else {
             reply(target, .retryLater(reason: "the new leader is catching up"))
             return nil
