@@ -39,7 +39,8 @@ struct SessionCertificateTests {
         #expect(isRejected(cluster.send(read, to: leader, certificate: other)))
         let keepAlive = ClientRequest(clientID: 9, sequence: 3, token: token, operation: .command(.keepAlive))
         #expect(isRejected(cluster.send(keepAlive, to: leader, certificate: [])), "a connection without a certificate")
-        #expect(cluster.hosts[leader]!.counters.refusedCertificateMismatch == 3)
+        let host: TrackerHost = try #require(cluster.hosts[leader])
+        #expect(host.counters.refusedCertificateMismatch == 3)
         let owned = ClientRequest(clientID: 7, sequence: 3, token: token, operation: .command(.createGroup(groupID: "g1")))
         #expect(cluster.send(owned, to: leader, certificate: own) == .result(.ok(.done)))
     }

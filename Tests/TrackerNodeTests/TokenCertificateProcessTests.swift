@@ -2,7 +2,6 @@ import Foundation
 import ProcessHarness
 import Testing
 import TrackerClient
-import TrackerProtocol
 
 @Suite("session tokens bound to certificates (processes)", .serialized)
 struct TokenCertificateProcessTests {
@@ -14,7 +13,7 @@ struct TokenCertificateProcessTests {
         let owner = try cluster.client()
         let leader = try #require(try cluster.waitForLeader(using: owner)?.id)
         let token = try session(owner, user: "victim")
-        let thief = try cluster.client() // a fresh client: its own ephemeral certificate
+        let thief = try TrackerClient(cluster: try cluster.config()) // its own ephemeral certificate
         #expect(thief.certificateFingerprint != owner.certificateFingerprint)
         let stolen = try createGroup(thief, token, "taken")
         guard case .rejected = stolen else { return #expect(Bool(false), "stolen token answered \(stolen)") }
