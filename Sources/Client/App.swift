@@ -99,19 +99,21 @@ final class ClientApp: Sendable {
     /// presented the certificate that user's session logged in with, so several users on one
     /// host or behind one NAT are told apart. In plaintext (`--insecure`) only the IP its session
     /// registered is compared, which cannot tell apart users on one host.
-    func authorizePeer(_ peer: PeerCredentials) -> String? {
+    func authorizePeer(_ peer: PeerCredentials) -> PeerVerdict {
         guard let token = session.withLock({ $0?.token }) else { return "this peer is not logged in" }
         let query = ClientQuery.memberSession(groupID: peer.groupID, userID: peer.userID)
         do {
-            switch try authTracker.call(.query(query), token: token) {
-            case let .result(.ok(.session(info))):
-                return Self.credentialRefusal(peer, session: info, isTLS: identity != nil)
-            case let .result(.failed(error)): return error.message
-            case let .rejected(reason): return reason
+            // With no leader, a tracker's applied state still knows the members and sessions.
+            switch try authTracker.call(.query(query), token: token, allowsStale: true) {
+            case let .result(.ok(.session(info))), let .possiblyStale(.ok(.session(info)), _):
+                return Self.credentialRefusal(peer, session: info, isTLS: identity != nil).map(PeerVerdict.refused) ?? .allowed
+            case let .result(.failed(error)), let .possiblyStale(.failed(error), _): return .refused(error.message)
+            case let .rejected(reason): return .refused(reason)
             default: return "unexpected answer from the tracker"
             }
         } catch {
-            return "cannot check membership: \(error)"
+            // No tracker answered: a connection being served keeps its verdict (PeerVerdict).
+            return .unknown("cannot check membership: \(error)")
         }
     }
 

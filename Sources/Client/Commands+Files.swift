@@ -126,7 +126,8 @@ extension ClientApp {
         let paths = try destinationPaths(fileName: fileName, destination: destination)
         guard let current = session.withLock({ $0 }) else { throw CommandError("not logged in") }
         let query = ClientQuery.downloadInfo(groupID: groupID, fileName: fileName)
-        guard case let .download(info) = try call(.query(query), token: current.token) else { throw CommandError("unexpected answer from the tracker") }
+        let answer = try callNotingStale(.query(query), token: current.token, allowsStale: true)
+        guard case let .download(info) = answer.reply else { throw CommandError("unexpected answer from the tracker") }
         do {
             _ = try DownloadInfoCheck.validate(info, fileName: fileName)
         } catch {
@@ -151,8 +152,9 @@ extension ClientApp {
         guard admitted else { throw CommandError("too many downloads at once (at most \(TransferLimits.downloadsMax))") }
         download.start()
         reportWhenFinished(download)
-        return .ok("downloading \(fileName) from \(groupID) to \(paths.final)",
-                   [("group", .string(groupID)), ("file", .string(fileName)), ("destination", .string(paths.final))])
+        return CommandAnswer.ok("downloading \(fileName) from \(groupID) to \(paths.final)",
+                                [("group", .string(groupID)), ("file", .string(fileName)), ("destination", .string(paths.final))])
+            .markedStale(answer.stale)
     }
 
     func showDownloads() -> CommandAnswer {

@@ -29,7 +29,8 @@ extension ClientApp {
     }
 
     func listFiles(_ groupID: String) throws -> CommandAnswer {
-        let (files, isCut) = try fetchPages({ .listFiles(groupID: groupID, page: $0) }) { reply in
+        var stale: StaleMark?
+        let (files, isCut) = try fetchPages({ .listFiles(groupID: groupID, page: $0) }, stale: &stale) { reply in
             if case let .files(page) = reply { page } else { nil }
         }
         let lines = files.map { "\($0.name) \($0.sizeBytes) bytes, \($0.onlineSharerCount) online sharers" }
@@ -37,7 +38,7 @@ extension ClientApp {
             .object([("name", .string($0.name)), ("size", .unsigned($0.sizeBytes)),
                      ("online_sharers", .unsigned(UInt64($0.onlineSharerCount)))])
         }
-        return Self.listing(lines.isEmpty ? ["no files"] : lines, ("files", .array(json)), isCut: isCut)
+        return Self.listing(lines.isEmpty ? ["no files"] : lines, ("files", .array(json)), isCut: isCut).markedStale(stale)
     }
 
     /// The lines and the JSON field of a listing; a cut listing ends with a line saying so and
@@ -50,10 +51,22 @@ extension ClientApp {
     /// Every page of a listing, up to `listedItemsMax` items, and whether any were left out.
     func fetchPages<Item: PageItem>(_ query: (PageRequest) -> ClientQuery,
                                     _ page: (TrackerReply) -> Page<Item>?) throws -> (items: [Item], isCut: Bool) {
+        var ignored: StaleMark?
+        return try fetchPages(query, allowsStale: false, stale: &ignored, page)
+    }
+
+    /// `fetchPages` of a data-plane listing that takes possibly stale pages when no leader is
+    /// found; `stale` is the mark of the last such page (nil when every page was a leader's).
+    func fetchPages<Item: PageItem>(_ query: (PageRequest) -> ClientQuery, allowsStale: Bool = true, stale: inout StaleMark?,
+                                    _ page: (TrackerReply) -> Page<Item>?) throws -> (items: [Item], isCut: Bool) {
         let token = try token()
+        var mark: StaleMark?
+        defer { stale = mark }
         do {
             return try Page<Item>.collect(upTo: ClientLimits.listedItemsMax) { request in
-                guard let next = page(try call(.query(query(request)), token: token)) else {
+                let answer = try callNotingStale(.query(query(request)), token: token, allowsStale: allowsStale)
+                if let got = answer.stale { mark = got }
+                guard let next = page(answer.reply) else {
                     throw CommandError("unexpected answer from the tracker")
                 }
                 return next

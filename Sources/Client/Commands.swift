@@ -91,17 +91,24 @@ extension ClientApp {
 
     /// Sends an operation to the cluster and returns the tracker's result, or throws its refusal.
     func call(_ operation: ServiceOperation, token: [UInt8] = []) throws -> TrackerReply {
+        try callNotingStale(operation, token: token, allowsStale: false).reply
+    }
+
+    /// `call`, and for a data-plane query with `allowsStale` the mark of an answer a tracker
+    /// without a leader gave from its applied state (nil: a leader's answer).
+    func callNotingStale(_ operation: ServiceOperation, token: [UInt8], allowsStale: Bool) throws -> (reply: TrackerReply, stale: StaleMark?) {
         let response: ClientResponse
         do {
-            response = try commandTracker.call(operation, token: token)
+            response = try commandTracker.call(operation, token: token, allowsStale: allowsStale)
         } catch {
             throw CommandError("\(error)")
         }
         switch response {
-        case let .result(.ok(reply)): return reply
-        case let .result(.failed(error)): throw CommandError(error.message)
+        case let .result(.ok(reply)): return (reply, nil)
+        case let .possiblyStale(.ok(reply), mark): return (reply, mark)
+        case let .result(.failed(error)), let .possiblyStale(.failed(error), _): throw CommandError(error.message)
         case let .rejected(reason): throw CommandError(reason)
-        case .loggedIn: return .done
+        case .loggedIn: return (.done, nil)
         default: throw CommandError("unexpected answer from the tracker")
         }
     }

@@ -78,9 +78,11 @@ extension RaftNode {
             return
         }
         if progress[m.from]!.state == .snapshot {
-            guard progress[m.from]!.match >= progress[m.from]!.pendingSnapshotIndex else { return }
-            progress[m.from]!.becomeProbe() // the follower installed it: back to appends
-            sendAppend(to: m.from, sendIfEmpty: false)
+            // The higher match counts toward commit whatever the state: an answer to an append
+            // can land after the leader went back to sending this follower its snapshot.
+            let isInstalled = progress[m.from]!.match >= progress[m.from]!.pendingSnapshotIndex
+            if isInstalled { progress[m.from]!.becomeProbe() } // back to appends
+            if !maybeCommitAndBroadcast() && isInstalled { sendAppend(to: m.from, sendIfEmpty: false) }
             return
         }
         if wasProbe { progress[m.from]!.becomeReplicate() }

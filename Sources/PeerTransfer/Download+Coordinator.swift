@@ -56,6 +56,9 @@ extension Download {
         var refreshMillis = UInt64(TransferLimits.peerRefreshMinMillis)
         var lastProgressMillis = SystemClock.monotonicMillis()
         var lastDone = -1
+        // No leader answered the last peer-list query: announces (writes) would only wait for a
+        // quorum, so they wait for a leader's answer instead; the pieces keep coming meanwhile.
+        var isLeaderless = false
         while true {
             if let reason = cancelReason.withLock({ $0 }) { throw DownloadFailure(reason) }
             if let failure = context.writer.failure { throw DownloadFailure(failure) }
@@ -67,14 +70,18 @@ extension Download {
             // Announce what is written (what the peer server can serve), not merely accepted.
             let servable = environment.registry.share(groupID: groupID, fileName: fileName)?.pieces ?? []
             let servableCount = servable.reduce(0) { $0 + $1.nonzeroBitCount }
-            if servableCount > announcedCount && (announcedCount == 0 || now >= nextAnnounceMillis) {
+            if servableCount > announcedCount && !isLeaderless && (announcedCount == 0 || now >= nextAnnounceMillis) {
                 announce(tracker, pieces: servable)
                 announcedCount = servableCount
                 nextAnnounceMillis = now + UInt64(TransferLimits.announceIntervalMillis)
             }
             if now >= nextRefreshMillis && done < context.metadata.pieceCount {
                 // Only the peer list may change: an answer with other metadata is not used.
-                if let fresh = try? fetchInfo(tracker), fresh.metadata == info.metadata { info = fresh }
+                // With every tracker down this fails after the call's deadline: the sharers
+                // already known keep serving, and the tracker is asked again next time.
+                let fresh = try? fetchInfoNotingStale(tracker)
+                isLeaderless = fresh?.isStale ?? true
+                if let fresh, fresh.info.metadata == info.metadata { info = fresh.info }
                 // Soon again while new peers (other downloaders, as they announce) keep appearing.
                 let started = connectToNewPeers(info.peers, context: context)
                 refreshMillis = Self.nextPeerRefreshMillis(after: refreshMillis, startedPeers: started)
@@ -111,15 +118,24 @@ extension Download {
     }
 
     func fetchInfo(_ tracker: TrackerClient) throws -> DownloadInfo {
+        try fetchInfoNotingStale(tracker).info
+    }
+
+    /// The file's metadata and sharers, and whether a tracker without a leader gave them.
+    func fetchInfoNotingStale(_ tracker: TrackerClient) throws -> (info: DownloadInfo, isStale: Bool) {
         let query = ClientQuery.downloadInfo(groupID: groupID, fileName: fileName)
-        switch try tracker.call(.query(query), token: environment.token) {
-        case let .result(.ok(.download(info))):
+        // Possibly stale when no leader is found: the metadata never changes once uploaded,
+        // and sharers that left are simply not reached.
+        let response = try tracker.call(.query(query), token: environment.token, allowsStale: true)
+        switch response {
+        case let .result(.ok(.download(info))), let .possiblyStale(.ok(.download(info)), _):
+            let isStale = if case .possiblyStale = response { true } else { false }
             do {
-                return try DownloadInfoCheck.validate(info, fileName: fileName)
+                return (try DownloadInfoCheck.validate(info, fileName: fileName), isStale)
             } catch {
                 throw DownloadFailure(error.description)
             }
-        case let .result(.failed(error)): throw DownloadFailure(error.message)
+        case let .result(.failed(error)), let .possiblyStale(.failed(error), _): throw DownloadFailure(error.message)
         case let .rejected(reason): throw DownloadFailure(reason)
         default: throw DownloadFailure("unexpected answer from the tracker")
         }
@@ -167,8 +183,9 @@ extension Download {
                           pieceHashes: context.metadata.pieceHashes)
         environment.registry.add(share)
         syncDirectory(of: finalPath)
-        announce(tracker, pieces: share.pieces)
+        // Remembered first: without a quorum the announce waits out its call deadline.
         environment.onComplete(share, context.metadata)
+        announce(tracker, pieces: share.pieces)
     }
 }
 

@@ -18,7 +18,7 @@ struct ServedLink {
 extension PeerServer {
     func answerRequests(on wire: PieceWire, id: Int, credentials: PeerCredentials, host: String) throws {
         let (groupID, userID) = (credentials.groupID, credentials.userID)
-        var verdictMillis = SystemClock.monotonicMillis()
+        var verdict = (atMillis: SystemClock.monotonicMillis(), trustMillis: UInt64(TransferLimits.peerAuthorizationFreshMillis))
         var link = ServedLink()
         defer { endLink(&link, id: id) }
         var heardMillis = SystemClock.monotonicMillis()
@@ -47,7 +47,7 @@ extension PeerServer {
             case let .bitfieldRequest(fileName):
                 try subscribe(&link, id: id, groupID: groupID, fileName: fileName, on: wire)
             case let .request(requestGroup, fileName, index):
-                guard isStillAuthorized(credentials, verdictMillis: &verdictMillis, host: host) else {
+                guard isStillAuthorized(credentials, verdict: &verdict, host: host) else {
                     try wire.send(.reject(reason: "no longer an online member of \(groupID)"))
                     return
                 }
@@ -63,17 +63,32 @@ extension PeerServer {
         }
     }
 
-    /// Whether the connection's verdict still holds: fresh, or confirmed again by the tracker now.
-    private func isStillAuthorized(_ credentials: PeerCredentials, verdictMillis: inout UInt64, host: String) -> Bool {
+    /// Whether the connection's verdict still holds: fresh, or confirmed again by the tracker
+    /// now, or kept because no tracker could be asked (asked again later).
+    private func isStillAuthorized(_ credentials: PeerCredentials, verdict: inout (atMillis: UInt64, trustMillis: UInt64),
+                                   host: String) -> Bool {
+        guard elapsed(from: verdict.atMillis, to: SystemClock.monotonicMillis()) >= verdict.trustMillis else { return true }
+        let answer = authorize(credentials)
         let now = SystemClock.monotonicMillis()
-        guard elapsed(from: verdictMillis, to: now) >= UInt64(TransferLimits.peerAuthorizationFreshMillis) else { return true }
-        if let reason = authorize(credentials) {
+        switch answer {
+        case .allowed:
+            verdict = (now, UInt64(TransferLimits.peerAuthorizationFreshMillis))
+            return true
+        case let .unknown(reason):
+            logUnknownVerdict(credentials, reason: reason)
+            verdict = (now, UInt64(TransferLimits.peerAuthorizationUnknownRetryMillis))
+            return true
+        case let .refused(reason):
             refuse(.notAuthorized, host: host,
                    detail: [("user", credentials.userID), ("group", credentials.groupID), ("reason", reason), ("recheck", "true")])
             return false
         }
-        verdictMillis = now
-        return true
+    }
+
+    private func logUnknownVerdict(_ credentials: PeerCredentials, reason: String) {
+        log.warn("membership check unanswered; serving on with the last verdict",
+                 ["user": credentials.userID, "group": credentials.groupID, "reason": reason,
+                  "retry_ms": "\(TransferLimits.peerAuthorizationUnknownRetryMillis)"])
     }
 
     /// Answers `bitfieldRequest`: from now on the connection follows this file.

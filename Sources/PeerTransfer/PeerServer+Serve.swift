@@ -37,7 +37,7 @@ extension PeerServer {
         }
         guard case let .open(userID, groupID) = first, advance(id, to: .authorizing) else { return nil }
         let credentials = PeerCredentials(userID: userID, groupID: groupID, remoteHost: host, fingerprint: wire.peerFingerprint)
-        if let reason = authorize(credentials) {
+        if let reason = authorize(credentials).reason {
             refuse(.notAuthorized, host: host, detail: [(key: "user", value: userID), (key: "group", value: groupID), (key: "reason", value: reason)])
             try wire.send(.reject(reason: reason))
             return nil

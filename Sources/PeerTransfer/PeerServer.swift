@@ -25,10 +25,11 @@ public struct PeerCredentials: Equatable, Sendable {
     }
 }
 
-/// Decides whether a connection may download from its group: nil to accept, or the reason to
-/// refuse. The client asks the tracker when a connection opens and again, while it is served,
-/// once its verdict is older than `TransferLimits.peerAuthorizationFreshMillis`.
-public typealias PeerAuthorizer = @Sendable (_ credentials: PeerCredentials) -> String?
+/// Decides whether a connection may download from its group (`nil` or `.allowed` to accept).
+/// The client asks the tracker when a connection opens and again, while it is served, once its
+/// verdict is older than `TransferLimits.peerAuthorizationFreshMillis` (see `PeerVerdict` for
+/// a tracker that cannot be asked).
+public typealias PeerAuthorizer = @Sendable (_ credentials: PeerCredentials) -> PeerVerdict
 
 /// The handshake callbacks over libcrypto, shared by both ends of piece connections.
 public enum PeerHandshake {

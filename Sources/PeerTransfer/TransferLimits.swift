@@ -39,6 +39,8 @@ public enum TransferLimits {
     /// How long a connection's membership verdict is trusted: the first piece request after it
     /// asks the tracker again, so a member who left (or logged out) is refused within it.
     public static let peerAuthorizationFreshMillis = 1_000
+    /// How long a served connection keeps its verdict when no tracker could be asked again.
+    public static let peerAuthorizationUnknownRetryMillis = 10_000
     /// How often the peer server's accept thread wakes to close connections past the deadline.
     public static let acceptPollMillis = 100
     /// How long a served connection may stay idle between requests.

@@ -90,6 +90,13 @@ extension Simulation {
         return leaderIndex
     }
 
+    /// Each tracker's Raft state in one line (`down` for a crashed one), for failure reports.
+    public var nodeSummaries: [String] {
+        nodes.indices.map { i in
+            nodes[i].isUp ? "tracker \(i + 1): \(nodes[i].box.executor.host.raft.stateSummary)" : "tracker \(i + 1): down"
+        }
+    }
+
     /// Simulated time now, in milliseconds.
     public var nowMillis: UInt64 { nowMicros / 1_000 }
 }

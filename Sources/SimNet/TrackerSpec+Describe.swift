@@ -60,7 +60,7 @@ extension TrackerSpec {
         case let .result(.ok(reply)): return "\(reply)"
         case let .loggedIn(token, _): return "logged in, session \(Self.digest(token))"
         case .rejected: return "rejected"
-        case .redirect, .noLeader, .retryLater, .status: return "\(output)"
+        case .redirect, .noLeader, .retryLater, .status, .possiblyStale: return "\(output)"
         }
     }
 

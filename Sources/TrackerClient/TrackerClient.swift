@@ -41,6 +41,11 @@ public final class TrackerClient: Sendable {
         }
         /// Connection timeout.
         public var connectTimeoutMillis = 500
+        /// How long a call that allows stale answers looks for a leader before it also takes
+        /// one from a tracker that knows none (several election timeouts: a failover that
+        /// elects a leader still answers linearizably). After a stale answer, the next such
+        /// calls allow it from their first attempt, until a leader answers again.
+        public var staleReadAfterMillis = 1_000
 
         /// Default timing.
         public init() {}
@@ -54,6 +59,8 @@ public final class TrackerClient: Sendable {
         var nextTag: UInt64 = 1
         /// Recent answer times, for the adaptive attempt timeout.
         var answers = AnswerTimes()
+        /// The last answer was possibly stale: no leader was found then.
+        var isLeaderless = false
     }
 
     /// This client's id for exactly-once answers.
@@ -97,7 +104,10 @@ public final class TrackerClient: Sendable {
     /// retried (same sequence number) until the call's deadline. A login carries a new random
     /// session token chosen here (`token` is ignored for it); every retry carries the same one,
     /// so a login whose answer was lost after it committed is answered with that session.
-    public func call(_ operation: ServiceOperation, token: [UInt8] = []) throws -> ClientResponse {
+    /// With `allowsStale`, a data-plane query (`ClientQuery.isStaleReadable`) that finds no
+    /// leader within `staleReadAfterMillis` may be answered `possiblyStale` by a tracker that
+    /// knows none.
+    public func call(_ operation: ServiceOperation, token: [UInt8] = [], allowsStale: Bool = false) throws -> ClientResponse {
         var requestToken = token
         var operation = operation
         if case let .login(userID, password, peerAddress, named) = operation {
@@ -110,7 +120,7 @@ public final class TrackerClient: Sendable {
         return try state.withLock { [operation] state in
             state.sequence += 1
             let request = ClientRequest(clientID: clientID, sequence: state.sequence, token: requestToken, operation: operation)
-            return try send(request, state: &state)
+            return try send(request, state: &state, allowsStale: allowsStale)
         }
     }
 
@@ -145,10 +155,14 @@ public final class TrackerClient: Sendable {
         }
     }
 
-    private func send(_ request: ClientRequest, state: inout State) throws -> ClientResponse {
-        let deadline = SystemClock.monotonicMillis() + timing.policy.callDeadlineMillis(for: request.operation)
+    private func send(_ request: ClientRequest, state: inout State, allowsStale: Bool) throws -> ClientResponse {
+        var request = request
+        let start = SystemClock.monotonicMillis()
+        let deadline = start + timing.policy.callDeadlineMillis(for: request.operation)
+        let staleFrom = staleReadStart(request, allowsStale: allowsStale, start: start, isLeaderless: state.isLeaderless)
         var lastProblem = "no attempt made"
         while SystemClock.monotonicMillis() < deadline {
+            if let staleFrom, SystemClock.monotonicMillis() >= staleFrom { request.allowsStale = true }
             let outcome: AttemptOutcome
             do {
                 // A silent tracker costs at most the adaptive wait, to connect as to answer.
@@ -182,6 +196,7 @@ public final class TrackerClient: Sendable {
             }
             switch timing.policy.decide(outcome, finder: &state.finder) {
             case let .done(response):
+                if case .possiblyStale = response { state.isLeaderless = true } else { state.isLeaderless = false }
                 return response
             case let .retry(pause, problem):
                 lastProblem = problem
@@ -189,6 +204,12 @@ public final class TrackerClient: Sendable {
             }
         }
         throw TrackerClientError.unavailable(lastProblem)
+    }
+
+    /// When a call may start asking for stale answers (nil: never).
+    private func staleReadStart(_ request: ClientRequest, allowsStale: Bool, start: UInt64, isLeaderless: Bool) -> UInt64? {
+        guard allowsStale, case let .query(query) = request.operation, query.isStaleReadable else { return nil }
+        return isLeaderless ? start : start + UInt64(max(0, timing.staleReadAfterMillis))
     }
 
     private func currentConnection(_ state: inout State, connectMillis: Int) throws -> FramedConnection {

@@ -102,6 +102,8 @@ public struct TrackerHost: Sendable {
         public var refusedPasswordAdmission = 0
         /// Configuration changes a leader proposed on its own (pins and promotions).
         public var membershipChangesProposed = 0
+        /// Data-plane queries answered from the applied state while no leader was known.
+        public var staleReadsAnswered = 0
     }
 
     /// Starts a host from stored Raft state; `hashToken` turns a session token into the hash
@@ -223,6 +225,7 @@ public struct TrackerHost: Sendable {
             guard let hash = sessionHash(request, target, certificate: certificate) else { return }
             return reply(target, .result(machine.query(TrackerQuery.bind(query, to: hash))))
         }
+        if answersStale(request) { return answerStale(request, replyTo: target) }
         guard raft.role == .leader else {
             reply(target, notLeaderResponse)
             return

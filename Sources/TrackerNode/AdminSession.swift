@@ -66,7 +66,7 @@ final class AdminSession {
                 usleep(Self.retryPauseMicros)
             case let .rejected(reason):
                 return .failure(AdminFailure(text: reason))
-            case .result, .loggedIn:
+            case .result, .loggedIn, .possiblyStale:
                 return .failure(AdminFailure(text: "\(address): unexpected answer"))
             }
         }

@@ -201,7 +201,7 @@ public struct CallPolicy: Sendable {
                 return .retry(afterMillis: finder.failed(), problem: "no leader elected")
             case let .retryLater(reason):
                 return .retry(afterMillis: max(finder.failed(), retryLaterMinMillis), problem: reason)
-            case .result, .loggedIn, .rejected, .status:
+            case .result, .loggedIn, .rejected, .status, .possiblyStale:
                 finder.succeeded()
                 return .done(response)
             }

@@ -31,13 +31,18 @@ public struct ClientRequest: Equatable, Sendable {
     public var token: [UInt8]
     /// What to do.
     public var operation: ServiceOperation
+    /// For a data-plane query (`ClientQuery.isStaleReadable`): a tracker that knows no live
+    /// leader may answer from its applied state, marked `possiblyStale`. Every other tracker,
+    /// and every other request, ignores it. Sent as a trailing flags byte only when set.
+    public var allowsStale: Bool
 
     /// Makes a request.
-    public init(clientID: UInt64, sequence: UInt64, token: [UInt8] = [], operation: ServiceOperation) {
+    public init(clientID: UInt64, sequence: UInt64, token: [UInt8] = [], operation: ServiceOperation, allowsStale: Bool = false) {
         self.clientID = clientID
         self.sequence = sequence
         self.token = token
         self.operation = operation
+        self.allowsStale = allowsStale
     }
 }
 
@@ -57,6 +62,9 @@ public enum ClientResponse: Equatable, Sendable {
     case rejected(reason: String)
     /// The answer to `clusterStatus`.
     case status(TrackerStatus)
+    /// A data-plane query answered from a tracker's applied state while it knows no leader
+    /// (asked with `allowsStale`): possibly behind what the cluster committed.
+    case possiblyStale(TrackerResult, StaleMark)
 }
 
 /// A request in a format this tracker does not speak: a client of another build. The tracker
@@ -109,6 +117,7 @@ public enum ServiceCodec {
         case .clusterStatus:
             w.write(UInt8(5))
         }
+        if request.allowsStale { w.write(RequestFlags.allowsStale) }
         return w.bytes
     }
 
@@ -133,8 +142,9 @@ public enum ServiceCodec {
                                certificateFingerprint: try fingerprint(&r))
         default: throw DecodingError("unknown operation", offset: tagOffset)
         }
+        let allowsStale = try RequestFlags.read(&r)
         try r.expectEnd()
-        return ClientRequest(clientID: clientID, sequence: sequence, token: token, operation: operation)
+        return ClientRequest(clientID: clientID, sequence: sequence, token: token, operation: operation, allowsStale: allowsStale)
     }
 
     /// Encodes a response.
@@ -157,6 +167,8 @@ public enum ServiceCodec {
             w.write(UInt8(6)); w.write(reason)
         case let .status(status):
             w.write(UInt8(7)); write(status, into: &w)
+        case let .possiblyStale(result, mark):
+            w.write(UInt8(8)); w.writeBlob(result.encode()); w.write(mark.tracker); w.write(mark.appliedIndex)
         }
         return w.bytes
     }
@@ -179,6 +191,9 @@ public enum ServiceCodec {
         case 5: response = .retryLater(reason: try field(&r))
         case 6: response = .rejected(reason: try field(&r))
         case 7: response = .status(try readStatus(&r))
+        case 8:
+            let result = try TrackerResult.decode(try r.readBlob(maxCount: bodyBytesMax))
+            response = .possiblyStale(result, StaleMark(tracker: try r.readUInt64(), appliedIndex: try r.readUInt64()))
         default: throw DecodingError("unknown response", offset: tagOffset)
         }
         try r.expectEnd()

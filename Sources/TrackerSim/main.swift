@@ -123,6 +123,7 @@ for seed in args.firstSeed..<(args.firstSeed + args.seedCount) {
         print("FAIL seed \(seed): \(violation.invariant)")
         print("  \(violation)")
         print("  profile: \(report.profile)")
+        for line in simulation.nodeSummaries { print("  \(line)") }
         print("  replay: \(args.replayCommand(seed: seed))")
     } else if args.seedCount == 1 {
         print("seed \(seed) ok: trace hash \(String(report.traceHash, radix: 16)) events \(report.eventCount) ops \(report.opsCompleted) "

@@ -2,14 +2,14 @@ import Foundation
 import ProcessHarness
 import Testing
 
-/// A cluster of three trackers plus client processes, all killed in `stop()`.
+/// A cluster of three trackers (or `size`) plus client processes, all killed in `stop()`.
 final class Fixture {
     let cluster: TrackerCluster
     let files: String
     private(set) var clients: [ClientProcess] = []
 
-    init(isInsecure: Bool = false) throws {
-        cluster = try TrackerCluster(isInsecure: isInsecure, prefix: "client-test")
+    init(isInsecure: Bool = false, size: Int = 3) throws {
+        cluster = try TrackerCluster(size: size, isInsecure: isInsecure, prefix: "client-test")
         files = cluster.directory + "/files"
         try FileManager.default.createDirectory(atPath: files, withIntermediateDirectories: true)
         try cluster.startAll()

@@ -118,6 +118,30 @@ struct SnapshotTests {
         #expect(net.appliedData(3).last == "after")
     }
 
+    @Test("an append answer that arrives while its follower waits for a snapshot still counts toward commit (tracker-sim --seed 3457 --witness: writes stopped for good)")
+    func answerInSnapshotStateCommits() throws {
+        var net = try compactedLeader(count: 10)
+        let config = net.node(1).config
+        net.heal()
+        net.isolate(2) // every commit needs node 3
+        net.tickAll(times: 2 * config.heartbeatTicks)
+        #expect(net.storages[3]!.snapshotIndex == net.snapshots[1]!.meta.index, "node 3 installed the snapshot")
+        let ticket = try net.propose(1, "after")
+        var held: Message?
+        net.stabilize(losing: { m, _ in
+            guard held == nil, m.kind == .appendResponse, m.from == 3, !m.reject, m.index >= ticket.index else { return false }
+            held = m
+            return true
+        })
+        let answer = try #require(held, "node 3 answered the append")
+        #expect(net.node(1).commitIndex < ticket.index)
+        // Before that answer lands, the leader went back to sending node 3 its snapshot (a
+        // delayed rejection or a resent snapshot did it in the simulator's seed).
+        net.nodes[1]!.progress[3]!.becomeSnapshot(index: net.snapshots[1]!.meta.index)
+        net.nodes[1]!.step(answer)
+        #expect(net.node(1).commitIndex >= ticket.index, "node 3 holds the entry: leader and node 3 are a quorum")
+    }
+
     @Test("a restart loads the snapshot and replays only the entries after it")
     func restartFromSnapshot() throws {
         var net = TestNetwork(size: 3)

@@ -49,3 +49,23 @@ struct ServiceCodecTests {
         #expect(finder.failed() == 0)
     }
 }
+
+@Suite("Stale-read wire format")
+struct StaleWireTests {
+    @Test("allowsStale and possiblyStale round-trip; a request without the flags byte decodes as before; bad flags are refused")
+    func roundTrips() throws {
+        let request = ClientRequest(clientID: 1, sequence: 2, token: [1, 2], operation: .query(.listFiles(groupID: "g")), allowsStale: true)
+        let bytes = ServiceCodec.encode(request)
+        #expect(try ServiceCodec.decodeRequest(bytes) == request)
+        var plain = request
+        plain.allowsStale = false
+        #expect(ServiceCodec.encode(plain) == Array(bytes.dropLast()), "the flag is one trailing byte, absent when not set")
+        #expect(try ServiceCodec.decodeRequest(Array(bytes.dropLast())) == plain)
+        #expect(throws: (any Error).self) { try ServiceCodec.decodeRequest(Array(bytes.dropLast()) + [2]) }
+        #expect(throws: (any Error).self) { try ServiceCodec.decodeRequest(bytes + [1]) }
+        let response = ClientResponse.possiblyStale(.ok(.done), StaleMark(tracker: 3, appliedIndex: 99))
+        let encoded = ServiceCodec.encode(response)
+        #expect(try ServiceCodec.decodeResponse(encoded) == response)
+        for cut in 0..<encoded.count { #expect(throws: (any Error).self) { try ServiceCodec.decodeResponse(Array(encoded.prefix(cut))) } }
+    }
+}
