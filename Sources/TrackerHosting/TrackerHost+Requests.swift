@@ -35,12 +35,7 @@ extension TrackerHost {
         }
         let hash = hashToken(request.token)
         if case let .ok(.session(session)) = machine.query(.session(tokenHash: hash)) {
-            // Over TLS the token is honored only from the certificate the session logged in
-            // with: a token copied to another key is refused (the shell logs it, never the token).
-            guard let certificate, certificate != session.certificateFingerprint else { return hash }
-            counters.refusedCertificateMismatch += 1
-            reply(target, .rejected(reason: "this session belongs to another certificate"))
-            return nil
+            return refusesCertificate(of: session, certificate, target) ? nil : hash
         }
         guard raft.hasCommittedInTerm, raft.appliedIndex == raft.commitIndex else {
             reply(target, .retryLater(reason: "the new leader is catching up"))
@@ -49,6 +44,16 @@ extension TrackerHost {
         counters.refusedUnknownSession += 1
         reply(target, .result(.failure(.notLoggedIn)))
         return nil
+    }
+
+    /// Over TLS (`certificate` not nil) a session's token is honored only from the certificate
+    /// the session logged in with: a token copied to another key is refused, answered and
+    /// counted here (the shell logs the count, never the token). Returns whether it refused.
+    mutating func refusesCertificate(of session: SessionInfo, _ certificate: [UInt8]?, _ target: ReplyTarget) -> Bool {
+        guard let certificate, certificate != session.certificateFingerprint else { return false }
+        counters.refusedCertificateMismatch += 1
+        reply(target, .rejected(reason: "this session belongs to another certificate"))
+        return true
     }
 
     mutating func startJob(_ work: PasswordJob.Work, pending: PendingJob) {

@@ -225,7 +225,7 @@ public struct TrackerHost: Sendable {
             guard let hash = sessionHash(request, target, certificate: certificate) else { return }
             return reply(target, .result(machine.query(TrackerQuery.bind(query, to: hash))))
         }
-        if answersStale(request) { return answerStale(request, replyTo: target) }
+        if answersStale(request) { return answerStale(request, replyTo: target, certificate: certificate) }
         guard raft.role == .leader else {
             reply(target, notLeaderResponse)
             return

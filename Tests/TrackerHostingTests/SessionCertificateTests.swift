@@ -45,6 +45,26 @@ struct SessionCertificateTests {
         #expect(cluster.send(owned, to: leader, certificate: own) == .result(.ok(.done)))
     }
 
+    @Test("without a quorum, a follower answering stale reads refuses a token from another certificate too")
+    func staleReadChecksTheCertificate() throws {
+        var cluster = HostCluster()
+        let leader = cluster.electLeader()
+        let token = try loggedIn(&cluster, user: "carol", clientID: 7)
+        cluster.tick(5) // every follower applies the login
+        let follower = try #require(cluster.ids.first { $0 != leader })
+        cluster.isolated = Set(cluster.ids)
+        var ticks = 0
+        while cluster.ids.contains(where: { cluster.hosts[$0]!.raft.role == .leader }) || ticks < 20, ticks < 500 {
+            cluster.tick(1)
+            ticks += 1
+        }
+        let read = ClientRequest(clientID: 9, sequence: 1, token: token, operation: .query(.listFiles(groupID: "g")), allowsStale: true)
+        #expect(isRejected(cluster.send(read, to: follower, certificate: other)))
+        let own = cluster.send(ClientRequest(clientID: 7, sequence: 9, token: token, operation: .query(.listFiles(groupID: "g")), allowsStale: true),
+                               to: follower, certificate: self.own)
+        guard case .possiblyStale = own else { return #expect(Bool(false), "own certificate answered \(String(describing: own))") }
+    }
+
     @Test("without TLS (no certificate known for the connection) the token alone is the proof")
     func plaintextIsUnchanged() throws {
         var cluster = HostCluster()
