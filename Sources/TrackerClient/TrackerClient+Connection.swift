@@ -48,16 +48,15 @@ extension TrackerClient {
     func connect(to tracker: LeaderFinder.Tracker, timeoutMillis: Int? = nil) throws -> FramedConnection {
         let parsed = try PeerAddress.parse(tracker.address)
         let socket = try Socket.connect(host: parsed.host, port: parsed.port, timeoutMillis: timeoutMillis ?? timing.connectTimeoutMillis)
-        let connection: FramedConnection
         do {
-            connection = try secure(socket, tracker: tracker.id, address: parsed)
+            let connection = try secure(socket, tracker: tracker.id, address: parsed)
+            _ = try Handshake.perform(on: connection, as: .dialer, role: .client, id: clientID, key: nil, auth: authenticator)
+            try socket.setReceiveTimeout(millis: timing.attemptTimeoutMillis)
+            return connection
         } catch {
             socket.close()
-            throw error
+            throw TrackerRefusal.classify(error) // a tracker at its limits closing us is retried after a backoff
         }
-        _ = try Handshake.perform(on: connection, as: .dialer, role: .client, id: clientID, key: nil, auth: authenticator)
-        try socket.setReceiveTimeout(millis: timing.attemptTimeoutMillis)
-        return connection
     }
 
     /// TLS pinned to tracker `id`'s certificate (`ClusterMembers.pins`: its cluster.conf line,

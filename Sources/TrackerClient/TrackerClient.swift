@@ -183,12 +183,19 @@ public final class TrackerClient: Sendable {
                 state.nextTag += 1
                 try connection.socket.setReceiveTimeout(millis: Int(waitMillis))
                 let sent = SystemClock.monotonicMillis()
-                let response = try exchange(request, tag: tag, on: connection)
-                if case .createUser = request.operation {} else if case .login = request.operation {} else {
+                let response: ClientResponse
+                switch request.operation {
+                case .createUser, .login:
+                    response = try awaitPasswordAnswer(request, tag: tag, nextTag: &state.nextTag, on: connection, untilMillis: deadline)
+                case .command, .query, .clusterStatus:
+                    response = try exchange(request, tag: tag, on: connection)
                     let now = SystemClock.monotonicMillis()
                     state.answers.record(now > sent ? now - sent : 0)
                 }
                 outcome = .answered(response)
+            } catch let refusal as TrackerRefusal {
+                state.connection = nil
+                outcome = .refused(refusal.description)
             } catch let error as TrackerClientError {
                 state.connection?.close()
                 state.connection = nil

@@ -9,8 +9,9 @@ public enum HostInput: Sendable {
     /// A Raft message from an authenticated peer; for a snapshot, its state may already be
     /// restored off the event loop.
     indirect case raft(Message, restored: TrackerStateMachine?)
-    /// A client's request and where its answer goes.
-    case request(ClientRequest, ReplyTarget)
+    /// A client's request and where its answer goes; `certificate` is the fingerprint its TLS
+    /// connection presented (empty: none), nil without TLS.
+    case request(ClientRequest, ReplyTarget, certificate: [UInt8]? = nil)
     /// A finished password job.
     case passwordDone(id: UInt64, outcome: PasswordOutcome)
     /// A snapshot job's result, made durable by the shell (nil: it failed).
@@ -119,8 +120,8 @@ public struct HostExecutor: Sendable {
             host.tick(nowMillis: nowMillis)
         case let .raft(message, restored):
             host.receive(message, restoredMachine: restored)
-        case let .request(request, target):
-            host.submit(request, replyTo: target)
+        case let .request(request, target, certificate):
+            host.submit(request, replyTo: target, certificate: certificate)
         case let .passwordDone(id, outcome):
             host.completePasswordJob(id: id, outcome: outcome)
         case let .admin(request, target):

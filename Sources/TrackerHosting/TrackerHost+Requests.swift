@@ -22,18 +22,21 @@ extension TrackerHost {
         replies.append(Reply(target: target, response: response))
     }
 
-    /// The hash of the request's session token, once the session is known to exist; answers
+    /// The hash of the request's session token, once the session is known to exist (and, when
+    /// `certificate` is not nil, its TLS connection presented the session's certificate); answers
     /// and returns nil otherwise, so nothing without a session reaches the log. "Not logged
     /// in" is said only by a leader that has committed in its term and applied everything it
     /// committed (it then knows every session a client was told about); before that, "retry
     /// later".
-    mutating func sessionHash(_ request: ClientRequest, _ target: ReplyTarget) -> TokenHash? {
+    mutating func sessionHash(_ request: ClientRequest, _ target: ReplyTarget, certificate: [UInt8]? = nil) -> TokenHash? {
         guard !request.token.isEmpty, request.token.count <= ServiceCodec.tokenBytesMax else {
             reply(target, .result(.failure(.notLoggedIn)))
             return nil
         }
         let hash = hashToken(request.token)
-        if case .ok = machine.query(.session(tokenHash: hash)) { return hash }
+        if case let .ok(.session(session)) = machine.query(.session(tokenHash: hash)) {
+            return refusesCertificate(of: session, certificate, target) ? nil : hash
+        }
         guard raft.hasCommittedInTerm, raft.appliedIndex == raft.commitIndex else {
             reply(target, .retryLater(reason: "the new leader is catching up"))
             return nil
@@ -41,6 +44,16 @@ extension TrackerHost {
         counters.refusedUnknownSession += 1
         reply(target, .result(.failure(.notLoggedIn)))
         return nil
+    }
+
+    /// Over TLS (`certificate` not nil) a session's token is honored only from the certificate
+    /// the session logged in with: a token copied to another key is refused, answered and
+    /// counted here (the shell logs the count, never the token). Returns whether it refused.
+    mutating func refusesCertificate(of session: SessionInfo, _ certificate: [UInt8]?, _ target: ReplyTarget) -> Bool {
+        guard let certificate, certificate != session.certificateFingerprint else { return false }
+        counters.refusedCertificateMismatch += 1
+        reply(target, .rejected(reason: "this session belongs to another certificate"))
+        return true
     }
 
     mutating func startJob(_ work: PasswordJob.Work, pending: PendingJob) {

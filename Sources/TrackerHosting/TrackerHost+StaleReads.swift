@@ -25,16 +25,17 @@ extension TrackerHost {
     }
 
     /// Answers a stale-readable query from the applied state.
-    mutating func answerStale(_ request: ClientRequest, replyTo target: ReplyTarget) {
+    mutating func answerStale(_ request: ClientRequest, replyTo target: ReplyTarget, certificate: [UInt8]? = nil) {
         guard case let .query(query) = request.operation else { return }
         guard !request.token.isEmpty, request.token.count <= ServiceCodec.tokenBytesMax else {
             return reply(target, .result(.failure(.notLoggedIn)))
         }
         let hash = hashToken(request.token)
-        guard case .ok = machine.query(.session(tokenHash: hash)) else {
+        guard case let .ok(.session(session)) = machine.query(.session(tokenHash: hash)) else {
             // This tracker may be behind the login: not "not logged in", which ends a session.
             return reply(target, .retryLater(reason: "no leader, and this tracker does not know the session"))
         }
+        guard !refusesCertificate(of: session, certificate, target) else { return }
         counters.staleReadsAnswered += 1
         let mark = StaleMark(tracker: raft.config.id, appliedIndex: raft.appliedIndex)
         reply(target, .possiblyStale(machine.query(TrackerQuery.bind(query, to: hash)), mark))

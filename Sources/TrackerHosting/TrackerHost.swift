@@ -95,6 +95,9 @@ public struct TrackerHost: Sendable {
         public var loginsAnsweredFromSession = 0
         /// Session-bound requests refused before reaching the log (unknown token).
         public var refusedUnknownSession = 0
+        /// Session-bound requests refused because their TLS connection presented another
+        /// certificate than the session logged in with (a token used from another key).
+        public var refusedCertificateMismatch = 0
         /// Password requests refused because their own admission was full.
         public var refusedPasswordAdmission = 0
         /// Configuration changes a leader proposed on its own (pins and promotions).
@@ -210,17 +213,19 @@ public struct TrackerHost: Sendable {
     }
 
     /// Takes a client's request. The answer comes back as a `Reply` from `ready()` or `advance()`.
-    public mutating func submit(_ request: ClientRequest, replyTo target: ReplyTarget) {
+    /// `certificate` is the fingerprint the request's TLS connection presented (empty: none),
+    /// nil without TLS; a session's token is honored only from the certificate it logged in with.
+    public mutating func submit(_ request: ClientRequest, replyTo target: ReplyTarget, certificate: [UInt8]? = nil) {
         if case .clusterStatus = request.operation {
             reply(target, .status(status))
             return
         }
         // PLANTED BUG (SimNet's `--planted-bug stale-read` only): any tracker answers queries.
         if options.plantedBug == .staleRead, case let .query(query) = request.operation {
-            guard let hash = sessionHash(request, target) else { return }
+            guard let hash = sessionHash(request, target, certificate: certificate) else { return }
             return reply(target, .result(machine.query(TrackerQuery.bind(query, to: hash))))
         }
-        if answersStale(request) { return answerStale(request, replyTo: target) }
+        if answersStale(request) { return answerStale(request, replyTo: target, certificate: certificate) }
         guard raft.role == .leader else {
             reply(target, notLeaderResponse)
             return
@@ -230,14 +235,14 @@ public struct TrackerHost: Sendable {
             submitPasswordRequest(request, replyTo: target)
         case .command(.keepAlive):
             // Renewed in the leader's memory once its leadership is confirmed: no Raft write.
-            guard admitsRequest(target), let hash = sessionHash(request, target) else { return }
+            guard admitsRequest(target), let hash = sessionHash(request, target, certificate: certificate) else { return }
             startRead(.session(tokenHash: hash), pending: .keepAlive(hash, target))
         case let .command(command):
-            guard admitsRequest(target), let hash = sessionHash(request, target) else { return }
+            guard admitsRequest(target), let hash = sessionHash(request, target, certificate: certificate) else { return }
             let bound = TrackerCommand.bind(command, to: hash, nowMillis: nowMillis)
             propose(CommandEnvelope(clientID: request.clientID, sequence: request.sequence, command: bound), kind: .plain, target: target)
         case let .query(query):
-            guard admitsRequest(target), let hash = sessionHash(request, target) else { return }
+            guard admitsRequest(target), let hash = sessionHash(request, target, certificate: certificate) else { return }
             let bound = TrackerQuery.bind(query, to: hash)
             startRead(bound, pending: .query(bound, target))
         case .clusterStatus:

@@ -34,7 +34,7 @@ extension ConnectionLoop {
             answer(target, .retryLater(reason: "too many password requests from this address"))
             return
         }
-        intake.append(.request(request, target))
+        intake.append(.request(request, target, certificate: connection.tls.map { $0.peerFingerprint?.digest ?? [] }))
     }
 
     /// Takes one `tracker-node member ...` request (only on a connection that proved the key).

@@ -121,6 +121,8 @@ struct NodeEffects: HostEffects {
     private var lastSoft: SoftState?
     /// The core's refusal counts last logged.
     private var loggedRefusals = RefusalCounts()
+    /// `refusedCertificateMismatch` last logged.
+    private var loggedCertificateMismatches = 0
     static let slowFsyncMillis: UInt64 = 50
     /// Counts and latencies for the metrics endpoint.
     var metrics = LoopMetrics()
@@ -185,6 +187,11 @@ struct NodeEffects: HostEffects {
         metrics.observeBatch(term: host.raft.term, leader: host.raft.leader, commitIndex: host.raft.commitIndex,
                              ownEntries: host.raft.role == .leader ? batch.raft.entries.count : 0,
                              applied: batch.raft.committedEntries.count)
+        let mismatches = host.counters.refusedCertificateMismatch
+        if mismatches != loggedCertificateMismatches {
+            loggedCertificateMismatches = mismatches
+            Log.warnLimited("request refused: session token used with another certificate", ["count": "\(mismatches)"])
+        }
         let refusals = host.raft.refusals
         guard refusals != loggedRefusals else { return }
         if refusals.campaigns != loggedRefusals.campaigns, let why = refusals.lastCampaign {

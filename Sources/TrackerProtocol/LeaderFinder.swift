@@ -27,6 +27,9 @@ public struct LeaderFinder: Sendable {
         public var backoffMaxMillis: UInt64 = 1_000
         /// Redirects followed in a row before they count as a failure (a redirect loop).
         public var redirectsInRowMax = 3
+        /// Refused connections in a row to one tracker before the finder moves on (see
+        /// `refused()`).
+        public var refusalsInRowMax = 8
 
         /// The default policy.
         public init() {}
@@ -43,6 +46,7 @@ public struct LeaderFinder: Sendable {
     private var cursor: Int
     private var failuresInRow = 0
     private var redirectsInRow = 0
+    private var refusalsInRow = 0
     private var random: SeededGenerator
 
     /// Starts at a tracker chosen with `seed`.
@@ -61,6 +65,19 @@ public struct LeaderFinder: Sendable {
     public mutating func succeeded() {
         failuresInRow = 0
         redirectsInRow = 0
+        refusalsInRow = 0
+    }
+
+    /// The tracker accepted the connection and closed it before the handshake was over: it is
+    /// alive and at one of its connection limits (e.g. connections per address). Moving on
+    /// would cost another tracker a handshake only to be sent back here, so the finder stays,
+    /// backing off exponentially with jitter, and moves on only after `refusalsInRowMax`
+    /// refusals in a row. Returns the pause before the next attempt.
+    public mutating func refused() -> UInt64 {
+        refusalsInRow += 1
+        guard refusalsInRow <= policy.refusalsInRowMax else { return failed() }
+        let ceiling = min(policy.backoffMaxMillis, policy.backoffMinMillis << UInt64(min(refusalsInRow - 1, 16)))
+        return ceiling / 2 + UInt64.random(in: 0...(ceiling / 2), using: &random)
     }
 
     /// The tracker named another as leader, at `address` if it said. A leader the finder does
@@ -120,6 +137,7 @@ public struct LeaderFinder: Sendable {
     /// and returns the pause before the next attempt.
     public mutating func failed() -> UInt64 {
         failuresInRow += 1
+        refusalsInRow = 0
         cursor = (cursor + 1) % trackers.count
         guard failuresInRow >= trackers.count else { return 0 }
         let rounds = min(failuresInRow / trackers.count, 16)
@@ -134,6 +152,8 @@ public enum AttemptOutcome: Sendable {
     case answered(ClientResponse)
     /// No answer: the attempt timed out, the connection failed or was refused.
     case failed(String)
+    /// The tracker closed the connection before its handshake was over (at its limits).
+    case refused(String)
 }
 
 /// What a caller does next.
@@ -194,6 +214,8 @@ public struct CallPolicy: Sendable {
         switch outcome {
         case let .failed(problem):
             return .retry(afterMillis: finder.failed(), problem: problem)
+        case let .refused(problem):
+            return .retry(afterMillis: finder.refused(), problem: problem)
         case let .answered(response):
             switch response {
             case let .redirect(leader, address):

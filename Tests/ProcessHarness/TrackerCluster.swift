@@ -28,6 +28,10 @@ public final class TrackerCluster: Sendable {
     /// crashes (see `ChildProcess`; on by default).
     public let diesWithParent: Bool
     private let processes = Mutex<[TrackerID: ChildProcess]>([:])
+    /// The certificate every `client(...)` of this cluster presents, like one user's machine:
+    /// sessions are bound to the certificate they logged in with, and tests hand tokens from
+    /// one client to another (nil: each client makes its own).
+    public let clientIdentity = try? TLSIdentity.makeEphemeral(commonName: "test-client")
 
     /// The tracker-node built beside this test bundle or benchmark.
     public static var builtBinary: String { executablePath("tracker-node") }
@@ -119,7 +123,7 @@ public final class TrackerCluster: Sendable {
         var timing = TrackerClient.Timing()
         timing.callDeadlineMillis = deadlineMillis
         timing.attemptTimeoutMillis = min(attemptTimeoutMillis, deadlineMillis)
-        return try TrackerClient(cluster: try config(), timing: timing)
+        return try TrackerClient(cluster: try config(), timing: timing, identity: clientIdentity)
     }
 
     /// Statuses of the running trackers among `among` (all by default) that answer.

@@ -150,20 +150,21 @@ struct HostCluster {
     }
 
     /// Hands a request to tracker `id` without settling.
-    mutating func submit(_ request: ClientRequest, to id: NodeID, replyTo target: ReplyTarget) {
-        give(.request(request, target), to: id)
+    mutating func submit(_ request: ClientRequest, to id: NodeID, replyTo target: ReplyTarget, certificate: [UInt8]? = nil) {
+        give(.request(request, target, certificate: certificate), to: id)
     }
 
     /// Sends a request to tracker `id` and returns its answer once the cluster settles. A login
     /// without a token gets one (the client chooses its session's token).
-    mutating func send(_ request: ClientRequest, to id: NodeID, connection: UInt64 = 1) -> ClientResponse? {
+    /// `certificate`: what the request's TLS connection presented (nil: plaintext).
+    mutating func send(_ request: ClientRequest, to id: NodeID, connection: UInt64 = 1, certificate: [UInt8]? = nil) -> ClientResponse? {
         var request = request
         if case .login = request.operation, request.token.isEmpty {
             request.token = (0..<16).map { UInt8(truncatingIfNeeded: Int(request.clientID) &* 31 &+ Int(request.sequence) &* 7 &+ $0) }
         }
         let target = ReplyTarget(connection: connection, tag: request.sequence)
         replies[target] = nil
-        submit(request, to: id, replyTo: target)
+        submit(request, to: id, replyTo: target, certificate: certificate)
         settle()
         return replies[target]
     }

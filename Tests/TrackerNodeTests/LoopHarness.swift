@@ -45,7 +45,7 @@ final class LoopHarness: @unchecked Sendable {
         while !isStopping.load(ordering: .acquiring) {
             loop.serve(timeoutMillis: 20)
             for input in loop.takeIntake() {
-                guard case let .request(request, target) = input else { continue }
+                guard case let .request(request, target, _) = input else { continue }
                 requestCount.add(1, ordering: .relaxed)
                 loop.answer(target, respond(request))
             }

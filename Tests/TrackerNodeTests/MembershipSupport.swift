@@ -65,7 +65,7 @@ extension TrackerCluster {
         var timing = TrackerClient.Timing()
         timing.callDeadlineMillis = deadlineMillis
         timing.attemptTimeoutMillis = 1_000
-        return try TrackerClient(cluster: try config(extra: extra), timing: timing)
+        return try TrackerClient(cluster: try config(extra: extra), timing: timing, identity: clientIdentity)
     }
 
     /// The certificate fingerprint of tracker `id` (made in its data directory if it has none

@@ -5,6 +5,10 @@ import SystemClock
 import TrackerClient
 import TrackerProtocol
 
+/// The certificate every bench client presents (nil: each makes its own): a session is bound
+/// to the certificate it logged in with, and the writers use tokens another client logged in.
+let benchIdentity = try? TLSIdentity.makeEphemeral(commonName: "snapshot-bench")
+
 // MARK: - The cluster
 
 /// The harness's three-tracker `TrackerCluster` in the run's folder, with a status client.
@@ -22,7 +26,7 @@ final class Cluster: Sendable {
         var timing = TrackerClient.Timing()
         timing.attemptTimeoutMillis = 1_000
         timing.connectTimeoutMillis = 300
-        statusClient = try TrackerClient(cluster: config, timing: timing)
+        statusClient = try TrackerClient(cluster: config, timing: timing, identity: benchIdentity)
     }
 
     func dataDirectory(_ id: TrackerID) -> String { trackers.dataDirectory(id) }

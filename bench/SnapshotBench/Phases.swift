@@ -9,7 +9,7 @@ func logInBenchUsers(_ cluster: Cluster, _ options: Options, _ benchUsers: [Benc
     // Log the bench users in and check the state is served.
     var timing = TrackerClient.Timing()
     timing.callDeadlineMillis = 60_000
-    let client = try TrackerClient(cluster: cluster.config, timing: timing)
+    let client = try TrackerClient(cluster: cluster.config, timing: timing, identity: benchIdentity)
     var tokens: [[UInt8]] = []
     for user in benchUsers {
         let answer = try client.call(.login(userID: user.userID, password: user.password, peerAddress: "127.0.0.1:6881"))

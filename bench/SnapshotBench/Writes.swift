@@ -27,7 +27,7 @@ func runWrites(_ cluster: Cluster, _ options: Options, tokens: [[UInt8]]) -> Wri
             defer { group.leave() }
             var timing = TrackerClient.Timing()
             timing.callDeadlineMillis = 30_000
-            guard let client = try? TrackerClient(cluster: cluster.config, timing: timing) else {
+            guard let client = try? TrackerClient(cluster: cluster.config, timing: timing, identity: benchIdentity) else {
                 failed.add(1, ordering: .relaxed)
                 return
             }

@@ -124,6 +124,10 @@ func jsonLine(_ fields: KeyValuePairs<String, Any>) -> String {
     }).text
 }
 
+/// The certificate every bench client presents (nil: each makes its own): a session is bound
+/// to the certificate it logged in with, and the benches hand tokens from client to client.
+let benchIdentity = try? TLSIdentity.makeEphemeral(commonName: "tracker-bench")
+
 /// A logged-in benchmark user with its own connection.
 struct Session: Sendable {
     let client: TrackerClient
@@ -132,7 +136,7 @@ struct Session: Sendable {
 
 /// Creates user `userID` and logs it in through a fresh client.
 func makeSession(cluster: ClusterConfig, timing: TrackerClient.Timing, userID: String, peerPort: Int) throws -> Session {
-    let client = try TrackerClient(cluster: cluster, timing: timing)
+    let client = try TrackerClient(cluster: cluster, timing: timing, identity: benchIdentity)
     let password = "bench-password-\(userID)"
     let created = try client.call(.createUser(userID: userID, password: password))
     guard case .result(.ok) = created else { throw BenchError("createUser \(userID): \(created)") }

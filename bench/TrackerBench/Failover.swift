@@ -54,7 +54,7 @@ func runFailoverTrial(binary: String, trial: Int, trackerArguments: [String], wr
     var setupTiming = TrackerClient.Timing()
     setupTiming.attemptTimeoutMillis = 3_000
     setupTiming.callDeadlineMillis = 15_000
-    let probe = try TrackerClient(cluster: cluster.config, timing: setupTiming)
+    let probe = try TrackerClient(cluster: cluster.config, timing: setupTiming, identity: benchIdentity)
     guard let leader = cluster.waitForLeader(using: probe) else { throw BenchError("no leader within 20 s") }
     let sessions = try makeSessions(cluster: cluster.config, timing: setupTiming, count: writers, prefix: "f")
     // The writers use their own clients with short timeouts and the sessions' tokens.
@@ -62,7 +62,7 @@ func runFailoverTrial(binary: String, trial: Int, trackerArguments: [String], wr
     writeTiming.attemptTimeoutMillis = attemptTimeoutMillis
     writeTiming.connectTimeoutMillis = 100
     writeTiming.callDeadlineMillis = 3_000
-    let writeClients = try sessions.map { _ in try TrackerClient(cluster: cluster.config, timing: writeTiming) }
+    let writeClients = try sessions.map { _ in try TrackerClient(cluster: cluster.config, timing: writeTiming, identity: benchIdentity) }
     for session in sessions { session.client.close() }
     // Warm each writer's connection onto the leader so the pre-kill phase is steady.
     for (i, client) in writeClients.enumerated() {
@@ -71,7 +71,7 @@ func runFailoverTrial(binary: String, trial: Int, trackerArguments: [String], wr
     var pids: [TrackerID: Int32] = [:]
     for id in cluster.ids { pids[id] = cluster.pid(id) }
     let run = FailoverRun(trial: trial, writers: writers, tickMillis: tickMillis, preMillis: preMillis, postMillis: postMillis,
-                          leader: leader, statusClient: try TrackerClient(cluster: cluster.config, timing: writeTiming),
+                          leader: leader, statusClient: try TrackerClient(cluster: cluster.config, timing: writeTiming, identity: benchIdentity),
                           trackers: cluster.config.trackers, pids: pids)
     onThreads(writers + 1) { i in
         if i == writers { run.control() } else { run.write(i, client: writeClients[i], token: sessions[i].token) }

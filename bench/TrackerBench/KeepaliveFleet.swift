@@ -55,7 +55,7 @@ final class KeepaliveFleet: @unchecked Sendable {
     /// addresses (a tracker admits at most 128 per address), each keeping `tokens[i % count]` alive;
     /// over TLS when `pin` is given (the tracker's fingerprint), else plaintext.
     func grow(to total: Int, port: UInt16, pin: CertificateFingerprint?, tokens: [[UInt8]]) throws {
-        let context = try pin.map { _ in try TLSContext(side: .client, identity: nil) }
+        let context = try pin.map { _ in try TLSContext(side: .client, identity: benchIdentity) }
         let auth = HandshakeAuthenticator(mac: { _, _ in [] }, randomBytes: { count in
             var generator = SystemRandomNumberGenerator()
             return (0..<count).map { _ in UInt8.random(in: 0...255, using: &generator) }

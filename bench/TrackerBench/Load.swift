@@ -93,7 +93,7 @@ private func runSegment(binary: String, concurrency: Int, windowNanos: UInt64, w
     timing.attemptTimeoutMillis = 2_000
     timing.callDeadlineMillis = 10_000
     timing.connectTimeoutMillis = 500
-    let probe = try TrackerClient(cluster: cluster.config, timing: timing)
+    let probe = try TrackerClient(cluster: cluster.config, timing: timing, identity: benchIdentity)
     guard let leader = cluster.waitForLeader(using: probe) else { throw BenchError("no leader within 20 s") }
     // A user owns at most `groupsOwnedPerUserMax` groups, so each worker writes through a series
     // of users' sessions (on its first session's connection), moving on before the quota.

@@ -28,7 +28,7 @@ func runLogins(binary: String, users: Int, trackerArguments: [String]) throws ->
     try cluster.startAll()
     var timing = TrackerClient.Timing()
     timing.callDeadlineMillis = 10_000
-    let probe = try TrackerClient(cluster: cluster.config, timing: timing)
+    let probe = try TrackerClient(cluster: cluster.config, timing: timing, identity: benchIdentity)
     guard cluster.waitForLeader(using: probe) != nil else { throw BenchError("no leader within 20 s") }
     try createUsers(cluster: cluster.config, count: users)
     stderrLine("tracker-bench: \(users) users created; all log in at once")
@@ -80,7 +80,7 @@ private func createUsers(cluster: ClusterConfig, count: Int) throws {
     let problems = Mutex<[String]>([])
     let lanes = min(32, count)
     onThreads(lanes, stackBytes: 256 << 10) { lane in
-        guard let client = try? TrackerClient(cluster: cluster, timing: setup) else {
+        guard let client = try? TrackerClient(cluster: cluster, timing: setup, identity: benchIdentity) else {
             return problems.withLock { $0.append("no client") }
         }
         for i in stride(from: lane, to: count, by: lanes) {

@@ -37,7 +37,7 @@ func runSessions(binary: String, levels: [Int], sessionCount: Int, idleSeconds: 
     var timing = TrackerClient.Timing()
     timing.attemptTimeoutMillis = 2_000
     timing.callDeadlineMillis = 10_000
-    let probe = try TrackerClient(cluster: cluster.config, timing: timing)
+    let probe = try TrackerClient(cluster: cluster.config, timing: timing, identity: benchIdentity)
     guard let leader = cluster.waitForLeader(using: probe), let pid = cluster.pid(leader.id),
           let leaderTracker = cluster.config.trackers.first(where: { $0.id == leader.id }) else { throw BenchError("no leader within 20 s") }
     let kept = try makeSessions(cluster: cluster.config, timing: timing, count: sessionCount, prefix: "k")
