@@ -4,8 +4,11 @@ import SystemClock
 import TrackerProtocol
 
 extension TrackerClient {
-    /// How often a long-lived connection asks its tracker for the members again.
-    static let membersRefreshMillis: UInt64 = 10_000
+    /// How often a long-lived connection asks its tracker for the members again (before the
+    /// next request once this much time has passed since the last answer). Short, so a client
+    /// that is in use follows trackers being replaced one after another: it must learn the new
+    /// ones before the last tracker it knows is gone. One status round trip a second at most.
+    static let membersRefreshMillis: UInt64 = 1_000
 
     /// The connection to the finder's target, opened (and asked for the members) if needed.
     /// Before leaving a tracker for one whose certificate no pin names (a redirect to a tracker
@@ -34,13 +37,14 @@ extension TrackerClient {
     }
 
     /// Asks the connected (authenticated) tracker for its status and learns its members; a
-    /// failure is ignored (the request that follows finds a broken connection on its own).
+    /// failure is ignored (the request that follows finds a broken connection on its own) and
+    /// leaves the refresh due, so the next request asks again.
     private func askMembers(on connection: FramedConnection, state: inout State) {
-        state.membersAskedMillis = SystemClock.monotonicMillis()
         let tag = state.nextTag
         state.nextTag += 1
         let request = ClientRequest(clientID: clientID, sequence: 0, token: [], operation: .clusterStatus)
         guard case let .status(status)? = try? exchange(request, tag: tag, on: connection) else { return }
+        state.membersAskedMillis = SystemClock.monotonicMillis()
         members.learn(status)
         state.finder.learn(members.trackers)
     }

@@ -21,6 +21,9 @@ struct ClientMembershipProcessTests {
         try client.must("create_user alice pw-alice")
         try client.must("login alice pw-alice")
         try client.must("create_group g0")
+        // A little over TrackerClient.membersRefreshMillis (1 s): the client learns each change
+        // at its next request, as a client in use would, rather than by luck of timing.
+        let refresh = 1.2
         let extra: [NodeID: UInt16] = [4: try freePort(), 5: try freePort(), 6: try freePort()]
         for id: NodeID in [4, 5, 6] {
             _ = try cluster.pin(of: id) // its own key, made before it starts (no race with the tracker making it)
@@ -28,6 +31,7 @@ struct ClientMembershipProcessTests {
             let added = try cluster.member(["add", "--id", "\(id)", "--address", "127.0.0.1:\(extra[id]!)"])
             #expect(added.status == 0, "\(added.output)")
             #expect(try cluster.waitForMembers { $0[id] == "voter" })
+            Thread.sleep(forTimeInterval: refresh) // a client in use asks for the members again after this
             #expect(client.ok("create_group g\(id)"), "g\(id)")
         }
         // The originals go, the leader among them: after this only 4, 5 and 6 exist.
@@ -35,6 +39,7 @@ struct ClientMembershipProcessTests {
             let removed = try cluster.member(["remove", "--id", "\(id)"])
             #expect(removed.status == 0, "\(removed.output)")
             cluster.kill(id)
+            Thread.sleep(forTimeInterval: refresh)
             #expect(client.ok("create_group r\(id)"), "r\(id)")
         }
         let groups = client.run("list_groups")
