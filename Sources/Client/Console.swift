@@ -43,8 +43,12 @@ final class Console: Sendable {
         }
     }
 
-    init(isJSON: Bool) {
-        isTerminal = !isJSON && isatty(STDOUT_FILENO) == 1
+    /// Where answers, the prompt and progress go (standard output unless a test says otherwise).
+    private let outputDescriptor: Int32
+
+    init(isJSON: Bool, outputDescriptor: Int32 = STDOUT_FILENO) {
+        self.outputDescriptor = outputDescriptor
+        isTerminal = !isJSON && isatty(outputDescriptor) == 1
         let isInputTerminal = isatty(STDIN_FILENO) == 1
         var settings = termios()
         let canEdit = isTerminal && isInputTerminal && tcgetattr(STDIN_FILENO, &settings) == 0
@@ -202,8 +206,10 @@ final class Console: Sendable {
         }
     }
 
+    /// Best effort: output the reader no longer takes (a closed pipe) is dropped, never a trap
+    /// (`FileHandle.write` traps on `EPIPE`).
     private func writeOut(_ text: String) {
-        FileHandle.standardOutput.write(Data(text.utf8))
+        Log.writeAll(text, to: outputDescriptor)
     }
 
     private func escapeControlText(_ text: String) -> String { escapeControlCharacters(text) }

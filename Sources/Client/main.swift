@@ -1,4 +1,5 @@
 import Foundation
+import Logging
 import Networking
 
 // client <IP>:<PORT> cluster.conf [--json] [--state-dir DIR]: see Options.usage.
@@ -16,7 +17,7 @@ do {
     app = try ClientApp(options: options)
     try app.startServer()
 } catch {
-    FileHandle.standardError.write(Data("client: \(error)\n".utf8))
+    Log.writeStandardError("client: \(error)\n")
     exit(1)
 }
 

@@ -52,13 +52,23 @@ public enum Log {
 
     /// Writes all of `line` to standard error, retrying short writes and EINTR.
     @Sendable public static func writeStandardError(_ line: String) {
-        var bytes = Array(line.utf8)[...]
+        _ = writeAll(line, to: STDERR_FILENO)
+    }
+
+    /// Writes all of `text` to `descriptor`, retrying short writes and EINTR; returns whether
+    /// every byte was written. A failed write (the reader closed the pipe: `EPIPE`, a full
+    /// disk, a bad descriptor) drops the rest and returns false: never a trap, unlike
+    /// `FileHandle.write(_:)`, whose `try!` kills the process on any write error.
+    @discardableResult
+    public static func writeAll(_ text: String, to descriptor: Int32) -> Bool {
+        var bytes = Array(text.utf8)[...]
         while !bytes.isEmpty {
-            let written = bytes.withUnsafeBytes { Glibc.write(STDERR_FILENO, $0.baseAddress, $0.count) }
+            let written = bytes.withUnsafeBytes { Glibc.write(descriptor, $0.baseAddress, $0.count) }
             if written < 0 && errno == EINTR { continue }
-            guard written > 0 else { return }
+            guard written > 0 else { return false }
             bytes = bytes.dropFirst(written)
         }
+        return true
     }
 }
 

@@ -11,6 +11,7 @@ final class TerminalClient: Sendable {
     private let master: Int32
     private let output = Mutex<[UInt8]>([])
     private let readerDone = DispatchSemaphore(value: 0)
+    private let isStopped = Mutex(false)
 
     struct Failure: Error, CustomStringConvertible {
         var description: String
@@ -102,11 +103,21 @@ final class TerminalClient: Sendable {
         return status
     }
 
-    func stop() {
+    /// Kills the client (if it still runs) and closes the terminal, once; returns whether this
+    /// call closed it. The descriptor is closed only once, and only after the reader thread left
+    /// `read`: this test process runs other suites at the same time, and a number closed twice
+    /// (`finish` then a deferred `stop`) or under a reader may by then name another test's pipe
+    /// or socket, e.g. the read end of a `ClientProcess`'s standard output, whose client then
+    /// dies on its next answer (EPIPE; `FileHandle.write` trapped: exit status 4).
+    @discardableResult
+    func stop() -> Bool {
+        guard isStopped.withLock({ stopped in defer { stopped = true }; return !stopped }) else { return false }
         if process.isRunning { kill(process.processIdentifier, SIGKILL) }
         process.waitUntilExit()
-        _ = readerDone.wait(timeout: .now() + 2)
+        // A reader that never ends keeps the descriptor (leaked) rather than have it closed under it.
+        guard readerDone.wait(timeout: .now() + 60) == .success else { return false }
         close(master)
+        return true
     }
 }
 
@@ -114,6 +125,17 @@ final class TerminalClient: Sendable {
 /// line with the prompt and the partial input redrawn; and `--json` unchanged on a terminal.
 @Suite("client on a terminal", .serialized)
 struct TerminalProcessTests {
+    @Test("stopping a terminal client twice closes its terminal once (a second close could hit another test's pipe)")
+    func stopClosesOnce() throws {
+        let folder = try makeTemporaryDirectory(prefix: "terminal-stop")
+        defer { try? FileManager.default.removeItem(atPath: folder); Children.shared.remove(directory: folder) }
+        // No cluster.conf: the client exits at once; the terminal stays open until stop().
+        let terminal = try TerminalClient(arguments: ["127.0.0.1:\(try freePort())", folder + "/missing.conf"],
+                                          raw: true, stderrPath: folder + "/client.log")
+        #expect(terminal.finish() == 1)
+        #expect(terminal.stop() == false, "finish() already closed it")
+    }
+
     @Test("show_downloads draws a bar; a finished download prints its event on its own line and redraws the prompt and the partial input; upload_file shows hashing progress")
     func progressAndEvents() throws {
         let f = try Fixture()
